@@ -1,0 +1,73 @@
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+
+#include "http/client.h"
+
+namespace asb::http {
+namespace {
+
+TEST(ServerTest, ServesKeepAliveRequestsAndQuery) {
+  auto server = Server::Start({}, [](Request& req) {
+    return Response::Json(200, {{"path", req.path}, {"q", req.Query("x").value_or("")}});
+  });
+  ASSERT_TRUE(server) << server.error().message;
+  ASSERT_NE((*server)->port(), 0);
+  auto client = Client::Connect("127.0.0.1", (*server)->port());
+  ASSERT_TRUE(client);
+  for (int i = 0; i < 3; ++i) {
+    Request req{.method = "GET", .target = "/a%20b?x=1%2B1"};
+    auto resp = client->Do(req);
+    ASSERT_TRUE(resp) << resp.error().message;
+    EXPECT_EQ(resp->status, 200);
+    auto j = ParseJson(resp->body);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["path"], "/a b");
+    EXPECT_EQ((*j)["q"], "1+1");
+  }
+}
+
+TEST(ServerTest, TooLargeBodyGets413) {
+  ServerOptions opts;
+  opts.max_body_bytes = 10;
+  auto server = Server::Start(opts, [](Request&) { return Response::Text(200, "ok"); });
+  ASSERT_TRUE(server);
+  Request req{.method = "POST", .target = "/", .body = std::string(100, 'x')};
+  auto resp = Fetch("127.0.0.1", (*server)->port(), req);
+  ASSERT_TRUE(resp) << resp.error().message;
+  EXPECT_EQ(resp->status, 413);
+}
+
+TEST(ServerTest, StreamsChunksAndStopEndsStreams) {
+  auto server = Server::Start({}, [](Request&) {
+    Response r;
+    r.stream = [](ResponseStream& s) {
+      s.Write("one\n");
+      s.Write("two\n");
+    };
+    return r;
+  });
+  ASSERT_TRUE(server);
+  auto client = Client::Connect("127.0.0.1", (*server)->port());
+  ASSERT_TRUE(client);
+  std::string got;
+  auto resp = client->Stream({.method = "GET", .target = "/"}, [&](std::string_view d) {
+    got += d;
+    return true;
+  });
+  ASSERT_TRUE(resp) << resp.error().message;
+  EXPECT_EQ(got, "one\ntwo\n");
+  (*server)->Stop();
+  EXPECT_FALSE(Client::Connect("127.0.0.1", (*server)->port()).has_value());
+}
+
+TEST(ServerTest, HandlerExceptionBecomes500) {
+  auto server = Server::Start({}, [](Request&) -> Response { throw std::runtime_error("boom"); });
+  ASSERT_TRUE(server);
+  auto resp = Fetch("127.0.0.1", (*server)->port(), {.method = "GET", .target = "/"});
+  ASSERT_TRUE(resp);
+  EXPECT_EQ(resp->status, 500);
+}
+
+}  // namespace
+}  // namespace asb::http
