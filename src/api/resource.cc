@@ -1,0 +1,77 @@
+#include "api/resource.h"
+
+#include "base/strings.h"
+
+namespace asb::api {
+
+const std::vector<ResourceInfo>& AllResources() {
+  static const std::vector<ResourceInfo> kAll = {
+      {std::string(kAgentsGroup), "v1alpha1", "Sandbox", "sandboxes", "sandbox", {"sandbox"},
+       true, true, true},
+      {std::string(kExtensionsGroup), "v1alpha1", "SandboxTemplate", "sandboxtemplates",
+       "sandboxtemplate", {"sandboxtemplate"}, true, false, false},
+      {std::string(kExtensionsGroup), "v1alpha1", "SandboxClaim", "sandboxclaims", "sandboxclaim",
+       {"sandboxclaim"}, true, true, false},
+      {std::string(kExtensionsGroup), "v1alpha1", "SandboxWarmPool", "sandboxwarmpools",
+       "sandboxwarmpool", {"swp"}, true, true, true},
+      {"", "v1", "Namespace", "namespaces", "namespace", {"ns"}, false, true, false},
+      {"", "v1", "Pod", "pods", "pod", {"po"}, true, true, false},
+      {"", "v1", "Service", "services", "service", {"svc"}, true, true, false},
+      {"", "v1", "Event", "events", "event", {"ev"}, true, false, false},
+  };
+  return kAll;
+}
+
+const ResourceInfo* FindByPlural(std::string_view group, std::string_view version,
+                                 std::string_view plural) {
+  for (const auto& r : AllResources())
+    if (r.group == group && r.version == version && r.plural == plural) return &r;
+  return nullptr;
+}
+
+const ResourceInfo* FindByKind(std::string_view api_version, std::string_view kind) {
+  for (const auto& r : AllResources())
+    if (r.ApiVersion() == api_version && r.kind == kind) return &r;
+  return nullptr;
+}
+
+const ResourceInfo* FindByAnyName(std::string_view name) {
+  std::string lower = ToLower(name);
+  // "sandboxes.agents.x-k8s.io" style qualified names.
+  std::string_view base = lower;
+  std::string_view group;
+  if (size_t dot = base.find('.'); dot != std::string_view::npos) {
+    group = base.substr(dot + 1);
+    base = base.substr(0, dot);
+  }
+  for (const auto& r : AllResources()) {
+    if (!group.empty() && r.group != group) continue;
+    if (r.plural == base || r.singular == base || ToLower(r.kind) == base) return &r;
+    for (const auto& s : r.short_names)
+      if (s == base) return &r;
+  }
+  return nullptr;
+}
+
+namespace {
+const ResourceInfo& Must(std::string_view api_version, std::string_view kind) {
+  return *FindByKind(api_version, kind);
+}
+}  // namespace
+
+const ResourceInfo& SandboxResource() { return Must("agents.x-k8s.io/v1alpha1", "Sandbox"); }
+const ResourceInfo& SandboxTemplateResource() {
+  return Must("extensions.agents.x-k8s.io/v1alpha1", "SandboxTemplate");
+}
+const ResourceInfo& SandboxClaimResource() {
+  return Must("extensions.agents.x-k8s.io/v1alpha1", "SandboxClaim");
+}
+const ResourceInfo& SandboxWarmPoolResource() {
+  return Must("extensions.agents.x-k8s.io/v1alpha1", "SandboxWarmPool");
+}
+const ResourceInfo& PodResource() { return Must("v1", "Pod"); }
+const ResourceInfo& ServiceResource() { return Must("v1", "Service"); }
+const ResourceInfo& NamespaceResource() { return Must("v1", "Namespace"); }
+const ResourceInfo& EventResource() { return Must("v1", "Event"); }
+
+}  // namespace asb::api

@@ -1,0 +1,122 @@
+// The object store interface: Kubernetes object semantics (uid, resourceVersion, generation,
+// optimistic concurrency, finalizers, owner-reference garbage collection, watches that resume
+// from a revision) over a durable log.
+//
+// This is also the "API client" the controllers and the node agent use: in embedded mode it is
+// SqliteStore in-process; a later implementation can speak HTTPS to a real kube-apiserver with
+// the same semantics. Objects are unstructured JSON shaped like Kubernetes objects
+// (apiVersion, kind, metadata, spec, status).
+//
+// Thread-safe: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/resource.h"
+#include "base/json_util.h"
+#include "base/result.h"
+
+namespace asb::store {
+
+using Object = Json;
+
+struct ListOptions {
+  // Kubernetes label selector syntax: "a=b,c!=d,e in (x,y),f notin (z),g,!h". Empty = all.
+  std::string label_selector;
+  // Field selector: metadata.name, metadata.namespace (every kind), plus spec.nodeName and
+  // status.phase for pods. "a=b,c!=d". Unsupported fields give kInvalidArgument.
+  std::string field_selector;
+  int64_t limit = 0;  // 0 = no limit
+  std::string continue_token;
+};
+
+struct ListResult {
+  std::vector<Object> items;  // sorted by namespace, then name
+  int64_t resource_version = 0;  // store revision the list was read at
+  std::string continue_token;    // non-empty when limit cut the list
+};
+
+enum class EventType { kAdded, kModified, kDeleted, kBookmark };
+std::string_view EventTypeName(EventType t);  // "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
+
+struct WatchEvent {
+  EventType type = EventType::kAdded;
+  Object object;  // for kDeleted: the last state; for kBookmark: only metadata.resourceVersion
+  int64_t resource_version = 0;
+};
+
+struct WatchOptions {
+  // 0: first deliver synthetic ADDED events for the current state, then changes after it.
+  // N > 0: deliver every change with revision > N; kGone if N is older than the retained log.
+  int64_t resource_version = 0;
+  std::string label_selector;
+  std::string field_selector;
+  bool send_initial_events = true;  // only consulted when resource_version == 0
+};
+
+// A watch stream. Events arrive in revision order. Not thread-safe (one consumer).
+class Watcher {
+ public:
+  virtual ~Watcher() = default;
+  // Waits up to `timeout` for the next event; nullopt on timeout. Errors: kGone when this watcher
+  // fell too far behind (its buffer overflowed) — the consumer must re-list; kAborted after Stop().
+  [[nodiscard]] virtual Result<std::optional<WatchEvent>> Next(std::chrono::milliseconds timeout) = 0;
+  // Ends the stream; a blocked Next returns kAborted. Idempotent, callable from any thread.
+  virtual void Stop() = 0;
+};
+
+enum class Propagation { kBackground, kForeground, kOrphan };
+
+struct DeleteOptions {
+  Propagation propagation = Propagation::kBackground;
+  std::optional<std::string> precondition_uid;               // kAborted (409) on mismatch
+  std::optional<std::string> precondition_resource_version;  // kAborted (409) on mismatch
+};
+
+struct UpdateOptions {
+  // Status subresource write: only .status is taken from the object, everything else is kept.
+  // Without it, kinds with a status subresource keep their stored .status.
+  bool status_only = false;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // kNotFound when absent.
+  [[nodiscard]] virtual Result<Object> Get(const api::ResourceInfo& res, const std::string& ns,
+                                           const std::string& name) = 0;
+  // ns "" lists all namespaces. kInvalidArgument on a bad selector.
+  [[nodiscard]] virtual Result<ListResult> List(const api::ResourceInfo& res,
+                                                const std::string& ns,
+                                                const ListOptions& options) = 0;
+  // Sets metadata.uid, creationTimestamp, resourceVersion, generation=1, fills name from
+  // generateName. apiVersion/kind are set from `res`. Errors: kAlreadyExists, kInvalidArgument
+  // (no name), kNotFound (namespace missing), kFailedPrecondition (namespace terminating).
+  [[nodiscard]] virtual Result<Object> Create(const api::ResourceInfo& res, Object obj) = 0;
+  // Replaces the object. When metadata.resourceVersion is set it must match (kAborted otherwise);
+  // uid/creationTimestamp are kept; generation is bumped when anything outside metadata/status
+  // changed. An object with deletionTimestamp whose last finalizer is removed is deleted.
+  // Errors: kNotFound, kAborted, kInvalidArgument.
+  [[nodiscard]] virtual Result<Object> Update(const api::ResourceInfo& res, Object obj,
+                                              const UpdateOptions& options = {}) = 0;
+  // With finalizers present (or kForeground, which adds "foregroundDeletion"): sets
+  // deletionTimestamp and returns the object, which stays until the finalizers are removed.
+  // Otherwise removes it and returns its last state. Dependents (ownerReferences) are deleted by
+  // the store's garbage collector (kBackground/kForeground) or orphaned (kOrphan).
+  [[nodiscard]] virtual Result<Object> Delete(const api::ResourceInfo& res, const std::string& ns,
+                                              const std::string& name,
+                                              const DeleteOptions& options = {}) = 0;
+  [[nodiscard]] virtual Result<std::unique_ptr<Watcher>> Watch(const api::ResourceInfo& res,
+                                                               const std::string& ns,
+                                                               const WatchOptions& options) = 0;
+  // The latest committed revision.
+  virtual int64_t CurrentRevision() = 0;
+};
+
+}  // namespace asb::store
