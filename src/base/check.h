@@ -4,11 +4,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define ASB_CHECK(cond, msg)                                                          \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::fprintf(stderr, "FATAL %s:%d check failed: %s: %s\n", __FILE__, __LINE__, \
-                   #cond, msg);                                                       \
-      std::abort();                                                                   \
-    }                                                                                 \
+#define ASB_CHECK(cond, msg)                                                                      \
+  do {                                                                                            \
+    if (!(cond)) {                                                                                \
+      std::fprintf(stderr, "FATAL %s:%d check failed: %s: %s\n", __FILE__, __LINE__, #cond, msg); \
+      std::abort();                                                                               \
+    }                                                                                             \
   } while (0)

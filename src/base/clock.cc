@@ -16,8 +16,8 @@ std::string FormatRfc3339(SystemTime t) {
 
 std::string FormatRfc3339Micro(SystemTime t) {
   auto secs = std::chrono::system_clock::to_time_t(t);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() %
-            1000000;
+  auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
   if (us < 0) us += 1000000;
   std::tm tm{};
   gmtime_r(&secs, &tm);

@@ -3,8 +3,8 @@
 
 #include <chrono>
 #include <mutex>
-#include <string>
 #include <optional>
+#include <string>
 
 namespace asb {
 

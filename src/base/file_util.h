@@ -10,7 +10,8 @@ namespace asb {
 
 [[nodiscard]] Result<std::string> ReadFile(const std::string& path);
 // Writes to path.tmp, fsyncs, renames over path: readers see the old or the new file, never half.
-[[nodiscard]] Status AtomicWriteFile(const std::string& path, std::string_view data, int mode = 0644);
+[[nodiscard]] Status AtomicWriteFile(const std::string& path, std::string_view data,
+                                     int mode = 0644);
 // mkdir -p; OK if it exists.
 [[nodiscard]] Status MakeDirs(const std::string& path, int mode = 0755);
 // rm -rf without crossing mount points; OK if missing.

@@ -1,10 +1,9 @@
 // nlohmann::json adapters that never throw, plus small accessors for unstructured objects.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "base/result.h"
 
@@ -14,10 +13,6 @@ using Json = nlohmann::json;
 
 // Parses JSON text; kInvalidArgument with the parser's position on bad input.
 [[nodiscard]] Result<Json> ParseJson(std::string_view text);
-// Parses YAML (a single document) into JSON; kInvalidArgument with line/column on bad input.
-[[nodiscard]] Result<Json> ParseYaml(std::string_view text);
-// Splits a multi-document YAML (or a single JSON) stream into documents; empty docs skipped.
-[[nodiscard]] Result<std::vector<Json>> ParseYamlDocuments(std::string_view text);
 // JSON serialisation that never throws: invalid UTF-8 is replaced.
 std::string DumpJson(const Json& j, int indent = -1);
 

@@ -16,7 +16,8 @@ void SetLevel(Level level);
 Level GetLevel();
 // Parses "debug|info|warn|error"; returns false on anything else.
 bool ParseLevel(std::string_view text, Level* out);
-void Write(Level level, const char* file, int line, std::string_view msg, const std::string& fields);
+void Write(Level level, const char* file, int line, std::string_view msg,
+           const std::string& fields);
 
 namespace internal {
 inline void AppendValue(std::ostringstream& os, std::string_view v) {
@@ -70,10 +71,10 @@ std::string Fields(const Args&... args) {
 #define ASB_LOG_LEVEL_WARN ::asb::log::Level::kWarn
 #define ASB_LOG_LEVEL_ERROR ::asb::log::Level::kError
 
-#define ASB_LOG(level, msg, ...)                                                    \
-  do {                                                                              \
-    if (ASB_LOG_LEVEL_##level >= ::asb::log::GetLevel()) {                          \
-      ::asb::log::Write(ASB_LOG_LEVEL_##level, __FILE__, __LINE__, msg,             \
-                        ::asb::log::Fields(__VA_ARGS__));                           \
-    }                                                                               \
+#define ASB_LOG(level, msg, ...)                                        \
+  do {                                                                  \
+    if (ASB_LOG_LEVEL_##level >= ::asb::log::GetLevel()) {              \
+      ::asb::log::Write(ASB_LOG_LEVEL_##level, __FILE__, __LINE__, msg, \
+                        ::asb::log::Fields(__VA_ARGS__));               \
+    }                                                                   \
   } while (0)

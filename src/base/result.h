@@ -5,9 +5,8 @@
 #include <cerrno>
 #include <string>
 #include <string_view>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace asb {
 
@@ -65,15 +64,15 @@ inline tl::unexpected<Error> ErrnoUnexpected(std::string_view what) {
 #define ASB_CONCAT_INNER_(a, b) a##b
 #define ASB_CONCAT_(a, b) ASB_CONCAT_INNER_(a, b)
 
-#define ASB_RETURN_IF_ERROR(expr)                             \
-  do {                                                        \
-    auto asb_status_ = (expr);                                \
+#define ASB_RETURN_IF_ERROR(expr)                                 \
+  do {                                                            \
+    auto asb_status_ = (expr);                                    \
     if (!asb_status_) return tl::unexpected(asb_status_.error()); \
   } while (0)
 
-#define ASB_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)   \
-  auto tmp = (expr);                                 \
-  if (!tmp) return tl::unexpected(tmp.error());      \
+#define ASB_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                               \
+  if (!tmp) return tl::unexpected(tmp.error());    \
   lhs = std::move(*tmp)
 
 #define ASB_ASSIGN_OR_RETURN(lhs, expr) \

@@ -4,12 +4,11 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <utility>  // before Asio, see docs: GCC 12 + Boost 1.74
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <utility>  // before Asio, see docs: GCC 12 + Boost 1.74
 
 namespace asb::http {
 
@@ -90,8 +89,7 @@ bhttp::request<bhttp::string_body> BuildRequest(const Request& req, const std::s
 }
 
 Error IoError(const beast::error_code& ec, std::string_view what) {
-  if (ec == net::error::would_block || ec == net::error::timed_out ||
-      ec == net::error::try_again)
+  if (ec == net::error::would_block || ec == net::error::timed_out || ec == net::error::try_again)
     return Error{Code::kDeadlineExceeded, std::string(what) + ": timed out", 0};
   return Error{Code::kUnavailable, std::string(what) + ": " + ec.message(), 0};
 }

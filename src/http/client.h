@@ -23,9 +23,9 @@ struct ClientResponse {
 class Client {
  public:
   // Connects to host:port (numeric IPv4/IPv6 or "localhost"). kUnavailable on refusal.
-  [[nodiscard]] static Result<Client> Connect(const std::string& host, uint16_t port,
-                                              std::chrono::milliseconds timeout =
-                                                  std::chrono::seconds(10));
+  [[nodiscard]] static Result<Client> Connect(
+      const std::string& host, uint16_t port,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Wraps an already connected stream socket (e.g. one opened inside a sandbox's netns).
   static Client FromFd(UniqueFd fd, std::string host_header = "localhost");
   Client(Client&&) noexcept;

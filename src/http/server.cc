@@ -7,11 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <utility>  // before Asio, see docs: GCC 12 + Boost 1.74
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <utility>  // before Asio, see docs: GCC 12 + Boost 1.74
 
 #include "base/log.h"
 
@@ -90,7 +89,8 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
     rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr4), sizeof(addr4));
   }
   if (rc != 0) {
-    Error e = ErrnoError(errno, "bind " + s->options_.host + ":" + std::to_string(s->options_.port));
+    Error e =
+        ErrnoError(errno, "bind " + s->options_.host + ":" + std::to_string(s->options_.port));
     ::close(fd);
     e.code = Code::kUnavailable;
     return tl::unexpected(e);
@@ -190,14 +190,14 @@ void Server::ServeConnection(int fd) {
     Request req;
     bool keep_alive = false;
     if (ec == bhttp::error::body_limit) {
-      resp = Response::Json(413, {{"kind", "Status"},
-                                  {"apiVersion", "v1"},
-                                  {"status", "Failure"},
-                                  {"reason", "RequestEntityTooLarge"},
-                                  {"message", "request body exceeds " +
-                                                  std::to_string(options_.max_body_bytes) +
-                                                  " bytes"},
-                                  {"code", 413}});
+      resp =
+          Response::Json(413, {{"kind", "Status"},
+                               {"apiVersion", "v1"},
+                               {"status", "Failure"},
+                               {"reason", "RequestEntityTooLarge"},
+                               {"message", "request body exceeds " +
+                                               std::to_string(options_.max_body_bytes) + " bytes"},
+                               {"code", 413}});
     } else if (ec) {
       return;  // closed, timed out or garbage: nothing sensible to answer
     } else {
@@ -205,12 +205,14 @@ void Server::ServeConnection(int fd) {
       keep_alive = msg.keep_alive();
       req.method = std::string(msg.method_string());
       req.target = std::string(msg.target());
-      for (const auto& f : msg) req.headers.Add(std::string(f.name_string()), std::string(f.value()));
+      for (const auto& f : msg)
+        req.headers.Add(std::string(f.name_string()), std::string(f.value()));
       req.body = std::move(msg.body());
       req.remote_addr = remote;
       if (!req.ParseTarget()) {
-        resp = Response::Json(400, {{"error", {{"code", "INVALID_ARGUMENT"},
-                                               {"message", "malformed request target"}}}});
+        resp = Response::Json(
+            400,
+            {{"error", {{"code", "INVALID_ARGUMENT"}, {"message", "malformed request target"}}}});
       } else {
         try {
           resp = handler_(req);

@@ -22,10 +22,10 @@ namespace asb::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;                           // 0 = pick a free port
-  size_t max_body_bytes = 3 * 1024 * 1024;     // larger bodies get 413
-  int idle_timeout_ms = 120000;                // keep-alive connection idle limit
-  size_t max_connections = 1024;               // further connections are closed at once
+  uint16_t port = 0;                        // 0 = pick a free port
+  size_t max_body_bytes = 3 * 1024 * 1024;  // larger bodies get 413
+  int idle_timeout_ms = 120000;             // keep-alive connection idle limit
+  size_t max_connections = 1024;            // further connections are closed at once
   std::string server_name = "asb";
 };
 
@@ -44,7 +44,8 @@ class Server {
   void Stop();
 
  private:
-  Server(ServerOptions options, Handler handler) : options_(std::move(options)), handler_(std::move(handler)) {}
+  Server(ServerOptions options, Handler handler)
+      : options_(std::move(options)), handler_(std::move(handler)) {}
   void AcceptLoop();
   void ServeConnection(int fd);
 

@@ -24,8 +24,8 @@ struct BindMount {
 
 // What the sandbox's root is made of.
 struct RootFs {
-  std::string lower_dir;          // read-only image layer (host directory)
-  std::vector<BindMount> binds;   // e.g. host /usr -> /usr read-only (built-in images)
+  std::string lower_dir;         // read-only image layer (host directory)
+  std::vector<BindMount> binds;  // e.g. host /usr -> /usr read-only (built-in images)
 };
 
 struct ProcessSpec {

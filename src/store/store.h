@@ -36,7 +36,7 @@ struct ListOptions {
 };
 
 struct ListResult {
-  std::vector<Object> items;  // sorted by namespace, then name
+  std::vector<Object> items;     // sorted by namespace, then name
   int64_t resource_version = 0;  // store revision the list was read at
   std::string continue_token;    // non-empty when limit cut the list
 };
@@ -65,7 +65,8 @@ class Watcher {
   virtual ~Watcher() = default;
   // Waits up to `timeout` for the next event; nullopt on timeout. Errors: kGone when this watcher
   // fell too far behind (its buffer overflowed) — the consumer must re-list; kAborted after Stop().
-  [[nodiscard]] virtual Result<std::optional<WatchEvent>> Next(std::chrono::milliseconds timeout) = 0;
+  [[nodiscard]] virtual Result<std::optional<WatchEvent>> Next(
+      std::chrono::milliseconds timeout) = 0;
   // Ends the stream; a blocked Next returns kAborted. Idempotent, callable from any thread.
   virtual void Stop() = 0;
 };
@@ -92,8 +93,7 @@ class Store {
   [[nodiscard]] virtual Result<Object> Get(const api::ResourceInfo& res, const std::string& ns,
                                            const std::string& name) = 0;
   // ns "" lists all namespaces. kInvalidArgument on a bad selector.
-  [[nodiscard]] virtual Result<ListResult> List(const api::ResourceInfo& res,
-                                                const std::string& ns,
+  [[nodiscard]] virtual Result<ListResult> List(const api::ResourceInfo& res, const std::string& ns,
                                                 const ListOptions& options) = 0;
   // Sets metadata.uid, creationTimestamp, resourceVersion, generation=1, fills name from
   // generateName. apiVersion/kind are set from `res`. Errors: kAlreadyExists, kInvalidArgument
