@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package asb needs to build, test and run. Idempotent: apt-get runs only
+# when something is missing. Must run as root (or with sudo available).
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  cmake g++ make pkg-config clang-format
+  # libraries (all header-only or static-friendly; see docs/architecture.md)
+  libboost-dev nlohmann-json3-dev libexpected-dev libcli11-dev libyaml-cpp-dev
+  libseccomp-dev libcap-dev libsqlite3-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # Python client tests (pytest from Debian; the client itself needs only the stdlib)
+  python3 python3-venv python3-pytest
+  # sandboxes: gVisor, iproute2 for diagnostics, procps for tests that count processes
+  runsc iproute2 procps file
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} Debian packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
