@@ -1,0 +1,32 @@
+// The seam between the node agent and the image store: what the node needs to know about an
+// image to run it. Kept to one method so an adapter over image::ImageStore stays a few lines.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "runtime/runtime.h"
+
+namespace asb::node {
+
+struct ResolvedImage {
+  runtime::RootFs rootfs;
+  std::vector<std::string> entrypoint;  // OCI config Entrypoint (Kubernetes "command" default)
+  std::vector<std::string> cmd;         // OCI config Cmd (Kubernetes "args" default)
+  std::vector<std::string> env;         // "KEY=VALUE", overridden by the container's env
+  std::string working_dir;              // "" = "/"
+  std::string image_id;                 // reported as containerStatuses[].imageID
+};
+
+class ImageResolver {
+ public:
+  virtual ~ImageResolver() = default;
+  // Makes the image available locally and describes it. May block (unpacking, pulls).
+  // Errors: kNotFound (unknown image), kUnavailable (transient), others with a message that is
+  // shown to the user as the ErrImagePull message. Thread-safe.
+  [[nodiscard]] virtual Result<ResolvedImage> Resolve(const std::string& image_ref) = 0;
+};
+
+}  // namespace asb::node
