@@ -1,0 +1,57 @@
+// Runs commands for POST /execute: argv without a shell, in its own session (so its whole process
+// group can be killed), stdin from /dev/null, stdout and stderr captured in full.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace asb::agent {
+
+struct ExecResult {
+  std::string stdout_data;
+  std::string stderr_data;
+  // Python's Popen.returncode: the exit status, or -N when killed by signal N.
+  int exit_code = 0;
+};
+
+class ExecService {
+ public:
+  // `cwd`: directory commands run in. `default_timeout`: used when a call passes none.
+  ExecService(std::string cwd, std::chrono::milliseconds default_timeout)
+      : cwd_(std::move(cwd)), default_timeout_(default_timeout) {}
+
+  // Runs argv[0] (searched in $PATH unless it contains '/') with argv, in a new session and
+  // process group, with the agent's environment and signal dispositions reset to default.
+  // Returns once the child has exited and both pipes reached EOF (background processes that
+  // keep the pipes open extend the wait, as with Python's communicate()). On timeout the whole
+  // process group gets SIGKILL and the call returns kDeadlineExceeded. Spawn failures return
+  // the errno code with a Python-style message ("[Errno 2] No such file or directory: 'x'").
+  // kInvalidArgument for an empty argv. Thread-safe: concurrent calls run concurrently.
+  [[nodiscard]] Result<ExecResult> Run(
+      const std::vector<std::string>& argv,
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;
+
+  // The upstream /execute behaviour: shlex-split `command`, Run it, and turn any failure
+  // (quoting error, unknown binary, timeout) into exit_code 1, empty stdout and stderr
+  // "Failed to execute command: <reason>". Output newlines are normalised like Python's text
+  // mode (CRLF and CR become LF). Never fails.
+  ExecResult RunCommand(std::string_view command,
+                        std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;
+
+  const std::string& cwd() const { return cwd_; }
+  std::chrono::milliseconds default_timeout() const { return default_timeout_; }
+
+ private:
+  std::string cwd_;
+  std::chrono::milliseconds default_timeout_;
+};
+
+// Python's universal-newlines translation: "\r\n" and "\r" become "\n".
+std::string TranslateNewlines(std::string text);
+
+}  // namespace asb::agent

@@ -1,0 +1,56 @@
+#include "agent/init.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/log.h"
+
+namespace asb::agent {
+
+std::optional<int> RunInitIfPid1() {
+  if (::getpid() != 1) return std::nullopt;
+  sigset_t set, old;
+  sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+    sigaddset(&set, sig);
+  }
+  // Blocked before fork so no SIGCHLD or SIGTERM can slip in before sigwaitinfo. Blocked
+  // signals are queued even for pid 1 (the "no handler" drop applies only to unblocked ones).
+  ::sigprocmask(SIG_BLOCK, &set, &old);
+  pid_t child = ::fork();
+  if (child < 0) {
+    ASB_LOG(WARN, "pid 1: fork failed, running the server without an init", "errno", errno);
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return std::nullopt;
+  }
+  if (child == 0) {
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return std::nullopt;
+  }
+  while (true) {
+    siginfo_t info;
+    int sig = ::sigwaitinfo(&set, &info);
+    if (sig < 0) continue;  // EINTR
+    if (sig != SIGCHLD) {
+      ::kill(child, sig);
+      continue;
+    }
+    // One SIGCHLD can stand for many exits: reap everything that is ready.
+    while (true) {
+      int status = 0;
+      pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid < 0 && errno == EINTR) continue;
+      if (pid <= 0) break;
+      if (pid == child) {
+        if (WIFEXITED(status)) return WEXITSTATUS(status);
+        if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+        return 1;
+      }
+    }
+  }
+}
+
+}  // namespace asb::agent

@@ -1,0 +1,25 @@
+// Minimal init for when asb-agent is pid 1 of a sandbox's pid namespace.
+#pragma once
+
+#include <optional>
+
+namespace asb::agent {
+
+// If the calling process is pid 1, forks. The child returns nullopt and goes on to run the
+// server. The parent becomes a minimal init and returns only when the child has exited, with
+// the exit code main() should return (the child's exit status, or 128+signal).
+//
+// Why: inside a sandbox the agent is the first process of a new pid namespace, and pid 1 has two
+// jobs no ordinary server does. (1) Orphans are reparented to it: every background process a
+// command leaves behind (`sh -c "sleep 1 &"`) becomes a zombie when it exits unless pid 1 reaps
+// it, and zombies would pile up for the sandbox's lifetime. The server can't simply reap with
+// waitpid(-1) because that would steal exit statuses from ExecService's own waitpid(pid). (2) The
+// kernel drops signals without a handler for pid 1, so a plain SIGTERM from the runtime would be
+// ignored; the init forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the server.
+//
+// Must be called first thing in main(), while the process is single-threaded (it forks).
+// Returns nullopt without forking when not pid 1, or if fork fails (the server then runs as
+// pid 1 directly).
+std::optional<int> RunInitIfPid1();
+
+}  // namespace asb::agent

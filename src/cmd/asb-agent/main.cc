@@ -1,0 +1,81 @@
+// asb-agent: the HTTP runtime server inside every sandbox (python-runtime-sandbox contract).
+// Statically linked so it runs in any root filesystem; see agent/handlers.h for the API.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/exec_service.h"
+#include "agent/file_service.h"
+#include "agent/handlers.h"
+#include "agent/init.h"
+#include "base/file_util.h"
+#include "base/log.h"
+#include "http/server.h"
+
+int main(int argc, char** argv) {
+  using namespace asb;
+  if (auto code = agent::RunInitIfPid1()) return *code;
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto config = agent::ParseAgentConfig(args, [](const std::string& name) {
+    const char* v = std::getenv(name.c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  });
+  if (!config) {
+    std::fprintf(stderr, "asb-agent: %s\n%s", config.error().message.c_str(), agent::kAgentUsage);
+    return 2;
+  }
+  if (config->help) {
+    std::fputs(agent::kAgentUsage, stdout);
+    return 0;
+  }
+  for (const std::string& w : config->warnings) ASB_LOG(WARN, w);
+
+  // Broken client connections must not kill the server; children get SIGPIPE back by default
+  // (ExecService resets dispositions). SIGTERM/SIGINT are blocked here, before any thread
+  // exists, so every thread inherits the mask and only the sigwait below receives them.
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto files = agent::FileService::Open(config->base_dir);
+  if (!files) {
+    ASB_LOG(ERROR, "cannot use base dir", "dir", config->base_dir, "error", files.error().message);
+    return 2;
+  }
+  agent::ExecService exec(files->base_dir(), config->exec_timeout);
+  http::ServerOptions options;
+  options.host = config->host;
+  options.port = config->port;
+  options.max_body_bytes = config->max_body_bytes;
+  options.server_name = "asb-agent";
+  auto server = http::Server::Start(options, agent::MakeAgentHandler({&exec, &*files}));
+  if (!server) {
+    ASB_LOG(ERROR, "cannot listen", "host", config->host, "port", config->port, "error",
+            server.error().message);
+    return 2;
+  }
+  if (!config->port_file.empty()) {
+    Status written = AtomicWriteFile(config->port_file, std::to_string((*server)->port()) + "\n");
+    if (!written) {
+      ASB_LOG(ERROR, "cannot write port file", "error", written.error().message);
+      return 2;
+    }
+  }
+  ASB_LOG(INFO, "asb-agent listening", "host", config->host, "port", (*server)->port(), "base_dir",
+          files->base_dir(), "exec_timeout_ms", config->exec_timeout.count());
+
+  int sig = 0;
+  while (::sigwait(&stop_signals, &sig) != 0) {
+  }
+  ASB_LOG(INFO, "asb-agent stopping", "signal", sig);
+  (*server)->Stop();
+  return 0;
+}
