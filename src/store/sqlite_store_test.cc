@@ -1,0 +1,668 @@
+#include "store/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include "api/resource.h"
+#include "store/object_meta_util.h"
+#include "store/store_test_util.h"
+#include "store/store_util.h"
+
+namespace asb::store {
+namespace {
+
+using testing::MakeObj;
+using testing::OwnerRef;
+using testing::TempDir;
+using testing::WaitFor;
+
+const api::ResourceInfo& Sbx() { return api::SandboxResource(); }
+const api::ResourceInfo& Pods() { return api::PodResource(); }
+const api::ResourceInfo& Pools() { return api::SandboxWarmPoolResource(); }
+const api::ResourceInfo& Ns() { return api::NamespaceResource(); }
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen(SqliteStoreOptions opts = {}) {
+    store_.reset();
+    if (!opts.clock) opts.clock = &clock_;
+    auto s = SqliteStore::Open(dir_.path(), opts);
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+  }
+
+  Json MustCreate(const api::ResourceInfo& res, Json obj) {
+    auto r = store_->Create(res, std::move(obj));
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : Json();
+  }
+
+  bool Exists(const api::ResourceInfo& res, const std::string& ns, const std::string& name) {
+    return store_->Get(res, ns, name).has_value();
+  }
+
+  // Drains events until none arrives for `quiet`.
+  std::vector<WatchEvent> Drain(Watcher& w,
+                                std::chrono::milliseconds quiet = std::chrono::milliseconds(50)) {
+    std::vector<WatchEvent> out;
+    while (true) {
+      auto ev = w.Next(quiet);
+      EXPECT_TRUE(ev) << ev.error().message;
+      if (!ev || !*ev) return out;
+      out.push_back(std::move(**ev));
+    }
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteStoreTest, CreateSetsServerFields) {
+  Json got = MustCreate(Sbx(), MakeObj("default", "sb1", {{"app", "x"}}, {{"replicas", 1}}));
+  EXPECT_EQ(got["apiVersion"], "agents.x-k8s.io/v1alpha1");
+  EXPECT_EQ(got["kind"], "Sandbox");
+  EXPECT_EQ(got["metadata"]["generation"], 1);
+  std::string uid = got["metadata"]["uid"];
+  EXPECT_EQ(uid.size(), 36u);
+  EXPECT_EQ(uid[14], '4');
+  EXPECT_EQ(got["metadata"]["creationTimestamp"], FormatRfc3339(clock_.Now()));
+  EXPECT_EQ(got["metadata"]["resourceVersion"], std::to_string(store_->CurrentRevision()));
+  auto again = store_->Get(Sbx(), "default", "sb1");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, got);
+}
+
+TEST_F(SqliteStoreTest, CreateErrors) {
+  MustCreate(Sbx(), MakeObj("default", "sb1"));
+  auto dup = store_->Create(Sbx(), MakeObj("default", "sb1"));
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, Code::kAlreadyExists);
+  EXPECT_EQ(dup.error().message, "sandboxes.agents.x-k8s.io \"sb1\" already exists");
+
+  auto no_ns = store_->Create(Sbx(), MakeObj("nope", "sb1"));
+  ASSERT_FALSE(no_ns);
+  EXPECT_EQ(no_ns.error().code, Code::kNotFound);
+  EXPECT_EQ(no_ns.error().message, "namespaces \"nope\" not found");
+
+  auto no_name = store_->Create(Sbx(), Json{{"metadata", {{"namespace", "default"}}}});
+  ASSERT_FALSE(no_name);
+  EXPECT_EQ(no_name.error().code, Code::kInvalidArgument);
+
+  auto bad_name = store_->Create(Sbx(), MakeObj("default", "Bad_Name"));
+  ASSERT_FALSE(bad_name);
+  EXPECT_EQ(bad_name.error().code, Code::kInvalidArgument);
+  EXPECT_NE(bad_name.error().message.find("RFC 1123"), std::string::npos);
+
+  auto not_obj = store_->Create(Sbx(), Json::array());
+  ASSERT_FALSE(not_obj);
+  EXPECT_EQ(not_obj.error().code, Code::kInvalidArgument);
+
+  Json with_rv = MakeObj("default", "sb2");
+  with_rv["metadata"]["resourceVersion"] = "5";
+  EXPECT_EQ(store_->Create(Sbx(), with_rv).error().code, Code::kInvalidArgument);
+
+  Json bad_labels = MakeObj("default", "sb3", {{"app", 5}});
+  EXPECT_EQ(store_->Create(Sbx(), bad_labels).error().code, Code::kInvalidArgument);
+
+  auto missing = store_->Get(Sbx(), "default", "zz");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::kNotFound);
+  EXPECT_EQ(missing.error().message, "sandboxes.agents.x-k8s.io \"zz\" not found");
+}
+
+TEST_F(SqliteStoreTest, GenerateName) {
+  Json obj = {{"metadata", {{"namespace", "default"}, {"generateName", "pool-"}}}};
+  Json a = MustCreate(Sbx(), obj);
+  Json b = MustCreate(Sbx(), obj);
+  std::string na = a["metadata"]["name"], nb = b["metadata"]["name"];
+  EXPECT_EQ(na.size(), 10u);
+  EXPECT_EQ(na.substr(0, 5), "pool-");
+  EXPECT_NE(na, nb);
+  EXPECT_TRUE(Exists(Sbx(), "default", na));
+}
+
+TEST_F(SqliteStoreTest, DefaultNamespacesExist) {
+  EXPECT_TRUE(Exists(Ns(), "", "default"));
+  EXPECT_TRUE(Exists(Ns(), "", "kube-system"));
+  auto d = store_->Get(Ns(), "", "default");
+  EXPECT_EQ((*d)["status"]["phase"], "Active");
+  EXPECT_EQ(store_->Delete(Ns(), "", "default").error().code, Code::kPermissionDenied);
+}
+
+TEST_F(SqliteStoreTest, ListWithSelectorsLimitAndContinue) {
+  MustCreate(Ns(), MakeObj("", "other"));
+  for (int i = 0; i < 5; ++i)
+    MustCreate(Sbx(),
+               MakeObj("default", "sb" + std::to_string(i), {{"tier", i % 2 ? "odd" : "even"}}));
+  MustCreate(Sbx(), MakeObj("other", "sb9", {{"tier", "odd"}}));
+
+  auto all = store_->List(Sbx(), "", {});
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->items.size(), 6u);
+  EXPECT_EQ(all->items[0]["metadata"]["name"], "sb0");
+  EXPECT_EQ(all->items[5]["metadata"]["namespace"], "other");
+  EXPECT_EQ(all->resource_version, store_->CurrentRevision());
+
+  auto def = store_->List(Sbx(), "default", {});
+  EXPECT_EQ(def->items.size(), 5u);
+
+  ListOptions odd;
+  odd.label_selector = "tier=odd";
+  EXPECT_EQ(store_->List(Sbx(), "", odd)->items.size(), 3u);
+  odd.label_selector = "tier in (odd),tier!=even";
+  EXPECT_EQ(store_->List(Sbx(), "default", odd)->items.size(), 2u);
+
+  ListOptions by_name;
+  by_name.field_selector = "metadata.name=sb3";
+  auto one = store_->List(Sbx(), "", by_name);
+  ASSERT_EQ(one->items.size(), 1u);
+  EXPECT_EQ(one->items[0]["metadata"]["name"], "sb3");
+  by_name.field_selector = "metadata.namespace!=default";
+  EXPECT_EQ(store_->List(Sbx(), "", by_name)->items.size(), 1u);
+
+  ListOptions bad;
+  bad.field_selector = "spec.foo=bar";
+  auto b = store_->List(Sbx(), "", bad);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(b.error().message, "field label not supported: spec.foo");
+  bad = {};
+  bad.label_selector = "a in x";
+  EXPECT_EQ(store_->List(Sbx(), "", bad).error().code, Code::kInvalidArgument);
+
+  // Pages of 2 over the 6 objects.
+  ListOptions page;
+  page.limit = 2;
+  std::vector<std::string> names;
+  int pages = 0;
+  while (true) {
+    auto r = store_->List(Sbx(), "", page);
+    ASSERT_TRUE(r) << r.error().message;
+    ++pages;
+    for (auto& o : r->items) names.push_back(o["metadata"]["name"]);
+    if (r->continue_token.empty()) break;
+    page.continue_token = r->continue_token;
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(names, (std::vector<std::string>{"sb0", "sb1", "sb2", "sb3", "sb4", "sb9"}));
+
+  // Paging within one namespace with a selector.
+  ListOptions even;
+  even.label_selector = "tier=even";
+  even.limit = 1;
+  auto p1 = store_->List(Sbx(), "default", even);
+  ASSERT_EQ(p1->items.size(), 1u);
+  ASSERT_FALSE(p1->continue_token.empty());
+  even.continue_token = p1->continue_token;
+  auto p2 = store_->List(Sbx(), "default", even);
+  EXPECT_EQ(p2->items[0]["metadata"]["name"], "sb2");
+}
+
+TEST_F(SqliteStoreTest, UpdateConflictsAndGeneration) {
+  Json sb = MustCreate(Sbx(), MakeObj("default", "sb", nullptr, {{"replicas", 1}}));
+  Json stale = sb;
+
+  // Metadata-only change: no generation bump, revision advances.
+  sb["metadata"]["labels"] = {{"a", "b"}};
+  auto u1 = store_->Update(Sbx(), sb);
+  ASSERT_TRUE(u1) << u1.error().message;
+  EXPECT_EQ((*u1)["metadata"]["generation"], 1);
+  EXPECT_NE((*u1)["metadata"]["resourceVersion"], sb["metadata"]["resourceVersion"]);
+
+  // Stale resourceVersion -> conflict.
+  stale["spec"]["replicas"] = 3;
+  auto conflict = store_->Update(Sbx(), stale);
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error().code, Code::kAborted);
+  EXPECT_NE(conflict.error().message.find("the object has been modified; please apply your "
+                                          "changes to the latest version and try again"),
+            std::string::npos);
+
+  // Spec change bumps generation; server fields can't be overwritten.
+  Json next = *u1;
+  next["spec"]["replicas"] = 2;
+  next["metadata"]["uid"] = nullptr;
+  next["metadata"]["creationTimestamp"] = "2000-01-01T00:00:00Z";
+  next["metadata"]["generation"] = 42;
+  auto u2 = store_->Update(Sbx(), next);
+  ASSERT_TRUE(u2) << u2.error().message;
+  EXPECT_EQ((*u2)["metadata"]["generation"], 2);
+  EXPECT_EQ((*u2)["metadata"]["uid"], sb["metadata"]["uid"]);
+  EXPECT_EQ((*u2)["metadata"]["creationTimestamp"], sb["metadata"]["creationTimestamp"]);
+
+  // No resourceVersion: unconditional update.
+  Json blind = *u2;
+  blind["metadata"].erase("resourceVersion");
+  blind["spec"]["replicas"] = 5;
+  auto u3 = store_->Update(Sbx(), blind);
+  ASSERT_TRUE(u3);
+  EXPECT_EQ((*u3)["metadata"]["generation"], 3);
+
+  // No-op update: same object back, revision unchanged.
+  int64_t rev = store_->CurrentRevision();
+  auto u4 = store_->Update(Sbx(), *u3);
+  ASSERT_TRUE(u4);
+  EXPECT_EQ(*u4, *u3);
+  EXPECT_EQ(store_->CurrentRevision(), rev);
+
+  EXPECT_EQ(store_->Update(Sbx(), MakeObj("default", "missing")).error().code, Code::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, StatusSubresourceIsolation) {
+  Json sb = MustCreate(Sbx(), MakeObj("default", "sb", nullptr, {{"replicas", 1}}));
+  // status in a create is dropped for kinds with a status subresource.
+  EXPECT_FALSE(sb.contains("status"));
+
+  Json st = sb;
+  st["status"] = {{"phase", "Ready"}};
+  st["spec"]["replicas"] = 9;  // ignored by a status write
+  auto s1 = store_->Update(Sbx(), st, {.status_only = true});
+  ASSERT_TRUE(s1) << s1.error().message;
+  EXPECT_EQ((*s1)["status"]["phase"], "Ready");
+  EXPECT_EQ((*s1)["spec"]["replicas"], 1);
+  EXPECT_EQ((*s1)["metadata"]["generation"], 1);
+
+  Json main = *s1;
+  main["status"] = {{"phase", "Hacked"}};
+  main["spec"]["replicas"] = 2;
+  auto m1 = store_->Update(Sbx(), main);
+  ASSERT_TRUE(m1);
+  EXPECT_EQ((*m1)["status"]["phase"], "Ready");
+  EXPECT_EQ((*m1)["spec"]["replicas"], 2);
+  EXPECT_EQ((*m1)["metadata"]["generation"], 2);
+
+  // Kinds without a status subresource store status with the main resource.
+  Json tpl = MustCreate(
+      api::SandboxTemplateResource(),
+      Json{{"metadata", {{"name", "t"}, {"namespace", "default"}}}, {"status", {{"x", 1}}}});
+  EXPECT_EQ(tpl["status"]["x"], 1);
+
+  // Pods start Pending.
+  Json pod = MustCreate(Pods(), MakeObj("default", "p"));
+  EXPECT_EQ(pod["status"]["phase"], "Pending");
+}
+
+TEST_F(SqliteStoreTest, RevisionsMonotonicAcrossReopenAndDeletes) {
+  Json a = MustCreate(Sbx(), MakeObj("default", "a"));
+  auto del = store_->Delete(Sbx(), "default", "a");
+  ASSERT_TRUE(del) << del.error().message;
+  int64_t rev = store_->CurrentRevision();
+  EXPECT_EQ((*del)["metadata"]["resourceVersion"], std::to_string(rev));
+  EXPECT_GT(rev, std::stoll(a["metadata"]["resourceVersion"].get<std::string>()));
+  Reopen();
+  EXPECT_EQ(store_->CurrentRevision(), rev);
+  Json b = MustCreate(Sbx(), MakeObj("default", "b"));
+  EXPECT_EQ(b["metadata"]["resourceVersion"], std::to_string(rev + 1));
+}
+
+TEST_F(SqliteStoreTest, PersistsAcrossReopen) {
+  Json a = MustCreate(Sbx(), MakeObj("default", "a", {{"k", "v"}}, {{"x", 1}}));
+  MustCreate(Ns(), MakeObj("", "team"));
+  Json p = MustCreate(Pods(), MakeObj("team", "p"));
+  Reopen();
+  auto got = store_->Get(Sbx(), "default", "a");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, a);
+  EXPECT_EQ(*store_->Get(Pods(), "team", "p"), p);
+}
+
+TEST_F(SqliteStoreTest, SecondOpenOfSameDirFails) {
+  auto second = SqliteStore::Open(dir_.path(), {});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Code::kFailedPrecondition);
+}
+
+TEST_F(SqliteStoreTest, DeletePreconditions) {
+  Json a = MustCreate(Sbx(), MakeObj("default", "a"));
+  DeleteOptions wrong_uid;
+  wrong_uid.precondition_uid = "nope";
+  EXPECT_EQ(store_->Delete(Sbx(), "default", "a", wrong_uid).error().code, Code::kAborted);
+  DeleteOptions wrong_rv;
+  wrong_rv.precondition_resource_version = "1";
+  EXPECT_EQ(store_->Delete(Sbx(), "default", "a", wrong_rv).error().code, Code::kAborted);
+  DeleteOptions right;
+  right.precondition_uid = a["metadata"]["uid"].get<std::string>();
+  EXPECT_TRUE(store_->Delete(Sbx(), "default", "a", right));
+  EXPECT_EQ(store_->Delete(Sbx(), "default", "a").error().code, Code::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, FinalizersKeepObjectUntilRemoved) {
+  Json obj = MakeObj("default", "f");
+  obj["metadata"]["finalizers"] = {"example.com/hold"};
+  MustCreate(Sbx(), obj);
+  auto d1 = store_->Delete(Sbx(), "default", "f");
+  ASSERT_TRUE(d1);
+  EXPECT_TRUE((*d1)["metadata"].contains("deletionTimestamp"));
+  EXPECT_EQ((*d1)["metadata"]["deletionGracePeriodSeconds"], 0);
+  EXPECT_EQ((*d1)["metadata"]["generation"], 2);
+  auto d2 = store_->Delete(Sbx(), "default", "f");
+  ASSERT_TRUE(d2);
+  EXPECT_EQ(*d2, *d1);
+  ASSERT_TRUE(Exists(Sbx(), "default", "f"));
+
+  // An update can't clear deletionTimestamp nor add finalizers.
+  Json upd = *d2;
+  upd["metadata"].erase("deletionTimestamp");
+  upd["metadata"]["labels"] = {{"a", "b"}};
+  auto u = store_->Update(Sbx(), upd);
+  ASSERT_TRUE(u);
+  EXPECT_TRUE((*u)["metadata"].contains("deletionTimestamp"));
+  Json more = *u;
+  more["metadata"]["finalizers"].push_back("example.com/more");
+  EXPECT_EQ(store_->Update(Sbx(), more).error().code, Code::kInvalidArgument);
+
+  auto w = store_->Watch(Sbx(), "default", {.resource_version = store_->CurrentRevision()});
+  ASSERT_TRUE(w);
+  auto done = UpdateWithRetry(*store_, Sbx(), "default", "f", [](Object& o) -> Status {
+    o["metadata"]["finalizers"] = Json::array();
+    return OkStatus();
+  });
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_FALSE(Exists(Sbx(), "default", "f"));
+  auto evs = Drain(**w);
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].type, EventType::kDeleted);
+}
+
+TEST_F(SqliteStoreTest, WatchFromZeroThenLive) {
+  MustCreate(Sbx(), MakeObj("default", "a"));
+  MustCreate(Sbx(), MakeObj("default", "b"));
+  auto w = store_->Watch(Sbx(), "", {});
+  ASSERT_TRUE(w);
+  auto init = Drain(**w);
+  ASSERT_EQ(init.size(), 2u);
+  EXPECT_EQ(init[0].type, EventType::kAdded);
+  EXPECT_EQ(init[0].object["metadata"]["name"], "a");
+
+  Json c = MustCreate(Sbx(), MakeObj("default", "c"));
+  c["spec"]["x"] = 1;
+  ASSERT_TRUE(store_->Update(Sbx(), c));
+  ASSERT_TRUE(store_->Delete(Sbx(), "default", "c"));
+  MustCreate(Pods(), MakeObj("default", "p"));  // other kind: not seen
+  auto live = Drain(**w);
+  ASSERT_EQ(live.size(), 3u);
+  EXPECT_EQ(live[0].type, EventType::kAdded);
+  EXPECT_EQ(live[1].type, EventType::kModified);
+  EXPECT_EQ(live[2].type, EventType::kDeleted);
+  EXPECT_EQ(live[1].object["spec"]["x"], 1);
+  EXPECT_EQ(live[2].resource_version,
+            std::stoll(live[2].object["metadata"]["resourceVersion"].get<std::string>()));
+  EXPECT_LT(live[0].resource_version, live[1].resource_version);
+
+  (*w)->Stop();
+  auto after = (*w)->Next(std::chrono::milliseconds(10));
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, Code::kAborted);
+}
+
+TEST_F(SqliteStoreTest, WatchResumeFromRevision) {
+  MustCreate(Sbx(), MakeObj("default", "a"));
+  int64_t rv = store_->CurrentRevision();
+  MustCreate(Sbx(), MakeObj("default", "b"));
+  ASSERT_TRUE(store_->Delete(Sbx(), "default", "a"));
+  auto w = store_->Watch(Sbx(), "default", {.resource_version = rv});
+  ASSERT_TRUE(w);
+  MustCreate(Sbx(), MakeObj("default", "c"));
+  auto evs = Drain(**w);
+  ASSERT_EQ(evs.size(), 3u);
+  EXPECT_EQ(evs[0].object["metadata"]["name"], "b");
+  EXPECT_EQ(evs[1].type, EventType::kDeleted);
+  EXPECT_EQ(evs[2].object["metadata"]["name"], "c");
+
+  // Resume from the middle.
+  auto w2 = store_->Watch(Sbx(), "default", {.resource_version = evs[1].resource_version});
+  auto evs2 = Drain(**w2);
+  ASSERT_EQ(evs2.size(), 1u);
+  EXPECT_EQ(evs2[0].object["metadata"]["name"], "c");
+}
+
+TEST_F(SqliteStoreTest, WatchCompactedIsGone) {
+  Reopen({.watch_log_capacity = 3});
+  int64_t start = store_->CurrentRevision();
+  for (int i = 0; i < 5; ++i) MustCreate(Sbx(), MakeObj("default", "s" + std::to_string(i)));
+  auto w = store_->Watch(Sbx(), "", {.resource_version = start});
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code, Code::kGone);
+  EXPECT_EQ(w.error().message.rfind("too old resource version: " + std::to_string(start), 0), 0u)
+      << w.error().message;
+  // Still within the window.
+  auto ok = store_->Watch(Sbx(), "", {.resource_version = store_->CurrentRevision() - 3});
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(Drain(**ok).size(), 3u);
+
+  // After a restart, the log starts at the current revision.
+  int64_t before = store_->CurrentRevision();
+  Reopen();
+  EXPECT_EQ(store_->Watch(Sbx(), "", {.resource_version = before - 1}).error().code, Code::kGone);
+  EXPECT_TRUE(store_->Watch(Sbx(), "", {.resource_version = before}));
+}
+
+TEST_F(SqliteStoreTest, WatcherOverflowIsGone) {
+  Reopen({.watcher_buffer = 4});
+  MustCreate(Sbx(), MakeObj("default", "pre0"));
+  MustCreate(Sbx(), MakeObj("default", "pre1"));
+  MustCreate(Sbx(), MakeObj("default", "pre2"));
+  MustCreate(Sbx(), MakeObj("default", "pre3"));
+  MustCreate(Sbx(), MakeObj("default", "pre4"));
+  // Initial events (5) exceed the buffer but don't count against it.
+  auto w = store_->Watch(Sbx(), "", {});
+  ASSERT_TRUE(w);
+  for (int i = 0; i < 4; ++i) MustCreate(Sbx(), MakeObj("default", "s" + std::to_string(i)));
+  auto evs = Drain(**w);
+  EXPECT_EQ(evs.size(), 9u);
+
+  // Five live events with nobody reading: the fifth overflows; the writer never blocks.
+  for (int i = 4; i < 9; ++i) MustCreate(Sbx(), MakeObj("default", "s" + std::to_string(i)));
+  auto next = (*w)->Next(std::chrono::milliseconds(10));
+  ASSERT_FALSE(next);
+  EXPECT_EQ(next.error().code, Code::kGone);
+}
+
+TEST_F(SqliteStoreTest, WatchLabelSelectorTransitions) {
+  Json obj = MustCreate(Sbx(), MakeObj("default", "a", {{"role", "web"}}));
+  auto w =
+      store_->Watch(Sbx(), "default",
+                    {.resource_version = store_->CurrentRevision(), .label_selector = "role=db"});
+  ASSERT_TRUE(w);
+  obj["metadata"]["labels"]["role"] = "db";
+  auto u1 = store_->Update(Sbx(), obj);
+  ASSERT_TRUE(u1);
+  Json u1obj = *u1;
+  u1obj["spec"]["x"] = 1;
+  auto u2 = store_->Update(Sbx(), u1obj);
+  ASSERT_TRUE(u2);
+  Json u2obj = *u2;
+  u2obj["metadata"]["labels"]["role"] = "web";
+  auto u3 = store_->Update(Sbx(), u2obj);
+  ASSERT_TRUE(u3);
+  auto evs = Drain(**w);
+  ASSERT_EQ(evs.size(), 3u);
+  EXPECT_EQ(evs[0].type, EventType::kAdded);
+  EXPECT_EQ(evs[1].type, EventType::kModified);
+  EXPECT_EQ(evs[2].type, EventType::kDeleted);
+  // The DELETED carries the last matching content at the new revision.
+  EXPECT_EQ(evs[2].object["metadata"]["labels"]["role"], "db");
+  EXPECT_EQ(evs[2].object["metadata"]["resourceVersion"], (*u3)["metadata"]["resourceVersion"]);
+
+  // Replay from before gives the same view.
+  auto w2 = store_->Watch(
+      Sbx(), "default",
+      {.resource_version = std::stoll(obj["metadata"]["resourceVersion"].get<std::string>()),
+       .label_selector = "role=db"});
+  auto evs2 = Drain(**w2);
+  ASSERT_EQ(evs2.size(), 3u);
+  EXPECT_EQ(evs2[2].type, EventType::kDeleted);
+}
+
+TEST_F(SqliteStoreTest, WatchFieldSelectorByName) {
+  auto w = store_->Watch(Sbx(), "default", {.field_selector = "metadata.name=b"});
+  ASSERT_TRUE(w);
+  MustCreate(Sbx(), MakeObj("default", "a"));
+  MustCreate(Sbx(), MakeObj("default", "b"));
+  auto evs = Drain(**w);
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].object["metadata"]["name"], "b");
+  EXPECT_EQ(store_->Watch(Sbx(), "", {.field_selector = "spec.nodeName=x"}).error().code,
+            Code::kInvalidArgument);
+  EXPECT_TRUE(store_->Watch(Pods(), "", {.field_selector = "spec.nodeName=x"}));
+}
+
+TEST_F(SqliteStoreTest, CascadeBackgroundMultiLevel) {
+  Json pool = MustCreate(Pools(), MakeObj("default", "pool"));
+  Json sb = MakeObj("default", "sb");
+  sb["metadata"]["ownerReferences"] = {OwnerRef(pool)};
+  sb = MustCreate(Sbx(), sb);
+  Json pod = MakeObj("default", "sb");
+  pod["metadata"]["ownerReferences"] = {OwnerRef(sb)};
+  MustCreate(Pods(), pod);
+  Json other = MustCreate(Sbx(), MakeObj("default", "unrelated"));
+
+  auto del = store_->Delete(Pools(), "default", "pool");
+  ASSERT_TRUE(del);
+  EXPECT_FALSE(Exists(Pools(), "default", "pool"));
+  EXPECT_TRUE(
+      WaitFor([&] { return !Exists(Sbx(), "default", "sb") && !Exists(Pods(), "default", "sb"); }));
+  EXPECT_TRUE(Exists(Sbx(), "default", "unrelated"));
+}
+
+TEST_F(SqliteStoreTest, CascadeForeground) {
+  Json pool = MustCreate(Pools(), MakeObj("default", "pool"));
+  Json sb = MakeObj("default", "sb");
+  sb["metadata"]["ownerReferences"] = {OwnerRef(pool)};
+  sb = MustCreate(Sbx(), sb);
+  Json pod = MakeObj("default", "sb");
+  pod["metadata"]["ownerReferences"] = {OwnerRef(sb)};
+  pod["metadata"]["finalizers"] = {"test/hold"};
+  MustCreate(Pods(), pod);
+
+  auto w = store_->Watch(Pools(), "default", {.resource_version = store_->CurrentRevision()});
+  auto del = store_->Delete(Pools(), "default", "pool", {.propagation = Propagation::kForeground});
+  ASSERT_TRUE(del);
+  EXPECT_TRUE((*del)["metadata"].contains("deletionTimestamp"));
+  // The pod's finalizer holds the whole chain: the pod is marked, the sandbox and pool wait.
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = store_->Get(Pods(), "default", "sb");
+    return p && p->at("metadata").contains("deletionTimestamp");
+  }));
+  ASSERT_TRUE(WaitFor([&] { return store_->GcIdle(); }));
+  EXPECT_TRUE(Exists(Sbx(), "default", "sb"));
+  EXPECT_TRUE(Exists(Pools(), "default", "pool"));
+  auto s = store_->Get(Sbx(), "default", "sb");
+  EXPECT_TRUE(internal::HasFinalizer(*s, "foregroundDeletion"));
+
+  ASSERT_TRUE(UpdateWithRetry(*store_, Pods(), "default", "sb", [](Object& o) -> Status {
+    o["metadata"].erase("finalizers");
+    return OkStatus();
+  }));
+  EXPECT_TRUE(WaitFor([&] { return !Exists(Pools(), "default", "pool"); }));
+  EXPECT_FALSE(Exists(Sbx(), "default", "sb"));
+  EXPECT_FALSE(Exists(Pods(), "default", "sb"));
+  auto evs = Drain(**w);
+  ASSERT_FALSE(evs.empty());
+  EXPECT_EQ(evs.back().type, EventType::kDeleted);
+}
+
+TEST_F(SqliteStoreTest, CascadeOrphan) {
+  Json pool = MustCreate(Pools(), MakeObj("default", "pool"));
+  Json sb = MakeObj("default", "sb");
+  sb["metadata"]["ownerReferences"] = {OwnerRef(pool)};
+  MustCreate(Sbx(), sb);
+  auto del = store_->Delete(Pools(), "default", "pool", {.propagation = Propagation::kOrphan});
+  ASSERT_TRUE(del);
+  EXPECT_FALSE(Exists(Pools(), "default", "pool"));
+  ASSERT_TRUE(WaitFor([&] { return store_->GcIdle(); }));
+  auto s = store_->Get(Sbx(), "default", "sb");
+  ASSERT_TRUE(s);
+  EXPECT_FALSE((*s)["metadata"].contains("ownerReferences"));
+}
+
+TEST_F(SqliteStoreTest, DependentWithAnotherLiveOwnerKeepsIt) {
+  Json a = MustCreate(Pools(), MakeObj("default", "a"));
+  Json b = MustCreate(Pools(), MakeObj("default", "b"));
+  Json sb = MakeObj("default", "sb");
+  sb["metadata"]["ownerReferences"] = {OwnerRef(a), OwnerRef(b)};
+  MustCreate(Sbx(), sb);
+  ASSERT_TRUE(store_->Delete(Pools(), "default", "a"));
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = store_->Get(Sbx(), "default", "sb");
+    return s && (*s)["metadata"]["ownerReferences"].size() == 1;
+  }));
+  ASSERT_TRUE(store_->Delete(Pools(), "default", "b"));
+  EXPECT_TRUE(WaitFor([&] { return !Exists(Sbx(), "default", "sb"); }));
+}
+
+TEST_F(SqliteStoreTest, DanglingOwnerCollectedAtOpen) {
+  Reopen({.gc = false});
+  Json pool = MustCreate(Pools(), MakeObj("default", "pool"));
+  Json sb = MakeObj("default", "sb");
+  sb["metadata"]["ownerReferences"] = {OwnerRef(pool)};
+  MustCreate(Sbx(), sb);
+  ASSERT_TRUE(store_->Delete(Pools(), "default", "pool"));
+  EXPECT_TRUE(Exists(Sbx(), "default", "sb"));  // no collector running
+  Reopen();
+  EXPECT_TRUE(WaitFor([&] { return !Exists(Sbx(), "default", "sb"); }));
+}
+
+TEST_F(SqliteStoreTest, NamespaceDeletion) {
+  MustCreate(Ns(), MakeObj("", "team"));
+  MustCreate(Sbx(), MakeObj("team", "a"));
+  Json held = MakeObj("team", "held");
+  held["metadata"]["finalizers"] = {"test/hold"};
+  MustCreate(Pods(), held);
+  MustCreate(Sbx(), MakeObj("default", "keep"));
+
+  auto del = store_->Delete(Ns(), "", "team");
+  ASSERT_TRUE(del);
+  EXPECT_EQ((*del)["status"]["phase"], "Terminating");
+  auto create = store_->Create(Sbx(), MakeObj("team", "late"));
+  ASSERT_FALSE(create);
+  EXPECT_EQ(create.error().code, Code::kFailedPrecondition);
+
+  ASSERT_TRUE(WaitFor([&] { return !Exists(Sbx(), "team", "a"); }));
+  ASSERT_TRUE(WaitFor([&] { return store_->GcIdle(); }));
+  EXPECT_TRUE(Exists(Ns(), "", "team"));  // the held pod keeps it
+  ASSERT_TRUE(UpdateWithRetry(*store_, Pods(), "team", "held", [](Object& o) -> Status {
+    o["metadata"].erase("finalizers");
+    return OkStatus();
+  }));
+  EXPECT_TRUE(WaitFor([&] { return !Exists(Ns(), "", "team"); }));
+  EXPECT_TRUE(Exists(Sbx(), "default", "keep"));
+}
+
+TEST_F(SqliteStoreTest, UpdateWithRetryAndGetOptional) {
+  MustCreate(Sbx(), MakeObj("default", "a"));
+  auto none = GetOptional(*store_, Sbx(), "default", "zz");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  auto some = GetOptional(*store_, Sbx(), "default", "a");
+  ASSERT_TRUE(some && some->has_value());
+
+  int calls = 0;
+  int64_t rev = store_->CurrentRevision();
+  auto r = UpdateWithRetry(*store_, Sbx(), "default", "a", [&](Object& o) -> Status {
+    ++calls;
+    if (calls == 1) {
+      // Someone else writes between our read and our write.
+      Json other = o;
+      other["spec"]["by"] = "other";
+      EXPECT_TRUE(store_->Update(Sbx(), other));
+    }
+    o["metadata"]["labels"] = {{"mine", "yes"}};
+    return OkStatus();
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ((*r)["spec"]["by"], "other");
+  EXPECT_EQ((*r)["metadata"]["labels"]["mine"], "yes");
+
+  rev = store_->CurrentRevision();
+  auto same =
+      UpdateWithRetry(*store_, Sbx(), "default", "a", [](Object&) { return Status(NoChange()); });
+  ASSERT_TRUE(same);
+  EXPECT_EQ(store_->CurrentRevision(), rev);
+}
+
+}  // namespace
+}  // namespace asb::store
