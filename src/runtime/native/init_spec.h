@@ -1,0 +1,61 @@
+// The protocol between the daemon (NativeRuntime) and asb-init.
+//
+// asbd posix_spawns `asb-init run` or `asb-init exec` with:
+//   fd 0      /dev/null;   fd 1, 2  the sandbox's output log (run) or pipes (exec)
+//   fd 3      a sealed memfd holding the InitSpec as JSON
+//   fd 4      the sync socket (SOCK_STREAM, O_CLOEXEC in every process that holds it)
+//   fd 5      exec only: a pidfd of the sandbox's init, verified by the daemon (no pid reuse)
+// asb-init writes newline-terminated JSON messages on fd 4:
+//   {"shim_pid":N,"shim_start":T,"init_pid":M,"init_start":U}   once the sandbox init exists
+//   {"step":"pivot_root","errno":1}                               when a setup step failed
+// and the daemon reads until EOF: every holder closes the socket on exit or on a successful
+// execve (O_CLOEXEC), so EOF without an error message means the workload is running.
+// See init/init.cc for the process layout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/json_util.h"
+#include "base/result.h"
+#include "runtime/native/mount_plan.h"
+#include "runtime/runtime.h"
+
+namespace asb::runtime::native {
+
+inline constexpr int kInitSpecFd = 3;
+inline constexpr int kInitSyncFd = 4;
+inline constexpr int kInitPidFd = 5;
+
+struct InitSpec {
+  std::string mode;  // "run" | "exec"
+  std::string hostname;
+  std::vector<std::string> cgroup_procs;  // cgroup.procs files to join before anything else
+  std::vector<MountOp> mounts;            // run: applied in a fresh mount namespace
+  std::string root_dir;                   // run: pivot_root target
+  std::string uid_map;                    // run: "0 100000 65536"
+  std::string gid_map;
+  ProcessSpec process;      // uid/gid are ids inside the user namespace
+  std::string seccomp_bpf;  // raw struct sock_filter[] (hex-encoded in JSON)
+  std::string exit_file;    // run: the shim writes {"exit_code","signal","finished_at"} here
+};
+
+Json InitSpecToJson(const InitSpec& spec);
+[[nodiscard]] Result<InitSpec> InitSpecFromJson(const Json& j);
+
+// One message from asb-init on the sync socket.
+struct InitMessage {
+  int64_t shim_pid = 0;
+  uint64_t shim_start = 0;
+  int64_t init_pid = 0;
+  uint64_t init_start = 0;
+  std::string step;  // non-empty on failure
+  int err = 0;
+};
+[[nodiscard]] Result<InitMessage> ParseInitMessage(std::string_view line);
+
+std::string HexEncode(std::string_view bytes);
+[[nodiscard]] Result<std::string> HexDecode(std::string_view hex);
+
+}  // namespace asb::runtime::native

@@ -1,0 +1,141 @@
+#include "runtime/native/mount_plan.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "base/strings.h"
+
+namespace asb::runtime::native {
+namespace {
+
+// An absolute sandbox path without "..", "." or empty components; returns "" when bad.
+std::string CleanSandboxPath(const std::string& p) {
+  if (p.empty() || p[0] != '/') return "";
+  std::string out;
+  for (const std::string& part : Split(p, '/')) {
+    if (part.empty()) continue;
+    if (part == "." || part == "..") return "";
+    out += "/" + part;
+  }
+  return out.empty() ? "/" : out;
+}
+
+}  // namespace
+
+Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
+  using K = MountOp::Kind;
+  const std::string& lower = in.rootfs.lower_dir;
+  if (lower.empty() || lower[0] != '/') {
+    return MakeError(Code::kInvalidArgument, "rootfs.lower_dir must be an absolute path");
+  }
+  // overlayfs splits lowerdir on ':' and its options on ',' (no escaping we can rely on).
+  for (const std::string* p : {&lower, &in.scratch_dir, &in.root_dir}) {
+    if (p->find_first_of(",:") != std::string::npos) {
+      return MakeError(Code::kInvalidArgument, "path \"" + *p + "\" contains ',' or ':'");
+    }
+  }
+  struct stat st;
+  if (::stat(lower.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return MakeError(Code::kInvalidArgument, "rootfs.lower_dir " + lower + " is not a directory");
+  }
+  if (in.scratch_bytes <= 0) {
+    return MakeError(Code::kInvalidArgument, "ephemeral storage size must be positive");
+  }
+  const std::string& r = in.root_dir;
+  const std::string upper = in.scratch_dir + "/upper";
+  const std::string work = in.scratch_dir + "/work";
+  std::vector<MountOp> ops;
+  ops.push_back({.kind = K::kMount,
+                 .source = "asb-scratch",
+                 .target = in.scratch_dir,
+                 .fstype = "tmpfs",
+                 .flags = MS_NOSUID | MS_NODEV,
+                 .data = "size=" + std::to_string(in.scratch_bytes) + ",mode=0700"});
+  // The upper dir's owner becomes the owner of the merged "/": the sandbox's root.
+  ops.push_back(
+      {.kind = K::kMkdir, .target = upper, .mode = 0755, .uid = in.root_uid, .gid = in.root_gid});
+  ops.push_back({.kind = K::kMkdir, .target = work, .mode = 0700});
+  ops.push_back({.kind = K::kMount,
+                 .source = "overlay",
+                 .target = r,
+                 .fstype = "overlay",
+                 .flags = MS_NOSUID,
+                 .data = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work});
+
+  std::string workdir = CleanSandboxPath(in.workdir.empty() ? "/" : in.workdir);
+  if (workdir.empty()) {
+    return MakeError(Code::kInvalidArgument, "process.cwd \"" + in.workdir + "\" is not clean");
+  }
+  if (workdir != "/") {
+    ops.push_back(
+        {.kind = K::kMkdir, .target = r + workdir, .uid = in.work_uid, .gid = in.work_gid});
+  }
+  ops.push_back({.kind = K::kMkdir, .target = r + "/tmp", .mode = 01777});
+
+  for (size_t i = 0; i < in.rootfs.binds.size(); ++i) {
+    const BindMount& b = in.rootfs.binds[i];
+    std::string field = "rootfs.binds[" + std::to_string(i) + "]";
+    std::string target = CleanSandboxPath(b.sandbox_path);
+    if (target.empty() || target == "/") {
+      return MakeError(Code::kInvalidArgument, field + ".sandbox_path \"" + b.sandbox_path +
+                                                   "\" must be a clean absolute path, not /");
+    }
+    if (b.host_path.empty() || b.host_path[0] != '/' || ::stat(b.host_path.c_str(), &st) != 0) {
+      return MakeError(Code::kInvalidArgument,
+                       field + ".host_path \"" + b.host_path + "\" does not exist");
+    }
+    ops.push_back({.kind = S_ISDIR(st.st_mode) ? K::kMkdir : K::kTouch, .target = r + target});
+    ops.push_back({.kind = K::kMount,
+                   .source = b.host_path,
+                   .target = r + target,
+                   .flags = MS_BIND | MS_REC});
+    uint64_t remount = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV;
+    if (b.read_only) remount |= MS_RDONLY;
+    ops.push_back({.kind = K::kMount, .target = r + target, .flags = remount});
+  }
+
+  ops.push_back({.kind = K::kMkdir, .target = r + "/proc"});
+  ops.push_back({.kind = K::kMount,
+                 .source = "proc",
+                 .target = r + "/proc",
+                 .fstype = "proc",
+                 .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC});
+
+  const std::string dev = r + "/dev";
+  ops.push_back({.kind = K::kMkdir, .target = dev});
+  ops.push_back({.kind = K::kMount,
+                 .source = "tmpfs",
+                 .target = dev,
+                 .fstype = "tmpfs",
+                 .flags = MS_NOSUID | MS_NOEXEC,
+                 .data = "mode=0755,size=65536"});
+  for (const char* d : kSandboxDevices) {
+    ops.push_back({.kind = K::kTouch, .target = dev + "/" + d});
+    ops.push_back({.kind = K::kMount,
+                   .source = std::string("/dev/") + d,
+                   .target = dev + "/" + d,
+                   .flags = MS_BIND});
+  }
+  ops.push_back({.kind = K::kMkdir, .target = dev + "/pts"});
+  ops.push_back({.kind = K::kMount,
+                 .source = "devpts",
+                 .target = dev + "/pts",
+                 .fstype = "devpts",
+                 .flags = MS_NOSUID | MS_NOEXEC,
+                 .data = "newinstance,ptmxmode=0666,mode=0620"});
+  ops.push_back({.kind = K::kSymlink, .source = "pts/ptmx", .target = dev + "/ptmx"});
+  ops.push_back({.kind = K::kMkdir, .target = dev + "/shm"});
+  ops.push_back({.kind = K::kMount,
+                 .source = "shm",
+                 .target = dev + "/shm",
+                 .fstype = "tmpfs",
+                 .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 .data = "mode=1777,size=67108864"});
+  ops.push_back({.kind = K::kSymlink, .source = "/proc/self/fd", .target = dev + "/fd"});
+  ops.push_back({.kind = K::kSymlink, .source = "/proc/self/fd/0", .target = dev + "/stdin"});
+  ops.push_back({.kind = K::kSymlink, .source = "/proc/self/fd/1", .target = dev + "/stdout"});
+  ops.push_back({.kind = K::kSymlink, .source = "/proc/self/fd/2", .target = dev + "/stderr"});
+  return ops;
+}
+
+}  // namespace asb::runtime::native

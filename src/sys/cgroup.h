@@ -1,0 +1,70 @@
+// Per-sandbox cgroups on v1 (one directory per controller: memory, cpu, pids, freezer) or v2
+// (one unified directory). The group for sandbox <id> is <controller root>/<parent>/<id>, where
+// <parent> defaults to "/asb" (as Docker uses /docker on v1). The parent directory is created
+// on demand and left in place.
+//
+// Syscalls: mkdir, rmdir, open/write of cgroupfs files, kill.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace asb::sys {
+
+struct CgroupLimits {
+  int64_t memory_bytes = 0;  // 0 = unlimited; swap is limited to the same total (no swap)
+  int64_t cpu_millis = 0;    // 0 = unlimited; 1000 = one core
+  int64_t pids = 0;          // 0 = unlimited
+};
+
+struct CgroupConfig {
+  std::string mount_root = "/sys/fs/cgroup";
+  // Path below each hierarchy's root; empty = "/asb". On v2 under systemd, point this at a
+  // delegated subtree.
+  std::string parent;
+};
+
+// A sandbox's cgroups. Value type holding paths only: copying it does not duplicate groups and
+// destroying it removes nothing (call Remove()). Thread-compatible.
+class Cgroup {
+ public:
+  // Creates the groups (mkdir -p) and writes the limits. On failure nothing is left behind.
+  // Errors: kAlreadyExists, kResourceExhausted (limit rejected), kInternal.
+  [[nodiscard]] static Result<Cgroup> Create(const CgroupConfig& config, const std::string& name,
+                                             const CgroupLimits& limits);
+  // Names the groups of an existing sandbox (after a daemon restart) without touching them.
+  [[nodiscard]] static Result<Cgroup> Open(const CgroupConfig& config, const std::string& name);
+
+  bool is_v2() const { return v2_; }
+  // Every directory of this group (one per v1 controller, or the single v2 directory).
+  const std::vector<std::string>& dirs() const { return dirs_; }
+  // The cgroup.procs files a process writes "0" into to join all of this group's controllers.
+  std::vector<std::string> ProcsFiles() const;
+
+  // Pids currently in the group (from the pids controller on v1).
+  [[nodiscard]] Result<std::vector<pid_t>> Pids() const;
+  // Whether the kernel OOM-killed a process in the group (memory.oom_control / memory.events).
+  bool OomKilled() const;
+  // SIGKILLs every process in the group (v2 cgroup.kill; v1 freeze, kill, thaw, repeat) and
+  // waits until it is empty. kDeadlineExceeded if processes remain at the deadline.
+  [[nodiscard]] Status KillAll(std::chrono::milliseconds timeout);
+  // rmdir every directory, retrying while the kernel finishes tearing down exited tasks.
+  // Idempotent: OK when already gone.
+  [[nodiscard]] Status Remove(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+ private:
+  bool v2_ = false;
+  std::vector<std::string> dirs_;
+  std::string memory_dir_, cpu_dir_, pids_dir_, freezer_dir_;  // v1; all equal on v2
+};
+
+// True if the host uses the unified (v2-only) hierarchy at `mount_root`.
+bool CgroupIsV2(const std::string& mount_root = "/sys/fs/cgroup");
+
+}  // namespace asb::sys
