@@ -1,0 +1,29 @@
+// Per-kind defaulting and validation applied by the API server before every write, derived from
+// the schema tree (api/schema.h) plus the semantic rules a schema can't say (name formats, pod
+// containers, label syntax). Pure functions over unstructured JSON; thread-safe.
+#pragma once
+
+#include <string_view>
+
+#include "api/field_error.h"
+#include "api/resource.h"
+#include "base/json_util.h"
+
+namespace asb::api {
+
+// Fills defaults (Sandbox spec.replicas=1, SandboxClaim spec.warmpool="default", ...).
+// Idempotent. Ignores objects that are not JSON objects.
+void ApplyDefaults(const ResourceInfo& res, Json& obj);
+
+// Validates a whole object (metadata, spec, status) of kind `res`. Empty result = valid.
+// Field paths are Kubernetes-style ("spec.podTemplate.spec.containers[0].image").
+FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj);
+
+// RFC 1123 subdomain (<= 253, lower alnum, '-', '.'), RFC 1123 label (<= 63, lower alnum, '-').
+bool IsDns1123Subdomain(std::string_view s);
+bool IsDns1123Label(std::string_view s);
+// Kubernetes label key ([prefix/]name) and value syntax.
+bool IsQualifiedName(std::string_view s);
+bool IsLabelValue(std::string_view s);
+
+}  // namespace asb::api

@@ -1,0 +1,458 @@
+// CRUD, patch, status and scale handlers. Every write goes through Prepare(): decode, check
+// identity (apiVersion/kind/namespace/name), strict field check + pruning, defaulting,
+// validation; only then the store.
+#include "api/patch.h"
+#include "api/schema.h"
+#include "api/validation.h"
+#include "apiserver/internal.h"
+#include "apiserver/k8s_status.h"
+#include "base/strings.h"
+#include "base/yaml.h"
+
+namespace asb::apiserver::internal {
+
+namespace {
+
+constexpr int kPatchRetries = 5;
+
+http::Response JsonReply(int code, const Json& body, const std::vector<std::string>& warnings) {
+  http::Response r = http::Response::Json(code, body);
+  for (const auto& w : warnings) r.headers.Add("Warning", "299 - " + DumpJson(Json(w)));
+  return r;
+}
+
+http::Response MethodNotAllowed(const std::string& method) {
+  return StatusResponse(
+      405, "MethodNotAllowed",
+      "the server does not allow this method on the requested resource (" + method + ")");
+}
+
+http::Response UnsupportedMediaType(const std::string& type, const std::string& accepted) {
+  return StatusResponse(415, "UnsupportedMediaType",
+                        "the body of the request was in an unknown format (" + type +
+                            ") - accepted media types include: " + accepted);
+}
+
+bool DryRun(const http::Request& req) { return req.Query("dryRun").value_or("") == "All"; }
+
+// Decodes a JSON or YAML request body.
+Reply<Json> DecodeBody(const http::Request& req) {
+  std::string type = MediaType(req.headers.GetOr("Content-Type", ""));
+  Result<Json> parsed;
+  if (type.empty() || type == "application/json") {
+    parsed = ParseJson(req.body);
+  } else if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml") {
+    parsed = ParseYaml(req.body);
+  } else {
+    return Fail(UnsupportedMediaType(type, "application/json, application/yaml"));
+  }
+  if (!parsed)
+    return Fail(StatusResponse(400, "BadRequest",
+                               "the request body could not be decoded: " + parsed.error().message));
+  return std::move(*parsed);
+}
+
+// Checks identity, handles unknown fields per fieldValidation, defaults and validates `obj`.
+// `current` is the stored object for updates (its status is kept on main-resource writes).
+Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::string>* warnings) {
+  const api::ResourceInfo& res = *ctx.target.res;
+  if (!obj.is_object())
+    return Fail(StatusResponse(400, "BadRequest", "the request body must be a JSON object"));
+  std::string api_version = GetString(obj, "apiVersion");
+  std::string kind = GetString(obj, "kind");
+  if (!api_version.empty() && api_version != res.ApiVersion())
+    return Fail(StatusResponse(400, "BadRequest",
+                               "the API version in the data (" + api_version +
+                                   ") does not match the expected API version (" +
+                                   res.ApiVersion() + ")"));
+  if (!kind.empty() && kind != res.kind)
+    return Fail(StatusResponse(
+        400, "BadRequest",
+        "the kind in the data (" + kind + ") does not match the expected kind (" + res.kind + ")"));
+  obj["apiVersion"] = res.ApiVersion();
+  obj["kind"] = res.kind;
+  if (!obj.contains("metadata") || obj["metadata"].is_null()) obj["metadata"] = Json::object();
+  if (!obj["metadata"].is_object())
+    return Fail(StatusResponse(400, "BadRequest", "metadata must be an object"));
+  Json& meta = obj["metadata"];
+  if (res.namespaced) {
+    std::string ns = GetString(meta, "namespace");
+    if (!ns.empty() && ns != ctx.target.ns)
+      return Fail(StatusResponse(400, "BadRequest",
+                                 "the namespace of the provided object does not match the "
+                                 "namespace sent on the request"));
+    meta["namespace"] = ctx.target.ns;
+  } else {
+    meta.erase("namespace");
+  }
+  if (!ctx.target.name.empty()) {
+    std::string name = GetString(meta, "name");
+    if (name.empty()) {
+      meta["name"] = ctx.target.name;
+    } else if (name != ctx.target.name) {
+      return Fail(StatusResponse(400, "BadRequest",
+                                 "the name of the object (" + name +
+                                     ") does not match the name on the URL (" + ctx.target.name +
+                                     ")"));
+    }
+  }
+
+  std::string mode = ctx.req.Query("fieldValidation").value_or("Warn");
+  if (mode != "Strict" && mode != "Warn" && mode != "Ignore")
+    return Fail(StatusResponse(400, "BadRequest",
+                               "fieldValidation parameter unsupported: \"" + mode +
+                                   "\"; must be one of Ignore, Warn or Strict"));
+  std::vector<std::string> unknown =
+      api::FindUnknownFields(api::KindSchema(res), obj, /*prune=*/true);
+  if (!unknown.empty() && mode == "Strict") {
+    std::string msg = res.kind + " in version \"" + res.version + "\" cannot be handled as a " +
+                      res.kind + ": strict decoding error: ";
+    for (size_t i = 0; i < unknown.size(); ++i)
+      msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i] + "\"";
+    return Fail(StatusResponse(400, "BadRequest", msg));
+  }
+  if (mode == "Warn")
+    for (const auto& u : unknown) warnings->push_back("unknown field \"" + u + "\"");
+
+  // Main-resource writes never change status (it has its own subresource); status writes
+  // change nothing else (Update() builds them from the stored object).
+  if (res.has_status && ctx.target.sub != "status") {
+    if (current && current->contains("status"))
+      obj["status"] = (*current)["status"];
+    else
+      obj.erase("status");
+  }
+  api::ApplyDefaults(res, obj);
+  api::FieldErrors errors = api::ValidateObject(res, obj);
+  if (!errors.empty()) {
+    std::string name = GetString(obj, "metadata.name");
+    if (name.empty()) name = GetString(obj, "metadata.generateName");
+    return Fail(InvalidResponse(res, name, errors));
+  }
+  return obj;
+}
+
+// --- read -------------------------------------------------------------------------------------
+
+http::Response List(Ctx& ctx) {
+  store::ListOptions opts;
+  opts.label_selector = ctx.req.Query("labelSelector").value_or("");
+  opts.field_selector = ctx.req.Query("fieldSelector").value_or("");
+  opts.continue_token = ctx.req.Query("continue").value_or("");
+  if (auto limit = ctx.req.Query("limit"); limit && !limit->empty()) {
+    auto n = ParseInt(*limit);
+    if (!n || *n < 0) return StatusResponse(400, "BadRequest", "invalid limit: \"" + *limit + "\"");
+    opts.limit = *n;
+  }
+  auto listed = ctx.store.List(*ctx.target.res, ctx.target.ns, opts);
+  if (!listed) return ErrorToStatus(listed.error(), ctx.target.res, "");
+  std::string rv = std::to_string(listed->resource_version);
+  if (WantsTable(ctx.req))
+    return http::Response::Json(200,
+                                MakeTable(*ctx.target.res, listed->items, rv, ctx.clock.Now(), true,
+                                          ctx.req.Query("includeObject").value_or("Metadata")));
+  Json meta = {{"resourceVersion", rv}};
+  if (!listed->continue_token.empty()) meta["continue"] = listed->continue_token;
+  Json items = Json::array();
+  for (auto& item : listed->items) items.push_back(std::move(item));
+  return http::Response::Json(200, {{"kind", ctx.target.res->ListKind()},
+                                    {"apiVersion", ctx.target.res->ApiVersion()},
+                                    {"metadata", meta},
+                                    {"items", std::move(items)}});
+}
+
+http::Response ObjectReply(Ctx& ctx, int code, const Json& obj,
+                           const std::vector<std::string>& warnings = {}) {
+  if (WantsTable(ctx.req) && ctx.req.method == "GET")
+    return JsonReply(
+        code,
+        MakeTable(*ctx.target.res, {obj}, GetString(obj, "metadata.resourceVersion"),
+                  ctx.clock.Now(), true, ctx.req.Query("includeObject").value_or("Metadata")),
+        warnings);
+  return JsonReply(code, obj, warnings);
+}
+
+Reply<Json> GetCurrent(Ctx& ctx) {
+  auto got = ctx.store.Get(*ctx.target.res, ctx.target.ns, ctx.target.name);
+  if (!got) return Fail(ErrorToStatus(got.error(), ctx.target.res, ctx.target.name));
+  return std::move(*got);
+}
+
+// --- write ------------------------------------------------------------------------------------
+
+http::Response Create(Ctx& ctx) {
+  if (ctx.target.res->namespaced && ctx.target.ns.empty())
+    return MethodNotAllowed("POST without a namespace");
+  auto body = DecodeBody(ctx.req);
+  if (!body) return body.error();
+  std::vector<std::string> warnings;
+  auto obj = Prepare(ctx, std::move(*body), nullptr, &warnings);
+  if (!obj) return obj.error();
+  if (DryRun(ctx.req)) return JsonReply(201, *obj, warnings);
+  std::string name = GetString(*obj, "metadata.name");
+  auto created = ctx.store.Create(*ctx.target.res, std::move(*obj));
+  if (!created) return ErrorToStatus(created.error(), ctx.target.res, name);
+  return JsonReply(201, *created, warnings);
+}
+
+Reply<Json> StoreUpdate(Ctx& ctx, Json obj) {
+  store::UpdateOptions opts;
+  opts.status_only = ctx.target.sub == "status";
+  if (DryRun(ctx.req)) return obj;
+  auto updated = ctx.store.Update(*ctx.target.res, std::move(obj), opts);
+  if (!updated) return Fail(ErrorToStatus(updated.error(), ctx.target.res, ctx.target.name));
+  return std::move(*updated);
+}
+
+http::Response Update(Ctx& ctx) {
+  auto body = DecodeBody(ctx.req);
+  if (!body) return body.error();
+  auto current = GetCurrent(ctx);
+  if (!current) return current.error();
+  Json incoming = std::move(*body);
+  if (ctx.target.sub == "status" && incoming.is_object()) {
+    // Only .status is taken from a status write.
+    Json merged = *current;
+    merged["status"] = incoming.value("status", Json::object());
+    if (const Json* rv = Find(incoming, "metadata.resourceVersion"))
+      merged["metadata"]["resourceVersion"] = *rv;
+    else
+      merged["metadata"].erase("resourceVersion");
+    incoming = std::move(merged);
+  }
+  std::vector<std::string> warnings;
+  auto obj = Prepare(ctx, std::move(incoming), &*current, &warnings);
+  if (!obj) return obj.error();
+  auto updated = StoreUpdate(ctx, std::move(*obj));
+  if (!updated) return updated.error();
+  return JsonReply(200, *updated, warnings);
+}
+
+// Applies a PATCH body of the request's content type to `original`.
+Reply<Json> ApplyPatch(Ctx& ctx, const Json& original, const api::Schema* schema) {
+  std::string type = MediaType(ctx.req.headers.GetOr("Content-Type", ""));
+  const char* accepted =
+      "application/json-patch+json, application/merge-patch+json, "
+      "application/strategic-merge-patch+json";
+  bool json_patch = type == "application/json-patch+json";
+  bool merge = type == "application/merge-patch+json";
+  bool strategic = type == "application/strategic-merge-patch+json";
+  if (!json_patch && !merge && !strategic) return Fail(UnsupportedMediaType(type, accepted));
+  auto patch = ParseJson(ctx.req.body);
+  if (!patch)
+    return Fail(StatusResponse(400, "BadRequest",
+                               "the patch could not be decoded: " + patch.error().message));
+  Result<Json> out = json_patch ? api::ApplyJsonPatch(original, *patch)
+                     : merge    ? api::ApplyMergePatch(original, *patch)
+                                : api::ApplyStrategicMergePatch(original, *patch, schema);
+  if (!out) return Fail(StatusResponse(400, "BadRequest", out.error().message));
+  return std::move(*out);
+}
+
+// Whether the patch itself names a resourceVersion (then a conflict is the caller's, not ours
+// to retry).
+bool PatchPinsVersion(const http::Request& req) {
+  return req.body.find("\"resourceVersion\"") != std::string::npos;
+}
+
+http::Response Patch(Ctx& ctx) {
+  const api::Schema& schema = api::KindSchema(*ctx.target.res);
+  for (int attempt = 0;; ++attempt) {
+    auto current = GetCurrent(ctx);
+    if (!current) return current.error();
+    auto patched = ApplyPatch(ctx, *current, &schema);
+    if (!patched) return patched.error();
+    Json obj = std::move(*patched);
+    if (!PatchPinsVersion(ctx.req) && obj.is_object() && obj["metadata"].is_object())
+      obj["metadata"]["resourceVersion"] = (*current)["metadata"]["resourceVersion"];
+    std::vector<std::string> warnings;
+    auto prepared = Prepare(ctx, std::move(obj), &*current, &warnings);
+    if (!prepared) return prepared.error();
+    auto updated = StoreUpdate(ctx, std::move(*prepared));
+    if (updated) return JsonReply(200, *updated, warnings);
+    if (updated.error().status != 409 || PatchPinsVersion(ctx.req) ||
+        attempt + 1 >= kPatchRetries ||
+        updated.error().body.find("\"Conflict\"") == std::string::npos)
+      return updated.error();
+  }
+}
+
+// --- scale ------------------------------------------------------------------------------------
+
+Json ToScale(const Json& obj) {
+  const Json& meta = obj["metadata"];
+  Json scale_meta = Json::object();
+  for (const char* k : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"})
+    if (meta.contains(k)) scale_meta[k] = meta[k];
+  const Json* spec_replicas = Find(obj, "spec.replicas");
+  const Json* status_replicas = Find(obj, "status.replicas");
+  Json status = {{"replicas", status_replicas && status_replicas->is_number_integer()
+                                  ? status_replicas->get<int64_t>()
+                                  : 0}};
+  std::string selector = GetString(obj, "status.selector");
+  if (!selector.empty()) status["selector"] = selector;
+  return {
+      {"kind", "Scale"},
+      {"apiVersion", "autoscaling/v1"},
+      {"metadata", scale_meta},
+      {"spec",
+       {{"replicas",
+         spec_replicas && spec_replicas->is_number_integer() ? spec_replicas->get<int64_t>() : 0}}},
+      {"status", status}};
+}
+
+http::Response Scale(Ctx& ctx) {
+  if (ctx.req.method == "GET") {
+    auto current = GetCurrent(ctx);
+    if (!current) return current.error();
+    return http::Response::Json(200, ToScale(*current));
+  }
+  Json incoming;
+  if (ctx.req.method == "PUT") {
+    auto body = DecodeBody(ctx.req);
+    if (!body) return body.error();
+    incoming = std::move(*body);
+  }
+  for (int attempt = 0;; ++attempt) {
+    auto current = GetCurrent(ctx);
+    if (!current) return current.error();
+    Json scale = ToScale(*current);
+    Json wanted;
+    if (ctx.req.method == "PUT") {
+      wanted = incoming;
+    } else {
+      auto patched = ApplyPatch(ctx, scale, nullptr);
+      if (!patched) return patched.error();
+      wanted = std::move(*patched);
+    }
+    const Json* replicas = Find(wanted, "spec.replicas");
+    if (!replicas || !replicas->is_number_integer())
+      return InvalidResponse(
+          *ctx.target.res, ctx.target.name,
+          {{api::FieldErrorType::kRequired, "spec.replicas", nullptr, "an integer is required"}});
+    Json obj = *current;
+    obj["spec"]["replicas"] = *replicas;
+    std::string rv = GetString(wanted, "metadata.resourceVersion");
+    bool pinned = !rv.empty() && rv != GetString(*current, "metadata.resourceVersion");
+    if (pinned) obj["metadata"]["resourceVersion"] = rv;
+    std::vector<std::string> warnings;
+    ctx.target.sub = "";  // validate and write as a main-resource update
+    auto prepared = Prepare(ctx, std::move(obj), &*current, &warnings);
+    ctx.target.sub = "scale";
+    if (!prepared) return prepared.error();
+    ctx.target.sub = "";
+    auto updated = StoreUpdate(ctx, std::move(*prepared));
+    ctx.target.sub = "scale";
+    if (updated) return http::Response::Json(200, ToScale(*updated));
+    if (updated.error().status != 409 || pinned || attempt + 1 >= kPatchRetries)
+      return updated.error();
+  }
+}
+
+// --- delete -----------------------------------------------------------------------------------
+
+Reply<store::DeleteOptions> DeleteOptionsFrom(const http::Request& req) {
+  store::DeleteOptions opts;
+  std::string policy = req.Query("propagationPolicy").value_or("");
+  if (!Trim(req.body).empty()) {
+    auto body = ParseJson(req.body);
+    if (!body || !body->is_object())
+      return Fail(StatusResponse(400, "BadRequest", "the DeleteOptions body could not be decoded"));
+    if (policy.empty()) policy = GetString(*body, "propagationPolicy");
+    if (const Json* orphan = Find(*body, "orphanDependents");
+        policy.empty() && orphan && orphan->is_boolean() && orphan->get<bool>())
+      policy = "Orphan";
+    if (const Json* uid = Find(*body, "preconditions.uid"); uid && uid->is_string())
+      opts.precondition_uid = uid->get<std::string>();
+    if (const Json* rv = Find(*body, "preconditions.resourceVersion"); rv && rv->is_string())
+      opts.precondition_resource_version = rv->get<std::string>();
+  }
+  if (policy.empty() || policy == "Background") {
+    opts.propagation = store::Propagation::kBackground;
+  } else if (policy == "Foreground") {
+    opts.propagation = store::Propagation::kForeground;
+  } else if (policy == "Orphan") {
+    opts.propagation = store::Propagation::kOrphan;
+  } else {
+    return Fail(StatusResponse(400, "BadRequest",
+                               "propagationPolicy: Unsupported value: \"" + policy +
+                                   "\": supported values: \"Foreground\", \"Background\", "
+                                   "\"Orphan\""));
+  }
+  return opts;
+}
+
+http::Response Delete(Ctx& ctx) {
+  auto opts = DeleteOptionsFrom(ctx.req);
+  if (!opts) return opts.error();
+  if (DryRun(ctx.req)) {
+    auto current = GetCurrent(ctx);
+    if (!current) return current.error();
+    return http::Response::Json(200, *current);
+  }
+  auto deleted = ctx.store.Delete(*ctx.target.res, ctx.target.ns, ctx.target.name, *opts);
+  if (!deleted) return ErrorToStatus(deleted.error(), ctx.target.res, ctx.target.name);
+  return http::Response::Json(200, *deleted);
+}
+
+http::Response DeleteCollection(Ctx& ctx) {
+  auto opts = DeleteOptionsFrom(ctx.req);
+  if (!opts) return opts.error();
+  store::ListOptions lopts;
+  lopts.label_selector = ctx.req.Query("labelSelector").value_or("");
+  lopts.field_selector = ctx.req.Query("fieldSelector").value_or("");
+  auto listed = ctx.store.List(*ctx.target.res, ctx.target.ns, lopts);
+  if (!listed) return ErrorToStatus(listed.error(), ctx.target.res, "");
+  Json items = Json::array();
+  for (const auto& item : listed->items) {
+    std::string ns = GetString(item, "metadata.namespace");
+    std::string name = GetString(item, "metadata.name");
+    if (DryRun(ctx.req)) {
+      items.push_back(item);
+      continue;
+    }
+    auto deleted = ctx.store.Delete(*ctx.target.res, ns, name, *opts);
+    if (deleted) {
+      items.push_back(std::move(*deleted));
+    } else if (deleted.error().code != Code::kNotFound) {
+      return ErrorToStatus(deleted.error(), ctx.target.res, name);
+    }
+  }
+  return http::Response::Json(
+      200, {{"kind", ctx.target.res->ListKind()},
+            {"apiVersion", ctx.target.res->ApiVersion()},
+            {"metadata", {{"resourceVersion", std::to_string(ctx.store.CurrentRevision())}}},
+            {"items", items}});
+}
+
+}  // namespace
+
+http::Response ServeResource(Ctx& ctx) {
+  const std::string& m = ctx.req.method;
+  const Target& t = ctx.target;
+  if (t.name.empty()) {
+    if (m == "GET") {
+      auto watch = QueryBool(ctx.req, "watch");
+      if (!watch) return watch.error();
+      return *watch ? ServeWatch(ctx) : List(ctx);
+    }
+    if (m == "POST") return Create(ctx);
+    if (m == "DELETE") return DeleteCollection(ctx);
+    return MethodNotAllowed(m);
+  }
+  if (t.sub == "scale") {
+    if (m == "GET" || m == "PUT" || m == "PATCH") return Scale(ctx);
+    return MethodNotAllowed(m);
+  }
+  if (m == "GET") {
+    auto current = GetCurrent(ctx);
+    if (!current) return current.error();
+    return ObjectReply(ctx, 200, *current);
+  }
+  if (m == "PUT") return Update(ctx);
+  if (m == "PATCH") return Patch(ctx);
+  if (m == "DELETE" && t.sub.empty()) return Delete(ctx);
+  return MethodNotAllowed(m);
+}
+
+}  // namespace asb::apiserver::internal
