@@ -1,0 +1,494 @@
+"""SandboxClient: claim a sandbox from a template, use it, give it back.
+
+    with SandboxClient(template_name="python-runtime-template") as sandbox:
+        print(sandbox.run("echo hi").stdout)
+
+Flow (all standard library):
+  __enter__  POST a SandboxClaim `sandbox-claim-<8 hex>` to asbd's API server, then follow a
+             single WATCH on that claim (from the create resourceVersion) until its Ready
+             condition is True and status.sandbox names the sandbox. Terminal reasons (for
+             example TemplateNotFound) fail at once.
+  methods    talk to the sandbox's runtime through the asb router, which routes by the
+             X-Sandbox-ID / X-Sandbox-Namespace / X-Sandbox-Port headers.
+  __exit__   DELETE the claim (also after exceptions and Ctrl-C); a 404 is fine.
+
+One SandboxClient is one sandbox. Methods may be called from several threads; they are
+serialised on one kept-alive router connection.
+"""
+
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+import urllib.parse
+from typing import List, Optional, Union
+
+from . import _http
+from .exceptions import (
+    SandboxClaimFailedError,
+    SandboxConnectionError,
+    SandboxError,
+    SandboxNotReadyError,
+    SandboxRequestError,
+    SandboxTemplateNotFoundError,
+    SandboxTimeoutError,
+    SandboxUnauthorizedError,
+    SandboxWarmPoolNotFoundError,
+)
+from .kubeconfig import load_config
+from .models import AsbConfig, ExecutionResult, FileEntry
+
+log = logging.getLogger("agentic_sandbox")
+
+CLAIM_GROUP = "extensions.agents.x-k8s.io"
+CLAIM_VERSION = "v1alpha1"
+CLAIM_PLURAL = "sandboxclaims"
+
+# Claim Ready=False reasons that will not fix themselves (upstream SDK's
+# TERMINAL_CLAIM_READY_REASONS, plus the missing template/pool: a user waiting on a typo should
+# hear about it now, not after sandbox_ready_timeout).
+TERMINAL_REASONS = {
+    "TemplateNotFound",
+    "WarmPoolNotFound",
+    "InvalidMetadata",
+    "EnvVarsInjectionRejected",
+    "VolumeClaimTemplatesError",
+    "ClaimExpired",
+    "SandboxExpired",
+}
+
+
+def _detail(body: bytes) -> str:
+    """The human part of an error body: Kubernetes Status.message, {"detail"}, {"error"}."""
+    text = body.decode("utf-8", "replace")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text.strip()[:500]
+    if isinstance(doc, dict):
+        if isinstance(doc.get("message"), str):
+            return doc["message"]
+        if isinstance(doc.get("detail"), str):
+            return doc["detail"]
+        err = doc.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+    return text.strip()[:500]
+
+
+class SandboxClient:
+    """A sandbox claimed from `template_name` for the duration of a `with` block.
+
+    Args:
+      template_name: SandboxTemplate to claim from (a warm pool member is adopted if any).
+      namespace: namespace of the template and the claim.
+      server_port: port of the runtime server inside the sandbox (X-Sandbox-Port).
+      sandbox_ready_timeout: seconds to wait for the claim to become Ready.
+      port_forward_ready_timeout: seconds to wait for the runtime to answer through the router
+        once the claim is Ready (name kept from upstream's client, which port-forwarded).
+      kubeconfig: path of asbd's kubeconfig (default: see kubeconfig.default_kubeconfig_path).
+      router_url: router base URL, overriding the kubeconfig's asb.dev/router extension.
+      request_timeout: default seconds for API calls and file transfers.
+    """
+
+    def __init__(
+        self,
+        template_name: str,
+        namespace: str = "default",
+        server_port: int = 8888,
+        sandbox_ready_timeout: float = 180,
+        port_forward_ready_timeout: float = 30,
+        kubeconfig: Optional[str] = None,
+        router_url: Optional[str] = None,
+        request_timeout: float = 60,
+        labels: Optional[dict] = None,
+    ):
+        if not template_name:
+            raise ValueError("template_name is required")
+        self.template_name = template_name
+        self.namespace = namespace
+        self.server_port = int(server_port)
+        self.sandbox_ready_timeout = sandbox_ready_timeout
+        self.port_forward_ready_timeout = port_forward_ready_timeout
+        self.request_timeout = request_timeout
+        self.labels = dict(labels or {})
+        self._kubeconfig = kubeconfig
+        self._router_url_override = router_url or os.environ.get("ASB_ROUTER_URL") or None
+        self.claim_name: Optional[str] = None
+        self.sandbox_name: Optional[str] = None
+        self.config: Optional[AsbConfig] = None
+        self._api: Optional[_http.Endpoint] = None
+        self._router: Optional[_http.Endpoint] = None
+        self._lock = threading.Lock()
+
+    # ---- context manager ----------------------------------------------------------------
+
+    def __enter__(self) -> "SandboxClient":
+        try:
+            self._connect_api()
+            self._create_claim()
+            self._wait_for_ready()
+            self._connect_router()
+        except BaseException:
+            # Also on KeyboardInterrupt: never leave a claim (and its sandbox) behind.
+            self._cleanup()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._cleanup()
+        return False
+
+    # ---- sandbox operations -------------------------------------------------------------
+
+    def is_ready(self) -> bool:
+        """True when the sandbox's runtime answers `GET /` through the router."""
+        if self._router is None or self.sandbox_name is None:
+            return False
+        try:
+            status, _, _ = self._router_request("GET", "/", timeout=5)
+        except SandboxError:
+            return False
+        return status == 200
+
+    def run(self, command: str, timeout: float = 60) -> ExecutionResult:
+        """Runs `command` in the sandbox (POST /execute) and returns its output and exit code.
+        A command that fails or times out inside the sandbox is still a result (exit_code != 0),
+        not an exception."""
+        body = json.dumps({"command": command}).encode()
+        status, _, data = self._router_request(
+            "POST", "/execute", body=body, headers={"Content-Type": "application/json"},
+            timeout=timeout + 10)
+        self._check(status, data, "run %r" % command)
+        doc = self._json(data, "run")
+        return ExecutionResult(
+            stdout=doc.get("stdout", "") or "",
+            stderr=doc.get("stderr", "") or "",
+            exit_code=int(doc.get("exit_code", -1)),
+        )
+
+    def write(self, path: str, content: Union[bytes, str], timeout: Optional[float] = None) -> None:
+        """Writes `content` to `path` in the sandbox (multipart POST /upload; the part's
+        filename is the destination path)."""
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        if not path:
+            raise ValueError("path is required")
+        boundary = "asb-" + secrets.token_hex(16)
+        quoted = path.replace("\\", "\\\\").replace('"', '\\"')
+        head = (
+            "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n" % (boundary, quoted)
+        ).encode("utf-8")
+        tail = ("\r\n--%s--\r\n" % boundary).encode()
+        # A list body with an explicit Content-Length is sent piece by piece, so a large file
+        # is not copied into one more buffer.
+        parts = [head, bytes(content), tail]
+        length = sum(len(p) for p in parts)
+        status, _, data = self._router_request(
+            "POST", "/upload", body=parts,
+            headers={"Content-Type": "multipart/form-data; boundary=" + boundary,
+                     "Content-Length": str(length)},
+            timeout=timeout or max(self.request_timeout, length / (8 << 20)))
+        self._check(status, data, "write %s" % path)
+
+    def read(self, path: str, timeout: Optional[float] = None) -> bytes:
+        """Returns the bytes of `path` in the sandbox (GET /download/<path>)."""
+        status, _, data = self._router_request(
+            "GET", "/download/" + urllib.parse.quote(path), timeout=timeout)
+        self._check(status, data, "read %s" % path)
+        return data
+
+    def list(self, path: str = ".", timeout: Optional[float] = None) -> List[FileEntry]:
+        """Entries of directory `path` in the sandbox (GET /list/<path>)."""
+        status, _, data = self._router_request(
+            "GET", "/list/" + urllib.parse.quote(path), timeout=timeout)
+        self._check(status, data, "list %s" % path)
+        doc = self._json(data, "list")
+        if not isinstance(doc, list):
+            raise SandboxRequestError("list %s: expected a JSON array" % path, status,
+                                      data.decode("utf-8", "replace"))
+        return [
+            FileEntry(name=e.get("name", ""), size=int(e.get("size", 0) or 0),
+                      type=e.get("type", "file"), mod_time=float(e.get("mod_time", 0) or 0))
+            for e in doc if isinstance(e, dict)
+        ]
+
+    def exists(self, path: str, timeout: Optional[float] = None) -> bool:
+        """True when `path` exists in the sandbox (GET /exists/<path>)."""
+        status, _, data = self._router_request(
+            "GET", "/exists/" + urllib.parse.quote(path), timeout=timeout)
+        self._check(status, data, "exists %s" % path)
+        return bool(self._json(data, "exists").get("exists"))
+
+    def close(self) -> None:
+        """Deletes the claim and closes connections (what __exit__ does). Idempotent."""
+        self._cleanup()
+
+    # ---- API server side ----------------------------------------------------------------
+
+    def _claims_path(self, name: Optional[str] = None) -> str:
+        p = "/apis/%s/%s/namespaces/%s/%s" % (
+            CLAIM_GROUP, CLAIM_VERSION, urllib.parse.quote(self.namespace, safe=""), CLAIM_PLURAL)
+        return p + ("/" + urllib.parse.quote(name, safe="") if name else "")
+
+    def _connect_api(self) -> None:
+        self.config = load_config(self._kubeconfig)
+        self._api = _http.Endpoint(
+            self.config.server, self.config.token, "API server", self.config.path,
+            ca_data=self.config.ca_data, insecure=self.config.insecure_skip_tls_verify,
+            timeout=self.request_timeout)
+
+    def _api_error(self, status: int, data: bytes, what: str) -> SandboxError:
+        detail = _detail(data)
+        if status in (401, 403):
+            return SandboxUnauthorizedError(
+                "%s: the asb API server at %s rejected the token from %s (HTTP %d): %s"
+                % (what, self._api.base_url, self.config.path, status, detail))
+        return SandboxRequestError("%s: HTTP %d from the asb API server: %s"
+                                   % (what, status, detail), status,
+                                   data.decode("utf-8", "replace"))
+
+    def _create_claim(self) -> dict:
+        labels = {"agents.x-k8s.io/created-by": "python-client"}
+        labels.update(self.labels)
+        for _ in range(3):
+            name = "sandbox-claim-" + secrets.token_hex(4)
+            body = {
+                "apiVersion": "%s/%s" % (CLAIM_GROUP, CLAIM_VERSION),
+                "kind": "SandboxClaim",
+                "metadata": {"name": name, "namespace": self.namespace, "labels": labels},
+                "spec": {"sandboxTemplateRef": {"name": self.template_name}},
+            }
+            status, _, data = self._api.request(
+                "POST", self._claims_path(), body=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json", "Accept": "application/json"})
+            if status == 409:
+                continue  # name collision: pick another
+            if status not in (200, 201):
+                raise self._api_error(status, data, "create SandboxClaim %s" % name)
+            self.claim_name = name
+            claim = self._json(data, "create SandboxClaim")
+            self._claim_rv = (claim.get("metadata") or {}).get("resourceVersion", "")
+            log.debug("created claim %s/%s rv=%s", self.namespace, name, self._claim_rv)
+            # The create response may already be Ready (a warm sandbox adopted in-process).
+            self._ready_from(claim)
+            return claim
+        raise SandboxError("could not pick a free SandboxClaim name after 3 attempts")
+
+    def _ready_from(self, claim: dict) -> bool:
+        """Checks a claim's status: True when Ready with a sandbox name (sets sandbox_name);
+        raises on terminal failures; False while still in progress."""
+        status = claim.get("status") or {}
+        sandbox = status.get("sandbox") or {}
+        name = sandbox.get("Name") or sandbox.get("name")
+        for cond in status.get("conditions") or []:
+            if not isinstance(cond, dict) or cond.get("type") != "Ready":
+                continue
+            if cond.get("status") == "True" and name:
+                self.sandbox_name = name
+                return True
+            reason = cond.get("reason") or ""
+            if cond.get("status") == "False" and reason in TERMINAL_REASONS:
+                msg = "SandboxClaim %s/%s failed: %s: %s" % (
+                    self.namespace, self.claim_name, reason, cond.get("message", ""))
+                if reason == "TemplateNotFound":
+                    raise SandboxTemplateNotFoundError(
+                        "%s (template %r in namespace %r)" % (msg, self.template_name,
+                                                              self.namespace))
+                if reason == "WarmPoolNotFound":
+                    raise SandboxWarmPoolNotFoundError(msg)
+                raise SandboxClaimFailedError(msg, reason)
+        return False
+
+    def _wait_for_ready(self) -> None:
+        deadline = time.monotonic() + self.sandbox_ready_timeout
+        rv = self._claim_rv
+        if self.sandbox_name:
+            return
+        last_state = "no status yet"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SandboxTimeoutError(
+                    "SandboxClaim %s/%s (template %r) not Ready after %gs: %s"
+                    % (self.namespace, self.claim_name, self.template_name,
+                       self.sandbox_ready_timeout, last_state))
+            query = urllib.parse.urlencode({
+                "watch": "true",
+                "fieldSelector": "metadata.name=" + self.claim_name,
+                "resourceVersion": rv,
+                "timeoutSeconds": str(max(1, int(remaining + 0.999))),
+            })
+            conn, resp = self._api.open_stream("GET", self._claims_path() + "?" + query,
+                                               timeout=remaining)
+            try:
+                if resp.status != 200:
+                    data = resp.read()
+                    if resp.status == 410:
+                        rv = self._refresh_claim()
+                        if self.sandbox_name:
+                            return
+                        continue
+                    raise self._api_error(resp.status, data, "watch SandboxClaim %s"
+                                          % self.claim_name)
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    if conn.sock is not None:
+                        conn.sock.settimeout(remaining)
+                    try:
+                        line = resp.readline()
+                    except (TimeoutError, OSError):
+                        break  # deadline or broken stream: the outer loop decides
+                    except Exception:  # http.client.IncompleteRead and friends
+                        break
+                    if not line:
+                        break  # server ended the watch: resume from the last version seen
+                    line = line.strip()
+                    if not line:
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue
+                    etype = event.get("type")
+                    obj = event.get("object") or {}
+                    if etype == "ERROR":
+                        if obj.get("code") == 410:
+                            rv = self._refresh_claim()
+                            if self.sandbox_name:
+                                return
+                            break
+                        raise SandboxError("watch SandboxClaim %s failed: %s"
+                                           % (self.claim_name, obj.get("message", obj)))
+                    new_rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if new_rv:
+                        rv = new_rv
+                    if etype == "BOOKMARK":
+                        continue
+                    if (obj.get("metadata") or {}).get("name") != self.claim_name:
+                        continue
+                    if etype == "DELETED":
+                        raise SandboxClaimFailedError(
+                            "SandboxClaim %s/%s was deleted while waiting for it to become Ready"
+                            % (self.namespace, self.claim_name), "Deleted")
+                    if self._ready_from(obj):
+                        return
+                    last_state = self._describe(obj)
+            finally:
+                conn.close()
+
+    def _refresh_claim(self) -> str:
+        status, _, data = self._api.request("GET", self._claims_path(self.claim_name))
+        if status == 404:
+            raise SandboxClaimFailedError("SandboxClaim %s/%s disappeared while waiting"
+                                          % (self.namespace, self.claim_name), "Deleted")
+        if status != 200:
+            raise self._api_error(status, data, "get SandboxClaim %s" % self.claim_name)
+        claim = self._json(data, "get SandboxClaim")
+        self._ready_from(claim)
+        return (claim.get("metadata") or {}).get("resourceVersion", "")
+
+    @staticmethod
+    def _describe(claim: dict) -> str:
+        for cond in (claim.get("status") or {}).get("conditions") or []:
+            if isinstance(cond, dict) and cond.get("type") == "Ready":
+                return "Ready=%s reason=%s message=%s" % (
+                    cond.get("status"), cond.get("reason"), cond.get("message"))
+        return "no Ready condition yet"
+
+    def _delete_claim(self) -> None:
+        if not self.claim_name or self._api is None:
+            return
+        name, self.claim_name = self.claim_name, None
+        try:
+            status, _, data = self._api.request("DELETE", self._claims_path(name), timeout=30)
+        except SandboxError as e:
+            log.warning("could not delete SandboxClaim %s/%s: %s", self.namespace, name, e)
+            return
+        if status not in (200, 202, 404):
+            log.warning("could not delete SandboxClaim %s/%s: HTTP %d: %s",
+                        self.namespace, name, status, _detail(data))
+
+    def _cleanup(self) -> None:
+        with self._lock:
+            try:
+                self._delete_claim()
+            finally:
+                for ep in (self._router, self._api):
+                    if ep is not None:
+                        ep.close()
+                self._router = None
+                self.sandbox_name = None
+
+    # ---- router side --------------------------------------------------------------------
+
+    def _connect_router(self) -> None:
+        url = self._router_url_override or self.config.router_url
+        if not url:
+            raise SandboxConnectionError(
+                "asbd reports no router: %s has no %r cluster extension (is the router enabled "
+                "in asbd?); pass router_url=... or set ASB_ROUTER_URL"
+                % (self.config.path, "asb.dev/router"))
+        self._router = _http.Endpoint(url, self.config.token, "router", self.config.path,
+                                      ca_data=self.config.ca_data,
+                                      insecure=self.config.insecure_skip_tls_verify,
+                                      timeout=self.request_timeout)
+        deadline = time.monotonic() + self.port_forward_ready_timeout
+        last = ""
+        while True:
+            try:
+                status, _, data = self._router_request("GET", "/", timeout=5)
+                if status == 200:
+                    return
+                if status in (401, 403):
+                    self._check(status, data, "connect to sandbox")
+                last = "HTTP %d: %s" % (status, _detail(data))
+            except SandboxConnectionError:
+                raise
+            except SandboxTimeoutError as e:
+                last = str(e)
+            if time.monotonic() >= deadline:
+                raise SandboxTimeoutError(
+                    "sandbox %s is Ready but its runtime did not answer through the router at "
+                    "%s within %gs: %s" % (self.sandbox_name, url,
+                                           self.port_forward_ready_timeout, last))
+            time.sleep(0.05)
+
+    def _router_request(self, method, path, body=None, headers=None, timeout=None):
+        if self._router is None or self.sandbox_name is None:
+            raise SandboxNotReadyError(
+                "no sandbox: use SandboxClient as a context manager (`with SandboxClient(...) "
+                "as sandbox:`) before calling its methods")
+        h = {
+            "X-Sandbox-ID": self.sandbox_name,
+            "X-Sandbox-Namespace": self.namespace,
+            "X-Sandbox-Port": str(self.server_port),
+        }
+        if headers:
+            h.update(headers)
+        with self._lock:
+            return self._router.request(method, path, body=body, headers=h, timeout=timeout)
+
+    def _check(self, status: int, data: bytes, what: str) -> None:
+        if 200 <= status < 300:
+            return
+        detail = _detail(data)
+        if status in (401, 403):
+            raise SandboxUnauthorizedError(
+                "%s: the asb router rejected the token from %s (HTTP %d): %s"
+                % (what, self.config.path if self.config else "?", status, detail))
+        raise SandboxRequestError("%s in sandbox %s: HTTP %d: %s"
+                                  % (what, self.sandbox_name, status, detail), status,
+                                  data.decode("utf-8", "replace"))
+
+    @staticmethod
+    def _json(data: bytes, what: str):
+        try:
+            return json.loads(data.decode("utf-8"))
+        except ValueError:
+            raise SandboxError("%s: response is not JSON: %r" % (what, data[:200])) from None

@@ -1,0 +1,304 @@
+"""Unit tests of SandboxClient against the fake API server and router in conftest.py."""
+
+import re
+import socket
+import time
+
+import pytest
+
+from conftest import CLAIMS, TOKEN, pending_claim, ready_claim, write_kubeconfig
+
+from agentic_sandbox import (
+    ExecutionResult,
+    SandboxClaimFailedError,
+    SandboxClient,
+    SandboxConnectionError,
+    SandboxError,
+    SandboxNotReadyError,
+    SandboxRequestError,
+    SandboxTemplateNotFoundError,
+    SandboxTimeoutError,
+    SandboxUnauthorizedError,
+    default_kubeconfig_path,
+)
+
+
+def test_claim_watch_run_and_delete(fake_api, fake_router, kubeconfig):
+    with SandboxClient(template_name="python-runtime-template", kubeconfig=kubeconfig) as sb:
+        result = sb.run("echo 'Hello from the sandboxed environment!'")
+        assert isinstance(result, ExecutionResult)
+        assert result.stdout == "Hello from the sandboxed environment!\n"
+        assert result.exit_code == 0
+        claim = sb.claim_name
+        assert sb.sandbox_name == "sb-warm-1"
+
+    # The claim body is exactly upstream's v1alpha1 shape.
+    assert len(fake_api.created) == 1
+    headers, body = fake_api.created[0]
+    assert headers["Authorization"] == "Bearer " + TOKEN
+    assert body["apiVersion"] == "extensions.agents.x-k8s.io/v1alpha1"
+    assert body["kind"] == "SandboxClaim"
+    assert re.fullmatch(r"sandbox-claim-[0-9a-f]{8}", body["metadata"]["name"])
+    assert body["metadata"]["name"] == claim
+    assert body["spec"] == {"sandboxTemplateRef": {"name": "python-runtime-template"}}
+
+    # One watch on the claim, from the create resourceVersion.
+    assert len(fake_api.watches) == 1
+    q = fake_api.watches[0]
+    assert q["watch"] == "true"
+    assert q["fieldSelector"] == "metadata.name=" + claim
+    assert q["resourceVersion"] == "1"
+
+    # Router requests carry the routing headers and the token.
+    method, path, h = fake_router.requests[-1]
+    assert (method, path) == ("POST", "/execute")
+    assert h["X-Sandbox-ID"] == "sb-warm-1"
+    assert h["X-Sandbox-Namespace"] == "default"
+    assert h["X-Sandbox-Port"] == "8888"
+    assert h["Authorization"] == "Bearer " + TOKEN
+
+    assert fake_api.deleted == [claim]
+
+
+def test_legacy_status_sandbox_Name_and_custom_port(fake_api, fake_router, kubeconfig):
+    fake_api.watch_script = lambda name, q: [
+        {"type": "ADDED", "object": pending_claim(name, 2)},
+        {"type": "MODIFIED", "object": ready_claim(name, 3, sandbox="sb-cold", key="Name")},
+    ]
+    with SandboxClient("t", kubeconfig=kubeconfig, server_port=9000) as sb:
+        assert sb.sandbox_name == "sb-cold"
+        sb.run("echo x")
+    h = fake_router.requests[-1][2]
+    assert h["X-Sandbox-ID"] == "sb-cold"
+    assert h["X-Sandbox-Port"] == "9000"
+
+
+def test_files_roundtrip(fake_api, fake_router, kubeconfig):
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        sb.write("dir/hello.txt", "hi there")
+        sb.write("blob.bin", bytes(range(256)) * 100)
+        assert sb.read("dir/hello.txt") == b"hi there"
+        assert sb.read("blob.bin") == bytes(range(256)) * 100
+        assert sb.exists("dir/hello.txt") is True
+        assert sb.exists("nope") is False
+        entries = sb.list(".")
+        assert [e.name for e in entries] == ["blob.bin", "dir/hello.txt"]
+        assert entries[1].size == 8 and entries[1].type == "file"
+        with pytest.raises(SandboxRequestError) as ei:
+            sb.read("missing.txt")
+        assert ei.value.status_code == 404
+        assert "File not found" in ei.value.body
+    # The multipart filename is the destination path, the download path is URL-quoted.
+    paths = [p for m, p, _ in fake_router.requests]
+    assert "/download/dir/hello.txt" in paths
+    assert fake_router.files["dir/hello.txt"] == b"hi there"
+
+
+def test_keep_alive_one_router_connection(fake_api, fake_router, kubeconfig):
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        for i in range(10):
+            assert sb.run("echo %d" % i).stdout == "%d\n" % i
+    assert fake_router.connections == 1
+
+
+def test_template_not_found_fails_fast_and_deletes_claim(fake_api, fake_router, kubeconfig):
+    fake_api.watch_script = lambda name, q: [
+        {"type": "MODIFIED", "object": pending_claim(
+            name, 2, reason="TemplateNotFound",
+            message='SandboxTemplate "nope" not found')},
+        30.0,  # a slow server: the client must not wait for more
+    ]
+    start = time.monotonic()
+    with pytest.raises(SandboxTemplateNotFoundError) as ei:
+        with SandboxClient("nope", kubeconfig=kubeconfig, sandbox_ready_timeout=60):
+            pass
+    assert time.monotonic() - start < 5
+    assert "TemplateNotFound" in str(ei.value) and "nope" in str(ei.value)
+    assert fake_api.deleted == [fake_api.created[0][1]["metadata"]["name"]]
+
+
+def test_other_terminal_reason(fake_api, fake_router, kubeconfig):
+    fake_api.watch_script = lambda name, q: [
+        {"type": "MODIFIED", "object": pending_claim(name, 2, reason="ClaimExpired")}]
+    with pytest.raises(SandboxClaimFailedError) as ei:
+        with SandboxClient("t", kubeconfig=kubeconfig):
+            pass
+    assert ei.value.reason == "ClaimExpired"
+
+
+def test_ready_timeout(fake_api, fake_router, kubeconfig):
+    fake_api.watch_script = lambda name, q: [
+        {"type": "ADDED", "object": pending_claim(name, 2, message="pod is starting")}, 10.0]
+    start = time.monotonic()
+    with pytest.raises(SandboxTimeoutError) as ei:
+        with SandboxClient("t", kubeconfig=kubeconfig, sandbox_ready_timeout=1):
+            pass
+    elapsed = time.monotonic() - start
+    assert 0.9 < elapsed < 5
+    assert isinstance(ei.value, TimeoutError)
+    assert "pod is starting" in str(ei.value)
+    assert len(fake_api.deleted) == 1
+
+
+def test_watch_resumes_from_last_resource_version(fake_api, fake_router, kubeconfig):
+    calls = []
+
+    def script(name, q):
+        calls.append(q["resourceVersion"])
+        if len(calls) == 1:
+            return [{"type": "MODIFIED", "object": pending_claim(name, 5)}]  # then the stream ends
+        return [{"type": "MODIFIED", "object": ready_claim(name, 6)}]
+
+    fake_api.watch_script = script
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        assert sb.sandbox_name == "sb-warm-1"
+    assert calls == ["1", "5"]
+
+
+def test_watch_gone_relists_the_claim(fake_api, fake_router, kubeconfig):
+    fake_api.watch_script = lambda name, q: [
+        {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired",
+                                     "message": "too old resource version"}}]
+    fake_api.claim_status = 200
+
+    # Fill claim_object once the name is known (on first GET).
+    orig = fake_api.watch_script
+
+    def script(name, q):
+        fake_api.claim_object = ready_claim(name, 9, sandbox="sb-relisted")
+        return orig(name, q)
+
+    fake_api.watch_script = script
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        assert sb.sandbox_name == "sb-relisted"
+    assert len(fake_api.gets) == 1
+
+
+def test_claim_deleted_while_waiting(fake_api, fake_router, kubeconfig):
+    fake_api.watch_script = lambda name, q: [
+        {"type": "DELETED", "object": pending_claim(name, 3)}]
+    with pytest.raises(SandboxClaimFailedError, match="deleted"):
+        with SandboxClient("t", kubeconfig=kubeconfig):
+            pass
+
+
+def test_keyboard_interrupt_deletes_claim(fake_api, fake_router, kubeconfig):
+    with pytest.raises(KeyboardInterrupt):
+        with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+            name = sb.claim_name
+            raise KeyboardInterrupt()
+    assert fake_api.deleted == [name]
+
+
+def test_exception_in_block_deletes_claim_and_propagates(fake_api, fake_router, kubeconfig):
+    with pytest.raises(ValueError):
+        with SandboxClient("t", kubeconfig=kubeconfig):
+            raise ValueError("user bug")
+    assert len(fake_api.deleted) == 1
+
+
+def test_delete_404_is_ignored(fake_api, fake_router, kubeconfig):
+    fake_api.delete_status = 404
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        sb.run("echo ok")
+    assert len(fake_api.deleted) == 1
+
+
+def test_api_unauthorized(fake_api, fake_router, tmp_path):
+    kc = write_kubeconfig(tmp_path / "kc", fake_api.url, fake_router.url, token="wrong")
+    with pytest.raises(SandboxUnauthorizedError) as ei:
+        with SandboxClient("t", kubeconfig=kc):
+            pass
+    assert "401" in str(ei.value) and str(kc) in str(ei.value)
+
+
+def test_router_unauthorized(fake_api, fake_router, kubeconfig):
+    fake_router.fail["/execute"] = (401, {"detail": "Missing or invalid bearer token."})
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        with pytest.raises(SandboxUnauthorizedError, match="router"):
+            sb.run("echo x")
+
+
+def test_request_error_carries_status_and_body(fake_api, fake_router, kubeconfig):
+    fake_router.fail["/execute"] = (502, {"detail": "Could not connect to the backend sandbox: x"})
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        with pytest.raises(SandboxRequestError) as ei:
+            sb.run("echo x")
+    assert ei.value.status_code == 502
+    assert "Could not connect" in ei.value.body
+    assert "Could not connect" in str(ei.value)
+
+
+def test_create_rejected_is_request_error(fake_api, fake_router, kubeconfig):
+    fake_api.create_status = 422
+    with pytest.raises(SandboxRequestError) as ei:
+        with SandboxClient("t", kubeconfig=kubeconfig):
+            pass
+    assert ei.value.status_code == 422
+    assert fake_api.deleted == []  # nothing was created
+
+
+def test_unreachable_api_names_url_and_kubeconfig(tmp_path, monkeypatch):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    kc = write_kubeconfig(tmp_path / "kc", "http://127.0.0.1:%d" % port)
+    with pytest.raises(SandboxConnectionError) as ei:
+        with SandboxClient("t", kubeconfig=kc):
+            pass
+    msg = str(ei.value)
+    assert "127.0.0.1:%d" % port in msg and str(kc) in msg
+    assert isinstance(ei.value, ConnectionError)
+
+
+def test_missing_kubeconfig(tmp_path):
+    with pytest.raises(SandboxConnectionError, match="not found at .*nope"):
+        with SandboxClient("t", kubeconfig=str(tmp_path / "nope")):
+            pass
+
+
+def test_no_router_in_kubeconfig(fake_api, tmp_path, monkeypatch):
+    monkeypatch.delenv("ASB_ROUTER_URL", raising=False)
+    kc = write_kubeconfig(tmp_path / "kc", fake_api.url, router=None)
+    with pytest.raises(SandboxConnectionError, match="no router"):
+        with SandboxClient("t", kubeconfig=kc):
+            pass
+    assert len(fake_api.deleted) == 1  # the claim was given back
+
+
+def test_router_url_argument_overrides(fake_api, fake_router, tmp_path):
+    kc = write_kubeconfig(tmp_path / "kc", fake_api.url, router="http://127.0.0.1:1")
+    with SandboxClient("t", kubeconfig=kc, router_url=fake_router.url) as sb:
+        assert sb.is_ready()
+
+
+def test_methods_outside_context():
+    sb = SandboxClient("t")
+    assert sb.is_ready() is False
+    with pytest.raises(SandboxNotReadyError):
+        sb.run("echo x")
+
+
+def test_kubeconfig_location_precedence(tmp_path, monkeypatch):
+    for var in ("ASB_KUBECONFIG", "ASB_STATE_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    import os
+    if os.geteuid() == 0:
+        assert default_kubeconfig_path() == "/var/lib/asb/kubeconfig"
+    else:
+        assert default_kubeconfig_path() == str(tmp_path / ".local/state/asb/kubeconfig")
+    monkeypatch.setenv("ASB_STATE_DIR", "/srv/asb")
+    assert default_kubeconfig_path() == "/srv/asb/kubeconfig"
+    monkeypatch.setenv("ASB_KUBECONFIG", "/etc/kc.json")
+    assert default_kubeconfig_path() == "/etc/kc.json"
+    assert default_kubeconfig_path("/x/kc") == "/x/kc"
+
+
+def test_exception_hierarchy():
+    for cls in (SandboxConnectionError, SandboxUnauthorizedError, SandboxTemplateNotFoundError,
+                SandboxTimeoutError, SandboxRequestError, SandboxClaimFailedError):
+        assert issubclass(cls, SandboxError)
+        assert issubclass(cls, RuntimeError)
+    assert issubclass(SandboxTimeoutError, TimeoutError)

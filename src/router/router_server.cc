@@ -1,0 +1,709 @@
+// The router's proxy loop. This is the only router file that includes Boost.Beast.
+//
+// Sockets are driven through FdStream, a tiny SyncReadStream/SyncWriteStream over a raw fd with
+// poll(2) deadlines, instead of asio's blocking sockets: asio's synchronous ops turn an
+// SO_RCVTIMEO expiry into an endless poll, so a timeout set on the socket never fires. FdStream
+// also sends with MSG_NOSIGNAL, so a client that vanishes mid-download can't SIGPIPE the daemon.
+#include "router/router_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <limits>
+#include <optional>
+#include <utility>  // before Asio, see docs: GCC 12 + Boost 1.74
+#include <vector>
+
+#include "base/json_util.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "router/validate.h"
+
+namespace asb::router {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using beast::error_code;
+
+namespace {
+
+constexpr size_t kRelayChunk = 64 * 1024;
+// Unread request bodies of rejected requests are discarded up to this size so the client can
+// read our answer; beyond it the connection is closed.
+constexpr uint64_t kMaxDrainBytes = 64ull * 1024 * 1024;
+// Bodies are streamed, never held, so they have no size limit. Not boost::none: Boost 1.74's
+// parser compares `len > body_limit` with an empty optional as "over the limit".
+constexpr uint64_t kNoBodyLimit = std::numeric_limits<uint64_t>::max();
+
+// Blocking stream over a socket fd with a per-operation deadline (-1 = wait forever).
+class FdStream {
+ public:
+  explicit FdStream(int fd) : fd_(fd) {}
+  int fd() const { return fd_; }
+  void set_timeout_ms(int ms) { timeout_ms_ = ms; }
+
+  template <class MutableBufferSequence>
+  size_t read_some(const MutableBufferSequence& buffers, error_code& ec) {
+    std::array<iovec, 16> iov{};
+    size_t n = 0;
+    for (auto it = net::buffer_sequence_begin(buffers);
+         it != net::buffer_sequence_end(buffers) && n < iov.size(); ++it) {
+      net::mutable_buffer b(*it);
+      if (b.size() == 0) continue;
+      iov[n++] = iovec{b.data(), b.size()};
+    }
+    ec = {};
+    if (n == 0) return 0;
+    if (!Wait(POLLIN, ec)) return 0;
+    for (;;) {
+      ssize_t r = ::readv(fd_, iov.data(), static_cast<int>(n));
+      if (r > 0) return static_cast<size_t>(r);
+      if (r == 0) {
+        ec = net::error::eof;
+        return 0;
+      }
+      if (errno == EINTR) continue;
+      ec = error_code(errno, boost::system::system_category());
+      return 0;
+    }
+  }
+  template <class MutableBufferSequence>
+  size_t read_some(const MutableBufferSequence& buffers) {
+    error_code ec;
+    size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+  template <class ConstBufferSequence>
+  size_t write_some(const ConstBufferSequence& buffers, error_code& ec) {
+    std::array<iovec, 16> iov{};
+    size_t n = 0;
+    for (auto it = net::buffer_sequence_begin(buffers);
+         it != net::buffer_sequence_end(buffers) && n < iov.size(); ++it) {
+      net::const_buffer b(*it);
+      if (b.size() == 0) continue;
+      iov[n++] = iovec{const_cast<void*>(b.data()), b.size()};
+    }
+    ec = {};
+    if (n == 0) return 0;
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = n;
+    for (;;) {
+      ssize_t r = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!Wait(POLLOUT, ec)) return 0;
+        continue;
+      }
+      ec = error_code(errno, boost::system::system_category());
+      return 0;
+    }
+  }
+  template <class ConstBufferSequence>
+  size_t write_some(const ConstBufferSequence& buffers) {
+    error_code ec;
+    size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  bool Wait(short events, error_code& ec) {
+    pollfd p{fd_, events, 0};
+    for (;;) {
+      int r = ::poll(&p, 1, timeout_ms_);
+      if (r > 0) return true;  // errors and hangups surface from the following read/write
+      if (r == 0) {
+        ec = net::error::timed_out;
+        return false;
+      }
+      if (errno != EINTR) {
+        ec = error_code(errno, boost::system::system_category());
+        return false;
+      }
+    }
+  }
+
+  int fd_;
+  int timeout_ms_ = -1;
+};
+
+HeaderList ToList(const bhttp::fields& fields) {
+  HeaderList out;
+  for (const auto& f : fields)
+    out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  return out;
+}
+
+void ReplaceFields(bhttp::fields& fields, const HeaderList& list) {
+  fields.clear();
+  for (const auto& [k, v] : list) fields.insert(k, v);
+}
+
+bool IsTimeout(const error_code& ec) {
+  return ec == net::error::timed_out || ec == net::error::would_block;
+}
+
+bool SendAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// Copies bytes both ways after a 101 until both directions reached EOF (half-closes are passed
+// on) or either side fails. Once one direction is done the other may idle at most `linger_ms`.
+void RawRelay(int client, int upstream, int linger_ms) {
+  std::vector<char> buf(kRelayChunk);
+  bool open[2] = {true, true};  // [0] client->upstream, [1] upstream->client
+  const int src[2] = {client, upstream};
+  const int dst[2] = {upstream, client};
+  while (open[0] || open[1]) {
+    pollfd fds[2] = {{client, static_cast<short>(open[0] ? POLLIN : 0), 0},
+                     {upstream, static_cast<short>(open[1] ? POLLIN : 0), 0}};
+    int r = ::poll(fds, 2, open[0] && open[1] ? -1 : linger_ms);
+    if (r == 0) return;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (!open[i] || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      ssize_t n = ::recv(src[i], buf.data(), buf.size(), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return;
+      if (n == 0) {
+        ::shutdown(dst[i], SHUT_WR);
+        open[i] = false;
+        continue;
+      }
+      if (!SendAll(dst[i], buf.data(), static_cast<size_t>(n))) return;
+    }
+  }
+}
+
+enum class RelayResult { kOk, kReadFailed, kWriteFailed };
+
+// Moves one message body from `in` to `out` through a fixed buffer: the parser fills it, the
+// serializer (which shares the parser's message) sends it, chunk framing is re-encoded. read_some,
+// not read, so a slowly streamed chunked body (exec output) is forwarded as it arrives.
+template <bool isRequest>
+RelayResult RelayBody(FdStream& in, beast::flat_buffer& in_buffer,
+                      bhttp::parser<isRequest, bhttp::buffer_body>& parser, FdStream& out,
+                      bhttp::serializer<isRequest, bhttp::buffer_body>& serializer,
+                      std::vector<char>& buf, uint64_t* bytes, error_code& ec) {
+  auto& body = parser.get().body();
+  do {
+    if (!parser.is_done()) {
+      body.data = buf.data();
+      body.size = buf.size();
+      bhttp::read_some(in, in_buffer, parser, ec);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) return RelayResult::kReadFailed;
+      size_t n = buf.size() - body.size;
+      *bytes += n;
+      if (n == 0 && !parser.is_done()) continue;  // only framing was parsed (chunk header)
+      // An empty buffer would be serialized as the terminating zero-length chunk.
+      body.data = n == 0 ? nullptr : buf.data();
+      body.size = n;
+      body.more = !parser.is_done();
+    } else {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+    }
+    bhttp::write(out, serializer, ec);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) return RelayResult::kWriteFailed;
+  } while (!serializer.is_done());
+  return RelayResult::kOk;
+}
+
+bool BodylessStatus(unsigned status) { return status / 100 == 1 || status == 204 || status == 304; }
+
+}  // namespace
+
+// One client connection: a loop of requests, each proxied to the upstream named by its headers.
+class ConnectionSession {
+ public:
+  ConnectionSession(RouterServer& server, uint64_t id, int fd)
+      : server_(server), id_(id), client_(fd) {}
+  void Run();
+
+ private:
+  // Returns false when the client connection must end.
+  bool ServeOne();
+  bool Reply(int status, std::string_view detail, bool keep_alive);
+  // Reads and discards the rest of a request body. True when all of it was read.
+  bool DrainBody(bhttp::request_parser<bhttp::buffer_body>& parser);
+  bool Proxy(bhttp::request_parser<bhttp::buffer_body>& parser, const RouteTarget& target,
+             const HeaderList& headers, std::chrono::steady_clock::time_point start,
+             const std::string& request_id);
+  bool UpstreamReusable(const RouteTarget& target) const;
+  void CloseUpstream();
+  void AccessLog(std::string_view method, std::string_view path, const RouteTarget* target,
+                 int status, uint64_t in, uint64_t out, std::chrono::steady_clock::time_point start,
+                 const std::string& request_id);
+
+  RouterServer& server_;
+  uint64_t id_;
+  FdStream client_;
+  beast::flat_buffer client_buffer_;
+  std::string remote_ip_;
+  std::vector<char> relay_buf_ = std::vector<char>(kRelayChunk);
+  // Kept-alive upstream connection from the previous request, and whom it belongs to.
+  UniqueFd upstream_fd_;
+  RouteTarget upstream_target_;
+  beast::flat_buffer upstream_buffer_;
+};
+
+void ConnectionSession::Run() {
+  sockaddr_storage peer{};
+  socklen_t len = sizeof(peer);
+  if (::getpeername(client_.fd(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (peer.ss_family == AF_INET)
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, ip, sizeof(ip));
+    else if (peer.ss_family == AF_INET6)
+      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, ip, sizeof(ip));
+    remote_ip_ = ip;
+  }
+  while (!server_.stopping_ && ServeOne()) {
+  }
+  CloseUpstream();
+}
+
+bool ConnectionSession::Reply(int status, std::string_view detail, bool keep_alive) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::server, "asb-router");
+  res.set(bhttp::field::content_type, "application/json");
+  if (status == 401) res.set(bhttp::field::www_authenticate, "Bearer");
+  res.body() = DumpJson(Json{{"detail", std::string(detail)}});
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  error_code ec;
+  client_.set_timeout_ms(static_cast<int>(server_.options_.proxy_timeout.count()));
+  bhttp::write(client_, res, ec);
+  return !ec && keep_alive;
+}
+
+bool ConnectionSession::DrainBody(bhttp::request_parser<bhttp::buffer_body>& parser) {
+  uint64_t drained = 0;
+  auto& body = parser.get().body();
+  while (!parser.is_done()) {
+    body.data = relay_buf_.data();
+    body.size = relay_buf_.size();
+    error_code ec;
+    bhttp::read_some(client_, client_buffer_, parser, ec);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) return false;
+    drained += relay_buf_.size() - body.size;
+    if (drained > kMaxDrainBytes) return false;
+  }
+  return true;
+}
+
+bool ConnectionSession::ServeOne() {
+  const RouterOptions& opts = server_.options_;
+  bhttp::request_parser<bhttp::buffer_body> parser;
+  parser.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
+  parser.body_limit(kNoBodyLimit);
+  error_code ec;
+  client_.set_timeout_ms(static_cast<int>(opts.idle_timeout.count()));
+  bhttp::read_header(client_, client_buffer_, parser, ec);
+  if (ec == bhttp::error::header_limit) {
+    Reply(431, "Request header fields too large.", false);
+    return false;
+  }
+  if (ec) {
+    // EOF or idle timeout between requests is the normal end of a keep-alive connection.
+    if (ec != bhttp::error::end_of_stream && ec != net::error::eof && !IsTimeout(ec) &&
+        ec != net::error::connection_reset)
+      Reply(400, "Malformed request.", false);
+    return false;
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto& req = parser.get();
+  HeaderList headers = ToList(req);
+  std::string method(req.method_string());
+  std::string target_str(req.target());
+  std::string path = target_str.substr(0, target_str.find('?'));
+  std::string request_id;
+  if (const std::string* rid = FindHeader(headers, "X-Request-Id"))
+    request_id = *rid;
+  else
+    request_id = RandomHex(8);
+
+  auto reject = [&](int status, std::string_view detail, const RouteTarget* t) {
+    bool drained = DrainBody(parser);
+    AccessLog(method, path, t, status, 0, 0, start, request_id);
+    return Reply(status, detail, drained && req.keep_alive());
+  };
+
+  if (path == "/healthz" && (method == "GET" || method == "HEAD")) {
+    bool drained = DrainBody(parser);
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+    res.set(bhttp::field::server, "asb-router");
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = method == "GET" ? R"({"status":"ok"})" : "";
+    res.keep_alive(drained && req.keep_alive());
+    res.prepare_payload();
+    bhttp::write(client_, res, ec);
+    return !ec && res.keep_alive();
+  }
+  if (!Authorized(headers, opts.token))
+    return reject(401, "Missing or invalid bearer token.", nullptr);
+  auto route = ResolveTarget(headers);
+  if (!route) return reject(route.error().status, route.error().detail, nullptr);
+  return Proxy(parser, *route, headers, start, request_id);
+}
+
+bool ConnectionSession::UpstreamReusable(const RouteTarget& target) const {
+  if (!upstream_fd_.valid() || target.ns != upstream_target_.ns ||
+      target.sandbox_id != upstream_target_.sandbox_id || target.port != upstream_target_.port)
+    return false;
+  // An idle upstream that became readable has closed (or sent junk): don't send into it.
+  pollfd p{upstream_fd_.get(), POLLIN | POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
+
+void ConnectionSession::CloseUpstream() {
+  if (!upstream_fd_.valid()) return;
+  server_.SetUpstreamFd(id_, -1);
+  upstream_fd_.Reset();
+  upstream_buffer_.clear();
+}
+
+bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
+                              const RouteTarget& target, const HeaderList& headers,
+                              std::chrono::steady_clock::time_point start,
+                              const std::string& request_id) {
+  const RouterOptions& opts = server_.options_;
+  const int timeout_ms = static_cast<int>(opts.proxy_timeout.count());
+  auto& req = parser.get();
+  const std::string method(req.method_string());
+  const std::string target_str(req.target());
+  const std::string path = target_str.substr(0, target_str.find('?'));
+  const bool client_keep_alive = req.keep_alive();
+  const bool upgrade = IsUpgradeRequest(headers);
+  const bool has_body = !parser.is_done();
+  auto fail = [&](int status, const std::string& detail) {
+    CloseUpstream();
+    bool drained = DrainBody(parser);
+    AccessLog(method, path, &target, status, 0, 0, start, request_id);
+    return Reply(status, detail, drained && client_keep_alive);
+  };
+
+  bool reused = UpstreamReusable(target);
+  if (!reused) {
+    CloseUpstream();
+    Result<UniqueFd> fd = server_.backend_.Connect(target.ns, target.sandbox_id, target.port);
+    if (!fd) {
+      const Error& e = fd.error();
+      ASB_LOG(WARN, "router backend connect failed", "ns", target.ns, "sandbox", target.sandbox_id,
+              "port", target.port, "code", CodeName(e.code), "error", e.message);
+      switch (e.code) {
+        case Code::kNotFound:
+          return fail(404, "Sandbox '" + target.ns + "/" + target.sandbox_id + "' not found.");
+        case Code::kUnavailable:
+        case Code::kFailedPrecondition:
+          return fail(503, "Sandbox '" + target.sandbox_id + "' is not ready: " + e.message);
+        default:
+          return fail(502, "Could not connect to the backend sandbox: " + target.sandbox_id);
+      }
+    }
+    upstream_fd_ = std::move(*fd);
+    upstream_target_ = target;
+    upstream_buffer_.clear();
+    int one = 1;
+    ::setsockopt(upstream_fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    server_.SetUpstreamFd(id_, upstream_fd_.get());
+  }
+  FdStream upstream(upstream_fd_.get());
+  upstream.set_timeout_ms(timeout_ms);
+  client_.set_timeout_ms(timeout_ms);
+
+  error_code ec;
+  if (has_body) {
+    if (const std::string* expect = FindHeader(headers, "Expect");
+        expect && ToLower(Trim(*expect)) == "100-continue") {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::write(client_, net::buffer(kContinue, sizeof(kContinue) - 1), ec);
+      if (ec) return false;
+    }
+  }
+
+  // Rewrite the header in place: the serializer sends the parser's own message.
+  ForwardInfo info{remote_ip_, "localhost:" + std::to_string(target.port), upgrade, request_id};
+  ReplaceFields(req, ForwardRequestHeaders(headers, info));
+  req.version(11);
+
+  uint64_t bytes_in = 0;
+  bool request_sent = true;
+  {
+    bhttp::request_serializer<bhttp::buffer_body> sr{req};
+    RelayResult r =
+        RelayBody(client_, client_buffer_, parser, upstream, sr, relay_buf_, &bytes_in, ec);
+    if (r == RelayResult::kReadFailed) {
+      // The client broke off mid-body: the upstream got a truncated request, drop both.
+      ASB_LOG(INFO, "router client aborted request body", "sandbox", target.sandbox_id,
+              "request_id", request_id, "error", ec.message());
+      CloseUpstream();
+      return false;
+    }
+    if (r == RelayResult::kWriteFailed) {
+      if (reused && bytes_in == 0 && !has_body) {
+        // The kept-alive upstream went away between requests: nothing was consumed, so the
+        // request can be sent again on a fresh connection.
+        CloseUpstream();
+        return Proxy(parser, target, headers, start, request_id);
+      }
+      request_sent = false;  // the sandbox may still have answered (e.g. 413 before the body)
+    }
+  }
+
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> rp_storage;
+  auto fresh_parser = [&]() -> bhttp::response_parser<bhttp::buffer_body>& {
+    auto& p = rp_storage.emplace();
+    p.body_limit(kNoBodyLimit);
+    p.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
+    if (method == "HEAD") p.skip(true);
+    return p;
+  };
+  for (;;) {
+    bhttp::read_header(upstream, upstream_buffer_, fresh_parser(), ec);
+    if (ec) break;
+    unsigned status = rp_storage->get().result_int();
+    // Interim responses (100, 103) are not relayed: the router already answered 100-continue.
+    if (status / 100 != 1 || status == 101) break;
+  }
+  if (ec) {
+    if (reused && bytes_in == 0 && !has_body &&
+        (ec == net::error::eof || ec == bhttp::error::end_of_stream ||
+         ec == net::error::connection_reset)) {
+      CloseUpstream();
+      return Proxy(parser, target, headers, start, request_id);
+    }
+    CloseUpstream();
+    ASB_LOG(WARN, "router upstream response failed", "sandbox", target.sandbox_id, "request_id",
+            request_id, "error", ec.message());
+    bool client_ok = request_sent && parser.is_done() && client_keep_alive;
+    int status = IsTimeout(ec) ? 504 : 502;
+    AccessLog(method, path, &target, status, bytes_in, 0, start, request_id);
+    return Reply(status,
+                 IsTimeout(ec) ? "Timed out waiting for the backend sandbox: " + target.sandbox_id
+                               : "Could not connect to the backend sandbox: " + target.sandbox_id,
+                 client_ok);
+  }
+
+  auto& rp = *rp_storage;
+  auto& res = rp.get();
+  const unsigned status = res.result_int();
+  const bool switched = upgrade && status == 101;
+  const bool framed =
+      rp.chunked() || rp.content_length().has_value() || BodylessStatus(status) || method == "HEAD";
+  const bool upstream_keep_alive = res.keep_alive() && framed && request_sent && !switched;
+  const bool keep_client =
+      client_keep_alive && framed && request_sent && parser.is_done() && !switched;
+  ReplaceFields(res, ForwardResponseHeaders(ToList(res), switched));
+  res.version(11);
+  if (!switched) res.keep_alive(keep_client);
+
+  uint64_t bytes_out = 0;
+  bhttp::response_serializer<bhttp::buffer_body> sr{res};
+  if (switched || BodylessStatus(status) || method == "HEAD") {
+    bhttp::write_header(client_, sr, ec);
+  } else {
+    RelayResult r =
+        RelayBody(upstream, upstream_buffer_, rp, client_, sr, relay_buf_, &bytes_out, ec);
+    if (r != RelayResult::kOk) {
+      ASB_LOG(INFO, "router response relay ended early", "sandbox", target.sandbox_id, "request_id",
+              request_id, "side", r == RelayResult::kReadFailed ? "sandbox" : "client", "error",
+              ec.message());
+      CloseUpstream();
+      AccessLog(method, path, &target, static_cast<int>(status), bytes_in, bytes_out, start,
+                request_id);
+      return false;
+    }
+  }
+  AccessLog(method, path, &target, static_cast<int>(status), bytes_in, bytes_out, start,
+            request_id);
+  if (ec) {
+    CloseUpstream();
+    return false;
+  }
+  if (switched) {
+    // Bytes that arrived behind the headers belong to the new protocol.
+    if (client_buffer_.size() > 0) {
+      net::write(upstream, client_buffer_.data(), ec);
+      client_buffer_.consume(client_buffer_.size());
+    }
+    if (!ec && upstream_buffer_.size() > 0) {
+      net::write(client_, upstream_buffer_.data(), ec);
+      upstream_buffer_.consume(upstream_buffer_.size());
+    }
+    if (!ec)
+      RawRelay(client_.fd(), upstream_fd_.get(), static_cast<int>(opts.idle_timeout.count()));
+    CloseUpstream();
+    return false;
+  }
+  if (!upstream_keep_alive) CloseUpstream();
+  return keep_client;
+}
+
+void ConnectionSession::AccessLog(std::string_view method, std::string_view path,
+                                  const RouteTarget* target, int status, uint64_t in, uint64_t out,
+                                  std::chrono::steady_clock::time_point start,
+                                  const std::string& request_id) {
+  if (!server_.options_.access_log) return;
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  ASB_LOG(INFO, "router request", "method", method, "path", path, "ns",
+          target ? target->ns : std::string("-"), "sandbox",
+          target ? target->sandbox_id : std::string("-"), "port", target ? target->port : 0,
+          "status", status, "bytes_in", in, "bytes_out", out, "ms", ms, "client", remote_ip_,
+          "request_id", request_id);
+}
+
+Result<std::unique_ptr<RouterServer>> RouterServer::Start(RouterOptions options, Backend& backend) {
+  std::unique_ptr<RouterServer> s(new RouterServer(std::move(options), backend));
+  const std::string host = s->options_.host == "localhost" ? "127.0.0.1" : s->options_.host;
+  bool v6 = host.find(':') != std::string::npos;
+  sockaddr_storage addr{};
+  socklen_t addr_len;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(s->options_.port);
+    if (::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1)
+      return MakeError(Code::kInvalidArgument, "router: bad listen address " + s->options_.host);
+    addr_len = sizeof(sockaddr_in6);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(s->options_.port);
+    if (::inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1)
+      return MakeError(Code::kInvalidArgument, "router: bad listen address " + s->options_.host);
+    addr_len = sizeof(sockaddr_in);
+  }
+  UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoUnexpected("router: socket");
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
+    Error e = ErrnoError(
+        errno, "router: bind " + s->options_.host + ":" + std::to_string(s->options_.port));
+    e.code = Code::kUnavailable;
+    return tl::unexpected(e);
+  }
+  if (::listen(fd.get(), 1024) != 0) return ErrnoUnexpected("router: listen");
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+  s->port_ = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                      : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  s->listen_fd_ = fd.Release();
+  s->acceptor_ = std::thread([srv = s.get()] { srv->AcceptLoop(); });
+  ASB_LOG(INFO, "router listening", "address", s->url(), "auth",
+          s->options_.token.empty() ? "none" : "bearer");
+  return s;
+}
+
+RouterServer::~RouterServer() { Stop(); }
+
+std::string RouterServer::url() const {
+  bool v6 = options_.host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(port_);
+}
+
+void RouterServer::Stop() {
+  if (stopping_.exchange(true)) {
+    if (acceptor_.joinable()) acceptor_.join();
+    return;
+  }
+  // shutdown() wakes the blocking accept(); close happens after the thread is gone.
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  ::close(listen_fd_);
+  std::unique_lock l(mu_);
+  for (const auto& [id, fds] : open_) {
+    ::shutdown(fds.client, SHUT_RDWR);
+    if (fds.upstream >= 0) ::shutdown(fds.upstream, SHUT_RDWR);
+  }
+  threads_done_.wait(l, [&] { return active_threads_ == 0; });
+}
+
+void RouterServer::SetUpstreamFd(uint64_t id, int fd) {
+  std::lock_guard l(mu_);
+  auto it = open_.find(id);
+  if (it != open_.end()) it->second.upstream = fd;
+  // Stop() may have run between Connect() and registration: make sure this relay ends too.
+  if (stopping_ && fd >= 0) ::shutdown(fd, SHUT_RDWR);
+}
+
+void RouterServer::AcceptLoop() {
+  while (!stopping_) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (stopping_) break;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        ASB_LOG(WARN, "router out of file descriptors; pausing accept");
+        ::usleep(10000);
+        continue;
+      }
+      ASB_LOG(ERROR, "router accept failed", "error", ErrnoError(errno, "accept").message);
+      break;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    std::lock_guard l(mu_);
+    if (stopping_ || open_.size() >= options_.max_connections) {
+      ::close(fd);
+      continue;
+    }
+    uint64_t id = next_id_++;
+    open_[id] = Fds{fd, -1};
+    ++active_threads_;
+    std::thread([this, id, fd] {
+      ServeConnection(id, fd);
+      std::lock_guard g(mu_);
+      open_.erase(id);
+      ::close(fd);
+      --active_threads_;
+      threads_done_.notify_all();
+    }).detach();
+  }
+}
+
+void RouterServer::ServeConnection(uint64_t id, int fd) {
+  try {
+    ConnectionSession session(*this, id, fd);
+    session.Run();
+  } catch (const std::exception& e) {
+    // Beast reports misuse by throwing; a connection must never take the daemon down.
+    ASB_LOG(ERROR, "router connection failed", "error", e.what());
+  }
+}
+
+}  // namespace asb::router
