@@ -1,0 +1,142 @@
+#include "runtime/runsc/oci_spec.h"
+
+#include <cctype>
+
+namespace asb::runtime::runsc {
+namespace {
+
+bool ValidId(const std::string& id) {
+  if (id.empty() || id.size() > 63 || id.front() == '-') return false;
+  for (char c : id) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsAbsolute(const std::string& p) { return !p.empty() && p.front() == '/'; }
+
+}  // namespace
+
+Status ValidateSpec(const SandboxSpec& spec) {
+  if (!ValidId(spec.id)) {
+    return MakeError(
+        Code::kInvalidArgument,
+        "id: must be 1-63 chars of [a-z0-9-] not starting with '-': \"" + spec.id + "\"");
+  }
+  if (!IsAbsolute(spec.rootfs.lower_dir)) {
+    return MakeError(Code::kInvalidArgument, "rootfs.lower_dir: must be an absolute path: \"" +
+                                                 spec.rootfs.lower_dir + "\"");
+  }
+  for (size_t i = 0; i < spec.rootfs.binds.size(); ++i) {
+    const BindMount& b = spec.rootfs.binds[i];
+    if (!IsAbsolute(b.host_path) || !IsAbsolute(b.sandbox_path)) {
+      return MakeError(
+          Code::kInvalidArgument,
+          "rootfs.binds[" + std::to_string(i) + "]: host_path and sandbox_path must be absolute");
+    }
+  }
+  if (spec.process.argv.empty() || spec.process.argv[0].empty()) {
+    return MakeError(Code::kInvalidArgument, "process.argv: must not be empty");
+  }
+  if (!IsAbsolute(spec.process.cwd)) {
+    return MakeError(Code::kInvalidArgument, "process.cwd: must be absolute");
+  }
+  const Limits& l = spec.limits;
+  if (l.memory_bytes < 0 || l.cpu_millis < 0 || l.pids < 0 || l.ephemeral_storage_bytes < 0) {
+    return MakeError(Code::kInvalidArgument, "limits: must not be negative");
+  }
+  if (spec.hostname.size() > 63) {
+    return MakeError(Code::kInvalidArgument, "hostname: longer than 63 characters");
+  }
+  return OkStatus();
+}
+
+Json BuildOciProcess(const ProcessSpec& process) {
+  Json env = Json::array();
+  bool has_path = false;
+  for (const std::string& e : process.env) {
+    if (e.rfind("PATH=", 0) == 0) has_path = true;
+    env.push_back(e);
+  }
+  if (!has_path) env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  // Security: an empty capability set for the app. gVisor itself needs no capabilities from
+  // the spec; they only govern what the app may do against the sentry (mount, raw sockets, ...).
+  Json caps = {{"bounding", Json::array()},
+               {"effective", Json::array()},
+               {"inheritable", Json::array()},
+               {"permitted", Json::array()},
+               {"ambient", Json::array()}};
+  return Json{
+      {"terminal", false},
+      {"user", {{"uid", process.uid}, {"gid", process.gid}}},
+      {"args", process.argv},
+      {"env", env},
+      {"cwd", process.cwd},
+      {"capabilities", caps},
+      {"noNewPrivileges", true},
+      {"rlimits", Json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 65536}, {"soft", 65536}}})},
+  };
+}
+
+Json BuildOciConfig(const SandboxSpec& spec, const OciPaths& paths) {
+  Json mounts = Json::array();
+  mounts.push_back({{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}});
+  // gVisor turns a tmpfs at /dev into its own devtmpfs with the standard device nodes.
+  mounts.push_back({{"destination", "/dev"},
+                    {"type", "tmpfs"},
+                    {"source", "tmpfs"},
+                    {"options", {"nosuid", "strictatime", "mode=755"}}});
+  // /tmp is the root overlay's own /tmp, bound explicitly: with an empty /tmp in the image runsc
+  // would otherwise mount a sentry tmpfs there, held in memory and not capped by
+  // ephemeral-storage. Bind mounts are served uncached (file-access-mounts=shared), so a full
+  // disk shows up as ENOSPC on write().
+  mounts.push_back({{"destination", "/tmp"},
+                    {"type", "bind"},
+                    {"source", paths.rootfs + "/tmp"},
+                    {"options", {"rbind", "nosuid", "nodev", "rw"}}});
+  for (const BindMount& b : spec.rootfs.binds) {
+    Json opts = {"rbind", "nosuid", "nodev"};
+    opts.push_back(b.read_only ? "ro" : "rw");
+    mounts.push_back({{"destination", b.sandbox_path},
+                      {"type", "bind"},
+                      {"source", b.host_path},
+                      {"options", opts}});
+  }
+
+  Json resources = Json::object();
+  if (spec.limits.memory_bytes > 0) {
+    resources["memory"] = {{"limit", spec.limits.memory_bytes}};
+  }
+  if (spec.limits.cpu_millis > 0) {
+    constexpr int64_t kPeriodUs = 100000;
+    resources["cpu"] = {{"quota", spec.limits.cpu_millis * kPeriodUs / 1000},
+                        {"period", kPeriodUs}};
+  }
+  int64_t pids = spec.limits.pids > 0 ? spec.limits.pids : kDefaultPids;
+  resources["pids"] = {{"limit", pids + kGvisorPidsOverhead}};
+
+  Json annotations = Json::object();
+  for (const auto& [k, v] : spec.labels) annotations["asb.label/" + k] = v;
+
+  return Json{
+      {"ociVersion", "1.0.2"},
+      {"process", BuildOciProcess(spec.process)},
+      {"root", {{"path", paths.rootfs}, {"readonly", false}}},
+      {"hostname", spec.hostname.empty() ? spec.id : spec.hostname},
+      {"mounts", mounts},
+      {"annotations", annotations},
+      {"linux",
+       {{"cgroupsPath", paths.cgroups_path},
+        {"resources", resources},
+        {"namespaces", Json::array({{{"type", "pid"}},
+                                    {{"type", "ipc"}},
+                                    {{"type", "uts"}},
+                                    {{"type", "mount"}},
+                                    {{"type", "network"}, {"path", paths.netns}}})}}},
+  };
+}
+
+}  // namespace asb::runtime::runsc

@@ -1,0 +1,119 @@
+#include "runtime/runsc/oci_spec.h"
+
+#include <gtest/gtest.h>
+
+namespace asb::runtime::runsc {
+namespace {
+
+SandboxSpec MakeSpec() {
+  SandboxSpec s;
+  s.id = "sb-1";
+  s.hostname = "pod-a";
+  s.rootfs.lower_dir = "/var/lib/asb/images/python/rootfs";
+  s.rootfs.binds = {{"/usr", "/usr", true}, {"/data", "/data", false}};
+  s.process.argv = {"/asb/bin/asb-agent", "--port=8888"};
+  s.process.env = {"A=1"};
+  s.process.cwd = "/work";
+  s.limits = {
+      .memory_bytes = 256 << 20, .cpu_millis = 500, .pids = 64, .ephemeral_storage_bytes = 1 << 30};
+  s.labels = {{"namespace", "default"}};
+  return s;
+}
+
+const OciPaths kPaths{.rootfs = "/s/runsc/sb-1/rootfs",
+                      .netns = "/s/runsc/sb-1/netns",
+                      .cgroups_path = "/asb/runsc-sb-1"};
+
+TEST(OciSpecTest, RootIsWritableOverlayAndHostnameSet) {
+  Json c = BuildOciConfig(MakeSpec(), kPaths);
+  EXPECT_EQ(c["root"]["path"], "/s/runsc/sb-1/rootfs");
+  EXPECT_EQ(c["root"]["readonly"], false);
+  EXPECT_EQ(c["hostname"], "pod-a");
+  EXPECT_EQ(c["annotations"]["asb.label/namespace"], "default");
+}
+
+TEST(OciSpecTest, ProcessIsHardened) {
+  Json p = BuildOciConfig(MakeSpec(), kPaths)["process"];
+  EXPECT_EQ(p["args"], Json({"/asb/bin/asb-agent", "--port=8888"}));
+  EXPECT_EQ(p["cwd"], "/work");
+  EXPECT_EQ(p["noNewPrivileges"], true);
+  for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"}) {
+    EXPECT_TRUE(p["capabilities"][set].empty()) << set;
+  }
+  // A default PATH is added when the spec has none.
+  EXPECT_EQ(p["env"],
+            Json({"A=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}));
+}
+
+TEST(OciSpecTest, NamespacesJoinThePersistedNetns) {
+  Json ns = BuildOciConfig(MakeSpec(), kPaths)["linux"]["namespaces"];
+  std::set<std::string> types;
+  for (const Json& n : ns) {
+    types.insert(n["type"].get<std::string>());
+    if (n["type"] == "network")
+      EXPECT_EQ(n["path"], "/s/runsc/sb-1/netns");
+    else
+      EXPECT_FALSE(n.contains("path"));
+  }
+  EXPECT_EQ(types, (std::set<std::string>{"pid", "ipc", "uts", "mount", "network"}));
+}
+
+TEST(OciSpecTest, LimitsBecomeResources) {
+  Json l = BuildOciConfig(MakeSpec(), kPaths)["linux"];
+  EXPECT_EQ(l["cgroupsPath"], "/asb/runsc-sb-1");
+  EXPECT_EQ(l["resources"]["memory"]["limit"], 256 << 20);
+  EXPECT_EQ(l["resources"]["cpu"]["quota"], 50000);
+  EXPECT_EQ(l["resources"]["cpu"]["period"], 100000);
+  EXPECT_EQ(l["resources"]["pids"]["limit"], 64 + kGvisorPidsOverhead);
+
+  SandboxSpec unlimited = MakeSpec();
+  unlimited.limits = {};
+  Json u = BuildOciConfig(unlimited, kPaths)["linux"]["resources"];
+  EXPECT_FALSE(u.contains("memory"));
+  EXPECT_FALSE(u.contains("cpu"));
+  EXPECT_EQ(u["pids"]["limit"], kDefaultPids + kGvisorPidsOverhead);
+}
+
+TEST(OciSpecTest, BindsKeepTheirModeAndTmpIsOnTheOverlay) {
+  Json mounts = BuildOciConfig(MakeSpec(), kPaths)["mounts"];
+  int binds = 0;
+  for (const Json& m : mounts) {
+    if (m["destination"] == "/tmp") {
+      EXPECT_EQ(m["type"], "bind");
+      EXPECT_EQ(m["source"], "/s/runsc/sb-1/rootfs/tmp");
+      continue;
+    }
+    if (m["type"] != "bind") continue;
+    ++binds;
+    bool ro = m["destination"] == "/usr";
+    auto opts = m["options"].get<std::vector<std::string>>();
+    EXPECT_NE(std::find(opts.begin(), opts.end(), ro ? "ro" : "rw"), opts.end());
+  }
+  EXPECT_EQ(binds, 2);
+}
+
+TEST(OciSpecTest, ValidateRejectsBadInputNamingTheField) {
+  SandboxSpec s = MakeSpec();
+  EXPECT_TRUE(ValidateSpec(s));
+  s.id = "Bad/Id";
+  auto st = ValidateSpec(s);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Code::kInvalidArgument);
+  EXPECT_NE(st.error().message.find("id:"), std::string::npos);
+
+  s = MakeSpec();
+  s.process.argv.clear();
+  EXPECT_NE(ValidateSpec(s).error().message.find("process.argv"), std::string::npos);
+  s = MakeSpec();
+  s.rootfs.lower_dir = "relative";
+  EXPECT_NE(ValidateSpec(s).error().message.find("rootfs.lower_dir"), std::string::npos);
+  s = MakeSpec();
+  s.rootfs.binds[0].host_path = "usr";
+  EXPECT_NE(ValidateSpec(s).error().message.find("rootfs.binds[0]"), std::string::npos);
+  s = MakeSpec();
+  s.limits.memory_bytes = -1;
+  EXPECT_NE(ValidateSpec(s).error().message.find("limits"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace asb::runtime::runsc
