@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "api/resource.h"
 #include "store/object_meta_util.h"
 #include "store/store_test_util.h"
@@ -662,6 +664,56 @@ TEST_F(SqliteStoreTest, UpdateWithRetryAndGetOptional) {
       UpdateWithRetry(*store_, Sbx(), "default", "a", [](Object&) { return Status(NoChange()); });
   ASSERT_TRUE(same);
   EXPECT_EQ(store_->CurrentRevision(), rev);
+}
+
+TEST_F(SqliteStoreTest, ConcurrentWritersPublishInRevisionOrder) {
+  auto w = store_->Watch(Sbx(), "", {.resource_version = store_->CurrentRevision()});
+  ASSERT_TRUE(w);
+  constexpr int kThreads = 4, kPerThread = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string name = "t" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = store_->Create(Sbx(), MakeObj("default", name));
+        EXPECT_TRUE(r) << r.error().message;
+        auto u = UpdateWithRetry(*store_, Sbx(), "default", name, [](Object& o) -> Status {
+          o["spec"]["touched"] = true;
+          return OkStatus();
+        });
+        EXPECT_TRUE(u) << u.error().message;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto evs = Drain(**w);
+  ASSERT_EQ(evs.size(), static_cast<size_t>(kThreads * kPerThread * 2));
+  for (size_t i = 1; i < evs.size(); ++i)
+    EXPECT_EQ(evs[i].resource_version, evs[i - 1].resource_version + 1);
+  EXPECT_EQ(evs.back().resource_version, store_->CurrentRevision());
+}
+
+TEST_F(SqliteStoreTest, ClusterScopedWatchAndList) {
+  auto w = store_->Watch(Ns(), "", {});
+  ASSERT_TRUE(w);
+  auto init = Drain(**w);
+  ASSERT_EQ(init.size(), 2u);  // default, kube-system
+  Json ns = MakeObj("ignored", "team");
+  Json created = MustCreate(Ns(), ns);
+  EXPECT_FALSE(created["metadata"].contains("namespace"));
+  auto evs = Drain(**w);
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].object["metadata"]["name"], "team");
+  EXPECT_EQ(store_->List(Ns(), "", {})->items.size(), 3u);
+}
+
+TEST_F(SqliteStoreTest, WatcherOutlivingStoreGetsUnavailable) {
+  auto w = store_->Watch(Sbx(), "", {.resource_version = store_->CurrentRevision()});
+  ASSERT_TRUE(w);
+  store_.reset();
+  auto next = (*w)->Next(std::chrono::milliseconds(100));
+  ASSERT_FALSE(next);
+  EXPECT_EQ(next.error().code, Code::kUnavailable);
 }
 
 }  // namespace

@@ -1,0 +1,79 @@
+// Durability: anything the store acknowledged survives the process dying without a clean
+// shutdown (kill -9 or _exit), and the next Open sees it with monotonic revisions.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api/resource.h"
+#include "store/sqlite_store.h"
+#include "store/store_test_util.h"
+
+namespace asb::store {
+namespace {
+
+constexpr int kObjects = 200;
+
+enum class Death { kSigkill, kExit };
+
+// In the child: open, create kObjects sandboxes, report each acknowledged create's revision on
+// `fd`, then die as told without destroying the store.
+[[noreturn]] void ChildWrite(const std::string& dir, int fd, Death death) {
+  auto store = SqliteStore::Open(dir, {});
+  if (!store) _exit(2);
+  for (int i = 0; i < kObjects; ++i) {
+    Json obj = testing::MakeObj("default", "sb" + std::to_string(i), nullptr, {{"i", i}});
+    if (!(*store)->Create(api::SandboxResource(), obj)) _exit(3);
+  }
+  int64_t rev = (*store)->CurrentRevision();
+  if (write(fd, &rev, sizeof(rev)) != sizeof(rev)) _exit(4);
+  if (death == Death::kExit) _exit(0);  // no destructor, no sqlite3_close, no checkpoint
+  pause();                              // the parent SIGKILLs us
+  _exit(5);
+}
+
+void RunCrashTest(Death death) {
+  testing::TempDir dir;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    ChildWrite(dir.path(), fds[1], death);
+  }
+  close(fds[1]);
+  int64_t acked_rev = 0;
+  ssize_t n = read(fds[0], &acked_rev, sizeof(acked_rev));
+  close(fds[0]);
+  if (death == Death::kSigkill) kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_EQ(n, static_cast<ssize_t>(sizeof(acked_rev))) << "child failed, status " << status;
+  if (death == Death::kSigkill) {
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  } else {
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+
+  auto store = SqliteStore::Open(dir.path(), {});
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ((*store)->CurrentRevision(), acked_rev);
+  auto list = (*store)->List(api::SandboxResource(), "default", {});
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->items.size(), static_cast<size_t>(kObjects));
+  for (int i = 0; i < kObjects; ++i) {
+    auto got = (*store)->Get(api::SandboxResource(), "default", "sb" + std::to_string(i));
+    ASSERT_TRUE(got) << i;
+    EXPECT_EQ((*got)["spec"]["i"], i);
+  }
+  auto next = (*store)->Create(api::SandboxResource(), testing::MakeObj("default", "after"));
+  ASSERT_TRUE(next);
+  EXPECT_EQ((*next)["metadata"]["resourceVersion"], std::to_string(acked_rev + 1));
+}
+
+TEST(StoreDurabilityTest, SurvivesSigkillAfterAck) { RunCrashTest(Death::kSigkill); }
+TEST(StoreDurabilityTest, SurvivesExitWithoutClose) { RunCrashTest(Death::kExit); }
+
+}  // namespace
+}  // namespace asb::store
