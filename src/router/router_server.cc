@@ -278,6 +278,10 @@ class ConnectionSession {
 };
 
 void ConnectionSession::Run() {
+  // Beast sizes each socket read by the buffer's free capacity (512 bytes for a fresh buffer):
+  // reserve a full relay chunk so a bulk transfer is not cut into 512-byte reads.
+  client_buffer_.reserve(kRelayChunk);
+  upstream_buffer_.reserve(kRelayChunk);
   sockaddr_storage peer{};
   socklen_t len = sizeof(peer);
   if (::getpeername(client_.fd(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
