@@ -1,0 +1,85 @@
+// Local image store. Resolves an image reference to a root filesystem the runtimes can use as
+// the read-only lower layer, plus the image's default process (entrypoint, cmd, env, working
+// dir, port).
+//
+// Kinds of image, tried in order after the alias table rewrote the reference:
+//   - built-in "python-runtime": generated once under <state_dir>/images/python-runtime/rootfs
+//     (merged-usr symlinks, a minimal /etc, /asb/bin/asb-agent copied from the asb-agent binary
+//     next to asbd); the host's /usr is bind-mounted read-only at /usr, so the sandbox gets the
+//     host's python3 without a copy.
+//   - local directory images: <state_dir>/images/<name>/rootfs, with an optional
+//     <state_dir>/images/<name>/config.json {"entrypoint":[],"cmd":[],"env":[],"working_dir":"",
+//     "port":0,"binds":[{"host_path","sandbox_path","read_only"}]}.
+// Anything else is kNotFound (shown to users as the ErrImagePull message).
+// Thread-safe; generation is atomic (temp dir + rename), so concurrent daemons or a crash
+// mid-way never expose a half-built root.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "runtime/runtime.h"
+
+namespace asb::image {
+
+struct ResolvedImage {
+  runtime::RootFs rootfs;
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;  // "KEY=VALUE"
+  std::string working_dir;       // "" = "/"
+  int port = 0;                  // the port the image serves on (0 = none)
+  std::string image_id;          // stable id reported as imageID
+};
+
+struct ImageAlias {
+  std::string pattern;  // glob over the whole reference: '*' and '?' (fnmatch, no FNM_PATHNAME)
+  std::string target;   // image name it resolves to
+};
+
+// registry.k8s.io/agent-sandbox/python-runtime-sandbox[:any tag] -> python-runtime.
+std::vector<ImageAlias> DefaultAliases();
+
+struct ImageStoreOptions {
+  // The asb-agent binary copied into built-in images; empty = next to /proc/self/exe.
+  std::string agent_path;
+  std::vector<ImageAlias> aliases = DefaultAliases();
+  // Host directories bind-mounted read-only into built-in images.
+  std::vector<runtime::BindMount> builtin_binds = {{"/usr", "/usr", true}};
+};
+
+inline constexpr std::string_view kPythonRuntime = "python-runtime";
+
+class ImageStore {
+ public:
+  ImageStore(std::string state_dir, ImageStoreOptions options = {});
+
+  // Errors: kInvalidArgument (empty or malformed reference), kNotFound (unknown image),
+  // kFailedPrecondition (python-runtime without an asb-agent binary), kInternal (I/O).
+  [[nodiscard]] Result<ResolvedImage> Resolve(std::string_view image_ref);
+
+  // The image name `image_ref` maps to through the alias table (itself when no alias matches).
+  std::string ApplyAliases(std::string_view image_ref) const;
+  std::string ImagesDir() const { return state_dir_ + "/images"; }
+
+ private:
+  [[nodiscard]] Result<ResolvedImage> ResolvePythonRuntime();
+  [[nodiscard]] Result<ResolvedImage> ResolveLocal(const std::string& name);
+
+  const std::string state_dir_;
+  const ImageStoreOptions options_;
+  std::mutex mu_;
+};
+
+// fnmatch-style glob ('*' any run, '?' one character) over the whole string.
+bool GlobMatch(std::string_view pattern, std::string_view text);
+
+// Writes the python-runtime root into `dir` (which must not exist), copying `agent_path` to
+// /asb/bin/asb-agent. Exposed for tests.
+[[nodiscard]] Status GeneratePythonRuntimeRootfs(const std::string& dir,
+                                                 const std::string& agent_path);
+
+}  // namespace asb::image
