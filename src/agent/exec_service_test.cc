@@ -8,20 +8,20 @@
 #include <cstdlib>
 #include <thread>
 
-#include "agent/test_util.h"
 #include "base/file_util.h"
 #include "base/strings.h"
+#include "tests/testing/test_util.h"
 
 namespace asb::agent {
 namespace {
 
 using std::chrono::milliseconds;
 
-using testing::WaitFor;
+using ::asb::testing::WaitFor;
 
 class ExecServiceTest : public ::testing::Test {
  protected:
-  testing::TempDir tmp_{"asb-exec"};
+  ::asb::testing::TempDir tmp_;
   const std::string dir_ = tmp_.path();
 };
 

@@ -8,13 +8,13 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "agent/test_util.h"
 #include "base/file_util.h"
+#include "tests/testing/test_util.h"
 
 namespace asb::agent {
 namespace {
 
-using testing::TempDir;
+using ::asb::testing::TempDir;
 
 // Runs every test twice: with openat2 and with the user-space resolver that replaces it on
 // kernels (or gVisor builds) without openat2.
@@ -34,7 +34,7 @@ class FileServiceTest : public ::testing::TestWithParam<bool> {
     ASSERT_EQ(::symlink(target.c_str(), (base_ + "/" + link).c_str()), 0) << link;
   }
 
-  TempDir tmp_{"asb-files"};
+  TempDir tmp_;
   std::string base_;
   std::string outside_;
   std::optional<FileService> files_;

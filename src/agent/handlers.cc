@@ -159,7 +159,7 @@ constexpr Route kRoutes[] = {
 }  // namespace
 
 http::Response HandleAgentRequest(const AgentServices& services, const http::Request& req) {
-  bool path_matched = false;
+  std::string allowed;  // methods of the routes whose path matched, for 405's Allow header
   for (const Route& route : kRoutes) {
     std::string_view rest;
     if (route.prefix) {
@@ -168,11 +168,17 @@ http::Response HandleAgentRequest(const AgentServices& services, const http::Req
     } else if (req.path != route.path) {
       continue;
     }
-    path_matched = true;
-    if (req.method != route.method) continue;
+    if (req.method != route.method) {
+      allowed += (allowed.empty() ? "" : ", ") + std::string(route.method);
+      continue;
+    }
     return route.handle(services, req, rest);
   }
-  if (path_matched) return Response::Json(405, {{"detail", "Method Not Allowed"}});
+  if (!allowed.empty()) {
+    Response r = Response::Json(405, {{"detail", "Method Not Allowed"}});
+    r.headers.Set("Allow", allowed);
+    return r;
+  }
   return Response::Json(404, {{"detail", "Not Found"}});
 }
 

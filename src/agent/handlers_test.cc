@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "agent/test_util.h"
 #include "base/file_util.h"
+#include "tests/testing/test_util.h"
 
 namespace asb::agent {
 namespace {
@@ -40,7 +40,7 @@ class HandlersTest : public ::testing::Test {
     return Call("POST", "/upload", body, "multipart/form-data; boundary=BoUnD");
   }
 
-  testing::TempDir tmp_{"asb-handlers"};
+  ::asb::testing::TempDir tmp_;
   std::optional<FileService> files_;
   std::optional<ExecService> exec_;
 };
@@ -163,6 +163,7 @@ TEST_F(HandlersTest, UnknownRouteAndWrongMethod) {
   r = Call("GET", "/execute");
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(BodyJson(r), Json({{"detail", "Method Not Allowed"}}));
+  EXPECT_EQ(r.headers.Get("Allow"), "POST");
   EXPECT_EQ(Call("DELETE", "/download/x").status, 405);
   EXPECT_EQ(Call("GET", "/download").status, 404);
 }
