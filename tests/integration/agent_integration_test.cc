@@ -317,30 +317,42 @@ TEST_F(AgentIntegrationTest, SigtermStopsCleanly) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-// Round-trip latency of POST /execute {"command": "echo hi"} on one keep-alive connection.
-TEST_F(AgentIntegrationTest, ExecuteLatency) {
-  const int kWarmup = 50, kRuns = 1000;
+struct Percentiles {
+  double p50, p90, p99, max;
+};
+
+// Sends `req` kWarmup + kRuns times on one keep-alive connection; latencies of the last kRuns.
+Percentiles Measure(http::Client& client, const http::Request& req, int runs) {
+  const int kWarmup = 50;
   std::vector<double> ms;
-  ms.reserve(kRuns);
-  http::Request req = Execute("echo hi");
-  for (int i = 0; i < kWarmup + kRuns; ++i) {
+  ms.reserve(static_cast<size_t>(runs));
+  for (int i = 0; i < kWarmup + runs; ++i) {
     auto start = std::chrono::steady_clock::now();
-    auto r = client_->Do(req);
+    auto r = client.Do(req);
     auto end = std::chrono::steady_clock::now();
-    ASSERT_TRUE(r.has_value());
-    ASSERT_EQ(r->status, 200);
+    EXPECT_TRUE(r.has_value() && r->status == 200);
     if (i >= kWarmup) ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
   }
   std::sort(ms.begin(), ms.end());
-  double p50 = ms[ms.size() / 2], p90 = ms[ms.size() * 9 / 10], p99 = ms[ms.size() * 99 / 100];
+  return {ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms[ms.size() * 99 / 100], ms.back()};
+}
+
+// Round-trip latency of POST /execute {"command": "echo hi"} on one keep-alive connection,
+// next to GET / (the HTTP path alone) so the process-spawn share is visible.
+TEST_F(AgentIntegrationTest, ExecuteLatency) {
+  const int kRuns = 1000;
+  Percentiles health = Measure(*client_, Req("GET", "/"), kRuns);
+  Percentiles exec = Measure(*client_, Execute("echo hi"), kRuns);
   std::printf(
-      "asb-agent POST /execute 'echo hi' (%d runs, loopback, keep-alive): "
-      "p50=%.3f ms p90=%.3f ms p99=%.3f ms max=%.3f ms\n",
-      kRuns, p50, p90, p99, ms.back());
-  RecordProperty("p50_ms", std::to_string(p50));
-  RecordProperty("p99_ms", std::to_string(p99));
+      "asb-agent loopback keep-alive, %d runs each:\n"
+      "  GET /                     p50=%.3f ms p90=%.3f ms p99=%.3f ms max=%.3f ms\n"
+      "  POST /execute 'echo hi'   p50=%.3f ms p90=%.3f ms p99=%.3f ms max=%.3f ms\n",
+      kRuns, health.p50, health.p90, health.p99, health.max, exec.p50, exec.p90, exec.p99,
+      exec.max);
+  RecordProperty("execute_p50_ms", std::to_string(exec.p50));
+  RecordProperty("execute_p99_ms", std::to_string(exec.p99));
   // Loose bound so a loaded CI machine doesn't flake; the goal (p50 <= 1 ms) is reported above.
-  EXPECT_LT(p50, 20.0);
+  EXPECT_LT(exec.p50, 20.0);
 }
 
 TEST(AgentBinaryTest, IsStaticallyLinked) {
