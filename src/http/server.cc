@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -163,7 +164,9 @@ void Server::ServeConnection(int fd) {
   tcp::socket socket(ioc);
   beast::error_code ec;
   // The socket object must not close the fd: the owning thread does, after deregistering it.
-  int dup_fd = ::dup(fd);
+  // Security: F_DUPFD_CLOEXEC, not dup(): a plain dup is inheritable, and a process the handler
+  // spawns (asb-agent's /execute) would keep this client's connection open.
+  int dup_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup_fd < 0) return;
   sockaddr_storage peer{};
   socklen_t plen = sizeof(peer);
