@@ -59,6 +59,13 @@ bool Drain(int fd, std::string& out) {
   }
 }
 
+bool HaveCloseRange() {
+  // Closing one fd number nobody uses is a harmless probe; ENOSYS means no close_range.
+  static const bool have =
+      ::syscall(SYS_close_range, 0x7ffffff0u, 0x7ffffff0u, 0u) == 0 || errno != ENOSYS;
+  return have;
+}
+
 }  // namespace
 
 std::string TranslateNewlines(std::string text) {
@@ -100,8 +107,10 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
   posix_spawn_file_actions_addchdir_np(&actions, cwd_.c_str());
   // Security: the child must not inherit client sockets or other agent fds, even ones a
-  // library opened without O_CLOEXEC.
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  // library opened without O_CLOEXEC. Only where close_range(2) exists: glibc's fallback walks
+  // /proc/self/fd and fails the whole spawn when /proc is missing (minimal rootfs, gVisor), and
+  // there our own fds are all O_CLOEXEC anyway.
+  if (HaveCloseRange()) posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
