@@ -102,7 +102,16 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   Cleanup destroy_actions([&] { posix_spawn_file_actions_destroy(&actions); });
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  // stdin: /dev/null, or where a bare rootfs has no /dev, an empty pipe (reads give EOF just the
+  // same). Opening /dev/null in the child instead would fail the spawn with a misleading ENOENT.
+  UniqueFd stdin_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!stdin_fd) {
+    int in_pipe[2];
+    if (::pipe2(in_pipe, O_CLOEXEC) != 0) return ErrnoUnexpected("pipe");
+    stdin_fd.Reset(in_pipe[0]);
+    ::close(in_pipe[1]);
+  }
+  posix_spawn_file_actions_adddup2(&actions, stdin_fd.get(), 0);
   posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
   posix_spawn_file_actions_addchdir_np(&actions, cwd_.c_str());
@@ -138,6 +147,7 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
     e.message = "[Errno " + std::to_string(rc) + "] " + StrError(rc) + ": " + PyRepr(argv[0]);
     return tl::unexpected(e);
   }
+  stdin_fd.Reset();
   out_w.Reset();
   err_w.Reset();
 
