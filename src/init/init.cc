@@ -226,7 +226,8 @@ int RunMode(const InitSpec& s) {
   Json exit{{"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)},
             {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0},
             {"finished_at", FormatRfc3339Micro(RealClock::Get().Now())}};
-  if (!s.exit_file.empty()) (void)AtomicWriteFile(s.exit_file, DumpJson(exit) + "\n");
+  if (!s.exit_file.empty())
+    (void)runtime::native::WriteStateFile(s.exit_file, DumpJson(exit) + "\n", 0644);
   return 0;
 }
 

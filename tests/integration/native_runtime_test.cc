@@ -13,6 +13,7 @@
 #include "base/file_util.h"
 #include "base/json_util.h"
 #include "base/strings.h"
+#include "image/image_store.h"
 #include "sys/process.h"
 #include "tests/testing/test_util.h"
 
@@ -309,6 +310,25 @@ TEST_F(NativeRuntimeTest, DuplicateIdIsRejected) {
   SandboxSpec s = Spec({"/probe", "sleep"});
   ASSERT_OK(StartTracked(s));
   EXPECT_ERROR_CODE(rt_->Start(s), Code::kAlreadyExists);
+}
+
+TEST_F(NativeRuntimeTest, PythonRuntimeImageRunsHostPython) {
+  if (!PathExists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3 on this host";
+  // Any executable stands in for the agent: this checks the image's root, not the agent.
+  image::ImageStore store(tmp_.Sub("state"), {.agent_path = probe_});
+  ASSERT_OK_AND_ASSIGN(image::ResolvedImage img, store.Resolve("python-runtime"));
+  SandboxSpec s = Spec({"python3", "-c",
+                        "import os,socket; open('/app/x','w').write('1'); "
+                        "print(os.getcwd(), socket.gethostname(), os.getuid())"});
+  s.rootfs = img.rootfs;
+  s.process.env = img.env;
+  s.process.cwd = img.working_dir;
+  ASSERT_OK(StartTracked(s));
+  SandboxStatus st = WaitExited(s.id);
+  auto out = ReadFile(rt_->SandboxDir(s.id) + "/output.log");
+  EXPECT_EQ(st.exit_code, 0) << out.value_or("");
+  EXPECT_EQ(Trim(out.value_or("")), "/app sbx-host 0");
+  EXPECT_FALSE(PathExists(img.rootfs.lower_dir + "/app/x")) << "write reached the image";
 }
 
 }  // namespace

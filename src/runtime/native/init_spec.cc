@@ -1,5 +1,11 @@
 #include "runtime/native/init_spec.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "base/unique_fd.h"
+
 namespace asb::runtime::native {
 namespace {
 
@@ -18,6 +24,22 @@ const char* KindName(MountOp::Kind k) {
 }
 
 }  // namespace
+
+Status WriteStateFile(const std::string& path, std::string_view data, int mode) {
+  std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd) return ErrnoUnexpected("open " + tmp);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoUnexpected("write " + tmp);
+    done += static_cast<size_t>(n);
+  }
+  fd.Reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoUnexpected("rename " + path);
+  return {};
+}
 
 std::string HexEncode(std::string_view bytes) {
   static const char kDigits[] = "0123456789abcdef";

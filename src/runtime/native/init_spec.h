@@ -55,6 +55,11 @@ struct InitMessage {
 };
 [[nodiscard]] Result<InitMessage> ParseInitMessage(std::string_view line);
 
+// Writes path.tmp and renames it over path, without fsync: runtime state describes live
+// processes and is worthless after a machine crash, while rename alone already protects
+// readers from a daemon crash mid-write (and fsync cost ~20 ms per start on a busy disk).
+[[nodiscard]] Status WriteStateFile(const std::string& path, std::string_view data, int mode);
+
 std::string HexEncode(std::string_view bytes);
 [[nodiscard]] Result<std::string> HexDecode(std::string_view hex);
 

@@ -256,7 +256,7 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   rec.labels = spec.labels;
   // The slot is on disk before any process exists, so a crash mid-start never frees a uid
   // range that a leftover process still uses.
-  ASB_RETURN_IF_ERROR(AtomicWriteFile(dir + "/state.json", DumpJson(rec.ToJson()), 0600));
+  ASB_RETURN_IF_ERROR(WriteStateFile(dir + "/state.json", DumpJson(rec.ToJson()), 0600));
 
   sys::CgroupLimits limits{.memory_bytes = spec.limits.memory_bytes,
                            .cpu_millis = spec.limits.cpu_millis,
@@ -334,7 +334,7 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   rec.init_pid = hello->init_pid;
   rec.init_start = hello->init_start;
   rec.started_at = FormatRfc3339Micro(RealClock::Get().Now());
-  ASB_RETURN_IF_ERROR(AtomicWriteFile(dir + "/state.json", DumpJson(rec.ToJson()), 0600));
+  ASB_RETURN_IF_ERROR(WriteStateFile(dir + "/state.json", DumpJson(rec.ToJson()), 0600));
   // Opens the pidfd and netns now, while the init is known to be ours.
   (void)GetLive(spec.id);
   ASB_LOG(DEBUG, "sandbox started", "id", spec.id, "init_pid", rec.init_pid, "slot", slot);
