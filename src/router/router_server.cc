@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
@@ -239,6 +240,25 @@ RelayResult RelayBody(FdStream& in, beast::flat_buffer& in_buffer,
   return RelayResult::kOk;
 }
 
+// read_header with a limit on the whole header. Beast 1.74's header_limit only bounds the bytes
+// of one parse step (complete fields are consumed as they arrive), so a peer sending endless
+// small fields would grow the message without bound; count what the parser consumed instead.
+template <bool isRequest>
+void ReadHeaderBounded(FdStream& stream, beast::flat_buffer& buffer,
+                       bhttp::parser<isRequest, bhttp::buffer_body>& parser, size_t limit,
+                       error_code& ec) {
+  size_t consumed = 0;
+  while (!parser.is_header_done()) {
+    consumed += bhttp::read_some(stream, buffer, parser, ec);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) return;
+    if (consumed > limit) {
+      ec = bhttp::error::header_limit;
+      return;
+    }
+  }
+}
+
 bool BodylessStatus(unsigned status) { return status / 100 == 1 || status == 204 || status == 304; }
 
 }  // namespace
@@ -254,6 +274,7 @@ class ConnectionSession {
   // Returns false when the client connection must end.
   bool ServeOne();
   bool Reply(int status, std::string_view detail, bool keep_alive);
+  void LingeringClose();
   // Reads and discards the rest of a request body. True when all of it was read.
   bool DrainBody(bhttp::request_parser<bhttp::buffer_body>& parser);
   bool Proxy(bhttp::request_parser<bhttp::buffer_body>& parser, const RouteTarget& target,
@@ -280,7 +301,12 @@ class ConnectionSession {
 void ConnectionSession::Run() {
   // Beast sizes each socket read by the buffer's free capacity (512 bytes for a fresh buffer):
   // reserve a full relay chunk so a bulk transfer is not cut into 512-byte reads.
-  client_buffer_.reserve(kRelayChunk);
+  // max_size bounds one unparsed header line (ReadHeaderBounded bounds the whole header); a
+  // full buffer ends the read with buffer_overflow.
+  const size_t limit = std::max<size_t>(server_.options_.max_header_bytes, 1024);
+  client_buffer_.max_size(limit);
+  client_buffer_.reserve(std::min(kRelayChunk, limit));
+  upstream_buffer_.max_size(std::max(limit, kRelayChunk));
   upstream_buffer_.reserve(kRelayChunk);
   sockaddr_storage peer{};
   socklen_t len = sizeof(peer);
@@ -308,7 +334,27 @@ bool ConnectionSession::Reply(int status, std::string_view detail, bool keep_ali
   error_code ec;
   client_.set_timeout_ms(static_cast<int>(server_.options_.proxy_timeout.count()));
   bhttp::write(client_, res, ec);
+  if (!ec && !keep_alive) LingeringClose();
   return !ec && keep_alive;
+}
+
+void ConnectionSession::LingeringClose() {
+  // Closing a socket with unread input sends RST, which can destroy our answer before the
+  // client reads it (a client still sending a huge header or body). Half-close and discard
+  // what still arrives for a moment instead (nginx's lingering_close).
+  ::shutdown(client_.fd(), SHUT_WR);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  size_t discarded = 0;
+  while (discarded < (8u << 20)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    pollfd p{client_.fd(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return;
+    ssize_t n = ::recv(client_.fd(), relay_buf_.data(), relay_buf_.size(), 0);
+    if (n <= 0) return;
+    discarded += static_cast<size_t>(n);
+  }
 }
 
 bool ConnectionSession::DrainBody(bhttp::request_parser<bhttp::buffer_body>& parser) {
@@ -334,8 +380,8 @@ bool ConnectionSession::ServeOne() {
   parser.body_limit(kNoBodyLimit);
   error_code ec;
   client_.set_timeout_ms(static_cast<int>(opts.idle_timeout.count()));
-  bhttp::read_header(client_, client_buffer_, parser, ec);
-  if (ec == bhttp::error::header_limit) {
+  ReadHeaderBounded(client_, client_buffer_, parser, opts.max_header_bytes, ec);
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
     Reply(431, "Request header fields too large.", false);
     return false;
   }
@@ -495,7 +541,7 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
     return p;
   };
   for (;;) {
-    bhttp::read_header(upstream, upstream_buffer_, fresh_parser(), ec);
+    ReadHeaderBounded(upstream, upstream_buffer_, fresh_parser(), opts.max_header_bytes, ec);
     if (ec) break;
     unsigned status = rp_storage->get().result_int();
     // Interim responses (100, 103) are not relayed: the router already answered 100-continue.

@@ -270,6 +270,12 @@ class RawUpstream {
         SendAll(fd, Frame(op, payload, false));
         if (op == 8) return;  // close: echo it and hang up
       }
+    } else if (StartsWith(line, "GET /hugeheaders ")) {
+      // A hostile sandbox: an endless response header made of small fields.
+      SendAll(fd, "HTTP/1.1 200 OK\r\n");
+      for (int i = 0; i < 4000; ++i)
+        if (!SendAll(fd, "X-Junk-" + std::to_string(i) + ": " + std::string(40, 'j') + "\r\n"))
+          return;
     } else {
       SendAll(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     }
@@ -665,6 +671,15 @@ TEST_F(RouterServerTest, OversizedHeadersGet431) {
   r.headers.Set("X-Big-1", std::string(40 * 1024, 'a'));
   r.headers.Set("X-Big-2", std::string(40 * 1024, 'b'));
   EXPECT_EQ(Do(r).status, 431);
+}
+
+TEST_F(RouterServerTest, ManySmallHeadersAreBoundedToo) {
+  // Beast consumes complete fields as they arrive; the total must still be capped.
+  http::Request r = Req("GET", "/");
+  for (int i = 0; i < 2000; ++i) r.headers.Add("X-H-" + std::to_string(i), std::string(40, 'h'));
+  EXPECT_EQ(Do(r).status, 431);
+  auto resp = Do(Req("GET", "/hugeheaders", "raw"));
+  EXPECT_EQ(resp.status, 502);
 }
 
 TEST_F(RouterServerTest, StopEndsOpenRelays) {
