@@ -37,19 +37,24 @@ class AgentProcess {
   ~AgentProcess() { Kill(); }
 
   // Starts the agent with SANDBOX_BASE_DIR=base_dir and waits until it has written its port.
+  // `wrapper` runs first with the agent's argv appended; `binary` and `port_file_arg` replace
+  // the agent's path and --port-file argument as the wrapper sees them (e.g. inside a chroot);
+  // the port is always read from work_dir/port.
   ::testing::AssertionResult Start(const std::string& work_dir, const std::string& base_dir,
                                    std::vector<std::string> wrapper = {},
-                                   std::vector<std::string> extra_env = {}) {
-    std::string binary = testing::BuiltBinary("asb-agent");
+                                   std::vector<std::string> extra_env = {}, std::string binary = "",
+                                   std::string port_file_arg = "") {
+    if (binary.empty()) binary = testing::BuiltBinary("asb-agent");
     if (binary.empty()) return ::testing::AssertionFailure() << "asb-agent is not built";
     port_file_ = work_dir + "/port";
+    if (port_file_arg.empty()) port_file_arg = port_file_;
     log_file_ = work_dir + "/agent.log";
     ::unlink(port_file_.c_str());
     std::vector<std::string> args = std::move(wrapper);
     args.push_back(binary);
     for (const char* a : {"--host", "127.0.0.1", "--port", "0"}) args.push_back(a);
     args.push_back("--port-file");
-    args.push_back(port_file_);
+    args.push_back(port_file_arg);
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
       if (!StartsWith(*e, "SANDBOX_")) env.emplace_back(*e);
@@ -431,6 +436,51 @@ TEST(AgentPid1Test, ReapsOrphansAndForwardsSigterm) {
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_NE(agent.Log().find("asb-agent stopping"), std::string::npos) << agent.Log();
+}
+
+// The agent must work in a root filesystem holding nothing but itself and the host's /usr: no
+// /dev, /proc, /tmp or /etc (static binary, no NSS, stdin without /dev/null, no /proc needed).
+TEST(AgentBareRootfsTest, ServesAllEndpointsInChrootWithOnlyUsr) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root for a mount namespace and chroot";
+  if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "needs util-linux unshare";
+  std::string binary = testing::BuiltBinary("asb-agent");
+  ASSERT_FALSE(binary.empty());
+  TempDir tmp;
+  const std::string root = tmp.Sub("root");
+  ASSERT_TRUE(MakeDirs(root + "/usr").has_value());
+  ASSERT_TRUE(MakeDirs(root + "/sbin-agent").has_value());
+  auto bytes = ReadFile(binary);
+  ASSERT_TRUE(bytes.has_value());
+  testing::WriteFileOrDie(root + "/sbin-agent/asb-agent", *bytes, 0755);
+  // Merged-/usr links so dynamically linked commands from the host's /usr find their loader.
+  for (const char* link : {"bin", "lib", "lib64"}) {
+    ASSERT_EQ(::symlink((std::string("usr/") + link).c_str(), (root + "/" + link).c_str()), 0);
+  }
+  const std::string script =
+      "mount --bind /usr \"$R/usr\" && mount -o remount,bind,ro \"$R/usr\" "
+      "&& exec chroot \"$R\" \"$@\"";
+  AgentProcess agent;
+  ASSERT_TRUE(agent.Start(root, "/app",
+                          {"/usr/bin/unshare", "--mount", "--propagation", "private",
+                           "--kill-child", "/bin/sh", "-c", script, "sh"},
+                          {"R=" + root}, "/sbin-agent/asb-agent", "/port"));
+  auto client = http::Client::Connect("127.0.0.1", agent.port());
+  ASSERT_TRUE(client.has_value());
+  auto r = client->Do(Execute("ls /"));
+  ASSERT_TRUE(r.has_value());
+  Json j = JsonBody(*r);
+  EXPECT_EQ(j["exit_code"], 0) << r->body;
+  EXPECT_NE(j["stdout"].get<std::string>().find("sbin-agent"), std::string::npos) << r->body;
+  EXPECT_EQ(JsonBody(*client->Do(Execute("cat")))["exit_code"], 0);  // stdin is at EOF
+  r = client->Do(Upload("x/y.txt", "payload"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(ReadFile(root + "/app/x/y.txt").value_or(""), "payload");
+  r = client->Do(Req("GET", "/download/x/y.txt"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "payload");
+  EXPECT_EQ(JsonBody(*client->Do(Req("GET", "/list/x")))[0]["name"], "y.txt");
+  // ~AgentProcess SIGKILLs unshare; --kill-child takes the agent (and its mount ns) with it.
 }
 
 }  // namespace
