@@ -503,7 +503,9 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::HandleDeletion(const std::string
             st.error().message);
     return now + Backoff(0) / 10;
   }
-  if (rec) rec->sandbox_exists = false;
+  // Forget the pod before the finalizer goes: once the store deletes it, nothing here may still
+  // claim to know it (DialPod answers kNotFound).
+  EraseRecord(key);
   auto removed = store::UpdateWithRetry(
       store_, api::PodResource(), GetString(pod, "metadata.namespace"),
       GetString(pod, "metadata.name"), [&](store::Object& obj) -> Status {
@@ -520,7 +522,6 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::HandleDeletion(const std::string
     return now + kStoreRetry;
   }
   ASB_LOG(INFO, "node: sandbox torn down", "pod", key, "sandbox", id);
-  EraseRecord(key);
   return std::nullopt;
 }
 

@@ -324,7 +324,8 @@ TEST_F(NodeAgentTest, TcpAndExecProbes) {
   Create(
       MakePod("exec", {}, {{"readinessProbe", {{"exec", {{"command", {"cat", "/tmp/ready"}}}}}}}));
   ASSERT_TRUE(WaitFor([&] { return Condition("tcp", "Ready") == "True"; }));
-  ASSERT_TRUE(WaitFor([&] { return Phase("exec") == "Running"; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return Phase("exec") == "Running" && Phase("tcp-closed") == "Running"; }));
   EXPECT_EQ(Condition("exec", "Ready"), "False");
   EXPECT_EQ(Condition("tcp-closed", "Ready"), "False");
   exec_code = 0;
