@@ -1,0 +1,148 @@
+#include "cmd/asbd/app.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "apiserver/tls_front.h"
+#include "base/file_util.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "client/kubeconfig.h"
+
+namespace asb::asbd {
+
+namespace {
+
+// Loads DIR/token, or creates it on first start. Security: 0600, 256 random bits.
+Result<std::string> LoadOrCreateToken(const std::string& path) {
+  if (PathExists(path)) {
+    ASB_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+    std::string token(Trim(text));
+    if (!token.empty()) return token;
+  }
+  std::string token = RandomHex(32);
+  ASB_RETURN_IF_ERROR(AtomicWriteFile(path, token + "\n", 0600));
+  return token;
+}
+
+std::string UrlFor(const char* scheme, std::string host, uint16_t port) {
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return std::string(scheme) + "://" + h + ":" + std::to_string(port);
+}
+
+// The serving certificate is created once and kept, so kubeconfigs stay valid across restarts.
+// It is regenerated when the listen host is not among its names.
+Result<apiserver::CertificatePair> LoadOrCreateCert(const std::string& dir,
+                                                    const std::string& host) {
+  std::string crt = dir + "/tls.crt", key = dir + "/tls.key", hosts_file = dir + "/tls.hosts";
+  std::vector<std::string> hosts = {"127.0.0.1", "::1", "localhost"};
+  if (host != "0.0.0.0" && host != "::" &&
+      std::find(hosts.begin(), hosts.end(), host) == hosts.end())
+    hosts.push_back(host);
+  std::string hosts_line = Join(hosts, ",");
+  if (PathExists(crt) && PathExists(key) && PathExists(hosts_file)) {
+    auto saved = ReadFile(hosts_file);
+    if (saved && Trim(*saved) == hosts_line) {
+      ASB_ASSIGN_OR_RETURN(std::string c, ReadFile(crt));
+      ASB_ASSIGN_OR_RETURN(std::string k, ReadFile(key));
+      return apiserver::CertificatePair{c, k};
+    }
+  }
+  ASB_ASSIGN_OR_RETURN(apiserver::CertificatePair pair, apiserver::GenerateSelfSignedCert(hosts));
+  ASB_RETURN_IF_ERROR(AtomicWriteFile(key, pair.key_pem, 0600));
+  ASB_RETURN_IF_ERROR(AtomicWriteFile(crt, pair.cert_pem, 0644));
+  ASB_RETURN_IF_ERROR(AtomicWriteFile(hosts_file, hosts_line + "\n", 0644));
+  return pair;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
+  if (config.state_dir.empty()) return MakeError(Code::kInvalidArgument, "no state dir given");
+  ASB_ASSIGN_OR_RETURN(client::HostPort api_addr, client::ParseHostPort(config.api_listen));
+  ASB_ASSIGN_OR_RETURN(client::HostPort router_addr, client::ParseHostPort(config.router_listen));
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->config_ = config;
+  ASB_RETURN_IF_ERROR(MakeDirs(config.state_dir, 0700));
+  ::chmod(config.state_dir.c_str(), 0700);  // Security: token, key and database inside
+  ASB_ASSIGN_OR_RETURN(d->token_, LoadOrCreateToken(config.state_dir + "/token"));
+
+  auto store = store::SqliteStore::Open(config.state_dir);
+  if (!store) return tl::unexpected(store.error().Wrap("open store in " + config.state_dir));
+  d->store_ = std::move(*store);
+
+  apiserver::ApiServerOptions api_opts;
+  api_opts.token = d->token_;
+  api_opts.advertise_address = config.api_listen;
+  d->api_ = std::make_unique<apiserver::ApiServer>(*d->store_, api_opts);
+  // The HTTP server listens on an internal loopback port; the public port is the TlsFront,
+  // which relays TLS (kubectl) and plaintext (asbctl, Python client) connections to it.
+  http::ServerOptions http_opts;
+  http_opts.host = "127.0.0.1";
+  http_opts.port = 0;
+  http_opts.max_body_bytes = config.max_request_bytes;
+  http_opts.server_name = "asbd";
+  ASB_ASSIGN_OR_RETURN(d->server_, http::Server::Start(http_opts, d->api_->AsHandler()));
+  ASB_ASSIGN_OR_RETURN(apiserver::CertificatePair cert,
+                       LoadOrCreateCert(config.state_dir, api_addr.host));
+  ASB_ASSIGN_OR_RETURN(d->front_, apiserver::TlsFront::Start(api_addr.host, api_addr.port,
+                                                             d->server_->port(), cert));
+  d->api_url_ = UrlFor("https", api_addr.host, d->front_->port());
+
+  // Hook: node agent (runs pods) and controllers start here, over *d->store_.
+  // Hook: the router starts here on router_addr; once it is bound, use its real port below.
+  std::string router_url = UrlFor("http", router_addr.host, router_addr.port);
+
+  client::Kubeconfig kc;
+  kc.server = d->api_url_;
+  kc.token = d->token_;
+  kc.ca_data = apiserver::Base64Encode(cert.cert_pem);
+  kc.router_server = router_url;
+  d->kubeconfig_path_ = config.state_dir + "/kubeconfig";
+  ASB_RETURN_IF_ERROR(client::WriteKubeconfig(d->kubeconfig_path_, kc));
+  ASB_LOG(INFO, "asbd serving", "api", d->api_url_, "router", router_url, "state_dir",
+          config.state_dir, "kubeconfig", d->kubeconfig_path_);
+  return d;
+}
+
+Daemon::~Daemon() { Stop(); }
+
+void Daemon::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  // Hook: stop router, controllers and node agent here (reverse start order).
+  if (api_) api_->Shutdown();
+  if (front_) front_->Stop();
+  if (server_) server_->Stop();
+  front_.reset();
+  server_.reset();
+  api_.reset();
+  store_.reset();
+}
+
+int RunServe(const DaemonConfig& config) {
+  // Block the stop signals in every thread; this thread collects them with sigwait.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  auto daemon = Daemon::Start(config);
+  if (!daemon) {
+    ASB_LOG(ERROR, "asbd failed to start", "error", daemon.error().message);
+    fprintf(stderr, "asbd: %s\n", daemon.error().message.c_str());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  ASB_LOG(INFO, "asbd stopping", "signal", sig);
+  (*daemon)->Stop();
+  return 0;
+}
+
+}  // namespace asb::asbd
