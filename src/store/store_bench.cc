@@ -3,6 +3,10 @@
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
 #include "api/resource.h"
 #include "base/file_util.h"
 #include "store/sqlite_store.h"
@@ -85,6 +89,26 @@ void BM_CreateWithWatchers(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CreateWithWatchers)->Arg(4);
+
+// Create latency distribution (wall clock per call), reported as p50/p99 counters in us.
+void BM_CreatePercentiles(benchmark::State& state) {
+  BenchStore b;
+  std::vector<double> us;
+  int i = 0;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = b.store->Create(api::SandboxResource(), Sandbox("sb-" + std::to_string(i++)));
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                     .count());
+    if (!r) state.SkipWithError(r.error().message.c_str());
+  }
+  std::sort(us.begin(), us.end());
+  if (!us.empty()) {
+    state.counters["p50_us"] = us[us.size() / 2];
+    state.counters["p99_us"] = us[us.size() * 99 / 100];
+  }
+}
+BENCHMARK(BM_CreatePercentiles);
 
 }  // namespace
 }  // namespace asb::store
