@@ -1,0 +1,43 @@
+// The SandboxClaim controller's pure parts (upstream-agent-sandbox.md §2.2): which warm members
+// to try and in what order, the shape of a cold-started Sandbox and of an adopted one, and the
+// claim's status mirrored from its Sandbox. No I/O; table-tested.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/json_util.h"
+
+namespace asb::controller {
+
+// spec.warmpool: "none" never adopts, "" / "default" adopts from any pool of the claim's
+// template, anything else names the one pool to adopt from.
+enum class WarmPoolPolicy { kNone, kAny, kNamed };
+WarmPoolPolicy GetWarmPoolPolicy(const Json& claim);
+
+// Label selector for adoption candidates of `claim`.
+std::string CandidateSelector(const Json& claim);
+
+// Ready, pool-controlled, not-deleting candidates in adoption order: oldest first, rotated by a
+// hash of the claim's uid so that concurrent claims start on different members (fewer CAS
+// conflicts) while each still walks every candidate.
+std::vector<Json> OrderCandidates(const Json& claim, const std::vector<Json>& listed);
+
+// The candidate after adoption: the controller reference moves pool -> claim, the
+// warm-pool-sandbox label goes (the pool stops counting it), launch-type=warm, claim-uid set,
+// pod-name annotation set. Keeps metadata.resourceVersion so the write is a compare-and-set.
+Json AdoptedSandbox(const Json& candidate, const Json& claim);
+
+// A cold-started Sandbox named like the claim (so a v0.1.0 client watching metadata.name=<claim>
+// finds it), from the template's podTemplate, owned by the claim, launch-type=cold.
+Json BuildColdSandbox(const Json& claim, const Json& tmpl);
+
+// Claim status: Ready mirrored from the sandbox's Ready (observedGeneration = the claim's),
+// sandbox {Name (v0.1.0 key), name, podIPs}. Without a sandbox: Ready False with
+// `reason`/`message`.
+Json ClaimStatus(const Json& claim, const std::optional<Json>& sandbox, SystemTime now,
+                 std::string_view reason = "", const std::string& message = "");
+
+}  // namespace asb::controller

@@ -1,0 +1,111 @@
+// Test-only helpers for controller tests: a real SqliteStore in a temp dir, object builders,
+// and a fake "node" that plays the kubelet by writing pod status.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "api/resource.h"
+#include "base/clock.h"
+#include "controller/object_util.h"
+#include "store/sqlite_store.h"
+#include "tests/testing/test_util.h"
+
+namespace asb::controller::testing {
+
+inline std::unique_ptr<store::SqliteStore> OpenStore(const std::string& dir, Clock* clock) {
+  store::SqliteStoreOptions o;
+  o.clock = clock;
+  auto s = store::SqliteStore::Open(dir, o);
+  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
+  return s ? std::move(*s) : nullptr;
+}
+
+inline Json PodTemplate() {
+  return {{"metadata", {{"labels", {{"sandbox", "python-sandbox-example"}}}}},
+          {"spec",
+           {{"runtimeClassName", "gvisor"},
+            {"containers",
+             Json::array({{{"name", "python-runtime"},
+                           {"image", "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0"},
+                           {"ports", Json::array({{{"containerPort", 8888}}})}}})}}}};
+}
+
+inline Json TemplateObj(const std::string& name) {
+  return {{"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", {{"podTemplate", PodTemplate()}}}};
+}
+
+inline Json PoolObj(const std::string& name, const std::string& tmpl, int replicas) {
+  return {{"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", {{"replicas", replicas}, {"sandboxTemplateRef", {{"name", tmpl}}}}}};
+}
+
+inline Json ClaimObj(const std::string& name, const std::string& tmpl) {
+  return {{"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", {{"sandboxTemplateRef", {{"name", tmpl}}}}}};
+}
+
+inline Json SandboxObj(const std::string& name, Json spec_extra = Json::object()) {
+  Json sb = {{"metadata", {{"name", name}, {"namespace", "default"}}},
+             {"spec", {{"podTemplate", PodTemplate()}}}};
+  for (auto it = spec_extra.begin(); it != spec_extra.end(); ++it)
+    sb["spec"][it.key()] = it.value();
+  return sb;
+}
+
+// Writes pod status the way the node agent does.
+inline Status SetPodStatus(store::Store& s, const std::string& name, const std::string& phase,
+                           bool ready) {
+  auto pod = s.Get(api::PodResource(), "default", name);
+  if (!pod) return tl::unexpected(pod.error());
+  (*pod)["status"] = {
+      {"phase", phase},
+      {"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}};
+  (*pod)["metadata"].erase("resourceVersion");
+  store::UpdateOptions o;
+  o.status_only = true;
+  auto r = s.Update(api::PodResource(), *pod, o);
+  if (!r) return tl::unexpected(r.error());
+  return OkStatus();
+}
+
+// Plays the node: every pod that appears is marked Running + Ready (optionally only those whose
+// name passes `accept`).
+class FakeNode {
+ public:
+  explicit FakeNode(store::Store& s) : store_(s) {
+    auto w = s.Watch(api::PodResource(), "", store::WatchOptions{});
+    EXPECT_TRUE(w.has_value());
+    watcher_ = std::move(*w);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~FakeNode() {
+    stop_ = true;
+    watcher_->Stop();
+    thread_.join();
+  }
+  std::atomic<int> readied{0};
+
+ private:
+  void Run() {
+    while (!stop_) {
+      auto ev = watcher_->Next(std::chrono::milliseconds(500));
+      if (!ev) return;
+      if (!*ev || (*ev)->type == store::EventType::kDeleted) continue;
+      const Json& pod = (*ev)->object;
+      if (IsDeleting(pod) || GetString(pod, "status.phase") == "Running") continue;
+      if (SetPodStatus(store_, Name(pod), "Running", true)) ++readied;
+    }
+  }
+  store::Store& store_;
+  std::unique_ptr<store::Watcher> watcher_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace asb::controller::testing
