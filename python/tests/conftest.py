@@ -62,6 +62,7 @@ class FakeApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else 40 ms delayed-ACK stalls on split writes
 
             def log_message(self, *a):
                 pass
@@ -155,8 +156,9 @@ class FakeApi:
 class FakeRouter:
     """Plays the router in front of an upstream-style python runtime (in-memory files)."""
 
-    def __init__(self):
+    def __init__(self, require_token=True):
         self.lock = threading.Lock()
+        self.require_token = require_token  # False: play the runtime behind a real router
         self.requests = []   # (method, path, headers)
         self.files = {}
         self.connections = 0
@@ -165,6 +167,7 @@ class FakeRouter:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else 40 ms delayed-ACK stalls on split writes
 
             def log_message(self, *a):
                 pass
@@ -187,7 +190,7 @@ class FakeRouter:
                 body = self.rfile.read(n) if n else b""
                 with router.lock:
                     router.requests.append((method, self.path, dict(self.headers)))
-                if self.headers.get("Authorization") != "Bearer " + TOKEN:
+                if router.require_token and self.headers.get("Authorization") != "Bearer " + TOKEN:
                     return self._reply(401, {"detail": "Missing or invalid bearer token."})
                 if not self.headers.get("X-Sandbox-ID"):
                     return self._reply(400, {"detail": "X-Sandbox-ID header is required."})
