@@ -19,6 +19,7 @@ struct AgentConfig {
   std::string base_dir = "/app";                   // $SANDBOX_BASE_DIR; created if missing
   std::chrono::milliseconds exec_timeout{300000};  // $SANDBOX_EXEC_TIMEOUT_SECONDS
   size_t max_body_bytes = 256u << 20;              // --max-body-bytes
+  size_t max_concurrent_execs = 64;                // --max-concurrent-execs; more calls wait
   std::vector<std::string> warnings;               // non-fatal problems, for main to log
   bool help = false;                               // --help was given
 };

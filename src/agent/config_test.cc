@@ -27,16 +27,17 @@ TEST(AgentConfigTest, Defaults) {
 }
 
 TEST(AgentConfigTest, FlagsBeatEnvironment) {
-  auto c = ParseAgentConfig(
-      {"--port", "0", "--host=127.0.0.1", "--port-file", "/tmp/p", "--max-body-bytes=1024"},
-      Env({{"PORT", "9999"},
-           {"SANDBOX_BASE_DIR", "/work/x"},
-           {"SANDBOX_EXEC_TIMEOUT_SECONDS", "2.5"}}));
+  auto c = ParseAgentConfig({"--port", "0", "--host=127.0.0.1", "--port-file", "/tmp/p",
+                             "--max-body-bytes=1024", "--max-concurrent-execs", "3"},
+                            Env({{"PORT", "9999"},
+                                 {"SANDBOX_BASE_DIR", "/work/x"},
+                                 {"SANDBOX_EXEC_TIMEOUT_SECONDS", "2.5"}}));
   ASSERT_TRUE(c.has_value()) << c.error().message;
   EXPECT_EQ(c->port, 0);
   EXPECT_EQ(c->host, "127.0.0.1");
   EXPECT_EQ(c->port_file, "/tmp/p");
   EXPECT_EQ(c->max_body_bytes, 1024u);
+  EXPECT_EQ(c->max_concurrent_execs, 3u);
   EXPECT_EQ(c->base_dir, "/work/x");
   EXPECT_EQ(c->exec_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(ParseAgentConfig({}, Env({{"PORT", "9999"}}))->port, 9999);

@@ -87,6 +87,25 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
                                     std::optional<std::chrono::milliseconds> timeout) const {
   if (argv.empty()) return MakeError(Code::kInvalidArgument, "list index out of range");
   const std::chrono::milliseconds limit = timeout.value_or(default_timeout_);
+  const Clock::time_point deadline = Clock::now() + limit;
+  auto timed_out = [&] {
+    return MakeError(Code::kDeadlineExceeded, "Command '" + PyRepr(argv) + "' timed out after " +
+                                                  FormatSeconds(limit) + " seconds");
+  };
+  {
+    std::unique_lock lock(mu_);
+    if (!slot_freed_.wait_until(lock, deadline, [&] { return running_ < max_concurrent_; })) {
+      return timed_out();
+    }
+    ++running_;
+  }
+  Cleanup release_slot([&] {
+    {
+      std::lock_guard lock(mu_);
+      --running_;
+    }
+    slot_freed_.notify_one();
+  });
 
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return ErrnoUnexpected("pipe");
@@ -151,7 +170,6 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
   out_w.Reset();
   err_w.Reset();
 
-  const Clock::time_point deadline = Clock::now() + limit;
   // A pidfd makes the child's exit pollable next to the pipes; without one (gVisor, old
   // kernels) we fall back to waitpid(WNOHANG) with short sleeps once the pipes are closed.
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -176,8 +194,7 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
       }
-      return MakeError(Code::kDeadlineExceeded, "Command '" + PyRepr(argv) + "' timed out after " +
-                                                    FormatSeconds(limit) + " seconds");
+      return timed_out();
     }
     pollfd fds[3];
     int n = 0;

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,8 +24,14 @@ struct ExecResult {
 class ExecService {
  public:
   // `cwd`: directory commands run in. `default_timeout`: used when a call passes none.
-  ExecService(std::string cwd, std::chrono::milliseconds default_timeout)
-      : cwd_(std::move(cwd)), default_timeout_(default_timeout) {}
+  // `max_concurrent`: commands running at once; further calls wait for a slot, and the wait
+  // counts against their timeout (a server limit so a flood of requests can't fork-bomb the
+  // sandbox through the agent).
+  ExecService(std::string cwd, std::chrono::milliseconds default_timeout,
+              size_t max_concurrent = 64)
+      : cwd_(std::move(cwd)), default_timeout_(default_timeout), max_concurrent_(max_concurrent) {}
+  ExecService(const ExecService&) = delete;
+  ExecService& operator=(const ExecService&) = delete;
 
   // Runs argv[0] (searched in $PATH unless it contains '/') with argv, in a new session and
   // process group, with the agent's environment and signal dispositions reset to default.
@@ -49,6 +57,10 @@ class ExecService {
  private:
   std::string cwd_;
   std::chrono::milliseconds default_timeout_;
+  const size_t max_concurrent_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable slot_freed_;
+  mutable size_t running_ = 0;  // guarded by mu_
 };
 
 // Python's universal-newlines translation: "\r\n" and "\r" become "\n".

@@ -168,6 +168,22 @@ TEST_F(ExecServiceTest, ConcurrentRunsAreIndependent) {
   for (int i = 0; i < 8; ++i) EXPECT_EQ(outputs[i], std::to_string(i) + "\n");
 }
 
+TEST_F(ExecServiceTest, ConcurrencyLimitQueuesAndTimesOut) {
+  ExecService exec(dir_, milliseconds(10000), /*max_concurrent=*/1);
+  const std::string started = dir_ + "/started";
+  std::thread holder([&] { (void)exec.Run({"sh", "-c", "touch " + started + "; sleep 1"}); });
+  ASSERT_TRUE(WaitFor([&] { return PathExists(started); }, milliseconds(5000)));
+  // While the only slot is taken, a short call times out waiting for it...
+  auto r = exec.Run({"echo", "impatient"}, milliseconds(200));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Code::kDeadlineExceeded);
+  // ...and a patient one runs once the slot frees up.
+  r = exec.Run({"echo", "queued"}, milliseconds(5000));
+  holder.join();
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->stdout_data, "queued\n");
+}
+
 TEST(TranslateNewlinesTest, LikePythonTextMode) {
   EXPECT_EQ(TranslateNewlines("a\r\nb\rc\n\r"), "a\nb\nc\n\n");
   EXPECT_EQ(TranslateNewlines("plain\n"), "plain\n");

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     ASB_LOG(ERROR, "cannot use base dir", "dir", config->base_dir, "error", files.error().message);
     return 2;
   }
-  agent::ExecService exec(files->base_dir(), config->exec_timeout);
+  agent::ExecService exec(files->base_dir(), config->exec_timeout, config->max_concurrent_execs);
   http::ServerOptions options;
   options.host = config->host;
   options.port = config->port;
