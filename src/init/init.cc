@@ -193,6 +193,8 @@ int RunMode(const InitSpec& s) {
   WriteProcFile(::getpid(), "oom_score_adj", "-1000");
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) Fail("socketpair", errno);
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) Fail("output pipe", errno);
   long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
                CLONE_NEWCGROUP | SIGCHLD;
   // Raw clone with no new stack behaves like fork (this process is single-threaded).
@@ -200,9 +202,13 @@ int RunMode(const InitSpec& s) {
   if (child < 0) Fail("clone namespaces", errno);
   if (child == 0) {
     ::close(sp[0]);
+    ::close(out[0]);
+    if (::dup2(out[1], 1) < 0 || ::dup2(out[1], 2) < 0) Fail("redirect output", errno);
+    ::close(out[1]);
     SandboxInit(s, sp[1]);
   }
   ::close(sp[1]);
+  ::close(out[1]);
   Json hello{{"shim_pid", ::getpid()},
              {"shim_start", sys::ProcStartTime(::getpid()).value_or(0)},
              {"init_pid", child},
@@ -220,6 +226,23 @@ int RunMode(const InitSpec& s) {
   }
   ::close(sp[0]);
   ::close(kInitSyncFd);
+  // Copy the sandbox's output until every writer is gone: all of them live in the sandbox's
+  // pid namespace, which the kernel empties when its init exits.
+  int64_t written = 0;
+  struct stat st;
+  if (::fstat(1, &st) == 0) written = st.st_size;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(out[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (s.log_limit_bytes > 0 && written + n > s.log_limit_bytes) {
+      if (::ftruncate(1, 0) == 0) written = 0;
+    }
+    WriteAll(1, std::string(buf, static_cast<size_t>(n)));
+    written += n;
+  }
+  ::close(out[0]);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }

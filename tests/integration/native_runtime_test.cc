@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -184,6 +185,17 @@ TEST_F(NativeRuntimeTest, DiskFillerStopsAtEphemeralStorage) {
   Json out = Output(s.id);
   EXPECT_EQ(out.value("errno", 0), ENOSPC);
   EXPECT_LE(out.value("written_mb", 100), 16);
+}
+
+TEST_F(NativeRuntimeTest, OutputLogIsCapped) {
+  SandboxSpec s = Spec({"/probe", "spew", "24"});
+  ASSERT_OK(StartTracked(s));
+  SandboxStatus st = WaitExited(s.id);
+  EXPECT_EQ(st.exit_code, 0);
+  struct stat info;
+  ASSERT_EQ(::stat((rt_->SandboxDir(s.id) + "/output.log").c_str(), &info), 0);
+  EXPECT_GT(info.st_size, 0);
+  EXPECT_LE(info.st_size, 8 << 20) << "the sandbox's output grew past the cap";
 }
 
 TEST_F(NativeRuntimeTest, DialPortAndExec) {

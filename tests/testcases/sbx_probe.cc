@@ -7,6 +7,7 @@
 //   sbx_probe alloc-mb N              touches N MiB, prints {"allocated_mb":N}
 //   sbx_probe fork-bomb N             forks up to N sleeping children, prints how far it got
 //   sbx_probe fill-disk PATH MB       writes up to MB MiB into PATH, prints how far it got
+//   sbx_probe spew MB                 writes MB MiB of 'x' lines to stdout
 //   sbx_probe sleep                   waits until SIGTERM (exit 0)
 //   sbx_probe serve PORT              HTTP/1.1 server on 127.0.0.1:PORT answering "ok"
 #include <arpa/inet.h>
@@ -219,6 +220,15 @@ int FillDisk(const char* path, long mb) {
   return err == 0 ? 0 : 1;
 }
 
+int Spew(long mb) {
+  std::string line(1023, 'x');
+  line += '\n';
+  for (long i = 0; i < mb * 1024; ++i) {
+    if (fwrite(line.data(), 1, line.size(), stdout) != line.size()) return 1;
+  }
+  return 0;
+}
+
 volatile sig_atomic_t g_stop = 0;
 void OnTerm(int) { g_stop = 1; }
 
@@ -275,10 +285,11 @@ int main(int argc, char** argv) {
   if (cmd == "alloc-mb" && argc == 3) return AllocMb(atol(argv[2]));
   if (cmd == "fork-bomb" && argc == 3) return ForkBomb(atol(argv[2]));
   if (cmd == "fill-disk" && argc == 4) return FillDisk(argv[2], atol(argv[3]));
+  if (cmd == "spew" && argc == 3) return Spew(atol(argv[2]));
   if (cmd == "sleep") return Sleep();
   if (cmd == "serve" && argc == 3) return Serve(argv[2]);
   fprintf(stderr,
           "usage: sbx_probe check-isolation [--exists P] [--write P] | connect HOST PORT |\n"
-          "       alloc-mb N | fork-bomb N | fill-disk PATH MB | sleep | serve PORT\n");
+          "       alloc-mb N | fork-bomb N | fill-disk PATH MB | spew MB | sleep | serve PORT\n");
   return 2;
 }

@@ -39,6 +39,10 @@ struct InitSpec {
   ProcessSpec process;      // uid/gid are ids inside the user namespace
   std::string seccomp_bpf;  // raw struct sock_filter[] (hex-encoded in JSON)
   std::string exit_file;    // run: the shim writes {"exit_code","signal","finished_at"} here
+  // run: the sandbox's stdout/stderr reach the shim through a pipe and the shim appends them
+  // to its fd 1; when the file would pass this size it is truncated first (so a sandbox cannot
+  // fill the host disk through its output). 0 = no cap.
+  int64_t log_limit_bytes = 0;
 };
 
 Json InitSpecToJson(const InitSpec& spec);

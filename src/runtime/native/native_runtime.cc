@@ -287,6 +287,7 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   if (init.process.cwd.empty()) init.process.cwd = "/";
   init.seccomp_bpf = seccomp_bpf_;
   init.exit_file = dir + "/exit.json";
+  init.log_limit_bytes = options_.output_log_limit_bytes;
 
   ASB_ASSIGN_OR_RETURN(UniqueFd spec_fd, MemfdWith(DumpJson(InitSpecToJson(init))));
   int sv[2];
@@ -349,6 +350,8 @@ Result<std::shared_ptr<NativeRuntime::Live>> NativeRuntime::GetLive(const std::s
   }
   ASB_ASSIGN_OR_RETURN(Record rec, LoadRecord(id));
   auto live = std::make_shared<Live>();
+  // Still starting: nothing to open yet, and nothing to cache.
+  if (rec.init_pid == 0) return live;
   if (rec.init_pid > 0) {
     if (auto fd = sys::PidfdOpenVerified(static_cast<pid_t>(rec.init_pid), rec.init_start)) {
       live->init_pidfd = std::move(*fd);

@@ -42,6 +42,8 @@ struct NativeRuntimeOptions {
   int64_t default_pids = 1024;
   int64_t default_ephemeral_storage_bytes = int64_t{1} << 30;
   std::chrono::milliseconds start_timeout{10000};
+  // output.log is truncated before it would grow past this (0 = unbounded).
+  int64_t output_log_limit_bytes = 8 << 20;
   // Exec output beyond this many bytes per stream is dropped.
   size_t exec_output_limit = 16 << 20;
 };
