@@ -153,3 +153,33 @@ spec:
     assert names == ["a", "b"]
     assert got["spec"]["containers"][0]["env"] == [{"name": "X", "value": "2"}]
     wait_for(lambda: "p1" in kubectl("get", "pods").stdout, what="pod listed")
+
+
+def test_asbctl_apply_get_delete(asbd, tmp_path):
+    asbctl = os.path.join(os.path.dirname(asbd.bin), "asbctl")
+    if not os.access(asbctl, os.X_OK):
+        import pytest
+        pytest.skip("SKIPPED LOUDLY: %s is not built" % asbctl)
+
+    def run(*args, input=None):
+        return subprocess.run([asbctl, "--kubeconfig", asbd.kubeconfig] + list(args),
+                              capture_output=True, text=True, input=input, timeout=30)
+
+    r = run("apply", "-f", SEED)
+    assert r.returncode == 0, r.stderr
+    assert TEMPLATE + " created" in r.stdout
+    assert TEMPLATE + " unchanged" in run("apply", "-f", SEED).stdout
+    with open(SEED) as f:
+        changed = f.read().replace("replicas: 2", "replicas: 6")
+    r = run("apply", "-f", "-", input=changed)
+    assert POOL + " configured" in r.stdout, r.stdout + r.stderr
+    r = run("get", "swp")
+    assert r.stdout.split()[:3] == ["NAME", "READY", "DESIRED"]
+    assert "python-sandbox-warmpool" in r.stdout and " 6 " in r.stdout
+    got = json.loads(run("get", "swp", "python-sandbox-warmpool", "-o", "json").stdout)
+    assert got["spec"]["replicas"] == 6
+    r = run("get", "sandbox", "nope")
+    assert r.returncode == 1 and "NotFound" in r.stderr
+    assert run("get").returncode == 2
+    r = run("delete", "-f", SEED)
+    assert r.returncode == 0 and r.stdout.count("deleted") == 2
