@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -86,7 +87,10 @@ class FakeNode {
   }
   ~FakeNode() {
     stop_ = true;
-    watcher_->Stop();
+    {
+      std::lock_guard l(mu_);
+      watcher_->Stop();
+    }
     thread_.join();
   }
   std::atomic<int> readied{0};
@@ -95,7 +99,15 @@ class FakeNode {
   void Run() {
     while (!stop_) {
       auto ev = watcher_->Next(std::chrono::milliseconds(500));
-      if (!ev) return;
+      if (!ev) {
+        // Fell behind (kGone): watch again; the initial events replay every pod.
+        std::lock_guard l(mu_);
+        if (stop_) return;
+        auto w = store_.Watch(api::PodResource(), "", store::WatchOptions{});
+        if (!w) return;
+        watcher_ = std::move(*w);
+        continue;
+      }
       if (!*ev || (*ev)->type == store::EventType::kDeleted) continue;
       const Json& pod = (*ev)->object;
       if (IsDeleting(pod) || GetString(pod, "status.phase") == "Running") continue;
@@ -103,6 +115,7 @@ class FakeNode {
     }
   }
   store::Store& store_;
+  std::mutex mu_;
   std::unique_ptr<store::Watcher> watcher_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -79,6 +79,9 @@ Status ControllerManager::Start() {
 
 void ControllerManager::Stop() {
   if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard l(mu_);  // so a waiter can't miss the flag between its check and its wait
+  }
   cv_.notify_all();
   for (auto& w : watches_) {
     std::lock_guard l(w->mu);

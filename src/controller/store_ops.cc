@@ -11,9 +11,11 @@ Result<std::optional<store::Object>> GetIfExists(store::Store& store, const api:
 }
 
 Status DeleteIfExists(store::Store& store, const api::ResourceInfo& res, const std::string& ns,
-                      const std::string& name, const std::string& uid) {
+                      const std::string& name, const std::string& uid,
+                      const std::string& resource_version) {
   store::DeleteOptions opts;
   if (!uid.empty()) opts.precondition_uid = uid;
+  if (!resource_version.empty()) opts.precondition_resource_version = resource_version;
   Result<store::Object> del = store.Delete(res, ns, name, opts);
   if (del || del.error().code == Code::kNotFound) return OkStatus();
   return tl::unexpected(del.error());

@@ -15,10 +15,12 @@ namespace asb::controller {
                                                                const api::ResourceInfo& res,
                                                                const std::string& ns,
                                                                const std::string& name);
-// Delete with a uid precondition (when non-empty); kNotFound counts as success.
+// Delete with uid / resourceVersion preconditions (when non-empty); kNotFound counts as success,
+// a failed precondition is kAborted.
 [[nodiscard]] Status DeleteIfExists(store::Store& store, const api::ResourceInfo& res,
                                     const std::string& ns, const std::string& name,
-                                    const std::string& uid = "");
+                                    const std::string& uid = "",
+                                    const std::string& resource_version = "");
 // Writes `status` through the status subresource unless it equals obj.status. The write is
 // unconditional (no resourceVersion): each controller is the single writer of its kind's status
 // and one worker owns a key at a time. Returns whether it wrote.

@@ -12,6 +12,7 @@ PoolMember MemberFromSandbox(const Json& sandbox) {
   PoolMember m;
   m.name = Name(sandbox);
   m.uid = Uid(sandbox);
+  m.resource_version = GetString(sandbox, "metadata.resourceVersion");
   m.created = CreationTime(sandbox).value_or(SystemTime{});
   m.deleting = IsDeleting(sandbox);
   m.not_ready_since = m.created;

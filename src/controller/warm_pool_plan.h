@@ -17,6 +17,8 @@ namespace asb::controller {
 struct PoolMember {
   std::string name;
   std::string uid;
+  // Deletes are conditional on it, so a member a claim adopted after our List is never deleted.
+  std::string resource_version;
   SystemTime created{};
   bool ready = false;
   bool failed = false;    // Ready=False with reason PodFailed: replaced at once

@@ -39,7 +39,10 @@ Result<Requeue> WarmPoolReconciler::Reconcile(const std::string& key) {
     for (const PoolMember& m : plan.to_delete) {
       ASB_LOG(INFO, "deleting pool member", "pool", key, "sandbox", m.name, "ready", m.ready,
               "failed", m.failed);
-      ASB_RETURN_IF_ERROR(DeleteIfExists(store_, api::SandboxResource(), ns, m.name, m.uid));
+      // A kAborted here means the member changed (e.g. a claim adopted it): the queue retries
+      // with a fresh List.
+      ASB_RETURN_IF_ERROR(
+          DeleteIfExists(store_, api::SandboxResource(), ns, m.name, m.uid, m.resource_version));
     }
     for (int i = 0; i < plan.create; ++i) {
       auto created = store_.Create(api::SandboxResource(), BuildPoolMember(*pool, *tmpl));
