@@ -132,7 +132,9 @@ Result<ClientResponse> Client::Stream(const Request& req,
   while (!parser.is_done()) {
     parser.get().body().data = buf;
     parser.get().body().size = sizeof(buf);
-    bhttp::read(impl_->socket, impl_->buffer, parser, ec);
+    // read_some, not read: read() keeps going until the buffer is full, so a watch line would
+    // wait for the next 16 KiB of events.
+    bhttp::read_some(impl_->socket, impl_->buffer, parser, ec);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
       if (ec == bhttp::error::end_of_stream || ec == net::error::eof) break;
