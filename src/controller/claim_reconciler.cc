@@ -134,6 +134,19 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
   std::string_view reason;
   std::string message;
   std::pair<std::string, std::string> event;  // recorded after the status write (off the hot path)
+  std::string bound = GetString(*claim, "status.sandbox.name");
+  if (bound.empty()) bound = GetString(*claim, "status.sandbox.Name");
+  if (!sandbox && !bound.empty()) {
+    // The claim's sandbox went away (deleted by a user, or expired with shutdownPolicy Delete).
+    // Its state is gone; quietly handing out a fresh sandbox would hide that from the client.
+    SetUnbound(key, false);
+    Json status = ClaimStatus(*claim, std::nullopt, now, kReasonSandboxMissing,
+                              "Sandbox \"" + bound + "\" no longer exists");
+    status["sandbox"] = {{"Name", bound}, {"name", bound}};
+    Result<bool> wrote = WriteStatusIfChanged(store_, claim_res, *claim, status);
+    if (!wrote && wrote.error().code != Code::kNotFound) return tl::unexpected(wrote.error());
+    return requeue;
+  }
   if (!sandbox && GetWarmPoolPolicy(*claim) != WarmPoolPolicy::kNone) {
     ASB_ASSIGN_OR_RETURN(sandbox, AdoptWarm(*claim));
     if (sandbox) event = {"SandboxAdopted", "Adopted warm pool Sandbox " + Name(*sandbox)};

@@ -452,3 +452,61 @@ TEST(ManagerRelistTest, ConvergesWhenWatchesFallBehind) {
 
 }  // namespace
 }  // namespace asb::controller
+
+namespace asb::controller {
+namespace {
+
+TEST_F(ClaimReconcilerTest, DeletedSandboxIsReportedNotReplaced) {
+  ASSERT_OK(store_->Create(api::SandboxClaimResource(), ClaimObj("c1", "tmpl")));
+  ClaimReconciler r(*store_, clock_, {});
+  ASSERT_OK(r.Reconcile("default/c1"));
+  ASSERT_TRUE(Get(api::SandboxResource(), "c1"));
+  ASSERT_OK(store_->Delete(api::SandboxResource(), "default", "c1"));
+  ASSERT_OK(r.Reconcile("default/c1"));
+  EXPECT_FALSE(Get(api::SandboxResource(), "c1"));
+  EXPECT_EQ(Ready("c1")["reason"], "SandboxMissing");
+}
+
+}  // namespace
+}  // namespace asb::controller
+
+namespace asb::controller {
+namespace {
+
+TEST_F(ManagerTest, PoolCreatedBeforeItsTemplateFillsWhenTemplateAppears) {
+  ASSERT_OK(store_->Create(api::SandboxWarmPoolResource(), PoolObj("early", "late-tmpl", 2)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = Get(api::SandboxWarmPoolResource(), "early");
+        return p && Find(*p, "status.replicas") && (*p)["status"]["replicas"] == 0;
+      },
+      seconds(5)));
+  ASSERT_OK(store_->Create(api::SandboxTemplateResource(), TemplateObj("late-tmpl")));
+  EXPECT_TRUE(WaitFor([&] { return PoolReady("early") == 2; }, seconds(5)));
+}
+
+TEST_F(ManagerTest, SuspendAndResumeThroughTheManager) {
+  ASSERT_OK(store_->Create(api::SandboxResource(), SandboxObj("sb")));
+  auto ready = [&] {
+    auto sb = Get(api::SandboxResource(), "sb");
+    return sb && ConditionTrue(*sb, kCondReady);
+  };
+  ASSERT_TRUE(WaitFor(ready, seconds(5)));
+  auto sb = Get(api::SandboxResource(), "sb");
+  (*sb)["spec"]["replicas"] = 0;
+  ASSERT_OK(store_->Update(api::SandboxResource(), *sb));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = Get(api::SandboxResource(), "sb");
+        const Json* r = s ? FindCondition(*s, kCondReady) : nullptr;
+        return r && GetString(*r, "message") == "suspended" && !Get(api::PodResource(), "sb");
+      },
+      seconds(5)));
+  sb = Get(api::SandboxResource(), "sb");
+  (*sb)["spec"]["replicas"] = 1;
+  ASSERT_OK(store_->Update(api::SandboxResource(), *sb));
+  EXPECT_TRUE(WaitFor(ready, seconds(5)));
+}
+
+}  // namespace
+}  // namespace asb::controller
