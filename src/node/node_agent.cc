@@ -447,8 +447,9 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::SyncRunning(PodRecord& rec, cons
   rec.sandbox_exists = false;
   SetRunning(rec, nullptr, false);
   c.ready = false;
-  ASB_LOG(INFO, "node: container exited", "pod", rec.key, "exit_code", t.exit_code, "reason",
-          t.reason);
+  ASB_LOG(INFO, "node: container exited", "pod", rec.key, "exit_code", t.exit_code, "signal",
+          t.signal, "reason", t.reason, "message", t.message, "inspect",
+          st ? "ok" : st.error().message);
   if (!ShouldRestart(plan.restart_policy, t.exit_code)) {
     c.state = ContainerView::State::kTerminated;
     c.terminated = t;
