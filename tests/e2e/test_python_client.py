@@ -75,8 +75,10 @@ def asb_env(request):
 
 
 def _kubectl(kubeconfig, *args, stdin=None):
-    r = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, *args], input=stdin,
-                       capture_output=True, text=True, timeout=60)
+    import tempfile
+    cache = os.path.join(tempfile.gettempdir(), "asb-e2e-kube-cache-%d" % os.getpid())
+    r = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", cache, *args],
+                       input=stdin, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, "kubectl %s failed:\n%s\n%s" % (" ".join(args), r.stdout, r.stderr)
     return r.stdout
 
