@@ -96,6 +96,7 @@ void NodeAgent::Stop() {
     std::lock_guard l(mu_);
     if (watcher_) watcher_->Stop();
   }
+  stop_cv_.notify_all();
   if (watch_thread_.joinable()) watch_thread_.join();
   queue_.Stop();
 }
@@ -118,6 +119,11 @@ Result<UniqueFd> NodeAgent::DialPod(const std::string& ns, const std::string& po
   return rt->DialPort(id, port);
 }
 
+void NodeAgent::WaitForStop(milliseconds d) {
+  std::unique_lock l(mu_);
+  stop_cv_.wait_for(l, d, [this] { return stopping_.load(); });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Watch: list, enqueue everything relevant, then watch from the list's revision; re-list on kGone.
 
@@ -131,7 +137,7 @@ void NodeAgent::WatchLoop() {
     auto list = store_.List(api::PodResource(), "", {});
     if (!list) {
       ASB_LOG(WARN, "node: listing pods failed", "error", list.error().message);
-      std::this_thread::sleep_for(retry);  // store outage only; normal operation never sleeps
+      WaitForStop(retry);  // store outage only; normal operation never waits here
       retry = std::min(retry * 2, milliseconds(5000));
       continue;
     }
@@ -153,7 +159,7 @@ void NodeAgent::WatchLoop() {
     auto w = store_.Watch(api::PodResource(), "", wo);
     if (!w) {
       ASB_LOG(WARN, "node: watching pods failed", "error", w.error().message);
-      std::this_thread::sleep_for(retry);
+      WaitForStop(retry);
       retry = std::min(retry * 2, milliseconds(5000));
       continue;
     }
@@ -646,6 +652,12 @@ std::shared_ptr<NodeAgent::PodRecord> NodeAgent::NewRecord(const std::string& ke
     }
   }
   if (c.state != ContainerView::State::kTerminated) c.ready = c.ready && rec->has_run;
+  // A pod that failed is failed for good (Kubernetes phases never leave Failed), even if a
+  // restarted node could now run it.
+  if (GetString(status, "phase") == "Failed" && c.state != ContainerView::State::kTerminated &&
+      !GetString(status, "reason").empty()) {
+    rec->view.failure = PodFailure{GetString(status, "reason"), GetString(status, "message")};
+  }
   std::lock_guard l(mu_);
   records_[key] = rec;
   return rec;

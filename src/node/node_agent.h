@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -115,6 +116,8 @@ class NodeAgent {
   };
 
   void WatchLoop();
+  // Waits `d` or until Stop(), whichever comes first.
+  void WaitForStop(std::chrono::milliseconds d);
   void Sync(const std::string& key);
   // The body of Sync; returns when the key should be synced again (nullopt: only on events).
   std::optional<SteadyTime> SyncPod(const std::string& key);
@@ -145,6 +148,7 @@ class NodeAgent {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<PodRecord>> records_;  // by namespace/name
   std::unique_ptr<store::Watcher> watcher_;                    // the current watch, for Stop
+  std::condition_variable stop_cv_;
 
   WorkQueue queue_;
   std::thread watch_thread_;
