@@ -78,6 +78,19 @@ Json BuildColdSandbox(const Json& claim, const Json& tmpl) {
   return sb;
 }
 
+std::optional<SystemTime> ClaimExpiry(const Json& claim) {
+  std::optional<SystemTime> at = ParseRfc3339(GetString(claim, "spec.lifecycle.shutdownTime"));
+  const Json* ttl = Find(claim, "spec.lifecycle.ttlSecondsAfterFinished");
+  const Json* fin = FindCondition(claim, kCondFinished);
+  if (ttl && ttl->is_number_integer() && fin && GetString(*fin, "status") == "True") {
+    if (auto t = ParseRfc3339(GetString(*fin, "lastTransitionTime"))) {
+      SystemTime ttl_at = *t + std::chrono::seconds(ttl->get<int64_t>());
+      if (!at || ttl_at < *at) at = ttl_at;
+    }
+  }
+  return at;
+}
+
 Json ClaimStatus(const Json& claim, const std::optional<Json>& sandbox, SystemTime now,
                  std::string_view reason, const std::string& message) {
   Json status = Json::object();

@@ -34,6 +34,10 @@ Json AdoptedSandbox(const Json& candidate, const Json& claim);
 // finds it), from the template's podTemplate, owned by the claim, launch-type=cold.
 Json BuildColdSandbox(const Json& claim, const Json& tmpl);
 
+// When the claim expires: the earlier of spec.lifecycle.shutdownTime and (the claim's mirrored
+// Finished=True lastTransitionTime + spec.lifecycle.ttlSecondsAfterFinished); nullopt = never.
+std::optional<SystemTime> ClaimExpiry(const Json& claim);
+
 // Claim status: Ready mirrored from the sandbox's Ready (observedGeneration = the claim's),
 // sandbox {Name (v0.1.0 key), name, podIPs}. Without a sandbox: Ready False with
 // `reason`/`message`.

@@ -117,17 +117,14 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
   }
   const SystemTime now = clock_.Now();
 
-  // Expiry (lifecycle.shutdownTime).
+  // Expiry: the earlier of lifecycle.shutdownTime and Finished + ttlSecondsAfterFinished.
   Requeue requeue;
-  std::string shutdown = GetString(*claim, "spec.lifecycle.shutdownTime");
-  if (!shutdown.empty()) {
-    if (auto at = ParseRfc3339(shutdown)) {
-      if (*at <= now) {
-        SetUnbound(key, false);
-        return Expire(*claim, GetString(*claim, "spec.lifecycle.shutdownPolicy", "Retain"));
-      }
-      requeue = Requeue::After(std::chrono::duration_cast<Duration>(*at - now) + Duration(1));
+  if (std::optional<SystemTime> at = ClaimExpiry(*claim)) {
+    if (*at <= now) {
+      SetUnbound(key, false);
+      return Expire(*claim, GetString(*claim, "spec.lifecycle.shutdownPolicy", "Retain"));
     }
+    requeue = Requeue::After(std::chrono::duration_cast<Duration>(*at - now) + Duration(1));
   }
 
   ASB_ASSIGN_OR_RETURN(std::optional<store::Object> sandbox, FindOwned(*claim));

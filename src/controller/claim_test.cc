@@ -510,3 +510,22 @@ TEST_F(ManagerTest, SuspendAndResumeThroughTheManager) {
 
 }  // namespace
 }  // namespace asb::controller
+
+namespace asb::controller {
+namespace {
+
+TEST(ClaimPlanTest, ExpiryIsEarlierOfShutdownTimeAndFinishedTtl) {
+  Json c = Claim();
+  EXPECT_FALSE(ClaimExpiry(c));
+  c["spec"]["lifecycle"] = {{"shutdownTime", FormatRfc3339(kT0 + seconds(100))},
+                            {"ttlSecondsAfterFinished", 10}};
+  EXPECT_EQ(ClaimExpiry(c), kT0 + seconds(100));
+  c["status"]["conditions"] = Json::array(
+      {{{"type", "Finished"}, {"status", "True"}, {"lastTransitionTime", FormatRfc3339(kT0)}}});
+  EXPECT_EQ(ClaimExpiry(c), kT0 + seconds(10));
+  c["spec"]["lifecycle"].erase("shutdownTime");
+  EXPECT_EQ(ClaimExpiry(c), kT0 + seconds(10));
+}
+
+}  // namespace
+}  // namespace asb::controller
