@@ -286,7 +286,11 @@ SandboxPlan PlanSandbox(const Json& sandbox, const std::optional<Json>& pod,
       plan.delete_pod_uid = Uid(*pod);
     }
   } else if (!pod) {
-    plan.create_pod = BuildPod(sandbox, options);
+    const Json* containers = Find(sandbox, "spec.podTemplate.spec.containers");
+    if (!containers || !containers->is_array() || containers->empty())
+      conflict = "spec.podTemplate.spec.containers: Required value: the pod needs a container";
+    else
+      plan.create_pod = BuildPod(sandbox, options);
   } else if (!IsDeleting(*pod)) {
     PodMeta merged = MergePodMeta(*pod, DesiredPodMeta(sandbox));
     if (merged.labels != Labels(*pod) || merged.annotations != Annotations(*pod)) {

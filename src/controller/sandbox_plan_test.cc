@@ -283,3 +283,18 @@ TEST(ConditionsTest, SetConditionReplacesAndTracksTransitions) {
 
 }  // namespace
 }  // namespace asb::controller
+
+namespace asb::controller {
+namespace {
+
+TEST(SandboxPlanTest, NoContainersIsAnErrorNotAPod) {
+  Json sb = Sandbox();
+  sb["spec"]["podTemplate"]["spec"].erase("containers");
+  SandboxPlan p = PlanSandbox(sb, std::nullopt, std::nullopt, kNow, {});
+  EXPECT_FALSE(p.create_pod);
+  EXPECT_EQ(Ready(p)["reason"], "ReconcilerError");
+  EXPECT_NE(GetString(Ready(p), "message").find("containers"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace asb::controller
