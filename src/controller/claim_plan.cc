@@ -24,20 +24,31 @@ std::string CandidateSelector(const Json& claim) {
   return sel + std::string(kLabelWarmPoolSandbox);
 }
 
-std::vector<Json> OrderCandidates(const Json& claim, const std::vector<Json>& listed) {
-  std::vector<Json> out;
+std::vector<const Json*> OrderCandidates(const Json& claim, const std::vector<Json>& listed) {
+  struct Entry {
+    SystemTime created;
+    const std::string* name;
+    const Json* sandbox;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(listed.size());
   for (const Json& sb : listed) {
     if (IsDeleting(sb) || !ConditionTrue(sb, kCondReady)) continue;
     auto ref = ControllerRef(sb);
     if (!ref || ref->kind != "SandboxWarmPool") continue;
-    out.push_back(sb);
+    const Json* name = Find(sb, "metadata.name");
+    if (!name || !name->is_string()) continue;
+    entries.push_back(
+        {CreationTime(sb).value_or(SystemTime{}), &name->get_ref<const std::string&>(), &sb});
   }
-  std::stable_sort(out.begin(), out.end(), [](const Json& a, const Json& b) {
-    auto ta = CreationTime(a).value_or(SystemTime{});
-    auto tb = CreationTime(b).value_or(SystemTime{});
-    if (ta != tb) return ta < tb;
-    return Name(a) < Name(b);
+  // Parse each timestamp once; the sort compares precomputed keys (this runs on the hot path).
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    if (a.created != b.created) return a.created < b.created;
+    return *a.name < *b.name;
   });
+  std::vector<const Json*> out;
+  out.reserve(entries.size());
+  for (const Entry& e : entries) out.push_back(e.sandbox);
   if (out.size() > 1) {
     size_t shift = std::stoul(NameHash(Uid(claim) + Name(claim)), nullptr, 16) % out.size();
     std::rotate(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(shift), out.end());

@@ -22,8 +22,8 @@ std::string CandidateSelector(const Json& claim);
 
 // Ready, pool-controlled, not-deleting candidates in adoption order: oldest first, rotated by a
 // hash of the claim's uid so that concurrent claims start on different members (fewer CAS
-// conflicts) while each still walks every candidate.
-std::vector<Json> OrderCandidates(const Json& claim, const std::vector<Json>& listed);
+// conflicts) while each still walks every candidate. The pointers point into `listed`.
+std::vector<const Json*> OrderCandidates(const Json& claim, const std::vector<Json>& listed);
 
 // The candidate after adoption: the controller reference moves pool -> claim, the
 // warm-pool-sandbox label goes (the pool stops counting it), launch-type=warm, claim-uid set,

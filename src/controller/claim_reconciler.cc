@@ -50,12 +50,14 @@ Result<std::optional<store::Object>> ClaimReconciler::FindOwned(const store::Obj
   return std::optional<store::Object>();
 }
 
-Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Object& claim) {
+Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Object& claim,
+                                                                std::string* pool_key) {
   const std::string ns = Namespace(claim);
   store::ListOptions lo;
   lo.label_selector = CandidateSelector(claim);
   ASB_ASSIGN_OR_RETURN(store::ListResult listed, store_.List(api::SandboxResource(), ns, lo));
-  for (const Json& candidate : OrderCandidates(claim, listed.items)) {
+  for (const Json* cand : OrderCandidates(claim, listed.items)) {
+    const Json& candidate = *cand;
     auto pool = ControllerRef(candidate);
     // Compare-and-set on the member's resourceVersion: if another claim (or the pool) wrote it
     // since our List, this fails with kAborted and we move on to the next candidate.
@@ -67,7 +69,7 @@ Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Obj
     }
     ASB_LOG(INFO, "claim adopted warm sandbox", "claim", KeyOf(claim), "sandbox", Name(candidate),
             "pool", pool ? pool->name : "");
-    if (pool && notify_pool_) notify_pool_(MakeKey(ns, pool->name));
+    if (pool) *pool_key = MakeKey(ns, pool->name);
     return std::optional<store::Object>(std::move(*adopted));
   }
   return std::optional<store::Object>();
@@ -131,6 +133,7 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
   std::string_view reason;
   std::string message;
   std::pair<std::string, std::string> event;  // recorded after the status write (off the hot path)
+  std::string adopted_from;                   // pool to refill, poked after the status write
   std::string bound = GetString(*claim, "status.sandbox.name");
   if (bound.empty()) bound = GetString(*claim, "status.sandbox.Name");
   if (!sandbox && !bound.empty()) {
@@ -145,7 +148,7 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
     return requeue;
   }
   if (!sandbox && GetWarmPoolPolicy(*claim) != WarmPoolPolicy::kNone) {
-    ASB_ASSIGN_OR_RETURN(sandbox, AdoptWarm(*claim));
+    ASB_ASSIGN_OR_RETURN(sandbox, AdoptWarm(*claim, &adopted_from));
     if (sandbox) event = {"SandboxAdopted", "Adopted warm pool Sandbox " + Name(*sandbox)};
   }
   if (!sandbox) {
@@ -181,6 +184,9 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
   Json status = ClaimStatus(*claim, sandbox, now, reason, message);
   Result<bool> wrote = WriteStatusIfChanged(store_, claim_res, *claim, status);
   if (!wrote && wrote.error().code != Code::kNotFound) return tl::unexpected(wrote.error());
+  // Only now wake the pool: its refill (create, pod, ...) would otherwise compete with this
+  // claim's status write for the store and the CPU.
+  if (!adopted_from.empty() && notify_pool_) notify_pool_(adopted_from);
   if (!event.first.empty() && options_.record_events)
     RecordEvent(store_, clock_, claim_res, *claim, "Normal", event.first, event.second);
   return requeue;

@@ -46,8 +46,9 @@ class ClaimReconciler {
  private:
   // Finds the sandbox the claim already owns (status.sandbox, claim-uid label, claim name).
   Result<std::optional<store::Object>> FindOwned(const store::Object& claim);
-  // Tries to adopt a Ready warm member; nullopt when none could be taken.
-  Result<std::optional<store::Object>> AdoptWarm(const store::Object& claim);
+  // Tries to adopt a Ready warm member; nullopt when none could be taken. *pool_key receives
+  // the key of the pool the member came from.
+  Result<std::optional<store::Object>> AdoptWarm(const store::Object& claim, std::string* pool_key);
   Result<Requeue> Expire(const store::Object& claim, const std::string& policy);
   void SetUnbound(const std::string& key, bool unbound);
 

@@ -68,9 +68,9 @@ TEST(ClaimPlanTest, CandidatesAreReadyPoolMembersOnly) {
   std::vector<Json> listed = {
       Member("a", 10, true, "SandboxWarmPool"), Member("b", 20, false, "SandboxWarmPool"),
       Member("c", 30, true, "SandboxClaim"), Member("d", 40, true, "SandboxWarmPool")};
-  std::vector<Json> order = OrderCandidates(Claim(), listed);
+  std::vector<const Json*> order = OrderCandidates(Claim(), listed);
   std::set<std::string> names;
-  for (const Json& c : order) names.insert(Name(c));
+  for (const Json* c : order) names.insert(Name(*c));
   EXPECT_EQ(names, (std::set<std::string>{"a", "d"}));
 }
 
