@@ -108,6 +108,7 @@ Json ClaimStatus(const Json& claim, const std::optional<Json>& sandbox, SystemTi
   Json conditions = Json::array();
   if (const Json* c = Find(claim, "status.conditions"); c && c->is_array()) conditions = *c;
   const int64_t gen = Generation(claim);
+  status["observedGeneration"] = gen;
   if (!sandbox) {
     conditions = SetCondition(
         conditions, Condition{std::string(kCondReady), "False", std::string(reason), message, gen},

@@ -80,6 +80,7 @@ Result<Requeue> ClaimReconciler::Expire(const store::Object& claim, const std::s
   const SystemTime now = clock_.Now();
   Json status = Find(claim, "status") ? claim["status"] : Json::object();
   if (!status.is_object()) status = Json::object();
+  status["observedGeneration"] = Generation(claim);
   const Json* c = Find(status, "conditions");
   status["conditions"] =
       SetCondition(c ? *c : Json::array(),

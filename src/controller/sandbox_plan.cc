@@ -229,6 +229,7 @@ SandboxPlan PlanSandbox(const Json& sandbox, const std::optional<Json>& pod,
   };
 
   Json status = Json::object();
+  status["observedGeneration"] = gen;
   status["selector"] = std::string(kLabelSandboxNameHash) + "=" + NameHash(name);
 
   // 1. Expiry.

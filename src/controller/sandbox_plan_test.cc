@@ -114,6 +114,7 @@ TEST(SandboxPlanTest, NewSandboxCreatesPodServiceAndIsNotReady) {
   EXPECT_EQ(Ready(p)["status"], "False");
   EXPECT_EQ(Ready(p)["reason"], "DependenciesNotReady");
   EXPECT_EQ(Ready(p)["observedGeneration"], 3);
+  EXPECT_EQ(p.status["observedGeneration"], 3);
   EXPECT_EQ(p.status["serviceFQDN"], "sb-1.default.svc.cluster.local");
   EXPECT_EQ(p.status["selector"], "agents.x-k8s.io/sandbox-name-hash=" + NameHash("sb-1"));
   EXPECT_FALSE(p.requeue.after);

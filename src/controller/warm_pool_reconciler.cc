@@ -56,6 +56,7 @@ Result<Requeue> WarmPoolReconciler::Reconcile(const std::string& key) {
   status["replicas"] = plan.replicas;
   status["readyReplicas"] = plan.ready_replicas;
   status["selector"] = PoolSelector(name);
+  status["observedGeneration"] = Generation(*pool);
   Result<bool> wrote = WriteStatusIfChanged(store_, pool_res, *pool, status);
   if (!wrote && wrote.error().code != Code::kNotFound) return tl::unexpected(wrote.error());
   if (!acted) return tl::unexpected(acted.error());
