@@ -231,10 +231,19 @@ TEST_F(ManagerTest, ClaimAdoptsReadyMemberAndPoolRefills) {
       },
       seconds(5)));
 
-  // Deleting the claim deletes its sandbox and pod (ownerReference cascade).
+  // Deleting the claim deletes its sandbox, pod and events (ownerReference cascade).
   ASSERT_OK(store_->Delete(api::SandboxClaimResource(), "default", "sandbox-claim-1"));
   EXPECT_TRUE(WaitFor(
       [&] { return !Get(api::SandboxResource(), sb_name) && !Get(api::PodResource(), sb_name); },
+      seconds(5)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto evs = store_->List(api::EventResource(), "default", {});
+        if (!evs) return false;
+        for (const Json& e : evs->items)
+          if (GetString(e, "involvedObject.name") == "sandbox-claim-1") return false;
+        return true;
+      },
       seconds(5)));
 }
 

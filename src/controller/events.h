@@ -1,5 +1,6 @@
 // Core v1 Event objects for what the controllers did (kubectl describe / get events show them).
-// Best effort: a failed write is logged, never fails a reconcile. Thread-safe.
+// Best effort: a failed write is logged, never fails a reconcile. Each event carries a
+// (non-controller) ownerReference to its object, so it is garbage-collected with it. Thread-safe.
 #pragma once
 
 #include <string_view>
