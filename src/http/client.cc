@@ -8,6 +8,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <limits>
 #include <utility>  // before Asio, see docs: GCC 12 + Boost 1.74
 
 namespace asb::http {
@@ -102,7 +104,8 @@ Result<ClientResponse> Client::Do(const Request& req) {
   bhttp::write(impl_->socket, out, ec);
   if (ec) return tl::unexpected(IoError(ec, "write request"));
   bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(boost::none);
+  parser.body_limit(
+      std::numeric_limits<std::uint64_t>::max());  // boost::none is not "unlimited" in 1.74
   if (req.method == "HEAD") parser.skip(true);
   bhttp::read(impl_->socket, impl_->buffer, parser, ec);
   if (ec) return tl::unexpected(IoError(ec, "read response"));
@@ -121,7 +124,8 @@ Result<ClientResponse> Client::Stream(const Request& req,
   bhttp::write(impl_->socket, out, ec);
   if (ec) return tl::unexpected(IoError(ec, "write request"));
   bhttp::response_parser<bhttp::buffer_body> parser;
-  parser.body_limit(boost::none);
+  parser.body_limit(
+      std::numeric_limits<std::uint64_t>::max());  // boost::none is not "unlimited" in 1.74
   bhttp::read_header(impl_->socket, impl_->buffer, parser, ec);
   if (ec) return tl::unexpected(IoError(ec, "read response header"));
   ClientResponse resp;

@@ -10,6 +10,8 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "client/kubeconfig.h"
+#include "runtime/native/native_runtime.h"
+#include "runtime/runsc/runsc_runtime.h"
 
 namespace asb::asbd {
 
@@ -93,9 +95,65 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
                                                              d->server_->port(), cert));
   d->api_url_ = UrlFor("https", api_addr.host, d->front_->port());
 
-  // Hook: node agent (runs pods) and controllers start here, over *d->store_.
-  // Hook: the router starts here on router_addr; once it is bound, use its real port below.
-  std::string router_url = UrlFor("http", router_addr.host, router_addr.port);
+  // Images and runtimes. gVisor is optional ("auto"): pods asking for it fail with a clear
+  // reason when runsc can't run here, never silently falling back to native.
+  image::ImageStoreOptions image_opts;
+  for (const auto& a : config.image_aliases) image_opts.aliases.push_back({a.pattern, a.image});
+  if (config.image_aliases.empty()) image_opts.aliases = image::DefaultAliases();
+  d->images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
+  d->image_resolver_ = std::make_unique<node::ImageStoreResolver>(*d->images_);
+  std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
+  if (config.enable_native) {
+    runtime::native::NativeRuntimeOptions native_opts;
+    native_opts.state_dir = config.state_dir;
+    auto native = runtime::native::NativeRuntime::Create(native_opts);
+    if (!native) return tl::unexpected(native.error().Wrap("native runtime"));
+    d->native_ = std::move(*native);
+    runtimes["native"] = d->native_.get();
+  }
+  if (config.gvisor != "off") {
+    runtime::RunscOptions runsc_opts;
+    runsc_opts.state_dir = config.state_dir;
+    runsc_opts.runsc_path = config.runsc_path;
+    runsc_opts.platform = config.runsc_platform;
+    auto gvisor = runtime::RunscRuntime::Create(runsc_opts);
+    if (gvisor) {
+      d->gvisor_ = std::move(*gvisor);
+      runtimes["gvisor"] = d->gvisor_.get();
+    } else if (config.gvisor == "on") {
+      return tl::unexpected(gvisor.error().Wrap("gvisor runtime"));
+    } else {
+      ASB_LOG(WARN, "gvisor runtime unavailable; pods with runtimeClassName gvisor will fail",
+              "error", gvisor.error().message);
+    }
+  }
+
+  node::NodeOptions node_opts;
+  node_opts.node_name = config.node_name;
+  node_opts.default_runtime_class = config.default_runtime_class;
+  node_opts.workers = config.node_workers;
+  d->node_ =
+      std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->image_resolver_, node_opts);
+  ASB_RETURN_IF_ERROR(d->node_->Start());
+
+  controller::ManagerOptions ctl_opts;
+  ctl_opts.sandbox_workers = config.controller_workers;
+  ctl_opts.claim_workers = config.controller_workers;
+  ctl_opts.pool_workers = std::max(1, config.controller_workers / 2);
+  d->controllers_ =
+      std::make_unique<controller::ControllerManager>(*d->store_, RealClock::Get(), ctl_opts);
+  ASB_RETURN_IF_ERROR(d->controllers_->Start());
+
+  d->backend_ = std::make_unique<SandboxBackend>(*d->store_, *d->node_);
+  router::RouterOptions router_opts;
+  router_opts.host = router_addr.host;
+  router_opts.port = router_addr.port;
+  router_opts.token = d->token_;  // Security: the router needs the same bearer token as the API
+  auto router = router::RouterServer::Start(router_opts, *d->backend_);
+  if (!router) return tl::unexpected(router.error().Wrap("router on " + config.router_listen));
+  d->router_ = std::move(*router);
+  std::string router_url = UrlFor("http", router_addr.host, d->router_->port());
+  d->router_url_ = router_url;
 
   client::Kubeconfig kc;
   kc.server = d->api_url_;
@@ -114,7 +172,19 @@ Daemon::~Daemon() { Stop(); }
 void Daemon::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  // Hook: stop router, controllers and node agent here (reverse start order).
+  // Reverse start order: no new traffic, no new reconciles, then the node (sandboxes keep
+  // running; a restarted asbd re-adopts or cleans them).
+  if (router_) router_->Stop();
+  if (controllers_) controllers_->Stop();
+  if (node_) node_->Stop();
+  router_.reset();
+  backend_.reset();
+  controllers_.reset();
+  node_.reset();
+  gvisor_.reset();
+  native_.reset();
+  image_resolver_.reset();
+  images_.reset();
   if (api_) api_->Shutdown();
   if (front_) front_->Stop();
   if (server_) server_->Stop();

@@ -1,9 +1,7 @@
-// Assembly of the asbd daemon: state dir, token, store, API server, kubeconfig. main.cc parses
-// flags into a DaemonConfig and calls RunServe; tests and benchmarks use Daemon directly.
-//
-// Extension points for the other roles (node agent, controllers, router) are marked
-// "Hook:" in app.cc: each gets the shared Store and the config, starts in Daemon::Start after the
-// API server, and stops in reverse order in Daemon::Stop.
+// Assembly of the asbd daemon: state dir, token, store, API server, image store, runtimes, node
+// agent, controllers, router, kubeconfig. main.cc parses flags into a DaemonConfig and calls
+// RunServe; tests and benchmarks use Daemon directly. Components start in dependency order and
+// stop in reverse.
 #pragma once
 
 #include <cstddef>
@@ -14,17 +12,18 @@
 #include "apiserver/api_server.h"
 #include "apiserver/tls_front.h"
 #include "base/result.h"
+#include "cmd/asbd/config.h"
+#include "cmd/asbd/sandbox_backend.h"
+#include "controller/manager.h"
 #include "http/server.h"
+#include "image/image_store.h"
+#include "node/image_store_resolver.h"
+#include "node/node_agent.h"
+#include "router/router_server.h"
+#include "runtime/runtime.h"
 #include "store/sqlite_store.h"
 
 namespace asb::asbd {
-
-struct DaemonConfig {
-  std::string state_dir;                      // required; created 0700 if missing
-  std::string api_listen = "127.0.0.1:6443";  // host:port; port 0 picks a free port
-  std::string router_listen = "127.0.0.1:8080";
-  size_t max_request_bytes = 3 * 1024 * 1024;  // larger API bodies get 413
-};
 
 class Daemon {
  public:
@@ -43,6 +42,7 @@ class Daemon {
   uint16_t api_port() const { return front_ ? front_->port() : 0; }
   const std::string& token() const { return token_; }
   const std::string& kubeconfig_path() const { return kubeconfig_path_; }
+  const std::string& router_url() const { return router_url_; }
   store::Store& store() { return *store_; }
 
  private:
@@ -51,10 +51,19 @@ class Daemon {
   std::string token_;
   std::string api_url_;
   std::string kubeconfig_path_;
+  std::string router_url_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<apiserver::ApiServer> api_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<apiserver::TlsFront> front_;
+  std::unique_ptr<image::ImageStore> images_;
+  std::unique_ptr<node::ImageStoreResolver> image_resolver_;
+  std::unique_ptr<runtime::Runtime> native_;
+  std::unique_ptr<runtime::Runtime> gvisor_;
+  std::unique_ptr<node::NodeAgent> node_;
+  std::unique_ptr<controller::ControllerManager> controllers_;
+  std::unique_ptr<SandboxBackend> backend_;
+  std::unique_ptr<router::RouterServer> router_;
   bool stopped_ = false;
 };
 

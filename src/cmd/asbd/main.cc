@@ -5,6 +5,8 @@
 #include "base/log.h"
 #include "client/kubeconfig.h"
 #include "cmd/asbd/app.h"
+#include "cmd/asbd/config.h"
+#include "image/image_store.h"
 
 #ifndef ASB_VERSION
 #define ASB_VERSION "0.1.0"
@@ -19,7 +21,14 @@ int main(int argc, char** argv) {
 
   asb::asbd::DaemonConfig config;
   config.state_dir = asb::client::DefaultStateDir();
-  CLI::App* serve = app.add_subcommand("serve", "run the API server (and, later, every role)");
+  for (const auto& a : asb::image::DefaultAliases())
+    config.image_aliases.push_back({a.pattern, a.target});
+  CLI::App* serve = app.add_subcommand(
+      "serve", "run everything: API server, controllers, node agent (sandboxes) and router");
+  std::string config_file;
+  bool print_config = false;
+  serve->add_option("--config", config_file, "JSON config file (see configs/asbd.json)");
+  serve->add_flag("--print-config", print_config, "print the effective config as JSON and exit");
   serve->add_option("--state-dir", config.state_dir, "state directory")->capture_default_str();
   serve->add_option("--api-listen", config.api_listen, "API server address host:port")
       ->capture_default_str();
@@ -30,7 +39,35 @@ int main(int argc, char** argv) {
                    "largest accepted API request body (413 above)")
       ->capture_default_str();
 
+  serve->add_option("--node-name", config.node_name, "name of this node")->capture_default_str();
+  serve->add_option("--gvisor", config.gvisor, "gVisor runtime class: auto, on, off")
+      ->capture_default_str();
+  serve->add_option("--runsc", config.runsc_path, "runsc binary")->capture_default_str();
+  serve
+      ->add_option("--default-runtime-class", config.default_runtime_class,
+                   "runtime for pods without runtimeClassName: native or gvisor")
+      ->capture_default_str();
+
+  // Precedence: defaults < --config file < flags. Parse once to find --config, load the file,
+  // then parse again so flags win.
   CLI11_PARSE(app, argc, argv);
+  if (!config_file.empty()) {
+    asb::asbd::DaemonConfig from_file = config;
+    if (auto loaded = asb::asbd::LoadConfigFile(config_file, &from_file); !loaded) {
+      fprintf(stderr, "asbd: bad config: %s\n", loaded.error().message.c_str());
+      return 2;
+    }
+    config = from_file;
+    CLI11_PARSE(app, argc, argv);
+  }
+  if (auto valid = asb::asbd::Validate(config); !valid) {
+    fprintf(stderr, "asbd: bad config: %s\n", valid.error().message.c_str());
+    return 2;
+  }
+  if (print_config) {
+    printf("%s\n", asb::asbd::ConfigToJson(config).dump(2).c_str());
+    return 0;
+  }
   asb::log::Level parsed;
   if (!asb::log::ParseLevel(level, &parsed)) {
     fprintf(stderr, "asbd: bad --log-level \"%s\"\n", level.c_str());

@@ -1,0 +1,123 @@
+#include "cmd/asbd/config.h"
+
+#include "base/file_util.h"
+
+namespace asb::asbd {
+
+namespace {
+
+Status Bad(const std::string& path, const std::string& problem) {
+  return MakeError(Code::kInvalidArgument, path + ": " + problem);
+}
+
+template <class T>
+Status Take(const Json& obj, const std::string& key, const std::string& path, T* out) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) return Bad(path + "/" + key, "must be a string");
+    *out = it->template get<std::string>();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) return Bad(path + "/" + key, "must be true or false");
+    *out = it->template get<bool>();
+  } else {
+    if (!it->is_number_integer() || it->template get<int64_t>() < 0)
+      return Bad(path + "/" + key, "must be a non-negative integer");
+    *out = static_cast<T>(it->template get<int64_t>());
+  }
+  return {};
+}
+
+}  // namespace
+
+Status ApplyConfigJson(const Json& file, DaemonConfig* c) {
+  if (!file.is_object()) return Bad("", "config must be a JSON object");
+  static const char* kKeys[] = {"stateDir",         "apiListen",     "routerListen",
+                                "maxRequestBytes",  "nodeName",      "defaultRuntimeClass",
+                                "nodeWorkers",      "enableNative",  "gvisor",
+                                "runscPath",        "runscPlatform", "imageAliases",
+                                "controllerWorkers"};
+  for (const auto& [key, value] : file.items()) {
+    (void)value;
+    bool known = false;
+    for (const char* k : kKeys) known = known || key == k;
+    if (!known) return Bad("/" + key, "unknown key");
+  }
+  ASB_RETURN_IF_ERROR(Take(file, "stateDir", "", &c->state_dir));
+  ASB_RETURN_IF_ERROR(Take(file, "apiListen", "", &c->api_listen));
+  ASB_RETURN_IF_ERROR(Take(file, "routerListen", "", &c->router_listen));
+  ASB_RETURN_IF_ERROR(Take(file, "maxRequestBytes", "", &c->max_request_bytes));
+  ASB_RETURN_IF_ERROR(Take(file, "nodeName", "", &c->node_name));
+  ASB_RETURN_IF_ERROR(Take(file, "defaultRuntimeClass", "", &c->default_runtime_class));
+  ASB_RETURN_IF_ERROR(Take(file, "nodeWorkers", "", &c->node_workers));
+  ASB_RETURN_IF_ERROR(Take(file, "enableNative", "", &c->enable_native));
+  ASB_RETURN_IF_ERROR(Take(file, "gvisor", "", &c->gvisor));
+  ASB_RETURN_IF_ERROR(Take(file, "runscPath", "", &c->runsc_path));
+  ASB_RETURN_IF_ERROR(Take(file, "runscPlatform", "", &c->runsc_platform));
+  ASB_RETURN_IF_ERROR(Take(file, "controllerWorkers", "", &c->controller_workers));
+  if (auto it = file.find("imageAliases"); it != file.end()) {
+    if (!it->is_array()) return Bad("/imageAliases", "must be a list");
+    c->image_aliases.clear();
+    for (size_t i = 0; i < it->size(); ++i) {
+      const Json& a = (*it)[i];
+      std::string path = "/imageAliases/" + std::to_string(i);
+      if (!a.is_object()) return Bad(path, "must be an object {pattern, image}");
+      for (const auto& [key, value] : a.items()) {
+        (void)value;
+        if (key != "pattern" && key != "image") return Bad(path + "/" + key, "unknown key");
+      }
+      ImageAliasConfig alias;
+      ASB_RETURN_IF_ERROR(Take(a, "pattern", path, &alias.pattern));
+      ASB_RETURN_IF_ERROR(Take(a, "image", path, &alias.image));
+      if (alias.pattern.empty()) return Bad(path + "/pattern", "required");
+      if (alias.image.empty()) return Bad(path + "/image", "required");
+      c->image_aliases.push_back(std::move(alias));
+    }
+  }
+  return {};
+}
+
+Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
+  ASB_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  auto json = ParseJson(text);
+  if (!json) return tl::unexpected(json.error().Wrap(path));
+  auto applied = ApplyConfigJson(*json, config);
+  if (!applied) return tl::unexpected(applied.error().Wrap(path));
+  return {};
+}
+
+Status Validate(const DaemonConfig& c) {
+  if (c.state_dir.empty()) return Bad("/stateDir", "required");
+  if (c.gvisor != "auto" && c.gvisor != "on" && c.gvisor != "off")
+    return Bad("/gvisor", "unknown value \"" + c.gvisor + "\" (auto, on, off)");
+  if (c.default_runtime_class != "native" && c.default_runtime_class != "gvisor")
+    return Bad("/defaultRuntimeClass",
+               "unknown value \"" + c.default_runtime_class + "\" (native, gvisor)");
+  if (c.runsc_platform != "ptrace" && c.runsc_platform != "systrap" && c.runsc_platform != "kvm")
+    return Bad("/runscPlatform", "unknown value \"" + c.runsc_platform + "\"");
+  if (c.node_workers < 1) return Bad("/nodeWorkers", "must be at least 1");
+  if (c.controller_workers < 1) return Bad("/controllerWorkers", "must be at least 1");
+  if (c.node_name.empty()) return Bad("/nodeName", "required");
+  return {};
+}
+
+Json ConfigToJson(const DaemonConfig& c) {
+  Json aliases = Json::array();
+  for (const auto& a : c.image_aliases)
+    aliases.push_back({{"pattern", a.pattern}, {"image", a.image}});
+  return {{"stateDir", c.state_dir},
+          {"apiListen", c.api_listen},
+          {"routerListen", c.router_listen},
+          {"maxRequestBytes", c.max_request_bytes},
+          {"nodeName", c.node_name},
+          {"defaultRuntimeClass", c.default_runtime_class},
+          {"nodeWorkers", c.node_workers},
+          {"enableNative", c.enable_native},
+          {"gvisor", c.gvisor},
+          {"runscPath", c.runsc_path},
+          {"runscPlatform", c.runsc_platform},
+          {"imageAliases", aliases},
+          {"controllerWorkers", c.controller_workers}};
+}
+
+}  // namespace asb::asbd

@@ -1,0 +1,47 @@
+// asbd's configuration: one JSON file (--config), defaults as member initializers, a few flags on
+// top (precedence: defaults < file < flags). `asbd serve --print-config` prints the effective one.
+// Parsing is strict: unknown keys and bad values are errors with a JSON-pointer path.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "base/json_util.h"
+#include "base/result.h"
+
+namespace asb::asbd {
+
+struct ImageAliasConfig {
+  std::string pattern;  // glob over the image reference, e.g.
+                        // "registry.k8s.io/agent-sandbox/python-runtime-sandbox:*"
+  std::string image;    // built-in or local image it maps to, e.g. "python-runtime"
+};
+
+struct DaemonConfig {
+  std::string state_dir;                      // store, token, kubeconfig, sandboxes; created 0700
+  std::string api_listen = "127.0.0.1:6443";  // host:port; port 0 picks a free port
+  std::string router_listen = "127.0.0.1:8080";
+  size_t max_request_bytes = 3 * 1024 * 1024;  // larger API bodies get 413
+
+  std::string node_name = "asb-node";            // the one node of embedded mode
+  std::string default_runtime_class = "native";  // for pods without runtimeClassName
+  int node_workers = 4;                          // concurrent pod starts/stops
+  bool enable_native = true;                     // runtime class "native"
+  // Runtime class "gvisor": "auto" enables it when runsc runs here, "on" requires it, "off".
+  std::string gvisor = "auto";
+  std::string runsc_path = "runsc";
+  std::string runsc_platform = "ptrace";  // kvm hangs on this machine kind; see docs
+  // Image aliases; empty = the built-in default (upstream python-runtime-sandbox ->
+  // python-runtime).
+  std::vector<ImageAliasConfig> image_aliases;
+  int controller_workers = 4;  // per kind (sandbox, claim); pools use half
+};
+
+// Overlays a JSON config file onto `config`. kInvalidArgument with "/path: problem".
+[[nodiscard]] Status ApplyConfigJson(const Json& file, DaemonConfig* config);
+[[nodiscard]] Status LoadConfigFile(const std::string& path, DaemonConfig* config);
+[[nodiscard]] Status Validate(const DaemonConfig& config);
+Json ConfigToJson(const DaemonConfig& config);
+
+}  // namespace asb::asbd

@@ -1,0 +1,55 @@
+#include "cmd/asbd/config.h"
+
+#include <gtest/gtest.h>
+
+#include "base/file_util.h"
+
+namespace asb::asbd {
+namespace {
+
+TEST(ConfigTest, FileOverridesDefaultsAndRoundTrips) {
+  DaemonConfig c;
+  c.state_dir = "/tmp/x";
+  auto j = ParseJson(R"({"nodeName": "n1", "gvisor": "off",
+                         "imageAliases": [{"pattern": "my/img:*", "image": "python-runtime"}]})");
+  ASSERT_TRUE(j);
+  ASSERT_TRUE(ApplyConfigJson(*j, &c));
+  EXPECT_EQ(c.node_name, "n1");
+  EXPECT_EQ(c.gvisor, "off");
+  ASSERT_EQ(c.image_aliases.size(), 1u);
+  EXPECT_TRUE(Validate(c));
+  DaemonConfig again;
+  ASSERT_TRUE(ApplyConfigJson(ConfigToJson(c), &again));
+  EXPECT_EQ(ConfigToJson(again), ConfigToJson(c));
+}
+
+TEST(ConfigTest, StrictErrorsNameThePath) {
+  DaemonConfig c;
+  auto unknown = ApplyConfigJson(Json{{"nodeNmae", "x"}}, &c);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message, "/nodeNmae: unknown key");
+  auto wrong_type = ApplyConfigJson(Json{{"nodeWorkers", "four"}}, &c);
+  ASSERT_FALSE(wrong_type);
+  EXPECT_EQ(wrong_type.error().message, "/nodeWorkers: must be a non-negative integer");
+  auto alias = ApplyConfigJson(Json::parse(R"({"imageAliases": [{"pattern": "x"}]})"), &c);
+  ASSERT_FALSE(alias);
+  EXPECT_EQ(alias.error().message, "/imageAliases/0/image: required");
+  c.state_dir = "/tmp/x";
+  c.gvisor = "lxc";
+  auto bad = Validate(c);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "/gvisor: unknown value \"lxc\" (auto, on, off)");
+}
+
+TEST(ConfigTest, ExampleConfigParses) {
+  auto text = ReadFile(std::string(ASB_SOURCE_DIR) + "/configs/asbd.json");
+  ASSERT_TRUE(text) << text.error().message;
+  auto j = ParseJson(*text);
+  ASSERT_TRUE(j) << j.error().message;
+  DaemonConfig c;
+  ASSERT_TRUE(ApplyConfigJson(*j, &c));
+  EXPECT_TRUE(Validate(c));
+}
+
+}  // namespace
+}  // namespace asb::asbd

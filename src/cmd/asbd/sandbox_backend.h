@@ -1,0 +1,26 @@
+// The router's Backend in the embedded daemon: X-Sandbox-ID names a Sandbox; it must be Ready,
+// and the connection is opened by the node inside the sandbox pod's network namespace.
+#pragma once
+
+#include "node/node_agent.h"
+#include "router/backend.h"
+#include "store/store.h"
+
+namespace asb::asbd {
+
+class SandboxBackend final : public router::Backend {
+ public:
+  // `store` and `node` must outlive this. Thread-safe.
+  SandboxBackend(store::Store& store, node::NodeAgent& node) : store_(store), node_(node) {}
+
+  // kNotFound: no such Sandbox. kFailedPrecondition: it exists but isn't Ready (503).
+  // kInternal: it is Ready but the dial failed (502).
+  Result<UniqueFd> Connect(const std::string& ns, const std::string& sandbox_id,
+                           uint16_t port) override;
+
+ private:
+  store::Store& store_;
+  node::NodeAgent& node_;
+};
+
+}  // namespace asb::asbd
