@@ -175,6 +175,8 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
         // FindOwned saw no owned sandbox with this name: it belongs to someone else.
         reason = kReasonReconcilerError;
         message = "Error seen: Sandbox \"" + name + "\" exists and is not owned by this claim";
+        // Often an old claim's sandbox still being garbage-collected: look again shortly.
+        requeue = Requeue::Earliest(requeue, Requeue::After(std::chrono::seconds(1)));
       } else {
         return tl::unexpected(created.error().Wrap("create sandbox"));
       }
