@@ -8,8 +8,14 @@
 
 namespace asb::controller {
 
-PoolMember MemberFromSandbox(const Json& sandbox) {
+PoolMember MemberFromSandbox(const Json& sandbox, const Json* tmpl) {
   PoolMember m;
+  if (tmpl) {
+    const Json* want = Find(*tmpl, "spec.podTemplate");
+    const Json* have = Find(sandbox, "spec.podTemplate");
+    m.stale = Label(sandbox, kLabelTemplateRefHash) != NameHash(Name(*tmpl)) ||
+              (want && have && *want != *have) || (want == nullptr) != (have == nullptr);
+  }
   m.name = Name(sandbox);
   m.uid = Uid(sandbox);
   m.resource_version = GetString(sandbox, "metadata.resourceVersion");
@@ -35,7 +41,7 @@ PoolPlan PlanPool(int64_t desired, std::vector<PoolMember> members, bool can_cre
   for (PoolMember& m : members) {
     if (m.deleting) continue;
     bool stuck = !m.ready && now - m.not_ready_since >= options.readiness_grace;
-    if (m.failed || stuck) {
+    if (m.failed || stuck || (m.stale && options.recreate_stale)) {
       plan.to_delete.push_back(std::move(m));
       continue;
     }

@@ -23,18 +23,24 @@ struct PoolMember {
   bool ready = false;
   bool failed = false;    // Ready=False with reason PodFailed: replaced at once
   bool deleting = false;  // has deletionTimestamp: neither active nor counted
+  // Built from another template (ref changed) or an older podTemplate. Replaced at once only
+  // under updateStrategy Recreate; OnReplenish (default) keeps it until claimed or deleted.
+  bool stale = false;
   // When the member last stopped being Ready (or was created): the stuck-grace clock.
   SystemTime not_ready_since{};
 };
 
 // Reads a member's state from a Sandbox object.
-PoolMember MemberFromSandbox(const Json& sandbox);
+// `tmpl`: the pool's current template, when it exists (for staleness).
+PoolMember MemberFromSandbox(const Json& sandbox, const Json* tmpl = nullptr);
 
 struct PoolPlanOptions {
   // A member not Ready for this long is deleted and replaced (upstream default 5 min).
   Duration readiness_grace{std::chrono::minutes(5)};
   // Most members created by one reconcile; the rest follow on the next pass.
   int max_batch = 50;
+  // updateStrategy.type == Recreate (per pool; the reconciler sets it from the pool's spec).
+  bool recreate_stale = false;
 };
 
 struct PoolPlan {

@@ -27,13 +27,16 @@ Result<Requeue> WarmPoolReconciler::Reconcile(const std::string& key) {
   std::vector<PoolMember> members;
   for (const store::Object& sb : listed.items) {
     // A member adopted by a claim is no longer controlled by us even if a label lingers.
-    if (IsControlledBy(sb, *pool)) members.push_back(MemberFromSandbox(sb));
+    if (IsControlledBy(sb, *pool))
+      members.push_back(MemberFromSandbox(sb, tmpl ? &*tmpl : nullptr));
   }
 
   const SystemTime now = clock_.Now();
   const Json* rep = Find(*pool, "spec.replicas");
   int64_t desired = rep && rep->is_number_integer() ? rep->get<int64_t>() : 0;
-  PoolPlan plan = PlanPool(desired, std::move(members), tmpl.has_value(), now, options_);
+  PoolPlanOptions plan_options = options_;
+  plan_options.recreate_stale = GetString(*pool, "spec.updateStrategy.type") == "Recreate";
+  PoolPlan plan = PlanPool(desired, std::move(members), tmpl.has_value(), now, plan_options);
 
   Status acted = [&]() -> Status {
     for (const PoolMember& m : plan.to_delete) {

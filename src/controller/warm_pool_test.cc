@@ -76,6 +76,17 @@ TEST(PoolPlanTest, ReplacesFailedAndStuckMembers) {
   EXPECT_LE(*p.requeue.after, seconds(241));
 }
 
+TEST(PoolPlanTest, StaleMembersReplacedOnlyUnderRecreate) {
+  PoolMember stale = M("stale", 10, true);
+  stale.stale = true;
+  PoolPlan keep = PlanPool(2, {stale, M("fresh", 10, true)}, true, kT0, {});
+  EXPECT_TRUE(keep.to_delete.empty());
+  PoolPlan recreate =
+      PlanPool(2, {stale, M("fresh", 10, true)}, true, kT0, {.recreate_stale = true});
+  EXPECT_EQ(Names(recreate.to_delete), (std::vector<std::string>{"stale"}));
+  EXPECT_EQ(recreate.create, 1);
+}
+
 TEST(PoolPlanTest, DeletingMembersAreNotCounted) {
   PoolMember d = M("going", 10, true);
   d.deleting = true;
@@ -186,6 +197,27 @@ TEST_F(WarmPoolReconcilerTest, StuckMembersAreReplacedAfterGrace) {
   for (const Json& a : after)
     for (const Json& b : before) kept += Name(a) == Name(b);
   EXPECT_EQ(kept, 1);  // only the Ready member survived the grace period
+}
+
+TEST_F(WarmPoolReconcilerTest, TemplateEditRecreatesMembersUnderRecreateOnly) {
+  WarmPoolReconciler r(*store_, clock_, {});
+  ASSERT_OK(r.Reconcile("default/pool"));
+  std::vector<Json> before = Members();
+  auto t = store_->Get(api::SandboxTemplateResource(), "default", "tmpl");
+  (*t)["spec"]["podTemplate"]["spec"]["containers"][0]["image"] = "python:v2";
+  ASSERT_OK(store_->Update(api::SandboxTemplateResource(), *t));
+  ASSERT_OK(r.Reconcile("default/pool"));  // OnReplenish: members kept
+  for (const Json& m : Members())
+    EXPECT_EQ(m["spec"]["podTemplate"]["spec"]["containers"][0]["image"],
+              before[0]["spec"]["podTemplate"]["spec"]["containers"][0]["image"]);
+  auto p = store_->Get(api::SandboxWarmPoolResource(), "default", "pool");
+  (*p)["spec"]["updateStrategy"] = {{"type", "Recreate"}};
+  ASSERT_OK(store_->Update(api::SandboxWarmPoolResource(), *p));
+  ASSERT_OK(r.Reconcile("default/pool"));
+  std::vector<Json> after = Members();
+  ASSERT_EQ(after.size(), 3u);
+  for (const Json& m : after)
+    EXPECT_EQ(m["spec"]["podTemplate"]["spec"]["containers"][0]["image"], "python:v2");
 }
 
 TEST_F(WarmPoolReconcilerTest, MissingTemplateCreatesNothingAndRetries) {
