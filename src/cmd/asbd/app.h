@@ -44,6 +44,8 @@ class Daemon {
   const std::string& kubeconfig_path() const { return kubeconfig_path_; }
   const std::string& router_url() const { return router_url_; }
   store::Store& store() { return *store_; }
+  // The node agent (benchmarks dial pods directly to compare with the router).
+  node::NodeAgent& node() { return *node_; }
 
  private:
   Daemon() = default;
