@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds asb (scripts/build.sh) and runs every benchmark binary that exists in build/bin, each
+# under a heading, so any number the docs quote can be rerun with one command. Needs root (the
+# runtime and end-to-end benches start real sandboxes); without root those are skipped loudly.
+#
+# Usage: scripts/bench.sh [--quick] [--no-build] [bench ...]
+#   --quick     small sample counts (a smoke run of a minute or two)
+#   --no-build  use the binaries as they are
+#   bench ...   only these (api_bench runtime_bench runsc_bench router_bench e2e_bench store_bench)
+# Environment: ASB_BUILD_DIR (default build).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0 build=1
+only=()
+for a in "$@"; do
+  case "$a" in
+    --quick) quick=1 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -*) echo "bench.sh: unknown flag $a" >&2; exit 2 ;;
+    *) only+=("$a") ;;
+  esac
+done
+
+if [[ $build == 1 ]]; then
+  bash scripts/build.sh || { echo "bench.sh: build failed" >&2; exit 1; }
+fi
+BIN=${ASB_BUILD_DIR:-build}/bin
+
+# name | arguments (full run) | arguments (--quick) | needs root
+benches=(
+  "store_bench|--benchmark_min_time=0.5|--benchmark_min_time=0.05|no"
+  "api_bench|-n 2000 -t 4|-n 300 -t 2|no"
+  "router_bench|5000|500|no"
+  "runtime_bench|30|5|yes"
+  "runsc_bench|--runs 10|--runs 3|yes"
+  "e2e_bench|--runtime all|--runtime all --quick|yes"
+)
+
+status=0
+ran=0
+for entry in "${benches[@]}"; do
+  IFS='|' read -r name full short root <<<"$entry"
+  if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " =~ " $name " ]]; then continue; fi
+  echo
+  echo "=================================================================="
+  echo "== $name"
+  echo "=================================================================="
+  if [[ ! -x "$BIN/$name" ]]; then
+    echo "(not built: $BIN/$name is missing; skipped)"
+    continue
+  fi
+  if [[ $root == yes && $(id -u) != 0 ]]; then
+    echo "SKIPPED: $name needs root (it starts real sandboxes)"
+    continue
+  fi
+  args=$full
+  [[ $quick == 1 ]] && args=$short
+  echo "\$ $BIN/$name $args"
+  # shellcheck disable=SC2086  # args are word lists by design
+  "$BIN/$name" $args
+  rc=$?
+  if [[ $rc != 0 ]]; then
+    echo "bench.sh: $name FAILED (exit $rc)"
+    status=1
+  fi
+  ran=$((ran + 1))
+done
+echo
+echo "bench.sh: ran $ran benchmark(s)$([[ $status != 0 ]] && echo ', some FAILED')"
+exit $status
