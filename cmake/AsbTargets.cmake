@@ -42,8 +42,14 @@ function(asb_cc_test)
   endif()
   include(GoogleTest)
   # A GTEST_SKIP() shows up as "Skipped" in ctest, so scripts/test.sh can count and refuse skips.
+  # gtest_discover_tests writes properties unquoted, so a test carries one label: the strongest.
+  # "privileged" (needs root: real sandboxes) > "integration" (several processes) > "unit".
+  list(GET ARG_LABELS -1 labels)
+  if("privileged" IN_LIST ARG_LABELS)
+    set(labels privileged)
+  endif()
   gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${ARG_LABELS}" SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
+    PROPERTIES LABELS "${labels}" SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
 endfunction()
 
 # asb_cc_binary(NAME asbd SRCS main.cc DEPS ...)

@@ -111,12 +111,92 @@ class AsbdProcess:
             except subprocess.TimeoutExpired:
                 self.kill9()
 
+    # Kinds that own sandboxes, deleted top-down so the controllers don't recreate what the node
+    # tears down.
+    _OWNERS = ("/apis/extensions.agents.x-k8s.io/v1alpha1/sandboxclaims",
+               "/apis/extensions.agents.x-k8s.io/v1alpha1/sandboxwarmpools",
+               "/apis/agents.x-k8s.io/v1alpha1/sandboxes",
+               "/api/v1/pods")
+
+    def delete_all_sandboxes(self, timeout=90):
+        """Deletes every claim, pool, sandbox and pod, and waits until the node has torn every
+        pod down (its finalizer goes only after the sandbox is stopped)."""
+        for path in self._OWNERS:
+            status, body = self.request("GET", path)
+            assert status == 200, "list %s: %s %s" % (path, status, body)
+            for item in body.get("items", []):
+                meta = item["metadata"]
+                base = path.rsplit("/", 1)
+                item_path = "%s/namespaces/%s/%s/%s" % (base[0], meta["namespace"], base[1],
+                                                         meta["name"])
+                self.request("DELETE", item_path, {"propagationPolicy": "Background"})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, body = self.request("GET", "/api/v1/pods")
+            if status == 200 and not body.get("items"):
+                return
+            time.sleep(0.1)
+        raise AssertionError("pods still present %ss after deleting everything: %s\n%s" % (
+            timeout, [i["metadata"]["name"] for i in body.get("items", [])], self.log()))
+
+    def leftovers(self):
+        """Processes and mounts that still refer to this daemon's state dir."""
+        found = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == (self.proc.pid if self.proc else -1):
+                continue
+            if _refers_to(pid, self.state_dir):
+                try:
+                    with open("/proc/%s/cmdline" % pid, "rb") as f:
+                        cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    cmd = "?"
+                found.append("process %s: %s" % (pid, cmd[:160]))
+        with open("/proc/self/mountinfo") as f:
+            found += ["mount: " + line.split()[4] for line in f if self.state_dir in line]
+        return found
+
     def log(self):
         try:
             with open(self.log_path, errors="replace") as f:
                 return f.read()[-4000:]
         except OSError:
             return "(no log)"
+
+
+def _refers_to(pid, state_dir):
+    """True when process `pid` runs from state_dir: its command line or an open file names it
+    (native sandbox shims show only "asb-init run" but hold their output log open)."""
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            if state_dir.encode() in f.read():
+                return True
+        for fd in os.listdir("/proc/%s/fd" % pid):
+            try:
+                if os.readlink("/proc/%s/fd/%s" % (pid, fd)).startswith(state_dir):
+                    return True
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return False
+
+
+def _force_cleanup(state_dir):
+    """Last resort after a failed test: kill what still runs from state_dir and unmount it, so
+    one failure doesn't leak sandboxes into the rest of the run."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        if _refers_to(pid, state_dir):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f if state_dir in line]
+    for m in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", m], capture_output=True)
 
 
 @pytest.fixture
@@ -130,8 +210,18 @@ def asbd():
     try:
         daemon.start()
         yield daemon
+        # Teardown is part of the test: deleting everything must leave no sandbox process or
+        # mount behind on the host.
+        if daemon.proc and daemon.proc.poll() is None:
+            daemon.delete_all_sandboxes()
+            deadline = time.monotonic() + 30
+            while daemon.leftovers() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not daemon.leftovers(), "left behind after deleting every sandbox:\n%s" % (
+                "\n".join(daemon.leftovers()))
     finally:
         daemon.stop()
+        _force_cleanup(daemon.state_dir)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
