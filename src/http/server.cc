@@ -54,11 +54,6 @@ class ChunkedStream final : public ResponseStream {
   bool failed_ = false;
 };
 
-void SetTimeouts(int fd, int ms) {
-  timeval tv{ms / 1000, (ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler handler) {
@@ -182,9 +177,15 @@ void Server::ServeConnection(int fd) {
     auto ep = socket.remote_endpoint(ec);
     if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
-  SetTimeouts(dup_fd, options_.idle_timeout_ms);
   beast::flat_buffer buffer;
   while (!stopping_) {
+    // Asio's blocking reads retry after SO_RCVTIMEO fires, so the idle limit between keep-alive
+    // requests is enforced here with poll() before the next request starts.
+    if (buffer.size() == 0) {
+      pollfd p{dup_fd, POLLIN | POLLRDHUP, 0};
+      int ready = ::poll(&p, 1, options_.idle_timeout_ms);
+      if (ready <= 0 || (p.revents & (POLLERR | POLLHUP))) return;
+    }
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(options_.max_body_bytes);
     parser.header_limit(64 * 1024);

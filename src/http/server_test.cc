@@ -1,6 +1,8 @@
 #include "http/server.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include "http/client.h"
 
@@ -67,6 +69,28 @@ TEST(ServerTest, HandlerExceptionBecomes500) {
   auto resp = Fetch("127.0.0.1", (*server)->port(), {.method = "GET", .target = "/"});
   ASSERT_TRUE(resp);
   EXPECT_EQ(resp->status, 500);
+}
+
+}  // namespace
+}  // namespace asb::http
+
+namespace asb::http {
+namespace {
+
+TEST(ServerTest, IdleKeepAliveConnectionIsClosed) {
+  ServerOptions opts;
+  opts.idle_timeout_ms = 100;
+  auto server = Server::Start(opts, [](Request&) { return Response::Text(200, "ok"); });
+  ASSERT_TRUE(server);
+  auto client = Client::Connect("127.0.0.1", (*server)->port());
+  ASSERT_TRUE(client);
+  auto first = client->Do({.method = "GET", .target = "/"});
+  ASSERT_TRUE(first);
+  // The server must hang up on its own; poll (bounded) for the EOF.
+  pollfd p{client->native_handle(), POLLIN | POLLRDHUP, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1) << "idle connection was not closed within 5 s";
+  char byte;
+  EXPECT_EQ(::recv(client->native_handle(), &byte, 1, 0), 0);
 }
 
 }  // namespace
