@@ -17,6 +17,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "http/listener.h"
 
 namespace asb::apiserver {
 
@@ -177,45 +178,9 @@ Result<std::unique_ptr<TlsFront>> TlsFront::Start(const std::string& host, uint1
     if (!ok) return MakeError(Code::kInvalidArgument, OpenSslError("bad TLS certificate or key"));
   }
 
-  bool v6 = host.find(':') != std::string::npos;
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoUnexpected("socket");
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_storage addr{};
-  socklen_t len;
-  std::string h = host == "localhost" ? "127.0.0.1" : host;
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    len = sizeof(*a);
-    if (inet_pton(AF_INET6, h.c_str(), &a->sin6_addr) != 1) {
-      ::close(fd);
-      return MakeError(Code::kInvalidArgument, "bad listen address " + host);
-    }
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    len = sizeof(*a);
-    if (inet_pton(AF_INET, h.c_str(), &a->sin_addr) != 1) {
-      ::close(fd);
-      return MakeError(Code::kInvalidArgument, "bad listen address " + host);
-    }
-  }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd, 1024) != 0) {
-    Error e = ErrnoError(errno, "bind " + host + ":" + std::to_string(port));
-    e.code = Code::kUnavailable;
-    ::close(fd);
-    return tl::unexpected(e);
-  }
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof(bound);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  f->port_ = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                      : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  f->listen_fd_ = fd;
+  ASB_ASSIGN_OR_RETURN(http::ListeningSocket listening, http::ListenTcp(host, port));
+  f->port_ = listening.port;
+  f->listen_fd_ = listening.fd.Release();
   f->acceptor_ = std::thread([p = f.get()] { p->AcceptLoop(); });
   return f;
 }
@@ -233,19 +198,7 @@ void TlsFront::Stop() {
 }
 
 void TlsFront::AcceptLoop() {
-  while (!stopping_) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (stopping_) break;
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE) {
-        ::usleep(10000);
-        continue;
-      }
-      break;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  http::AcceptLoop(listen_fd_, stopping_, [this](int fd) {
     std::lock_guard l(mu_);
     open_fds_.insert(fd);
     ++active_;
@@ -257,7 +210,7 @@ void TlsFront::AcceptLoop() {
       --active_;
       done_.notify_all();
     }).detach();
-  }
+  });
 }
 
 void TlsFront::Relay(int client_fd) {

@@ -14,6 +14,7 @@
 #include <utility>  // before Asio, see docs: GCC 12 + Boost 1.74
 
 #include "base/log.h"
+#include "http/listener.h"
 
 namespace asb::http {
 
@@ -58,50 +59,9 @@ class ChunkedStream final : public ResponseStream {
 
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler handler) {
   std::unique_ptr<Server> s(new Server(std::move(options), std::move(handler)));
-  sockaddr_in6 addr6{};
-  sockaddr_in addr4{};
-  bool v6 = s->options_.host.find(':') != std::string::npos;
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoUnexpected("socket");
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  int rc;
-  if (v6) {
-    addr6.sin6_family = AF_INET6;
-    addr6.sin6_port = htons(s->options_.port);
-    if (inet_pton(AF_INET6, s->options_.host.c_str(), &addr6.sin6_addr) != 1) {
-      ::close(fd);
-      return MakeError(Code::kInvalidArgument, "bad listen address " + s->options_.host);
-    }
-    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr6), sizeof(addr6));
-  } else {
-    addr4.sin_family = AF_INET;
-    addr4.sin_port = htons(s->options_.port);
-    std::string host = s->options_.host == "localhost" ? "127.0.0.1" : s->options_.host;
-    if (inet_pton(AF_INET, host.c_str(), &addr4.sin_addr) != 1) {
-      ::close(fd);
-      return MakeError(Code::kInvalidArgument, "bad listen address " + s->options_.host);
-    }
-    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr4), sizeof(addr4));
-  }
-  if (rc != 0) {
-    Error e =
-        ErrnoError(errno, "bind " + s->options_.host + ":" + std::to_string(s->options_.port));
-    ::close(fd);
-    e.code = Code::kUnavailable;
-    return tl::unexpected(e);
-  }
-  if (::listen(fd, 1024) != 0) {
-    Error e = ErrnoError(errno, "listen");
-    ::close(fd);
-    return tl::unexpected(e);
-  }
-  sockaddr_storage bound{};
-  socklen_t len = sizeof(bound);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  s->port_ = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                      : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  s->listen_fd_ = fd;
+  ASB_ASSIGN_OR_RETURN(ListeningSocket listening, ListenTcp(s->options_.host, s->options_.port));
+  s->port_ = listening.port;
+  s->listen_fd_ = listening.fd.Release();
   s->acceptor_ = std::thread([srv = s.get()] { srv->AcceptLoop(); });
   return s;
 }
@@ -123,23 +83,11 @@ void Server::Stop() {
 }
 
 void Server::AcceptLoop() {
-  while (!stopping_) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (stopping_) break;
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE) {
-        ::usleep(10000);
-        continue;
-      }
-      break;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  http::AcceptLoop(listen_fd_, stopping_, [this](int fd) {
     std::lock_guard l(mu_);
     if (stopping_ || open_fds_.size() >= options_.max_connections) {
       ::close(fd);
-      continue;
+      return;
     }
     open_fds_.insert(fd);
     ++active_threads_;
@@ -151,7 +99,7 @@ void Server::AcceptLoop() {
       --active_threads_;
       threads_done_.notify_all();
     }).detach();
-  }
+  });
 }
 
 void Server::ServeConnection(int fd) {

@@ -28,6 +28,7 @@
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "http/listener.h"
 #include "router/validate.h"
 
 namespace asb::router {
@@ -637,42 +638,10 @@ void ConnectionSession::AccessLog(std::string_view method, std::string_view path
 
 Result<std::unique_ptr<RouterServer>> RouterServer::Start(RouterOptions options, Backend& backend) {
   std::unique_ptr<RouterServer> s(new RouterServer(std::move(options), backend));
-  const std::string host = s->options_.host == "localhost" ? "127.0.0.1" : s->options_.host;
-  bool v6 = host.find(':') != std::string::npos;
-  sockaddr_storage addr{};
-  socklen_t addr_len;
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(s->options_.port);
-    if (::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1)
-      return MakeError(Code::kInvalidArgument, "router: bad listen address " + s->options_.host);
-    addr_len = sizeof(sockaddr_in6);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(s->options_.port);
-    if (::inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1)
-      return MakeError(Code::kInvalidArgument, "router: bad listen address " + s->options_.host);
-    addr_len = sizeof(sockaddr_in);
-  }
-  UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoUnexpected("router: socket");
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
-    Error e = ErrnoError(
-        errno, "router: bind " + s->options_.host + ":" + std::to_string(s->options_.port));
-    e.code = Code::kUnavailable;
-    return tl::unexpected(e);
-  }
-  if (::listen(fd.get(), 1024) != 0) return ErrnoUnexpected("router: listen");
-  sockaddr_storage bound{};
-  socklen_t len = sizeof(bound);
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len);
-  s->port_ = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                      : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  s->listen_fd_ = fd.Release();
+  auto listening = http::ListenTcp(s->options_.host, s->options_.port);
+  if (!listening) return tl::unexpected(listening.error().Wrap("router"));
+  s->port_ = listening->port;
+  s->listen_fd_ = listening->fd.Release();
   s->acceptor_ = std::thread([srv = s.get()] { srv->AcceptLoop(); });
   ASB_LOG(INFO, "router listening", "address", s->url(), "auth",
           s->options_.token.empty() ? "none" : "bearer");
@@ -712,25 +681,11 @@ void RouterServer::SetUpstreamFd(uint64_t id, int fd) {
 }
 
 void RouterServer::AcceptLoop() {
-  while (!stopping_) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (stopping_) break;
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE) {
-        ASB_LOG(WARN, "router out of file descriptors; pausing accept");
-        ::usleep(10000);
-        continue;
-      }
-      ASB_LOG(ERROR, "router accept failed", "error", ErrnoError(errno, "accept").message);
-      break;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  http::AcceptLoop(listen_fd_, stopping_, [this](int fd) {
     std::lock_guard l(mu_);
     if (stopping_ || open_.size() >= options_.max_connections) {
       ::close(fd);
-      continue;
+      return;
     }
     uint64_t id = next_id_++;
     open_[id] = Fds{fd, -1};
@@ -743,7 +698,7 @@ void RouterServer::AcceptLoop() {
       --active_threads_;
       threads_done_.notify_all();
     }).detach();
-  }
+  });
 }
 
 void RouterServer::ServeConnection(uint64_t id, int fd) {
