@@ -455,6 +455,8 @@ void PhaseColdStart(const Endpoints& ep, const std::string& rt, const Json& pod_
                     std::chrono::seconds timeout) {
   auto api = NewApi(ep);
   Row row{"1 cold start: Sandbox -> Ready", rt, {}, rt == "native" ? "p50<=30" : "p50<=300", ""};
+  // Holds a node worker for as long as the sandbox takes to stop (grace period included).
+  Row teardown{"1b delete Sandbox -> pod gone (10ms poll)", rt, {}, "", ""};
   for (int i = 0; i < n; ++i) {
     std::string name = "bench-cold-" + rt + "-" + std::to_string(i);
     auto rv = ListRv(*api, asb::api::SandboxResource());
@@ -480,6 +482,7 @@ void PhaseColdStart(const Endpoints& ep, const std::string& rt, const Json& pod_
       row.ms.push_back(MsBetween(t0, *at));
     else
       row.note = "sample " + std::to_string(i) + ": " + at.error().message;
+    auto td = SteadyClock::now();
     (void)api->Delete(asb::api::SandboxResource(), kNs, name);
     // Pod gone = sandbox torn down; the next sample starts on a quiet node.
     if (!WaitGone(*api, asb::api::SandboxResource(), name, 60s) ||
@@ -487,10 +490,12 @@ void PhaseColdStart(const Endpoints& ep, const std::string& rt, const Json& pod_
       row.note += " (sandbox/pod " + name + " not gone after 60 s)";
       break;
     }
+    teardown.ms.push_back(MsSince(td));
     if (!ok) break;
     if ((i + 1) % 5 == 0) Progress("  cold start %s: %d/%d", rt.c_str(), i + 1, n);
   }
   AddRow(std::move(row));
+  AddRow(std::move(teardown));
 }
 
 // 2 and 3: claims against a full pool; the pool refills before each sample.
