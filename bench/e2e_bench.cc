@@ -5,6 +5,7 @@
 //
 //   e2e_bench [--runtime native|gvisor|all] [--samples SCALE] [--sustain-seconds S]
 //             [--sustain-threads T] [--exec-runs N] [--quick] [--seed FILE] [--verbose]
+//             [--trace]   (print each cold start's pod/sandbox watch events with times)
 //
 // Per runtime class (native: the seed template with runtimeClassName "native"; gvisor: the seed
 // template as is):
@@ -98,6 +99,7 @@ double Pct(std::vector<double> v, double p) {
 }
 
 std::vector<Row> g_rows;
+bool g_trace = false;  // --trace: print the pod/sandbox event timeline of each cold start
 std::mutex g_rows_mu;
 
 void AddRow(Row r) {
@@ -464,7 +466,35 @@ void PhaseColdStart(const Endpoints& ep, const std::string& rt, const Json& pod_
       row.note = rv.error().message;
       break;
     }
-    NamedWatch watch(ep, asb::api::SandboxResource(), name, *rv, timeout, IsReady);
+    // With --trace, a second watch logs every event of the pod and the sandbox (what changed,
+    // when): the control-plane hops of a cold start.
+    std::mutex tmu;
+    std::vector<std::pair<SteadyClock::time_point, std::string>> events;
+    auto tracer = [&](const char* kind) {
+      return [&, kind](const Json& o) {
+        std::string conds;
+        if (const Json* cs = asb::Find(o, "status.conditions"); cs && cs->is_array())
+          for (const Json& c : *cs)
+            conds += " " + c.value("type", "") + "=" + c.value("status", "");
+        const Json* fin = asb::Find(o, "metadata.finalizers");
+        std::string line = std::string(kind) + " rv=" + Rv(o) +
+                           " node=" + asb::GetString(o, "spec.nodeName", "-") +
+                           " fin=" + (fin && fin->is_array() ? std::to_string(fin->size()) : "0") +
+                           " phase=" + asb::GetString(o, "status.phase", "-") + conds;
+        std::lock_guard<std::mutex> l(tmu);
+        events.emplace_back(SteadyClock::now(), line);
+        return IsReady(o);
+      };
+    };
+    std::optional<NamedWatch> pod_trace;
+    if (g_trace) {
+      auto prv = ListRv(*api, asb::api::PodResource());
+      if (prv)
+        pod_trace.emplace(ep, asb::api::PodResource(), name, *prv, timeout, tracer("pod    "));
+    }
+    NamedWatch watch(ep, asb::api::SandboxResource(), name, *rv, timeout,
+                     g_trace ? std::function<bool(const Json&)>(tracer("sandbox"))
+                             : std::function<bool(const Json&)>(IsReady));
     Json sb = {{"apiVersion", "agents.x-k8s.io/v1alpha1"},
                {"kind", "Sandbox"},
                {"metadata", {{"name", name}, {"namespace", kNs}}},
@@ -477,6 +507,13 @@ void PhaseColdStart(const Endpoints& ep, const std::string& rt, const Json& pod_
       break;
     }
     auto at = watch.Wait();
+    if (pod_trace) (void)pod_trace->Wait();
+    if (g_trace) {
+      std::sort(events.begin(), events.end());
+      for (const auto& [t, line] : events)
+        std::fprintf(stderr, "  trace %s +%7.2f ms %s\n", name.c_str(), MsBetween(t0, t),
+                     line.c_str());
+    }
     bool ok = at.has_value();
     if (ok)
       row.ms.push_back(MsBetween(t0, *at));
@@ -741,13 +778,15 @@ int main(int argc, char** argv) {
       o.quick = true;
     } else if (a == "--seed") {
       o.seed = next();
+    } else if (a == "--trace") {
+      g_trace = true;
     } else if (a == "--verbose") {
       verbose = true;
     } else {
       std::fprintf(stderr,
                    "usage: e2e_bench [--runtime native|gvisor|all] [--samples SCALE] "
                    "[--sustain-seconds S] [--sustain-threads T] [--exec-runs N] [--quick] "
-                   "[--seed FILE] [--verbose]\n");
+                   "[--seed FILE] [--verbose] [--trace]\n");
       return 2;
     }
   }
