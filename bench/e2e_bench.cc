@@ -5,6 +5,7 @@
 //
 //   e2e_bench [--runtime native|gvisor|all] [--samples SCALE] [--sustain-seconds S]
 //             [--sustain-threads T] [--exec-runs N] [--quick] [--seed FILE] [--verbose]
+//             [--daemon-gvisor auto|off]   (off: asbd without the gVisor runtime)
 //             [--trace]   (print each cold start's pod/sandbox watch events with times)
 //
 // Per runtime class (native: the seed template with runtimeClassName "native"; gvisor: the seed
@@ -446,6 +447,7 @@ struct Options {
   int sustain_pool = 8;
   bool quick = false;
   std::string seed;
+  std::string daemon_gvisor = "auto";  // DaemonConfig::gvisor
 };
 
 int Scaled(const Options& o, int n) {
@@ -778,6 +780,12 @@ int main(int argc, char** argv) {
       o.quick = true;
     } else if (a == "--seed") {
       o.seed = next();
+    } else if (a == "--daemon-gvisor") {
+      o.daemon_gvisor = next();
+      if (o.daemon_gvisor != "auto" && o.daemon_gvisor != "on" && o.daemon_gvisor != "off") {
+        std::fprintf(stderr, "e2e_bench: --daemon-gvisor: want auto, on or off\n");
+        return 2;
+      }
     } else if (a == "--trace") {
       g_trace = true;
     } else if (a == "--verbose") {
@@ -786,7 +794,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: e2e_bench [--runtime native|gvisor|all] [--samples SCALE] "
                    "[--sustain-seconds S] [--sustain-threads T] [--exec-runs N] [--quick] "
-                   "[--seed FILE] [--verbose] [--trace]\n");
+                   "[--seed FILE] [--daemon-gvisor auto|off] [--verbose] [--trace]\n");
       return 2;
     }
   }
@@ -845,7 +853,7 @@ int main(int argc, char** argv) {
   cfg.state_dir = dir + "/state";
   cfg.api_listen = "127.0.0.1:0";
   cfg.router_listen = "127.0.0.1:0";
-  cfg.gvisor = "auto";
+  cfg.gvisor = o.daemon_gvisor;
   Progress("starting asbd in %s", cfg.state_dir.c_str());
   auto daemon = asb::asbd::Daemon::Start(cfg);
   if (!daemon) {
