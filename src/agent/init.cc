@@ -10,12 +10,23 @@
 
 namespace asb::agent {
 
+namespace {
+constexpr int kInitSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+void Ignore(int) {}
+}  // namespace
+
 std::optional<int> RunInitIfPid1() {
   if (::getpid() != 1) return std::nullopt;
   sigset_t set, old;
   sigemptyset(&set);
-  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+  // A signal sent to pid 1 whose disposition is SIG_DFL may be discarded at send time: Linux
+  // queues it while blocked, but gVisor drops it (runsc kill SIGTERM then did nothing and every
+  // stop waited out the grace period). A handler makes every kernel deliver it to sigwaitinfo.
+  struct sigaction sa {};
+  sa.sa_handler = Ignore;
+  for (int sig : kInitSignals) {
     sigaddset(&set, sig);
+    ::sigaction(sig, &sa, nullptr);
   }
   // Blocked before fork so no SIGCHLD or SIGTERM can slip in before sigwaitinfo. Blocked
   // signals are queued even for pid 1 (the "no handler" drop applies only to unblocked ones).
@@ -23,10 +34,16 @@ std::optional<int> RunInitIfPid1() {
   pid_t child = ::fork();
   if (child < 0) {
     ASB_LOG(WARN, "pid 1: fork failed, running the server without an init", "errno", errno);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig : kInitSignals) ::sigaction(sig, &dfl, nullptr);
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return std::nullopt;
   }
   if (child == 0) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig : kInitSignals) ::sigaction(sig, &dfl, nullptr);
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return std::nullopt;
   }

@@ -189,7 +189,8 @@ TlsFront::~TlsFront() { Stop(); }
 
 void TlsFront::Stop() {
   if (stopping_.exchange(true)) return;
-  ::shutdown(listen_fd_, SHUT_RDWR);
+  // Wakes the blocking accept(); close happens after the thread is gone.
+  http::WakeAcceptor(listen_fd_);
   if (acceptor_.joinable()) acceptor_.join();
   ::close(listen_fd_);
   std::unique_lock l(mu_);

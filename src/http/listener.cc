@@ -64,10 +64,33 @@ void AcceptLoop(int listen_fd, const std::atomic<bool>& stopping,
       ASB_LOG(ERROR, "accept failed", "error", ErrnoError(errno, "accept").message);
       break;
     }
+    if (stopping) {  // e.g. WakeAcceptor's own connection
+      ::close(fd);
+      break;
+    }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     on_accept(fd);
   }
+}
+
+void WakeAcceptor(int listen_fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  bool have_addr = ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::shutdown(listen_fd, SHUT_RDWR);
+  if (!have_addr) return;
+  // A wildcard address is not connectable: aim at loopback of the same family.
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    if (a->sin_addr.s_addr == htonl(INADDR_ANY)) a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)) a->sin6_addr = in6addr_loopback;
+  }
+  // Non-blocking: where shutdown already woke accept, this connect is simply refused.
+  UniqueFd poke(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (poke) (void)::connect(poke.get(), reinterpret_cast<sockaddr*>(&addr), len);
 }
 
 }  // namespace asb::http

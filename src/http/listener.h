@@ -29,4 +29,9 @@ struct ListeningSocket {
 void AcceptLoop(int listen_fd, const std::atomic<bool>& stopping,
                 const std::function<void(int fd)>& on_accept);
 
+// Stops an AcceptLoop: shuts the listening socket down and, because not every kernel wakes a
+// blocked accept() on shutdown (gVisor's does not), also connects to it once. Call after setting
+// the loop's `stopping` flag.
+void WakeAcceptor(int listen_fd);
+
 }  // namespace asb::http

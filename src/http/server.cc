@@ -73,8 +73,8 @@ void Server::Stop() {
     if (acceptor_.joinable()) acceptor_.join();
     return;
   }
-  // shutdown() wakes the blocking accept(); close happens after the thread is gone.
-  ::shutdown(listen_fd_, SHUT_RDWR);
+  // Wakes the blocking accept(); close happens after the thread is gone.
+  http::WakeAcceptor(listen_fd_);
   if (acceptor_.joinable()) acceptor_.join();
   ::close(listen_fd_);
   std::unique_lock l(mu_);

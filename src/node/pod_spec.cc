@@ -145,14 +145,16 @@ tl::expected<ProbeSpec, PodFailure> ParseProbe(const Json& j, const ContainerPla
   return p;
 }
 
-// requests/limits: a sandbox gets its limit, or its request when no limit is given.
+// requests/limits: see pod_spec.h (cpu: limits only; memory, ephemeral-storage: limit or request).
 tl::expected<runtime::Limits, PodFailure> ParseResources(const Json& c, const std::string& path) {
   runtime::Limits out;
   auto res = c.find("resources");
   if (res == c.end() || res->is_null()) return out;
   if (!res->is_object()) return Invalid(path + ".resources", "must be an object");
-  auto pick = [&](const char* name, bool milli) -> tl::expected<int64_t, PodFailure> {
+  auto pick = [&](const char* name, bool milli,
+                  bool request_caps) -> tl::expected<int64_t, PodFailure> {
     for (const char* section : {"limits", "requests"}) {
+      if (!request_caps && std::string_view(section) == "requests") continue;
       auto s = res->find(section);
       if (s == res->end() || s->is_null()) continue;
       const std::string fp = path + ".resources." + section;
@@ -173,9 +175,9 @@ tl::expected<runtime::Limits, PodFailure> ParseResources(const Json& c, const st
     }
     return 0;
   };
-  ASB_NODE_TRY(out.cpu_millis, pick("cpu", true));
-  ASB_NODE_TRY(out.memory_bytes, pick("memory", false));
-  ASB_NODE_TRY(out.ephemeral_storage_bytes, pick("ephemeral-storage", false));
+  ASB_NODE_TRY(out.cpu_millis, pick("cpu", true, /*request_caps=*/false));
+  ASB_NODE_TRY(out.memory_bytes, pick("memory", false, /*request_caps=*/true));
+  ASB_NODE_TRY(out.ephemeral_storage_bytes, pick("ephemeral-storage", false, true));
   return out;
 }
 

@@ -114,6 +114,19 @@ TEST(ParsePodTest, FullSubset) {
   EXPECT_EQ(spec->limits.cpu_millis, 250);
 }
 
+TEST(ParsePodTest, CpuRequestIsAShareNotAQuota) {
+  // The seed's resources: requests only. Memory and disk are capped at the request; CPU is not
+  // throttled (Kubernetes turns only a cpu limit into a CFS quota).
+  Json c = Ctr(
+      {{"resources",
+        {{"requests", {{"cpu", "250m"}, {"memory", "512Mi"}, {"ephemeral-storage", "512Mi"}}}}}});
+  auto plan = ParsePod(Pod(c));
+  ASSERT_TRUE(plan.has_value()) << plan.error().message;
+  EXPECT_EQ(plan->container.limits.cpu_millis, 0);
+  EXPECT_EQ(plan->container.limits.memory_bytes, 512LL << 20);
+  EXPECT_EQ(plan->container.limits.ephemeral_storage_bytes, 512LL << 20);
+}
+
 TEST(ParsePodTest, Defaults) {
   auto plan = ParsePod(Pod(Ctr()));
   ASSERT_TRUE(plan.has_value());

@@ -26,7 +26,7 @@ struct DaemonConfig {
 
   std::string node_name = "asb-node";            // the one node of embedded mode
   std::string default_runtime_class = "native";  // for pods without runtimeClassName
-  int node_workers = 4;                          // concurrent pod starts/stops
+  int node_workers = 8;                          // concurrent pod starts/stops
   bool enable_native = true;                     // runtime class "native"
   // Runtime class "gvisor": "auto" enables it when runsc runs here, "on" requires it, "off".
   std::string gvisor = "auto";
