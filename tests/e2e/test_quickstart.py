@@ -143,3 +143,15 @@ def test_claim_without_warm_member_goes_cold(asbd, kubectl):
         assert sb.sandbox_name == sb.claim_name
         assert sb.run("echo cold").stdout.strip() == "cold"
     print("cold claim -> Ready in %.3fs" % ready_s)
+
+
+def test_sandboxes_survive_asbd_crash_and_restart(asbd, kubectl):
+    """kill -9 asbd with a warm pool running: after a restart on the same state dir the node
+    re-adopts (or cleanly replaces) the sandboxes, the pool is Ready again and claims work; the
+    fixture's teardown then checks that nothing was leaked along the way."""
+    _native_pool(kubectl, 2)
+    asbd.kill9()
+    asbd.start()
+    _wait(_pool_ready(kubectl, 2), "the pool to be Ready after restart", timeout=120)
+    with SandboxClient("python-runtime-template", kubeconfig=asbd.kubeconfig) as sb:
+        assert sb.run("echo after-restart").stdout.strip() == "after-restart"
