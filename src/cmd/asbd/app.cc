@@ -98,8 +98,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   // Images and runtimes. gVisor is optional ("auto"): pods asking for it fail with a clear
   // reason when runsc can't run here, never silently falling back to native.
   image::ImageStoreOptions image_opts;
+  image_opts.aliases.clear();
   for (const auto& a : config.image_aliases) image_opts.aliases.push_back({a.pattern, a.image});
-  if (config.image_aliases.empty()) image_opts.aliases = image::DefaultAliases();
   d->images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
   d->image_resolver_ = std::make_unique<node::ImageStoreResolver>(*d->images_);
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};

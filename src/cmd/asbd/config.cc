@@ -1,6 +1,7 @@
 #include "cmd/asbd/config.h"
 
 #include "base/file_util.h"
+#include "image/image_store.h"
 
 namespace asb::asbd {
 
@@ -29,6 +30,12 @@ Status Take(const Json& obj, const std::string& key, const std::string& path, T*
 }
 
 }  // namespace
+
+std::vector<ImageAliasConfig> DefaultImageAliases() {
+  std::vector<ImageAliasConfig> out;
+  for (const auto& a : image::DefaultAliases()) out.push_back({a.pattern, a.target});
+  return out;
+}
 
 Status ApplyConfigJson(const Json& file, DaemonConfig* c) {
   if (!file.is_object()) return Bad("", "config must be a JSON object");

@@ -18,6 +18,9 @@ struct ImageAliasConfig {
   std::string image;    // built-in or local image it maps to, e.g. "python-runtime"
 };
 
+// The built-in table: the upstream python-runtime-sandbox image -> the built-in python-runtime.
+std::vector<ImageAliasConfig> DefaultImageAliases();
+
 struct DaemonConfig {
   std::string state_dir;                      // store, token, kubeconfig, sandboxes; created 0700
   std::string api_listen = "127.0.0.1:6443";  // host:port; port 0 picks a free port
@@ -32,9 +35,8 @@ struct DaemonConfig {
   std::string gvisor = "auto";
   std::string runsc_path = "runsc";
   std::string runsc_platform = "ptrace";  // kvm hangs on this machine kind; see docs
-  // Image aliases; empty = the built-in default (upstream python-runtime-sandbox ->
-  // python-runtime).
-  std::vector<ImageAliasConfig> image_aliases;
+  // Image aliases, first match wins. A config file's list replaces this one entirely.
+  std::vector<ImageAliasConfig> image_aliases = DefaultImageAliases();
   int controller_workers = 4;  // per kind (sandbox, claim); pools use half
 };
 

@@ -53,3 +53,17 @@ TEST(ConfigTest, ExampleConfigParses) {
 
 }  // namespace
 }  // namespace asb::asbd
+
+namespace asb::asbd {
+namespace {
+
+TEST(ConfigTest, DefaultAliasesMapTheUpstreamImageAndAFileCanReplaceThem) {
+  DaemonConfig c;
+  ASSERT_FALSE(c.image_aliases.empty());
+  EXPECT_EQ(c.image_aliases[0].image, "python-runtime");
+  ASSERT_TRUE(ApplyConfigJson(Json{{"imageAliases", Json::array()}}, &c));
+  EXPECT_TRUE(c.image_aliases.empty());  // an explicit empty table means no aliases
+}
+
+}  // namespace
+}  // namespace asb::asbd

@@ -6,7 +6,6 @@
 #include "client/kubeconfig.h"
 #include "cmd/asbd/app.h"
 #include "cmd/asbd/config.h"
-#include "image/image_store.h"
 
 #ifndef ASB_VERSION
 #define ASB_VERSION "0.1.0"
@@ -21,8 +20,6 @@ int main(int argc, char** argv) {
 
   asb::asbd::DaemonConfig config;
   config.state_dir = asb::client::DefaultStateDir();
-  for (const auto& a : asb::image::DefaultAliases())
-    config.image_aliases.push_back({a.pattern, a.target});
   CLI::App* serve = app.add_subcommand(
       "serve", "run everything: API server, controllers, node agent (sandboxes) and router");
   std::string config_file;
