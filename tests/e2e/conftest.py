@@ -139,9 +139,10 @@ class AsbdProcess:
         raise AssertionError("pods still present %ss after deleting everything: %s\n%s" % (
             timeout, [i["metadata"]["name"] for i in body.get("items", [])], self.log()))
 
-    def leftovers(self):
-        """Processes and mounts that still refer to this daemon's state dir."""
-        found = []
+    def leftovers(self, cgroups_before=()):
+        """Processes and mounts that still refer to this daemon's state dir, and sandbox cgroups
+        that did not exist before (cgroups_before: a _sandbox_cgroups() snapshot)."""
+        found = ["cgroup: " + c for c in sorted(_sandbox_cgroups() - set(cgroups_before))]
         for pid in os.listdir("/proc"):
             if not pid.isdigit() or int(pid) == (self.proc.pid if self.proc else -1):
                 continue
@@ -162,6 +163,19 @@ class AsbdProcess:
                 return f.read()[-4000:]
         except OSError:
             return "(no log)"
+
+
+def _sandbox_cgroups():
+    """Every per-sandbox cgroup directory (native: asb/<id>, gVisor: asb/runsc-<id>) in every
+    hierarchy, v1 or v2."""
+    found = set()
+    root = "/sys/fs/cgroup"
+    for top in [root] + [os.path.join(root, d) for d in os.listdir(root)]:
+        parent = os.path.join(top, "asb")
+        if os.path.isdir(parent):
+            found.update(os.path.join(parent, d) for d in os.listdir(parent)
+                         if os.path.isdir(os.path.join(parent, d)))
+    return found
 
 
 def _refers_to(pid, state_dir):
@@ -207,18 +221,19 @@ def asbd():
                     % binary)
     tmp = tempfile.mkdtemp(prefix="asb-e2e-")
     daemon = AsbdProcess(os.path.join(tmp, "state"))
+    cgroups_before = _sandbox_cgroups()
     try:
         daemon.start()
         yield daemon
-        # Teardown is part of the test: deleting everything must leave no sandbox process or
-        # mount behind on the host.
+        # Teardown is part of the test: deleting everything must leave no sandbox process,
+        # mount or cgroup behind on the host.
         if daemon.proc and daemon.proc.poll() is None:
             daemon.delete_all_sandboxes()
             deadline = time.monotonic() + 30
-            while daemon.leftovers() and time.monotonic() < deadline:
+            while daemon.leftovers(cgroups_before) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert not daemon.leftovers(), "left behind after deleting every sandbox:\n%s" % (
-                "\n".join(daemon.leftovers()))
+            left = daemon.leftovers(cgroups_before)
+            assert not left, "left behind after deleting every sandbox:\n%s" % "\n".join(left)
     finally:
         daemon.stop()
         _force_cleanup(daemon.state_dir)

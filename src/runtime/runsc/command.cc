@@ -10,6 +10,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "base/file_util.h"
 
 extern char** environ;
 
@@ -171,6 +175,34 @@ Result<CommandResult> Child::Wait(std::chrono::milliseconds timeout) {
 void Child::Signal(int sig) {
   if (reaped_ || !pidfd_) return;
   ::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
+}
+
+namespace {
+std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == ::getpid()) continue;
+    auto cmdline = ReadFile("/proc/" + name + "/cmdline");
+    if (cmdline && cmdline->find(needle) != std::string::npos) out.push_back(pid);
+  }
+  return out;
+}
+}  // namespace
+
+int KillProcessesMentioning(const std::string& needle, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    std::vector<pid_t> pids = ProcessesMentioning(needle);
+    if (pids.empty()) return 0;
+    if (std::chrono::steady_clock::now() >= deadline) return static_cast<int>(pids.size());
+    for (pid_t pid : pids) ::kill(pid, SIGKILL);
+    // Killed processes vanish once reaped by their parent; look again shortly.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace asb::runtime::runsc

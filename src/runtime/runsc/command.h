@@ -61,4 +61,11 @@ class Child {
 // Spawns argv in a new session with stdin=/dev/null and stdout/stderr to `out_fd` (dup'ed).
 [[nodiscard]] Result<Child> SpawnChild(const std::vector<std::string>& argv, int out_fd);
 
+// SIGKILLs every process whose command line contains `needle` (a bundle directory), other than
+// this one, until none is left or `timeout` passes; returns how many are left. Used for runsc
+// processes this process doesn't own: ones an earlier asbd started and then died (kill -9)
+// keep running, and one still half-way through `run` can bring a sandbox up after its bundle
+// was torn down.
+int KillProcessesMentioning(const std::string& needle, std::chrono::milliseconds timeout);
+
 }  // namespace asb::runtime::runsc

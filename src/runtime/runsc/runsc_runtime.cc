@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <filesystem>
 #include <thread>
 
 #include "base/file_util.h"
@@ -481,10 +482,39 @@ Status RunscRuntime::Stop(const std::string& id, std::chrono::milliseconds grace
     std::lock_guard l(mu_);
     tracked_.erase(id);
   }
+  // Sandboxes recovered after an asbd restart have no tracked child: make sure no runsc process
+  // of theirs survives the bundle.
+  if (int left = runsc::KillProcessesMentioning(BundleDir(id), 5s); left > 0)
+    return MakeError(Code::kInternal,
+                     std::to_string(left) + " runsc processes of " + id + " survived SIGKILL");
   return Teardown(id);
 }
 
+namespace {
+// runsc creates <hierarchy>/<parent>/runsc-<id> in every cgroup hierarchy and removes them on
+// `delete`; a sandbox whose runsc processes had to be SIGKILLed (recovered after an asbd crash)
+// leaves them behind, so remove whatever is left. v1 (one dir per controller) and v2 alike.
+Status RemoveRunscCgroups(const std::string& parent, const std::string& id) {
+  const std::string root = "/sys/fs/cgroup";
+  std::vector<std::string> hierarchies = {root};
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec))
+    if (entry.is_directory(ec) && !entry.is_symlink(ec)) hierarchies.push_back(entry.path());
+  for (const std::string& h : hierarchies) {
+    const std::string dir = h + parent + "/runsc-" + id;
+    // The kernel may still be tearing down the group's last tasks: retry EBUSY briefly.
+    for (int attempt = 0; ::rmdir(dir.c_str()) != 0; ++attempt) {
+      if (errno == ENOENT || errno == ENOTDIR) break;
+      if (errno != EBUSY || attempt == 50) return ErrnoUnexpected("rmdir " + dir);
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  return OkStatus();
+}
+}  // namespace
+
 Status RunscRuntime::Teardown(const std::string& id) {
+  ASB_RETURN_IF_ERROR(RemoveRunscCgroups(options_.cgroup_parent, id));
   const std::string bundle = BundleDir(id);
   ASB_RETURN_IF_ERROR(runsc::Unmount(bundle + "/rootfs"));
   ASB_RETURN_IF_ERROR(runsc::Unmount(bundle + "/scratch"));
