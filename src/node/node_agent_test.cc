@@ -13,21 +13,14 @@
 #include "http/server.h"
 #include "node/fake_runtime_test_util.h"
 #include "store/sqlite_store.h"
+#include "tests/testing/test_util.h"
 
 namespace asb::node {
 namespace {
 
 using std::chrono::milliseconds;
 
-template <class Pred>
-bool WaitFor(Pred pred, milliseconds timeout = milliseconds(5000)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return pred();
-}
+using asb::testing::WaitFor;
 
 class FakeImages final : public ImageResolver {
  public:

@@ -7,20 +7,14 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/testing/test_util.h"
+
 namespace asb::node {
 namespace {
 
 using std::chrono::milliseconds;
 
-template <class Pred>
-bool WaitFor(Pred pred, milliseconds timeout = milliseconds(5000)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return pred();
-}
+using asb::testing::WaitFor;
 
 TEST(WorkQueueTest, OneWorkerPerKeyAndReRunWhenAddedDuringProcessing) {
   WorkQueue q;

@@ -43,7 +43,8 @@ class TempDir {
 };
 
 // Polls pred every `interval` until it returns true (-> true) or `timeout` passes (-> false).
-bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+bool WaitFor(const std::function<bool()>& pred,
+             std::chrono::milliseconds timeout = std::chrono::seconds(5),
              std::chrono::milliseconds interval = std::chrono::milliseconds(5));
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close). Prefer
