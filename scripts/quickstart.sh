@@ -7,7 +7,7 @@
 #   4. wait until the warm pool has its sandboxes Ready,
 #   5. pip install the agentic_sandbox client (offline) into a venv and run the seed's
 #      test_sandbox.py unchanged. It prints "Hello from the sandboxed environment!".
-# asbd keeps running afterwards; the script prints how to stop it.
+# asbd keeps running afterwards; the script prints how to clean up and stop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -58,4 +58,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then /usr/bin/python3 -m venv "$VENV"; fi
 echo "==> python examples/seed/test_sandbox.py"
 "$VENV/bin/python" "$ROOT/examples/seed/test_sandbox.py"
 
-echo "==> done. asbd keeps running (pid $(cat "$ASB_STATE_DIR/asbd.pid")); stop it with: kill $(cat "$ASB_STATE_DIR/asbd.pid")"
+PID=$(cat "$ASB_STATE_DIR/asbd.pid")
+cat <<EOM
+==> done. asbd keeps running (pid $PID, kubeconfig $ASB_KUBECONFIG).
+    remove the pool and its sandboxes: kubectl --kubeconfig $ASB_KUBECONFIG delete -f $MANIFEST
+    stop asbd:                         kill $PID   (running sandboxes survive; a restart re-adopts them)
+EOM
