@@ -40,7 +40,22 @@ def pending_claim(name, rv, reason="SandboxNotReady", message="waiting"):
     }
 
 
-class FakeApi:
+class _FakeServer:
+    """A ThreadingHTTPServer on 127.0.0.1:0 in a daemon thread; subclasses pass their handler."""
+
+    def _serve(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeApi(_FakeServer):
     """Scriptable API server. `watch_script(claim_name, query)` returns a list of items, each an
     event dict (sent as one JSON line) or a float (sleep that long); the stream then ends."""
 
@@ -142,18 +157,10 @@ class FakeApi:
                     api.deleted.append(name)
                 self._json(api.delete_status, {"kind": "Status", "status": "Success"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
-class FakeRouter:
+class FakeRouter(_FakeServer):
     """Plays the router in front of an upstream-style python runtime (in-memory files)."""
 
     def __init__(self, require_token=True):
@@ -235,15 +242,7 @@ class FakeRouter:
             def do_POST(self):
                 self._handle("POST")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 def write_kubeconfig(path, server, router=None, token=TOKEN):
