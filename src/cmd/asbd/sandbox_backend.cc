@@ -1,20 +1,9 @@
 #include "cmd/asbd/sandbox_backend.h"
 
 #include "api/resource.h"
+#include "controller/object_util.h"
 
 namespace asb::asbd {
-
-namespace {
-
-bool IsReady(const Json& sandbox) {
-  const Json* conditions = Find(sandbox, "status.conditions");
-  if (!conditions || !conditions->is_array()) return false;
-  for (const Json& c : *conditions)
-    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
-  return false;
-}
-
-}  // namespace
 
 Result<UniqueFd> SandboxBackend::Connect(const std::string& ns, const std::string& sandbox_id,
                                          uint16_t port) {
@@ -24,16 +13,12 @@ Result<UniqueFd> SandboxBackend::Connect(const std::string& ns, const std::strin
       return MakeError(Code::kNotFound, "sandbox " + ns + "/" + sandbox_id + " not found");
     return tl::unexpected(sandbox.error());
   }
-  if (!IsReady(*sandbox))
+  if (!controller::ConditionTrue(*sandbox, "Ready"))
     return MakeError(Code::kFailedPrecondition,
                      "sandbox " + ns + "/" + sandbox_id + " is not ready");
   // The pod is named like the sandbox unless the controller recorded another name.
-  std::string pod;
-  if (const Json* annotations = Find(*sandbox, "metadata.annotations");
-      annotations && annotations->is_object()) {
-    auto it = annotations->find("agents.x-k8s.io/pod-name");
-    if (it != annotations->end() && it->is_string()) pod = it->get<std::string>();
-  }
+  std::string pod =
+      controller::Annotation(*sandbox, controller::kAnnotationPodName).value_or(sandbox_id);
   if (pod.empty()) pod = sandbox_id;
   auto fd = node_.DialPod(ns, pod, port);
   if (!fd) {
