@@ -1,5 +1,7 @@
 #include "cmd/asbd/config.h"
 
+#include <set>
+
 #include "base/file_util.h"
 #include "image/image_store.h"
 
@@ -37,31 +39,31 @@ std::vector<ImageAliasConfig> DefaultImageAliases() {
   return out;
 }
 
-Status ApplyConfigJson(const Json& file, DaemonConfig* c) {
+Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   if (!file.is_object()) return Bad("", "config must be a JSON object");
-  static const char* kKeys[] = {"stateDir",         "apiListen",     "routerListen",
-                                "maxRequestBytes",  "nodeName",      "defaultRuntimeClass",
-                                "nodeWorkers",      "enableNative",  "gvisor",
-                                "runscPath",        "runscPlatform", "imageAliases",
-                                "controllerWorkers"};
-  for (const auto& [key, value] : file.items()) {
-    (void)value;
-    bool known = false;
-    for (const char* k : kKeys) known = known || key == k;
-    if (!known) return Bad("/" + key, "unknown key");
-  }
-  ASB_RETURN_IF_ERROR(Take(file, "stateDir", "", &c->state_dir));
-  ASB_RETURN_IF_ERROR(Take(file, "apiListen", "", &c->api_listen));
-  ASB_RETURN_IF_ERROR(Take(file, "routerListen", "", &c->router_listen));
-  ASB_RETURN_IF_ERROR(Take(file, "maxRequestBytes", "", &c->max_request_bytes));
-  ASB_RETURN_IF_ERROR(Take(file, "nodeName", "", &c->node_name));
-  ASB_RETURN_IF_ERROR(Take(file, "defaultRuntimeClass", "", &c->default_runtime_class));
-  ASB_RETURN_IF_ERROR(Take(file, "nodeWorkers", "", &c->node_workers));
-  ASB_RETURN_IF_ERROR(Take(file, "enableNative", "", &c->enable_native));
-  ASB_RETURN_IF_ERROR(Take(file, "gvisor", "", &c->gvisor));
-  ASB_RETURN_IF_ERROR(Take(file, "runscPath", "", &c->runsc_path));
-  ASB_RETURN_IF_ERROR(Take(file, "runscPlatform", "", &c->runsc_platform));
-  ASB_RETURN_IF_ERROR(Take(file, "controllerWorkers", "", &c->controller_workers));
+  // Parse into a copy so a bad file changes nothing; every key parsed is recorded, and whatever
+  // the file holds beyond those is an unknown key.
+  DaemonConfig parsed = *config;
+  DaemonConfig* c = &parsed;
+  std::set<std::string> known = {"imageAliases"};
+  auto take = [&](const char* key, auto* out) {
+    known.insert(key);
+    return Take(file, key, "", out);
+  };
+  ASB_RETURN_IF_ERROR(take("stateDir", &c->state_dir));
+  ASB_RETURN_IF_ERROR(take("apiListen", &c->api_listen));
+  ASB_RETURN_IF_ERROR(take("routerListen", &c->router_listen));
+  ASB_RETURN_IF_ERROR(take("maxRequestBytes", &c->max_request_bytes));
+  ASB_RETURN_IF_ERROR(take("nodeName", &c->node_name));
+  ASB_RETURN_IF_ERROR(take("defaultRuntimeClass", &c->default_runtime_class));
+  ASB_RETURN_IF_ERROR(take("nodeWorkers", &c->node_workers));
+  ASB_RETURN_IF_ERROR(take("enableNative", &c->enable_native));
+  ASB_RETURN_IF_ERROR(take("gvisor", &c->gvisor));
+  ASB_RETURN_IF_ERROR(take("runscPath", &c->runsc_path));
+  ASB_RETURN_IF_ERROR(take("runscPlatform", &c->runsc_platform));
+  ASB_RETURN_IF_ERROR(take("controllerWorkers", &c->controller_workers));
+  for (const auto& item : file.items())
+    if (!known.count(item.key())) return Bad("/" + item.key(), "unknown key");
   if (auto it = file.find("imageAliases"); it != file.end()) {
     if (!it->is_array()) return Bad("/imageAliases", "must be a list");
     c->image_aliases.clear();
@@ -81,6 +83,7 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* c) {
       c->image_aliases.push_back(std::move(alias));
     }
   }
+  *config = std::move(parsed);
   return {};
 }
 

@@ -25,9 +25,10 @@ TEST(ConfigTest, FileOverridesDefaultsAndRoundTrips) {
 
 TEST(ConfigTest, StrictErrorsNameThePath) {
   DaemonConfig c;
-  auto unknown = ApplyConfigJson(Json{{"nodeNmae", "x"}}, &c);
+  auto unknown = ApplyConfigJson(Json{{"nodeName", "changed"}, {"nodeNmae", "x"}}, &c);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().message, "/nodeNmae: unknown key");
+  EXPECT_EQ(c.node_name, "asb-node");  // a rejected file changes nothing
   auto wrong_type = ApplyConfigJson(Json{{"nodeWorkers", "four"}}, &c);
   ASSERT_FALSE(wrong_type);
   EXPECT_EQ(wrong_type.error().message, "/nodeWorkers: must be a non-negative integer");
