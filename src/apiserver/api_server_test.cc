@@ -98,6 +98,40 @@ TEST_F(ApiServerTest, DiscoveryListsSubresources) {
             404);
 }
 
+// kubectl delete --dry-run=server puts dryRun in the DeleteOptions body, not the query: such a
+// delete (one object or a whole collection) must leave everything in place.
+TEST_F(ApiServerTest, DryRunDeleteInTheBodyDeletesNothing) {
+  ASSERT_EQ(Do("POST", kPools, kPool).status, 201);
+  std::string second = kPool;
+  second.replace(second.find("\"pool\""), 6, "\"pool2\"");
+  ASSERT_EQ(Do("POST", kPools, second).status, 201);
+  const std::string dry =
+      R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background",)"
+      R"("dryRun":["All"]})";
+
+  http::Response r = Do("DELETE", std::string(kPools) + "/pool", dry);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["metadata"]["name"], "pool");
+  r = Do("DELETE", kPools, dry);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["items"].size(), 2u);
+  r = Do("DELETE", std::string(kPools) + "/pool?dryRun=All");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(Do("GET", kPools))["items"].size(), 2u);
+
+  // A value Kubernetes does not know is refused, not taken as a real delete.
+  r = Do("DELETE", std::string(kPools) + "/pool", R"({"dryRun":["Some"]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(Body(r)["message"].get<std::string>().find("dryRun"), std::string::npos);
+  EXPECT_EQ(Do("DELETE", std::string(kPools) + "/pool?dryRun=true").status, 400);
+  EXPECT_EQ(Do("POST", std::string(kPools) + "?dryRun=yes", kPool).status, 400);
+  EXPECT_EQ(Body(Do("GET", kPools))["items"].size(), 2u);
+
+  // Without dryRun the same delete does delete.
+  EXPECT_EQ(Do("DELETE", std::string(kPools) + "/pool").status, 200);
+  EXPECT_EQ(Body(Do("GET", kPools))["items"].size(), 1u);
+}
+
 TEST_F(ApiServerTest, CreateGetConflictAndAlreadyExists) {
   http::Response r = Do("POST", kPools, kPool);
   ASSERT_EQ(r.status, 201) << r.body;

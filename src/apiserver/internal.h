@@ -48,6 +48,8 @@ struct Ctx {
   const std::atomic<bool>& shutting_down;
   http::Request& req;
   Target target;
+  // dryRun=All in the query, or in a DELETE's DeleteOptions body: nothing is written.
+  bool dry_run = false;
 };
 
 // Every verb on a resource URL (rest.cc).

@@ -33,7 +33,19 @@ http::Response UnsupportedMediaType(const std::string& type, const std::string& 
                             ") - accepted media types include: " + accepted);
 }
 
-bool DryRun(const http::Request& req) { return req.Query("dryRun").value_or("") == "All"; }
+// Kubernetes knows one dry-run value, "All"; anything else is refused, never taken as a real write.
+Reply<bool> DryRunValue(const std::string& value) {
+  if (value == "All") return true;
+  return Fail(
+      StatusResponse(400, "BadRequest",
+                     "dryRun: Unsupported value: \"" + value + "\": supported values: \"All\""));
+}
+
+Reply<bool> QueryDryRun(const http::Request& req) {
+  auto v = req.Query("dryRun");
+  if (!v) return false;
+  return DryRunValue(*v);
+}
 
 // Decodes a JSON or YAML request body.
 Reply<Json> DecodeBody(const http::Request& req) {
@@ -188,7 +200,7 @@ http::Response Create(Ctx& ctx) {
   std::vector<std::string> warnings;
   auto obj = Prepare(ctx, std::move(*body), nullptr, &warnings);
   if (!obj) return obj.error();
-  if (DryRun(ctx.req)) return JsonReply(201, *obj, warnings);
+  if (ctx.dry_run) return JsonReply(201, *obj, warnings);
   std::string name = GetString(*obj, "metadata.name");
   auto created = ctx.store.Create(*ctx.target.res, std::move(*obj));
   if (!created) return ErrorToStatus(created.error(), ctx.target.res, name);
@@ -198,7 +210,7 @@ http::Response Create(Ctx& ctx) {
 Reply<Json> StoreUpdate(Ctx& ctx, Json obj) {
   store::UpdateOptions opts;
   opts.status_only = ctx.target.sub == "status";
-  if (DryRun(ctx.req)) return obj;
+  if (ctx.dry_run) return obj;
   auto updated = ctx.store.Update(*ctx.target.res, std::move(obj), opts);
   if (!updated) return Fail(ErrorToStatus(updated.error(), ctx.target.res, ctx.target.name));
   return std::move(*updated);
@@ -351,13 +363,25 @@ http::Response Scale(Ctx& ctx) {
 
 // --- delete -----------------------------------------------------------------------------------
 
-Reply<store::DeleteOptions> DeleteOptionsFrom(const http::Request& req) {
+// kubectl sends `--dry-run=server` for deletes in the DeleteOptions body (`"dryRun": ["All"]`),
+// not in the query: a body that asks for a dry run marks the whole request as one (ctx.dry_run).
+Reply<store::DeleteOptions> DeleteOptionsFrom(Ctx& ctx) {
+  const http::Request& req = ctx.req;
   store::DeleteOptions opts;
   std::string policy = req.Query("propagationPolicy").value_or("");
   if (!Trim(req.body).empty()) {
     auto body = ParseJson(req.body);
     if (!body || !body->is_object())
       return Fail(StatusResponse(400, "BadRequest", "the DeleteOptions body could not be decoded"));
+    if (const Json* dry = Find(*body, "dryRun"); dry && !dry->is_null()) {
+      if (!dry->is_array())
+        return Fail(StatusResponse(400, "BadRequest", "dryRun: Invalid value: must be a list"));
+      for (const Json& v : *dry) {
+        auto ok = DryRunValue(v.is_string() ? v.get<std::string>() : DumpJson(v));
+        if (!ok) return Fail(ok.error());
+        ctx.dry_run = true;
+      }
+    }
     if (policy.empty()) policy = GetString(*body, "propagationPolicy");
     if (const Json* orphan = Find(*body, "orphanDependents");
         policy.empty() && orphan && orphan->is_boolean() && orphan->get<bool>())
@@ -383,9 +407,9 @@ Reply<store::DeleteOptions> DeleteOptionsFrom(const http::Request& req) {
 }
 
 http::Response Delete(Ctx& ctx) {
-  auto opts = DeleteOptionsFrom(ctx.req);
+  auto opts = DeleteOptionsFrom(ctx);
   if (!opts) return opts.error();
-  if (DryRun(ctx.req)) {
+  if (ctx.dry_run) {
     auto current = GetCurrent(ctx);
     if (!current) return current.error();
     return http::Response::Json(200, *current);
@@ -396,7 +420,7 @@ http::Response Delete(Ctx& ctx) {
 }
 
 http::Response DeleteCollection(Ctx& ctx) {
-  auto opts = DeleteOptionsFrom(ctx.req);
+  auto opts = DeleteOptionsFrom(ctx);
   if (!opts) return opts.error();
   store::ListOptions lopts;
   lopts.label_selector = ctx.req.Query("labelSelector").value_or("");
@@ -407,7 +431,7 @@ http::Response DeleteCollection(Ctx& ctx) {
   for (const auto& item : listed->items) {
     std::string ns = GetString(item, "metadata.namespace");
     std::string name = GetString(item, "metadata.name");
-    if (DryRun(ctx.req)) {
+    if (ctx.dry_run) {
       items.push_back(item);
       continue;
     }
@@ -430,6 +454,11 @@ http::Response DeleteCollection(Ctx& ctx) {
 http::Response ServeResource(Ctx& ctx) {
   const std::string& m = ctx.req.method;
   const Target& t = ctx.target;
+  if (m != "GET") {  // reads ignore dryRun, as Kubernetes does
+    auto dry_run = QueryDryRun(ctx.req);
+    if (!dry_run) return dry_run.error();
+    ctx.dry_run = *dry_run;
+  }
   if (t.name.empty()) {
     if (m == "GET") {
       auto watch = QueryBool(ctx.req, "watch");
