@@ -119,6 +119,15 @@ Result<UniqueFd> NodeAgent::DialPod(const std::string& ns, const std::string& po
   return rt->DialPort(id, port);
 }
 
+Result<NodeAgent::PodSandbox> NodeAgent::SandboxOf(const std::string& ns, const std::string& pod) {
+  std::lock_guard l(mu_);
+  auto it = records_.find(ns + "/" + pod);
+  if (it == records_.end() || it->second->sandbox_id.empty())
+    return MakeError(Code::kNotFound, "pod " + ns + "/" + pod + " has no sandbox on this node");
+  const runtime::Runtime* rt = it->second->runtime;
+  return PodSandbox{it->second->sandbox_id, rt ? std::string(rt->name()) : "", it->second->running};
+}
+
 void NodeAgent::WaitForStop(milliseconds d) {
   std::unique_lock l(mu_);
   stop_cv_.wait_for(l, d, [this] { return stopping_.load(); });

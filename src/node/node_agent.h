@@ -87,6 +87,15 @@ class NodeAgent {
   [[nodiscard]] Result<UniqueFd> DialPod(const std::string& ns, const std::string& pod,
                                          uint16_t port);
 
+  // The sandbox behind pod ns/name (for kubectl logs): its id and the runtime class running it.
+  // kNotFound when the pod has no sandbox on this node.
+  struct PodSandbox {
+    std::string sandbox_id;
+    std::string runtime;  // "native", "gvisor"; "" while no sandbox runs (exited, backing off)
+    bool running = false;
+  };
+  [[nodiscard]] Result<PodSandbox> SandboxOf(const std::string& ns, const std::string& pod);
+
  private:
   using SteadyTime = std::chrono::steady_clock::time_point;
 
