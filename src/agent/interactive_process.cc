@@ -1,6 +1,7 @@
 #include "agent/interactive_process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -44,6 +45,92 @@ UniqueFd DevNull(int flags) {
   return (flags & O_ACCMODE) == O_RDONLY ? std::move(r) : std::move(w);
 }
 
+// $PATH lookup done before fork (the child may only make async-signal-safe calls).
+std::string ResolveProgram(const std::string& name, const std::vector<std::string>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const std::string& e : env)
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t colon = path.find(':', start);
+    std::string dir = path.substr(start, colon == std::string::npos ? colon : colon - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return "";
+}
+
+// Starts argv on the pty `slave_path` as its controlling terminal. fork + execve rather than
+// posix_spawn: the child must call ioctl(TIOCSCTTY) after setsid, which posix_spawn can't do,
+// and gVisor does not make a terminal opened by a session leader its controlling terminal
+// implicitly (Linux does). Between fork and execve the child makes only async-signal-safe
+// calls; an exec failure's errno comes back over a CLOEXEC pipe.
+Result<pid_t> ForkOnPty(const std::string& program, const std::vector<std::string>& argv,
+                        const std::vector<std::string>& env, const std::string& slave_path,
+                        const std::string& cwd) {
+  std::vector<char*> cargv, cenv;
+  for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  for (const std::string& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.push_back(nullptr);
+  if (env.empty()) cenv = {};
+  char** envp = env.empty() ? environ : cenv.data();
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return ErrnoUnexpected("pipe");
+  UniqueFd report_r(report[0]), report_w(report[1]);
+  sigset_t all, old;
+  sigfillset(&all);
+  // No signal handler may run in the child before its dispositions are reset.
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int err = 0;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      struct sigaction sa {};
+      sa.sa_handler = SIG_DFL;
+      ::sigaction(sig, &sa, nullptr);
+    }
+    if (::setsid() < 0) err = errno;
+    int tty = err ? -1 : ::open(slave_path.c_str(), O_RDWR);
+    if (!err && tty < 0) err = errno;
+    if (!err) ::ioctl(tty, TIOCSCTTY, 0);  // EPERM when open already made it ours (Linux)
+    for (int fd = 0; !err && fd < 3; ++fd)
+      if (::dup2(tty, fd) < 0) err = errno;
+    if (!err && tty > 2) ::close(tty);
+    if (!err && ::chdir(cwd.c_str()) != 0) err = errno;
+    if (!err) {
+      ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::execve(program.c_str(), cargv.data(), envp);
+      err = errno;
+    }
+    ssize_t ignored = ::write(report_w.get(), &err, sizeof(err));
+    (void)ignored;
+    ::_exit(127);
+  }
+  int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return tl::unexpected(ErrnoError(fork_errno, "fork"));
+  report_w.Reset();
+  int child_err = 0;
+  ssize_t n;
+  while ((n = ::read(report_r.get(), &child_err, sizeof(child_err))) < 0 && errno == EINTR) {
+  }
+  if (n == sizeof(child_err)) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    Error e = ErrnoError(child_err, "exec");
+    e.message = "exec \"" + argv[0] + "\": " + std::strerror(child_err);
+    return tl::unexpected(e);
+  }
+  return pid;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<InteractiveProcess>> InteractiveProcess::Spawn(const InteractiveOptions& o) {
@@ -66,12 +153,16 @@ Result<std::unique_ptr<InteractiveProcess>> InteractiveProcess::Spawn(const Inte
     if (::ptsname_r(p->master_.get(), name, sizeof(name)) != 0) return ErrnoUnexpected("ptsname");
     slave_path = name;
     if (o.cols > 0 && o.rows > 0) p->Resize(o.cols, o.rows);
-    // The child opens the slave itself, after setsid: a session leader opening a terminal
-    // without O_NOCTTY acquires it as its controlling terminal (job control, ^C).
-    posix_spawn_file_actions_addopen(&actions, 0, slave_path.c_str(), O_RDWR, 0);
-    posix_spawn_file_actions_adddup2(&actions, 0, 1);
-    posix_spawn_file_actions_adddup2(&actions, 0, 2);
     if (o.with_stdin) p->input_.Reset(::fcntl(p->master_.get(), F_DUPFD_CLOEXEC, 0));
+    std::string program = ResolveProgram(o.argv[0], o.env);
+    if (program.empty()) {
+      Error e = ErrnoError(ENOENT, "exec");
+      e.message = "exec \"" + o.argv[0] + "\": " + std::strerror(ENOENT);
+      return tl::unexpected(e);
+    }
+    ASB_ASSIGN_OR_RETURN(p->pid_, ForkOnPty(program, o.argv, o.env, slave_path, o.cwd));
+    ::fcntl(p->master_.get(), F_SETFL, ::fcntl(p->master_.get(), F_GETFL) | O_NONBLOCK);
+    return p;
   } else {
     if (o.with_stdin) {
       ASB_RETURN_IF_ERROR(MakePipe(child_in, p->input_));
