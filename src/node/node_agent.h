@@ -33,6 +33,7 @@
 #include "base/result.h"
 #include "base/unique_fd.h"
 #include "node/image_resolver.h"
+#include "node/pod_events.h"
 #include "node/pod_spec.h"
 #include "node/pod_status.h"
 #include "node/work_queue.h"
@@ -153,6 +154,7 @@ class NodeAgent {
   ImageResolver& images_;
   NodeOptions options_;
   Clock& clock_;
+  PodEvents events_;  // kubelet-like Events about pods (pod_events.h)
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<PodRecord>> records_;  // by namespace/name

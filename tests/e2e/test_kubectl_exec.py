@@ -259,3 +259,23 @@ def test_attach_shows_new_output(asbd, kubectl, runtime):
     finally:
         attach.kill()
         attach.wait()
+
+
+@pytest.mark.parametrize("runtime", ["native"])
+def test_describe_pod_shows_kubelet_events(asbd, kubectl, runtime):
+    pod = make_pod(kubectl, runtime)
+    make_pod(kubectl, runtime, name="other")
+    r = kubectl("describe", "pod", pod)
+    events = r.stdout.split("Events:", 1)[1]
+    for reason, text in [("Scheduled", "Successfully assigned default/box to"),
+                         ("Pulled", "already present on machine"),
+                         ("Created", "Created container main"),
+                         ("Started", "Started container main")]:
+        assert reason in events and text in events, r.stdout
+    # The field selector keeps the other pod's events out.
+    assert "default/other" not in events, events
+    r = kubectl("get", "events", "--field-selector", "involvedObject.name=other,reason=Started",
+                "-o", "name")
+    assert len(r.stdout.split()) == 1, r.stdout
+    r = kubectl("get", "events", "--field-selector", "involvedObject.bogus=x", check=False)
+    assert "field label not supported: involvedObject.bogus" in r.stderr, r.stderr
