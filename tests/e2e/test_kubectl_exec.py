@@ -5,6 +5,7 @@ v5.channel.k8s.io), so these tests drive the whole path: kubectl -> TLS -> API s
 DialPod -> agent -> a process (with a real PTY for -t) in the sandbox.
 """
 
+import json
 import os
 import select
 import shutil
@@ -279,3 +280,21 @@ def test_describe_pod_shows_kubelet_events(asbd, kubectl, runtime):
     assert len(r.stdout.split()) == 1, r.stdout
     r = kubectl("get", "events", "--field-selector", "involvedObject.bogus=x", check=False)
     assert "field label not supported: involvedObject.bogus" in r.stderr, r.stderr
+
+
+def test_create_namespace_and_service_send_protobuf_and_work(asbd, kubectl):
+    # kubectl's typed clients POST these as application/vnd.kubernetes.protobuf.
+    r = kubectl("create", "namespace", "team-a")
+    assert "namespace/team-a created" in r.stdout
+    r = kubectl("create", "service", "clusterip", "web", "-n", "team-a", "--tcp=80:8080")
+    assert "service/web created" in r.stdout
+    r = kubectl("create", "service", "nodeport", "api", "-n", "team-a", "--tcp=81:http")
+    assert "service/api created" in r.stdout
+    svc = json.loads(kubectl("get", "svc", "web", "-n", "team-a", "-o", "json").stdout)
+    assert svc["spec"]["ports"] == [{"name": "80-8080", "port": 80, "protocol": "TCP",
+                                     "targetPort": 8080}]
+    assert svc["spec"]["selector"] == {"app": "web"}
+    r = kubectl("get", "svc", "api", "-n", "team-a", "-o", "jsonpath={.spec.ports[0].targetPort}")
+    assert r.stdout == "http"
+    r = kubectl("create", "namespace", "team-a", check=False)
+    assert "AlreadyExists" in r.stderr, r.stderr
