@@ -102,6 +102,17 @@ void ApplyMountOp(const MountOp& op) {
         Fail("symlink " + op.target, errno);
       }
       return;
+    case MountOp::Kind::kChdir:
+      if (::chdir(op.target.c_str()) != 0) Fail("chdir " + op.target, errno);
+      return;
+    case MountOp::Kind::kWrite: {
+      int fd = ::open(op.target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                      op.mode != 0 ? op.mode : 0644);
+      if (fd < 0) Fail("create " + op.target, errno);
+      WriteAll(fd, op.data);
+      ::close(fd);
+      return;
+    }
   }
 }
 

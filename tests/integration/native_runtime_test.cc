@@ -187,6 +187,58 @@ TEST_F(NativeRuntimeTest, DiskFillerStopsAtEphemeralStorage) {
   EXPECT_LE(out.value("written_mb", 100), 16);
 }
 
+// The writable layer is a disk, not memory: filling it to the cap under a memory limit far
+// below the cap ends in ENOSPC, not in the OOM killer, and leaves no loop device behind.
+TEST_F(NativeRuntimeTest, WritableLayerIsChargedToDiskNotMemory) {
+  SandboxSpec s = Spec({"/probe", "fill-disk", "/tmp", "200"});
+  s.limits.ephemeral_storage_bytes = 96 << 20;
+  s.limits.memory_bytes = 32 << 20;
+  ASSERT_OK(StartTracked(s));
+  SandboxStatus st = WaitExited(s.id);
+  EXPECT_FALSE(st.oom_killed);
+  Json out = Output(s.id);
+  EXPECT_EQ(out.value("errno", 0), ENOSPC);
+  EXPECT_GE(out.value("written_mb", 0), 80);
+  EXPECT_LE(out.value("written_mb", 1000), 96);
+  ASSERT_OK(rt_->Stop(s.id, 0ms));
+  started_.clear();
+  // Autoclear: the loop device went with the sandbox's mount namespace.
+  auto loops = ReadFile("/proc/partitions");
+  ASSERT_TRUE(loops.has_value());
+  for (const std::string& line : Split(*loops, '\n')) {
+    auto f = Split(std::string(Trim(line)), ' ');
+    if (f.empty() || !StartsWith(f.back(), "loop")) continue;
+    auto backing = ReadFile("/sys/block/" + f.back() + "/loop/backing_file");
+    if (backing) {
+      EXPECT_EQ(backing->find(tmp_.Sub("state")), std::string::npos) << *backing;
+    }
+  }
+}
+
+// Inside, /proc/self/mountinfo names neither the state dir nor the sandbox id, and with a memory
+// limit /proc/meminfo shows the limit, not the host's memory.
+TEST_F(NativeRuntimeTest, ProcShowsNoHostPathsAndTheMemoryLimit) {
+  for (const char* file : {"/proc/self/mountinfo", "/proc/meminfo"}) {
+    SandboxSpec s = Spec({"/probe", "cat", file});
+    s.limits.memory_bytes = 200 << 20;
+    ASSERT_OK(StartTracked(s));
+    SandboxStatus st = WaitExited(s.id);
+    EXPECT_EQ(st.exit_code, 0) << file;
+    auto text = ReadFile(rt_->SandboxDir(s.id) + "/output.log");
+    ASSERT_TRUE(text.has_value());
+    // (The test's own bind of a host dir at /ro shows its source, as binds do everywhere.)
+    EXPECT_EQ(text->find(tmp_.Sub("state")), std::string::npos) << *text;
+    EXPECT_EQ(text->find(lower_), std::string::npos) << *text;
+    EXPECT_EQ(text->find(s.id), std::string::npos) << *text;
+    if (std::string(file) == "/proc/meminfo") {
+      EXPECT_NE(text->find("MemTotal:         204800 kB"), std::string::npos) << *text;
+    } else {
+      EXPECT_NE(text->find("lowerdir=lower,upperdir=upper,workdir=work"), std::string::npos)
+          << *text;
+    }
+  }
+}
+
 TEST_F(NativeRuntimeTest, OutputLogIsCapped) {
   SandboxSpec s = Spec({"/probe", "spew", "24"});
   ASSERT_OK(StartTracked(s));

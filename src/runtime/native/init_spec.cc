@@ -19,6 +19,10 @@ const char* KindName(MountOp::Kind k) {
       return "touch";
     case MountOp::Kind::kSymlink:
       return "symlink";
+    case MountOp::Kind::kChdir:
+      return "chdir";
+    case MountOp::Kind::kWrite:
+      return "write";
   }
   return "mount";
 }
@@ -119,6 +123,10 @@ Result<InitSpec> InitSpecFromJson(const Json& j) {
         op.kind = MountOp::Kind::kTouch;
       else if (kind == "symlink")
         op.kind = MountOp::Kind::kSymlink;
+      else if (kind == "chdir")
+        op.kind = MountOp::Kind::kChdir;
+      else if (kind == "write")
+        op.kind = MountOp::Kind::kWrite;
       else
         return MakeError(Code::kInvalidArgument, "unknown mount op kind " + kind);
       op.source = m.value("source", "");

@@ -7,7 +7,9 @@
 //               (written atomically once Start succeeded)
 //   exit.json   written by the shim when the sandbox init exits
 //   output.log  the sandbox's stdout and stderr
-//   root/, scratch/  empty mount points (the mounts exist only in the sandbox's namespace)
+//   root/, scratch/  empty mount points (the mounts exist only in the sandbox's namespace;
+//               scratch/ is the writable layer, an ext4 on a loop device: runtime/scratch_disk.h)
+// <state_dir>/disk-templates/  empty ext4 images, one per ephemeral-storage size
 //
 // Restart policy: sandboxes outlive the daemon (no PR_SET_PDEATHSIG on the shim). A new
 // NativeRuntime on the same state dir finds them with List(), and Inspect/DialPort/Exec/Stop
@@ -28,6 +30,7 @@
 #include "base/result.h"
 #include "base/unique_fd.h"
 #include "runtime/runtime.h"
+#include "runtime/scratch_disk.h"
 #include "sys/cgroup.h"
 
 namespace asb::runtime::native {
@@ -86,6 +89,7 @@ class NativeRuntime final : public Runtime {
   const NativeRuntimeOptions options_;
   std::string root_;         // <state_dir>/native
   std::string seccomp_bpf_;  // compiled once
+  ScratchDisks scratch_disks_;
 
   std::mutex mu_;
   std::set<uint32_t> used_slots_;

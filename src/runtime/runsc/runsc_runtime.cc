@@ -165,7 +165,8 @@ Result<std::unique_ptr<RunscRuntime>> RunscRuntime::Create(RunscOptions options)
 RunscRuntime::RunscRuntime(RunscOptions options)
     : options_(std::move(options)),
       bundles_dir_(options_.state_dir + "/runsc"),
-      runsc_root_(options_.state_dir + "/runsc-root") {}
+      runsc_root_(options_.state_dir + "/runsc-root"),
+      scratch_disks_(options_.state_dir + "/disk-templates") {}
 
 RunscRuntime::~RunscRuntime() {
   std::lock_guard l(mu_);
@@ -187,8 +188,9 @@ std::vector<std::string> RunscRuntime::RunscArgv(const std::string& id,
   // Every subcommand gets the same global flags: this runsc build re-reads --network and
   // friends on `start`/`exec`, and a mismatch fails ("cannot run with network enabled in root
   // network namespace").
-  std::vector<std::string> argv = {options_.runsc_path, "--root", runsc_root_,
-                                   "--platform=" + options_.platform, "--network=host"};
+  std::vector<std::string> argv = {options_.runsc_path, "--root",
+                                   runsc_root_,         "--platform=" + options_.platform,
+                                   "--network=host",    "--overlay2=none"};
   if (!options_.debug_log_dir.empty()) {
     argv.push_back("--debug");
     argv.push_back("--debug-log=" + options_.debug_log_dir + "/" + id + "/");
@@ -256,16 +258,20 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
     return s.error().Wrap(what);
   };
 
-  // 1. Writable root: overlay over a tmpfs capped at ephemeral-storage.
+  // 1. Writable root: overlay over an ext4 of ephemeral-storage on a loop device.
   int64_t eph = spec.limits.ephemeral_storage_bytes > 0 ? spec.limits.ephemeral_storage_bytes
                                                         : options_.default_ephemeral_storage_bytes;
   for (const std::string& d : {scratch, rootfs}) {
     if (::mkdir(d.c_str(), 0700) != 0) return fail(ErrnoError(errno, "mkdir " + d));
   }
   {
-    auto m = runsc::MountSizedTmpfs(scratch, eph);
+    auto dev = scratch_disks_.Create(bundle + "/scratch.img", eph);
+    if (!dev) return fail(dev.error().Wrap("writable layer"));
+    // The device now lives as long as this mount (Teardown's unmount frees it).
+    auto m = runsc::MountBlockDevice(dev->path, "ext4", kScratchMountData, scratch);
     if (!m) return fail(m.error().Wrap("writable layer"));
     scratch_mount = std::move(*m);
+    if (::chmod(scratch.c_str(), 0700) != 0) return fail(ErrnoError(errno, "chmod scratch"));
   }
   if (::mkdir((scratch + "/upper").c_str(), 0755) != 0 ||
       ::mkdir((scratch + "/work").c_str(), 0700) != 0) {

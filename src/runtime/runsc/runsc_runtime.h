@@ -3,7 +3,8 @@
 //
 //   <state_dir>/runsc/<id>/          the bundle (one directory per sandbox; List() reads these)
 //     config.json                    OCI config (oci_spec.h), written atomically
-//     scratch/  (tmpfs, size = ephemeral-storage)  upper/ and work/ of the overlay
+//     scratch/  (ext4 of ephemeral-storage on a loop device: runtime/scratch_disk.h)  upper/ and
+//               work/ of the overlay
 //     rootfs/   (overlayfs: lower = spec.rootfs.lower_dir, upper on scratch) = the OCI root
 //     netns                          bind mount of the sandbox's network namespace (only lo)
 //     console.log                    the app's stdout/stderr and runsc's own errors
@@ -17,10 +18,12 @@
 // side, as CRI port-forward does. (gVisor's own netstack, --network=sandbox, would hide the
 // app's listening socket from the host entirely.)
 //
-// Writable root: a host overlay over a size-capped tmpfs enforces ephemeral-storage (writes fail
-// with ENOSPC at the cap) and is shared by the gofer; runsc's --overlay2=root:memory would keep
-// the upper layer in sentry memory, bounded only by the memory limit. tmpfs pages are charged
-// to the sandbox's memory cgroup (the gofer writes them), as for a memory-backed emptyDir.
+// Writable root: a host overlay over a size-capped ext4 (the same disk-backed layer as native,
+// runtime/scratch_disk.h) enforces ephemeral-storage (writes fail with ENOSPC at the cap) and is
+// served by the gofer; the data is on the host disk, not in memory. runsc runs with
+// --overlay2=none: this build's --overlay2=root:memory would keep the upper layer in sentry
+// memory, bounded only by the memory limit, and root:<dir> puts an uncapped filestore file in
+// <dir>.
 //
 // Platform: ptrace by default, because the KVM platform of this runsc build hangs at 100% CPU
 // on our VMs (nested virtualization); RunscOptions::platform selects another ("kvm",
@@ -45,6 +48,7 @@
 #include <vector>
 
 #include "runtime/runtime.h"
+#include "runtime/scratch_disk.h"
 
 namespace asb::runtime {
 
@@ -97,6 +101,7 @@ class RunscRuntime final : public Runtime {
   RunscOptions options_;
   std::string bundles_dir_;
   std::string runsc_root_;
+  ScratchDisks scratch_disks_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Tracked>> tracked_;  // guarded by mu_
 };
