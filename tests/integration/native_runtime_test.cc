@@ -92,12 +92,24 @@ class NativeRuntimeTest : public ::testing::Test {
     return last;
   }
 
-  Json Output(const std::string& id) {
-    auto text = ReadFile(rt_->SandboxDir(id) + "/output.log");
+  // The text of the last line the sandbox wrote (output.log is in CRI format).
+  std::string LastLine(const std::string& id) {
+    auto text = ReadFile(rt_->LogPath(id));
     EXPECT_TRUE(text.has_value());
-    std::string line = text ? std::string(Trim(*text)) : "";
-    auto j =
-        ParseJson(line.substr(line.rfind('\n') == std::string::npos ? 0 : line.rfind('\n') + 1));
+    std::string all = text ? std::string(Trim(*text)) : "";
+    std::string line = all.substr(all.rfind('\n') == std::string::npos ? 0 : all.rfind('\n') + 1);
+    // "<time> <stream> <F|P> <text>"
+    std::vector<std::string> f = Split(line, ' ');
+    EXPECT_GE(f.size(), 4u) << "not a CRI log line: " << line;
+    if (f.size() < 4) return "";
+    EXPECT_TRUE(ParseRfc3339(f[0]).has_value()) << line;
+    EXPECT_TRUE(f[1] == "stdout" || f[1] == "stderr") << line;
+    return line.substr(f[0].size() + f[1].size() + f[2].size() + 3);
+  }
+
+  Json Output(const std::string& id) {
+    std::string line = LastLine(id);
+    auto j = ParseJson(line);
     EXPECT_TRUE(j.has_value()) << "output: " << line;
     return j ? *j : Json();
   }
@@ -244,10 +256,14 @@ TEST_F(NativeRuntimeTest, OutputLogIsCapped) {
   ASSERT_OK(StartTracked(s));
   SandboxStatus st = WaitExited(s.id);
   EXPECT_EQ(st.exit_code, 0);
-  struct stat info;
-  ASSERT_EQ(::stat((rt_->SandboxDir(s.id) + "/output.log").c_str(), &info), 0);
-  EXPECT_GT(info.st_size, 0);
-  EXPECT_LE(info.st_size, 8 << 20) << "the sandbox's output grew past the cap";
+  struct stat cur, old;
+  ASSERT_EQ(::stat(rt_->LogPath(s.id).c_str(), &cur), 0);
+  ASSERT_EQ(::stat((rt_->LogPath(s.id) + ".1").c_str(), &old), 0) << "never rotated";
+  EXPECT_GT(cur.st_size, 0);
+  EXPECT_LE(cur.st_size + old.st_size, 8 << 20) << "the sandbox's output grew past the cap";
+  // The newest output is kept: the last line is a whole line of the spew.
+  EXPECT_EQ(LastLine(s.id), std::string(1023, 'x'));
+  EXPECT_GE(old.st_size, 3 << 20) << "the older half was not kept";
 }
 
 TEST_F(NativeRuntimeTest, DialPortAndExec) {
@@ -391,7 +407,7 @@ TEST_F(NativeRuntimeTest, PythonRuntimeImageRunsHostPython) {
   SandboxStatus st = WaitExited(s.id);
   auto out = ReadFile(rt_->SandboxDir(s.id) + "/output.log");
   EXPECT_EQ(st.exit_code, 0) << out.value_or("");
-  EXPECT_EQ(Trim(out.value_or("")), "/app sbx-host 0");
+  EXPECT_EQ(LastLine(s.id), "/app sbx-host 0");
   EXPECT_FALSE(PathExists(img.rootfs.lower_dir + "/app/x")) << "write reached the image";
 }
 

@@ -20,26 +20,14 @@
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/strings.h"
-
-#define ASSERT_OK(expr)                                               \
-  do {                                                                \
-    auto asb_st_ = (expr);                                            \
-    ASSERT_TRUE(asb_st_) << #expr << ": " << asb_st_.error().message; \
-  } while (0)
+#include "tests/testing/test_util.h"
 
 namespace asb::runtime {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using asb::testing::WaitFor;
 
 bool RunscOnPath() {
   const char* path = std::getenv("PATH");
@@ -122,7 +110,8 @@ class RunscRuntimeTest : public ::testing::Test {
       ASSERT_EQ(::symlink((std::string("usr/") + l).c_str(), (lower_ + "/" + l).c_str()), 0);
     }
     ASSERT_TRUE(AtomicWriteFile(lower_ + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
-    auto rt = RunscRuntime::Create(RunscOptions{.state_dir = dir_ + "/state"});
+    auto rt = RunscRuntime::Create(RunscOptions{
+        .state_dir = dir_ + "/state", .init_path = asb::testing::BuiltBinary("asb-init")});
     ASSERT_TRUE(rt) << rt.error().message;
     rt_ = std::move(*rt);
   }
@@ -333,6 +322,37 @@ except OSError as e:
   ExpectNothingLeft("filler");
 }
 
+// Any process can write to pid 1's stdout (/proc/1/fd/1): 48 MiB of it leave at most the 8 MiB
+// cap on the host, in CRI format, ending with the newest line.
+TEST_F(RunscRuntimeTest, Pid1ConsoleFloodStaysWithinTheCap) {
+  SandboxSpec spec = Spec("flood", {"/usr/bin/sleep", "infinity"});
+  ASSERT_OK(rt_->Start(spec));
+  auto ex = Python("flood", R"PY(
+with open('/proc/1/fd/1', 'w') as f:
+    line = 'x' * 1023 + '\n'
+    for _ in range(48 * 1024):
+        f.write(line)
+    f.write('END\n')
+)PY");
+  ASSERT_TRUE(ex) << ex.error().message;
+  ASSERT_EQ(ex->exit_code, 0) << ex->stderr_data;
+  const std::string log = rt_->LogPath("flood");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto text = ReadFile(log);
+        return text && EndsWith(*text, " stdout F END\n");
+      },
+      20s))
+      << "the last line never reached " << log;
+  struct stat cur {
+  }, old{};
+  ASSERT_EQ(::stat(log.c_str(), &cur), 0);
+  ASSERT_EQ(::stat((log + ".1").c_str(), &old), 0) << "never rotated";
+  EXPECT_LE(cur.st_size + old.st_size, 8 << 20);
+  ASSERT_OK(rt_->Stop("flood", 0ms));
+  ExpectNothingLeft("flood");
+}
+
 TEST_F(RunscRuntimeTest, ExecTimesOutAndKillsTheProcess) {
   auto st = rt_->Start(Spec("slow", {"/usr/bin/sleep", "infinity"}));
   ASSERT_TRUE(st) << st.error().message;
@@ -363,7 +383,8 @@ TEST_F(RunscRuntimeTest, FreshRuntimeListsAndStopsLeftover) {
   ASSERT_TRUE(st) << st.error().message;
   rt_.reset();  // asbd "restarts": the sandbox keeps running
 
-  auto rt2 = RunscRuntime::Create(RunscOptions{.state_dir = dir_ + "/state"});
+  auto rt2 = RunscRuntime::Create(RunscOptions{.state_dir = dir_ + "/state",
+                                               .init_path = asb::testing::BuiltBinary("asb-init")});
   ASSERT_TRUE(rt2);
   rt_ = std::move(*rt2);
   auto ids = rt_->List();

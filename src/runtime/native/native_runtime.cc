@@ -295,6 +295,7 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   if (init.process.cwd.empty()) init.process.cwd = "/";
   init.seccomp_bpf = seccomp_bpf_;
   init.exit_file = dir + "/exit.json";
+  init.log_path = dir + "/output.log";
   init.log_limit_bytes = options_.output_log_limit_bytes;
 
   ASB_ASSIGN_OR_RETURN(UniqueFd spec_fd, MemfdWith(DumpJson(InitSpecToJson(init))));

@@ -6,7 +6,8 @@
 //   state.json  pids + start times of the shim and the sandbox init, uid slot, times, labels
 //               (written atomically once Start succeeded)
 //   exit.json   written by the shim when the sandbox init exits
-//   output.log  the sandbox's stdout and stderr
+//   output.log  the sandbox's stdout and stderr (CRI format, capped, rotated to output.log.1:
+//               runtime.h "Container output")
 //   root/, scratch/  empty mount points (the mounts exist only in the sandbox's namespace;
 //               scratch/ is the writable layer, an ext4 on a loop device: runtime/scratch_disk.h)
 // <state_dir>/disk-templates/  empty ext4 images, one per ephemeral-storage size
@@ -45,7 +46,7 @@ struct NativeRuntimeOptions {
   int64_t default_pids = 1024;
   int64_t default_ephemeral_storage_bytes = int64_t{1} << 30;
   std::chrono::milliseconds start_timeout{10000};
-  // output.log is truncated before it would grow past this (0 = unbounded).
+  // output.log and output.log.1 together stay below this (0 = unbounded).
   int64_t output_log_limit_bytes = 8 << 20;
   // Exec output beyond this many bytes per stream is dropped.
   size_t exec_output_limit = 16 << 20;
@@ -67,6 +68,9 @@ class NativeRuntime final : public Runtime {
   Result<ExecResult> Exec(const std::string& id, const ProcessSpec& process,
                           std::chrono::milliseconds timeout) override;
   Result<std::vector<std::string>> List() override;
+  std::string LogPath(const std::string& id) const override {
+    return SandboxDir(id) + "/output.log";
+  }
 
   // <state_dir>/native/<id>: for tests and diagnostics.
   std::string SandboxDir(const std::string& id) const;

@@ -7,7 +7,8 @@
 //               work/ of the overlay
 //     rootfs/   (overlayfs: lower = spec.rootfs.lower_dir, upper on scratch) = the OCI root
 //     netns                          bind mount of the sandbox's network namespace (only lo)
-//     console.log                    the app's stdout/stderr and runsc's own errors
+//     output.log                     the app's stdout/stderr and runsc's own errors (LogPath;
+//                                    capped and rotated: runtime.h "Container output")
 //   <state_dir>/runsc-root/          runsc --root (runsc's container state). A sibling, not a
 //                                    child, of runsc/ so every entry under runsc/ is a bundle.
 //
@@ -61,8 +62,12 @@ struct RunscOptions {
   std::chrono::milliseconds start_timeout{30000};
   std::chrono::milliseconds command_timeout{30000};  // each runsc state/kill/delete call
   // Non-empty: runsc runs with --debug --debug-log=<dir>/<id>/ (kept after Stop, for debugging
-  // failures; off by default because it writes megabytes per sandbox).
+  // failures; off by default because it writes megabytes per sandbox and is not capped: a
+  // diagnostic switch, never for sandboxes running untrusted code).
   std::string debug_log_dir;
+  std::string init_path;  // asb-init (writes output.log); empty = next to /proc/self/exe
+  // output.log and output.log.1 together stay below this.
+  int64_t output_log_limit_bytes = 8 << 20;
 };
 
 class RunscRuntime final : public Runtime {
@@ -80,6 +85,9 @@ class RunscRuntime final : public Runtime {
   [[nodiscard]] Result<ExecResult> Exec(const std::string& id, const ProcessSpec& process,
                                         std::chrono::milliseconds timeout) override;
   [[nodiscard]] Result<std::vector<std::string>> List() override;
+  std::string LogPath(const std::string& id) const override {
+    return BundleDir(id) + "/output.log";
+  }
 
   std::string BundleDir(const std::string& id) const;
   const RunscOptions& options() const { return options_; }
@@ -99,6 +107,7 @@ class RunscRuntime final : public Runtime {
   std::shared_ptr<Tracked> Find(const std::string& id);
 
   RunscOptions options_;
+  std::string init_path_;
   std::string bundles_dir_;
   std::string runsc_root_;
   ScratchDisks scratch_disks_;
