@@ -17,6 +17,8 @@ PACKAGES=(
   runsc iproute2 procps file
   # the writable layer: mkfs.ext4 makes its template images (runtime/scratch_disk.h)
   e2fsprogs
+  # kubectl exec -it tests drive a real terminal
+  tmux
 )
 
 missing=()

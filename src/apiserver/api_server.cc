@@ -3,6 +3,7 @@
 #include "apiserver/discovery.h"
 #include "apiserver/internal.h"
 #include "apiserver/k8s_status.h"
+#include "apiserver/pod_subresources.h"
 #include "base/log.h"
 #include "base/strings.h"
 
@@ -135,6 +136,17 @@ http::Response ApiServer::Route(http::Request& req) {
       return json_get(OpenApiV3Document(gv));
     }
     return NotFoundPage(path);
+  }
+  if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "namespaces" &&
+      seg[4] == "pods") {
+    if (seg[6] == "exec")
+      return internal::ServePodExec(store_, options_.pod_streams, req, seg[3], seg[5]);
+    if (seg[6] == "attach")
+      return internal::ServePodAttach(store_, options_.pod_streams, shutting_down_, req, seg[3],
+                                      seg[5]);
+    if (seg[6] == "log")
+      return internal::ServePodLog(store_, options_.pod_streams, shutting_down_, req, seg[3],
+                                   seg[5]);
   }
   if (seg[0] == "api") {
     if (seg.size() == 1) return json_get(ApiVersions(options_.advertise_address));

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "api/resource.h"
+#include "apiserver/pod_streams.h"
 #include "base/clock.h"
 #include "http/message.h"
 #include "store/store.h"
@@ -33,6 +34,9 @@ namespace asb::apiserver {
 struct ApiServerOptions {
   // Bearer token every request must carry; empty disables authentication (tests only).
   std::string token;
+  // The node behind pods/exec, pods/attach and pods/log (not owned; must outlive the server).
+  // nullptr: those answer 503.
+  PodStreams* pod_streams = nullptr;
   // host:port advertised in /api serverAddressByClientCIDRs.
   std::string advertise_address = "127.0.0.1:6443";
   // Interval of BOOKMARK events on watches that asked for them.

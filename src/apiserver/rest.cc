@@ -6,6 +6,7 @@
 #include "api/validation.h"
 #include "apiserver/internal.h"
 #include "apiserver/k8s_status.h"
+#include "apiserver/protobuf_body.h"
 #include "base/strings.h"
 #include "base/yaml.h"
 
@@ -55,6 +56,8 @@ Reply<Json> DecodeBody(const http::Request& req) {
     parsed = ParseJson(req.body);
   } else if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml") {
     parsed = ParseYaml(req.body);
+  } else if (type == kProtobufMediaType) {
+    parsed = DecodeProtobufObject(req.body);  // kubectl create namespace/service
   } else {
     return Fail(UnsupportedMediaType(type, "application/json, application/yaml"));
   }

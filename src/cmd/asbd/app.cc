@@ -80,6 +80,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   apiserver::ApiServerOptions api_opts;
   api_opts.token = d->token_;
   api_opts.advertise_address = config.api_listen;
+  d->pod_streams_ = std::make_unique<NodePodStreams>();
+  api_opts.pod_streams = d->pod_streams_.get();
   d->api_ = std::make_unique<apiserver::ApiServer>(*d->store_, api_opts);
   // The HTTP server listens on an internal loopback port; the public port is the TlsFront,
   // which relays TLS (kubectl) and plaintext (asbctl, Python client) connections to it.
@@ -135,6 +137,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   d->node_ =
       std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->image_resolver_, node_opts);
   ASB_RETURN_IF_ERROR(d->node_->Start());
+  d->pod_streams_->Attach(d->node_.get(),
+                          static_cast<runtime::native::NativeRuntime*>(d->native_.get()),
+                          static_cast<runtime::RunscRuntime*>(d->gvisor_.get()));
 
   controller::ManagerOptions ctl_opts;
   ctl_opts.sandbox_workers = config.controller_workers;
@@ -174,6 +179,7 @@ void Daemon::Stop() {
   stopped_ = true;
   // Reverse start order: no new traffic, no new reconciles, then the node (sandboxes keep
   // running; a restarted asbd re-adopts or cleans them).
+  if (pod_streams_) pod_streams_->Attach(nullptr, nullptr, nullptr);
   if (router_) router_->Stop();
   if (controllers_) controllers_->Stop();
   if (node_) node_->Stop();
