@@ -1,5 +1,5 @@
 // Claim plan functions (pure) and the whole controller set driven by ControllerManager against a
-// real SqliteStore, with a fake node that marks pods Running + Ready.
+// memory store, with a fake node that marks pods Running + Ready.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -119,7 +119,7 @@ TEST(ClaimPlanTest, StatusMirrorsSandboxReady) {
 class ManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = OpenStore(dir_.path(), nullptr);
+    store_ = OpenStore(nullptr);
     ASSERT_TRUE(store_);
     node_ = std::make_unique<FakeNode>(*store_);
     ManagerOptions o;
@@ -165,8 +165,7 @@ class ManagerTest : public ::testing::Test {
         << "pool never became ready: " << PoolReady("python-sandbox-warmpool");
   }
 
-  asb::testing::TempDir dir_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
   std::unique_ptr<FakeNode> node_;
   std::unique_ptr<ControllerManager> mgr_;
 };
@@ -383,7 +382,7 @@ namespace {
 class ClaimReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = OpenStore(dir_.path(), &clock_);
+    store_ = OpenStore(&clock_);
     ASSERT_TRUE(store_);
     ASSERT_OK(store_->Create(api::SandboxTemplateResource(), TemplateObj("tmpl")));
   }
@@ -397,9 +396,8 @@ class ClaimReconcilerTest : public ::testing::Test {
     const Json* r = c ? FindCondition(*c, kCondReady) : nullptr;
     return r ? *r : Json::object();
   }
-  asb::testing::TempDir dir_;
   FakeClock clock_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
 };
 
 TEST_F(ClaimReconcilerTest, LifecycleRetainDeletesSandboxKeepsClaim) {
@@ -448,10 +446,9 @@ TEST_F(ClaimReconcilerTest, ForeignSandboxWithClaimNameIsReported) {
 TEST(ManagerRelistTest, ConvergesWhenWatchesFallBehind) {
   // A one-event watcher buffer forces kGone on every burst: the manager must re-list and still
   // converge.
-  asb::testing::TempDir dir;
-  store::SqliteStoreOptions so;
+  store::ObjectStoreOptions so;
   so.watcher_buffer = 1;
-  auto opened = store::SqliteStore::Open(dir.path(), so);
+  auto opened = store::MemoryStore::Open(so);
   ASSERT_TRUE(opened);
   auto& s = **opened;
   FakeNode node(s);

@@ -15,7 +15,7 @@ using std::chrono::seconds;
 class SandboxReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = OpenStore(dir_.path(), &clock_);
+    store_ = OpenStore(&clock_);
     ASSERT_TRUE(store_);
   }
   Json Get(const api::ResourceInfo& r, const std::string& name) {
@@ -31,9 +31,8 @@ class SandboxReconcilerTest : public ::testing::Test {
     return c ? *c : Json::object();
   }
 
-  asb::testing::TempDir dir_;
   FakeClock clock_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
 };
 
 TEST_F(SandboxReconcilerTest, CreatesOwnedPodAndServiceAndMirrorsReadiness) {
