@@ -86,7 +86,7 @@ std::optional<Target> ParseTarget(const std::vector<std::string>& seg) {
 }  // namespace
 
 ApiServer::ApiServer(store::Store& store, ApiServerOptions options)
-    : store_(store),
+    : versioned_(store),
       options_(std::move(options)),
       clock_(options_.clock ? *options_.clock : RealClock::Get()) {}
 
@@ -159,7 +159,7 @@ http::Response ApiServer::Route(http::Request& req) {
   }
   std::optional<Target> target = ParseTarget(seg);
   if (!target) return NotFoundPage(path);
-  Ctx ctx{store_, options_, clock_, shutting_down_, req, *target};
+  Ctx ctx{versioned_, options_, clock_, shutting_down_, req, *target};
   return internal::ServeResource(ctx);
 }
 

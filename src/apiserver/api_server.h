@@ -25,6 +25,7 @@
 
 #include "api/resource.h"
 #include "apiserver/pod_streams.h"
+#include "apiserver/versioned_store.h"
 #include "base/clock.h"
 #include "http/message.h"
 #include "store/store.h"
@@ -68,7 +69,7 @@ class ApiServer {
  private:
   http::Response Route(http::Request& req);
 
-  store::Store& store_;
+  VersionedStore versioned_;  // what request handlers use: converts at the version edge
   ApiServerOptions options_;
   Clock& clock_;
   std::atomic<bool> shutting_down_{false};
