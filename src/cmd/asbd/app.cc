@@ -80,6 +80,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   apiserver::ApiServerOptions api_opts;
   api_opts.token = d->token_;
   api_opts.advertise_address = config.api_listen;
+  d->dialer_ = std::make_unique<PodDialer>(*d->store_);
+  api_opts.dial_pod = [dialer = d->dialer_.get()](const std::string& ns, const std::string& pod,
+                                                  uint16_t port) {
+    return dialer->Dial(ns, pod, port);
+  };
   d->api_ = std::make_unique<apiserver::ApiServer>(*d->store_, api_opts);
   // The HTTP server listens on an internal loopback port; the public port is the TlsFront,
   // which relays TLS (kubectl) and plaintext (asbctl, Python client) connections to it.
@@ -154,6 +159,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   d->router_ = std::move(*router);
   std::string router_url = UrlFor("http", router_addr.host, d->router_->port());
   d->router_url_ = router_url;
+  d->dialer_->Attach(d->node_.get(), d->router_.get());
 
   client::Kubeconfig kc;
   kc.server = d->api_url_;
@@ -172,6 +178,7 @@ Daemon::~Daemon() { Stop(); }
 void Daemon::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (dialer_) dialer_->Detach();  // port-forward dials end before the node and router go
   // Reverse start order: no new traffic, no new reconciles, then the node (sandboxes keep
   // running; a restarted asbd re-adopts or cleans them).
   if (router_) router_->Stop();

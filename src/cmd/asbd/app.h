@@ -13,6 +13,7 @@
 #include "apiserver/tls_front.h"
 #include "base/result.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/pod_dialer.h"
 #include "cmd/asbd/sandbox_backend.h"
 #include "controller/manager.h"
 #include "http/server.h"
@@ -55,6 +56,7 @@ class Daemon {
   std::string kubeconfig_path_;
   std::string router_url_;
   std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<PodDialer> dialer_;
   std::unique_ptr<apiserver::ApiServer> api_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<apiserver::TlsFront> front_;
