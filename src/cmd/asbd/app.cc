@@ -160,6 +160,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   std::string router_url = UrlFor("http", router_addr.host, d->router_->port());
   d->router_url_ = router_url;
   d->dialer_->Attach(d->node_.get(), d->router_.get());
+  MirrorPodsOptions mirror_opts;
+  mirror_opts.node_name = config.node_name;
+  // In-process components: healthy while they run (Stop ends the mirror pods first).
+  mirror_opts.healthy = [d = d.get()](api::EmbeddedComponent c) {
+    return c == api::EmbeddedComponent::kRouter ? d->router_ != nullptr
+                                                : d->controllers_ != nullptr;
+  };
+  d->mirror_pods_ = std::make_unique<MirrorPods>(*d->store_, mirror_opts);
+  ASB_RETURN_IF_ERROR(d->mirror_pods_->Start());
 
   client::Kubeconfig kc;
   kc.server = d->api_url_;
@@ -178,6 +187,7 @@ Daemon::~Daemon() { Stop(); }
 void Daemon::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (mirror_pods_) mirror_pods_->Stop();
   if (dialer_) dialer_->Detach();  // port-forward dials end before the node and router go
   // Reverse start order: no new traffic, no new reconciles, then the node (sandboxes keep
   // running; a restarted asbd re-adopts or cleans them).

@@ -13,6 +13,7 @@
 #include "apiserver/tls_front.h"
 #include "base/result.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/mirror_pods.h"
 #include "cmd/asbd/pod_dialer.h"
 #include "cmd/asbd/sandbox_backend.h"
 #include "controller/manager.h"
@@ -68,6 +69,7 @@ class Daemon {
   std::unique_ptr<controller::ControllerManager> controllers_;
   std::unique_ptr<SandboxBackend> backend_;
   std::unique_ptr<router::RouterServer> router_;
+  std::unique_ptr<MirrorPods> mirror_pods_;
   bool stopped_ = false;
 };
 
