@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -176,3 +177,57 @@ def test_port_forward_refuses_pod_not_running_and_missing(asbd, kube):
     r = kube("port-forward", "pod/nope", ":8888", check=False, timeout=30)
     assert r.returncode != 0
     assert "not found" in r.stderr, r.stderr
+
+
+def execute_via(port, sandbox, command, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        h = {"Content-Type": "application/json", "X-Sandbox-ID": sandbox,
+             "X-Sandbox-Namespace": "default"}
+        h.update(headers or {})
+        conn.request("POST", "/execute", body=json.dumps({"command": command}), headers=h)
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("runtime", ["native", "gvisor"])
+def test_port_forward_service_reaches_embedded_router(asbd, kube, tmp_path, runtime):
+    """kubectl resolves svc/sandbox-router-svc to a Running router pod (a mirror pod of asbd's
+    embedded router) and its targetPort; requests through the tunnel need no router token."""
+    pod = start_pool(asbd, kube, tmp_path, runtime)
+    sandbox = sandbox_of(asbd, pod)
+    data = os.urandom(BIG)
+    upload_via_router(asbd, sandbox, "big.bin", data)
+    kube("apply", "-f", os.path.join(SEED_DIR, "sandbox-router.yaml"))
+
+    for namespace in ("default", "agent-sandbox-system"):
+        pf = PortForward(kube, "svc/sandbox-router-svc", 8080, namespace=namespace)
+        try:
+            status, body = get(pf.port, "/healthz")
+            assert status == 200 and json.loads(body) == {"status": "ok"}
+            # No Authorization header: the tunnel was opened with the API token.
+            status, result = execute_via(pf.port, sandbox, "echo through-the-tunnel")
+            assert status == 200, result
+            assert result["stdout"] == "through-the-tunnel\n" and result["exit_code"] == 0
+            status, body = get(pf.port, "/download/big.bin", headers={"X-Sandbox-ID": sandbox})
+            assert status == 200 and hashlib.sha256(body).digest() == hashlib.sha256(
+                data).digest()
+            with concurrent.futures.ThreadPoolExecutor(8) as ex:
+                outs = list(ex.map(
+                    lambda i: execute_via(pf.port, sandbox, "echo %d" % i)[1]["stdout"],
+                    range(24)))
+            assert outs == ["%d\n" % i for i in range(24)]
+        finally:
+            err = pf.stop()
+        assert "/portforward 101 Switching Protocols" in err, err
+        # kubectl picked a router mirror pod and the Service's targetPort.
+        assert re.search(r"pods/sandbox-router-[a-z0-9-]+/portforward", err), err
+
+    # The router itself still wants the token from anyone who connects directly.
+    req = urllib.request.Request(asbd.router_url + "/execute", data=b"{}", method="POST")
+    req.add_header("X-Sandbox-ID", sandbox)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 401
