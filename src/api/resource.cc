@@ -84,6 +84,20 @@ const std::vector<ResourceInfo>& AllResources() {
       {"", "v1", "Pod", "pods", "pod", {"po"}, true, true, false},
       {"", "v1", "Service", "services", "service", {"svc"}, true, true, false},
       {"", "v1", "Event", "events", "event", {"ev"}, true, false, false},
+      // Stored-only kinds: upstream's release manifests and the seed's router Deployment apply
+      // (api/workloads.h says which workloads asbd serves with its embedded components).
+      {"", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", {"sa"}, true, false, false},
+      {"apps", "v1", "Deployment", "deployments", "deployment", {"deploy"}, true, true, true},
+      {"apps", "v1", "StatefulSet", "statefulsets", "statefulset", {"sts"}, true, true, true},
+      {"rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", {},
+       false, false, false},
+      {"rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
+       "clusterrolebinding", {}, false, false, false},
+      {"rbac.authorization.k8s.io", "v1", "Role", "roles", "role", {}, true, false, false},
+      {"rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", {}, true,
+       false, false},
+      {"apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+       "customresourcedefinition", {"crd", "crds"}, false, false, false},
   };
   return kAll;
 }
@@ -150,5 +164,10 @@ const ResourceInfo& PodResource() { return Must("v1", "Pod"); }
 const ResourceInfo& ServiceResource() { return Must("v1", "Service"); }
 const ResourceInfo& NamespaceResource() { return Must("v1", "Namespace"); }
 const ResourceInfo& EventResource() { return Must("v1", "Event"); }
+const ResourceInfo& DeploymentResource() { return Must("apps/v1", "Deployment"); }
+const ResourceInfo& StatefulSetResource() { return Must("apps/v1", "StatefulSet"); }
+const ResourceInfo& CustomResourceDefinitionResource() {
+  return Must("apiextensions.k8s.io/v1", "CustomResourceDefinition");
+}
 
 }  // namespace asb::api

@@ -54,5 +54,8 @@ const ResourceInfo& PodResource();
 const ResourceInfo& ServiceResource();
 const ResourceInfo& NamespaceResource();
 const ResourceInfo& EventResource();
+const ResourceInfo& DeploymentResource();
+const ResourceInfo& StatefulSetResource();
+const ResourceInfo& CustomResourceDefinitionResource();
 
 }  // namespace asb::api

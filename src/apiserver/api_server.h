@@ -21,12 +21,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "api/resource.h"
 #include "apiserver/pod_streams.h"
 #include "apiserver/versioned_store.h"
 #include "base/clock.h"
+#include "base/result.h"
+#include "base/unique_fd.h"
 #include "http/message.h"
 #include "store/store.h"
 
@@ -47,6 +51,10 @@ struct ApiServerOptions {
   // How often a streaming watch checks that its client is still there.
   std::chrono::milliseconds watch_poll = std::chrono::milliseconds(500);
   Clock* clock = nullptr;  // nullptr = RealClock; used for Table AGE cells
+  // Opens a connection to `port` of pod ns/name for pods/portforward (asbd: the node's DialPod,
+  // or the embedded component behind a mirror pod). Unset: port-forward answers 503.
+  std::function<Result<UniqueFd>(const std::string& ns, const std::string& pod, uint16_t port)>
+      dial_pod;
 };
 
 class ApiServer {

@@ -4,6 +4,7 @@
 #include "api/patch.h"
 #include "api/schema.h"
 #include "api/validation.h"
+#include "api/workloads.h"
 #include "apiserver/internal.h"
 #include "apiserver/k8s_status.h"
 #include "apiserver/protobuf_body.h"
@@ -139,6 +140,7 @@ Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::st
   }
   api::ApplyDefaults(res, obj);
   api::FieldErrors errors = api::ValidateObject(res, obj);
+  if (errors.empty()) errors = api::AdmitStoredOnly(res, obj, warnings);
   if (!errors.empty()) {
     std::string name = GetString(obj, "metadata.name");
     if (name.empty()) name = GetString(obj, "metadata.generateName");
