@@ -4,6 +4,7 @@
 #include "apiserver/internal.h"
 #include "apiserver/k8s_status.h"
 #include "apiserver/pod_subresources.h"
+#include "apiserver/portforward.h"
 #include "base/log.h"
 #include "base/strings.h"
 
@@ -86,7 +87,7 @@ std::optional<Target> ParseTarget(const std::vector<std::string>& seg) {
 }  // namespace
 
 ApiServer::ApiServer(store::Store& store, ApiServerOptions options)
-    : store_(store),
+    : versioned_(store),
       options_(std::move(options)),
       clock_(options_.clock ? *options_.clock : RealClock::Get()) {}
 
@@ -157,9 +158,12 @@ http::Response ApiServer::Route(http::Request& req) {
     if (seg.size() == 2) return json_get(ApiGroup(seg[1]));
     if (seg.size() == 3) return json_get(ApiResourceList(seg[1], seg[2]));
   }
+  if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "namespaces" &&
+      seg[4] == "pods" && seg[6] == "portforward")
+    return internal::ServePortForward(store_, options_, req, seg[3], seg[5]);
   std::optional<Target> target = ParseTarget(seg);
   if (!target) return NotFoundPage(path);
-  Ctx ctx{store_, options_, clock_, shutting_down_, req, *target};
+  Ctx ctx{versioned_, options_, clock_, shutting_down_, req, *target};
   return internal::ServeResource(ctx);
 }
 

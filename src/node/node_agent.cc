@@ -141,6 +141,9 @@ void NodeAgent::WaitForStop(milliseconds d) {
 void NodeAgent::WatchLoop() {
   milliseconds retry{100};
   auto relevant = [this](const Json& pod) {
+    // Mirror pods stand for a component the daemon runs in-process (kubelet convention).
+    const Json* ann = Find(pod, "metadata.annotations");
+    if (ann && ann->is_object() && ann->contains("kubernetes.io/config.mirror")) return false;
     std::string node = GetString(pod, "spec.nodeName");
     return node.empty() || node == options_.node_name;
   };

@@ -12,7 +12,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "node/fake_runtime_test_util.h"
-#include "store/sqlite_store.h"
+#include "store/memory_store.h"
 #include "tests/testing/test_util.h"
 
 namespace asb::node {
@@ -45,12 +45,7 @@ class FakeImages final : public ImageResolver {
 class NodeAgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/asb-node-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto st = store::SqliteStore::Open(dir_);
-    ASSERT_TRUE(st.has_value()) << st.error().message;
-    store_ = std::move(*st);
+    ASSERT_OK_AND_ASSIGN(store_, store::MemoryStore::Open());
     ResolvedImage img;
     img.rootfs.lower_dir = "/images/python";
     img.entrypoint = {"/usr/local/bin/asb-agent"};
@@ -63,7 +58,6 @@ class NodeAgentTest : public ::testing::Test {
     if (agent_) agent_->Stop();
     agent_.reset();
     store_.reset();
-    (void)RemoveTree(dir_);
   }
 
   NodeOptions Options() {
@@ -120,8 +114,7 @@ class NodeAgentTest : public ::testing::Test {
   }
   static std::string Id(const Json& pod) { return SandboxIdForUid(GetString(pod, "metadata.uid")); }
 
-  std::string dir_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
   FakeRuntime native_{"native"};
   FakeRuntime gvisor_{"gvisor"};
   FakeImages images_;
