@@ -229,6 +229,13 @@ def test_logs_tail_follow_and_errors(asbd, kubectl, runtime):
     assert "asb-agent listening" in r.stdout
     r = kubectl("logs", pod, "--tail=1")
     assert len(r.stdout.splitlines()) == 1, r.stdout
+    # The runtime keeps output in the CRI format: timestamps and --since come from it.
+    r = kubectl("logs", pod, "--tail=1", "--timestamps")
+    stamp = r.stdout.split(" ", 1)[0]
+    assert stamp[:2] == "20" and "T" in stamp and stamp.endswith("Z"), r.stdout
+    assert " stdout F " not in r.stdout and " stderr F " not in r.stdout
+    assert "asb-agent listening" in kubectl("logs", pod, "--since=1h").stdout
+    assert kubectl("logs", pod, "--since-time=2200-01-01T00:00:00Z").stdout == ""
     r = kubectl("logs", pod, "-c", "main", "--limit-bytes=10")
     assert len(r.stdout) == 10
     r = kubectl("logs", pod, "-c", "nope", check=False)

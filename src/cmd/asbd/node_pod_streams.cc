@@ -26,13 +26,11 @@ Result<UniqueFd> NodePodStreams::DialPod(const std::string& ns, const std::strin
 // Guarded by the caller's lock on mu_.
 std::string NodePodStreams::CurrentLog(const std::string& sandbox_id, std::string_view runtime) {
   // The runtime is unknown while the container is down: look where either would have written.
-  if ((runtime.empty() || runtime == "native") && native_) {
-    std::string path = native_->SandboxDir(sandbox_id) + "/output.log";
-    if (runtime == "native" || PathExists(path)) return path;
-  }
-  if ((runtime.empty() || runtime == "gvisor") && gvisor_) {
-    std::string path = gvisor_->BundleDir(sandbox_id) + "/console.log";
-    if (runtime == "gvisor" || PathExists(path)) return path;
+  for (runtime::Runtime* rt :
+       {static_cast<runtime::Runtime*>(native_), static_cast<runtime::Runtime*>(gvisor_)}) {
+    if (rt == nullptr || !(runtime.empty() || runtime == rt->name())) continue;
+    std::string path = rt->LogPath(sandbox_id);
+    if (!path.empty() && (runtime == rt->name() || PathExists(path))) return path;
   }
   return "";
 }
@@ -62,11 +60,12 @@ void NodePodStreams::SavePrevious(const std::string& uid, const std::string& san
   std::shared_lock l(mu_);
   std::string from = CurrentLog(sandbox_id, runtime);
   if (from.empty() || uid.find('/') != std::string::npos) return;
-  auto text = ReadFile(from);
-  if (!text) return;
+  // The runtime's two halves, older first (runtime.h), together at most its output cap.
+  std::string text = ReadFile(from + ".1").value_or("") + ReadFile(from).value_or("");
+  if (text.empty()) return;
   // Best effort: without it only --previous is missing. The runtime caps the file it copies.
   if (!MakeDirs(state_dir_ + "/pod-logs", 0700)) return;
-  (void)AtomicWriteFile(PreviousLog(uid), *text, 0600);
+  (void)AtomicWriteFile(PreviousLog(uid), text, 0600);
 }
 
 void NodePodStreams::Forget(const std::string& uid) {

@@ -1,6 +1,5 @@
 // The API server's PodStreams in the embedded daemon: dials through the node agent and finds a
-// pod's output where its runtime writes it today (native: <state>/native/<id>/output.log,
-// gvisor: <state>/runsc/<id>/console.log).
+// pod's output where its runtime keeps it (Runtime::LogPath, plus its older half ".1").
 //
 // `kubectl logs --previous`: when a container exits, its output is copied to
 // <state>/pod-logs/<pod uid>.previous.log before the runtime removes the sandbox (the node's
