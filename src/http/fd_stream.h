@@ -47,15 +47,22 @@ class FdStream {
     }
     ec = {};
     if (n == 0) return 0;
-    if (!Wait(POLLIN, ec)) return 0;
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = n;
+    // Read first, wait only when nothing is there: most reads find data (one syscall, not two).
     for (;;) {
-      ssize_t r = ::readv(fd_, iov.data(), static_cast<int>(n));
+      ssize_t r = ::recvmsg(fd_, &msg, MSG_DONTWAIT);
       if (r > 0) return static_cast<size_t>(r);
       if (r == 0) {
         ec = boost::asio::error::eof;
         return 0;
       }
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!Wait(POLLIN, ec)) return 0;
+        continue;
+      }
       ec = boost::system::error_code(errno, boost::system::system_category());
       return 0;
     }
