@@ -2,6 +2,7 @@
 // call handlers without sockets; only server.cc and client.cc include Boost.Beast.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -60,6 +61,10 @@ struct Response {
   std::string body;
   // When set, the server sends headers with chunked encoding and calls this to produce the body.
   std::function<void(ResponseStream&)> stream;
+  // With `stream`: the body's exact length. The server then sends Content-Length instead of
+  // chunks and keeps the connection alive when the stream wrote exactly this many bytes (a file
+  // download in bounded memory, framed like upstream's FileResponse).
+  std::optional<uint64_t> stream_length;
 
   static Response Json(int status, const asb::Json& body);
   static Response Text(int status, std::string body, std::string content_type = "text/plain");

@@ -35,18 +35,24 @@ Json StatusJson(int code, std::string_view reason, std::string message) {
           {"code", code}};
 }
 
-// Streams chunks to the client socket.
+// Streams the body to the client socket: as chunks, or raw when the length was announced.
 class ChunkedStream final : public ResponseStream {
  public:
-  explicit ChunkedStream(FdStream& stream) : stream_(stream) {}
+  ChunkedStream(FdStream& stream, bool chunked) : stream_(stream), chunked_(chunked) {}
   bool Write(std::string_view data) override {
     if (failed_) return false;
     if (data.empty()) return true;
     beast::error_code ec;
-    net::write(stream_, bhttp::make_chunk(net::const_buffer(data.data(), data.size())), ec);
+    if (chunked_) {
+      net::write(stream_, bhttp::make_chunk(net::const_buffer(data.data(), data.size())), ec);
+    } else {
+      net::write(stream_, net::const_buffer(data.data(), data.size()), ec);
+    }
+    written_ += data.size();
     if (ec) failed_ = true;
     return !failed_;
   }
+  uint64_t written() const { return written_; }
   bool ClientGone() override {
     if (failed_) return true;
     pollfd p{stream_.fd(), POLLIN | POLLRDHUP, 0};
@@ -55,6 +61,7 @@ class ChunkedStream final : public ResponseStream {
   }
   bool Finish() {
     if (failed_) return false;
+    if (!chunked_) return true;
     beast::error_code ec;
     net::write(stream_, bhttp::make_chunk_last(), ec);
     return !ec;
@@ -62,7 +69,9 @@ class ChunkedStream final : public ResponseStream {
 
  private:
   FdStream& stream_;
+  const bool chunked_;
   bool failed_ = false;
+  uint64_t written_ = 0;
 };
 
 class HttpConnection final : public Connection {
@@ -125,15 +134,22 @@ bool HttpConnection::SendResponse(Response& resp, bool keep_alive) {
     bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
     for (const auto& [k, v] : resp.headers.items()) head.set(k, v);
     head.set(bhttp::field::server, options_.server_name);
-    head.chunked(true);
-    head.keep_alive(false);
+    const bool sized = resp.stream_length.has_value();
+    if (sized) {
+      head.content_length(*resp.stream_length);
+    } else {
+      head.chunked(true);
+    }
+    // Chunked streams end the connection: simpler for clients that read to EOF.
+    head.keep_alive(sized && keep_alive);
     bhttp::response_serializer<bhttp::empty_body> sr{head};
     bhttp::write_header(stream_, sr, ec);
     if (ec) return false;
-    ChunkedStream stream(stream_);
+    ChunkedStream stream(stream_, !sized);
     resp.stream(stream);
-    stream.Finish();
-    return false;  // streams end the connection: simpler for clients that read to EOF
+    bool ok = stream.Finish();
+    // A sized stream that wrote more or less than announced leaves the framing broken.
+    return ok && sized && keep_alive && stream.written() == *resp.stream_length;
   }
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), 11};
   for (const auto& [k, v] : resp.headers.items()) out.set(k, v);
