@@ -130,6 +130,20 @@ bool HttpConnection::RejectTooLarge() {
 bool HttpConnection::SendResponse(Response& resp, bool keep_alive) {
   beast::error_code ec;
   stream_.set_timeout_ms(options_.io_timeout_ms);
+  if (resp.upgrade) {
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
+    for (const auto& [k, v] : resp.headers.items()) head.set(k, v);
+    head.set(bhttp::field::server, options_.server_name);
+    bhttp::response_serializer<bhttp::empty_body> sr{head};
+    bhttp::write_header(stream_, sr, ec);
+    if (ec) return false;
+    auto pending = buffer_.data();
+    std::string rest(static_cast<const char*>(pending.data()), pending.size());
+    buffer_.consume(buffer_.size());
+    // The connection is the handler's until it returns (it keeps this worker); then it closes.
+    resp.upgrade(stream_.fd(), std::move(rest));
+    return false;
+  }
   if (resp.stream) {
     bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
     for (const auto& [k, v] : resp.headers.items()) head.set(k, v);

@@ -185,18 +185,29 @@ bool ServerCore::AcceptAllLocked() {
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    AdmitLocked(fd);
+    AdmitLocked(fd, PeerOf(fd));
   }
 }
 
-void ServerCore::AdmitLocked(int fd) {
-  Peer peer = PeerOf(fd);
+Status ServerCore::Adopt(int fd, Peer peer) {
+  std::lock_guard l(mu_);
+  if (stopping_) {
+    ::close(fd);
+    return MakeError(Code::kUnavailable, options_.name + ": stopping");
+  }
+  if (!AdmitLocked(fd, peer))
+    return MakeError(Code::kUnavailable, options_.name + ": at its connection limit");
+  return {};
+}
+
+bool ServerCore::AdmitLocked(int fd, const Peer& peer) {
   auto refuse = [&] {
     ++refused_;
     if (!options_.overload_response.empty())
       (void)!::send(fd, options_.overload_response.data(), options_.overload_response.size(),
                     MSG_DONTWAIT | MSG_NOSIGNAL);
     ::close(fd);
+    return false;
   };
   if (conns_.size() >= options_.max_connections && !EvictIdleLocked(nullptr)) return refuse();
   auto ip_count = per_ip_.find(peer.ip);
@@ -211,7 +222,7 @@ void ServerCore::AdmitLocked(int fd) {
   }
   if (!conn) {
     ::close(fd);
-    return;
+    return false;
   }
   uint64_t id = next_id_++;
   Entry& e = conns_[id];
@@ -225,11 +236,12 @@ void ServerCore::AdmitLocked(int fd) {
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     e.busy = true;  // not in idle_
     CloseLocked(id);
-    return;
+    return false;
   }
   e.busy = false;
   e.idle_since = Clock::now();
   e.idle_pos = idle_.insert(idle_.end(), id);
+  return true;
 }
 
 bool ServerCore::EvictIdleLocked(const std::string* ip) {

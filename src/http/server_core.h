@@ -67,8 +67,9 @@ class Connection {
 };
 
 struct Peer {
-  std::string ip;       // "127.0.0.1", "::1"
-  std::string address;  // "127.0.0.1:5555"
+  std::string ip;        // "127.0.0.1", "::1"
+  std::string address;   // "127.0.0.1:5555"
+  bool trusted = false;  // handed in with Adopt(..., trusted): authenticated by the caller
 };
 
 // Creates the Connection for a new socket (called on the event thread: no blocking I/O). The
@@ -102,6 +103,10 @@ class ServerCore {
   // and waits for every worker. Idempotent.
   void Stop();
 
+  // Serves an already connected socket (e.g. one end of a socketpair) like an accepted one, under
+  // the same caps. Takes ownership of `fd` in every case. kUnavailable when stopping or full.
+  [[nodiscard]] Status Adopt(int fd, Peer peer);
+
   // Test hook: makes the next `n` worker creations fail as if the kernel said EAGAIN.
   void FailNextSpawnsForTest(int n) { fail_spawns_for_test_ = n; }
 
@@ -119,8 +124,8 @@ class ServerCore {
       : options_(std::move(options)), factory_(std::move(factory)) {}
   void EventLoop();
   void WorkerLoop(bool permanent);
-  bool AcceptAllLocked();  // false: out of fds
-  void AdmitLocked(int fd);
+  bool AcceptAllLocked();                       // false: out of fds
+  bool AdmitLocked(int fd, const Peer& peer);   // false: refused (fd closed)
   bool EvictIdleLocked(const std::string* ip);  // oldest idle (of `ip` when given)
   void MakeIdleLocked(uint64_t id, Entry& e);
   void DispatchLocked(uint64_t id, Entry& e);

@@ -152,7 +152,7 @@ bool BodylessStatus(unsigned status) { return status / 100 == 1 || status == 204
 // keeps what must survive between requests: read-ahead bytes and the kept-alive upstream.
 class ConnectionSession final : public http::Connection {
  public:
-  ConnectionSession(RouterServer& server, int fd, std::string remote_ip);
+  ConnectionSession(RouterServer& server, int fd, std::string remote_ip, bool trusted);
   ~ConnectionSession() override { CloseUpstream(); }
   bool Serve() override { return !server_.core_->stopping() && ServeOne(); }
   bool HasBufferedInput() const override { return client_buffer_.size() > 0; }
@@ -180,6 +180,7 @@ class ConnectionSession final : public http::Connection {
 
   RouterServer& server_;
   FdStream client_;
+  bool trusted_;  // authenticated by the daemon (ConnectTrusted): no bearer token needed
   beast::flat_buffer client_buffer_;
   std::string remote_ip_;
   std::vector<char> relay_buf_ = std::vector<char>(kRelayChunk);
@@ -190,8 +191,9 @@ class ConnectionSession final : public http::Connection {
   beast::flat_buffer upstream_buffer_;
 };
 
-ConnectionSession::ConnectionSession(RouterServer& server, int fd, std::string remote_ip)
-    : server_(server), client_(fd), remote_ip_(std::move(remote_ip)) {
+ConnectionSession::ConnectionSession(RouterServer& server, int fd, std::string remote_ip,
+                                     bool trusted)
+    : server_(server), client_(fd), trusted_(trusted), remote_ip_(std::move(remote_ip)) {
   // Beast sizes each socket read by the buffer's free capacity (512 bytes for a fresh buffer):
   // reserve a full relay chunk so a bulk transfer is not cut into 512-byte reads.
   // max_size bounds one unparsed header line (ReadHeaderBounded bounds the whole header); a
@@ -311,7 +313,7 @@ bool ConnectionSession::ServeOne() {
     bhttp::write(client_, res, ec);
     return !ec && res.keep_alive();
   }
-  if (!Authorized(headers, opts.token))
+  if (!trusted_ && !Authorized(headers, opts.token))
     return reject(401, "Missing or invalid bearer token.", nullptr);
   auto route = ResolveTarget(headers);
   if (!route) return reject(route.error().status, route.error().detail, nullptr);
@@ -547,7 +549,7 @@ Result<std::unique_ptr<RouterServer>> RouterServer::Start(RouterOptions options,
   core.overload_response = kBusy;
   RouterServer* raw = s.get();
   auto started = http::ServerCore::Start(core, [raw](int fd, const http::Peer& peer) {
-    return std::make_unique<ConnectionSession>(*raw, fd, peer.ip);
+    return std::make_unique<ConnectionSession>(*raw, fd, peer.ip, peer.trusted);
   });
   if (!started) return tl::unexpected(started.error().Wrap("router"));
   s->core_ = std::move(*started);
@@ -568,6 +570,16 @@ std::string RouterServer::url() const {
 
 void RouterServer::Stop() {
   if (core_) core_->Stop();
+}
+
+Result<UniqueFd> RouterServer::ConnectTrusted() {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    return MakeError(Code::kUnavailable, ErrnoError(errno, "router: socketpair").message);
+  UniqueFd mine(pair[0]);
+  // A tunnel from this host: log it as loopback.
+  ASB_RETURN_IF_ERROR(core_->Adopt(pair[1], {"127.0.0.1", "127.0.0.1:tunnel", /*trusted=*/true}));
+  return mine;
 }
 
 http::CoreStats RouterServer::stats() const { return core_->stats(); }

@@ -28,6 +28,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "http/server_core.h"
 #include "router/backend.h"
 
@@ -67,6 +68,11 @@ class RouterServer {
   const std::string& host() const { return options_.host; }
   // "http://host:port".
   std::string url() const;
+  // A client connection served as if it carried the bearer token, for callers that have
+  // authenticated the client themselves (asbd: a kubectl port-forward tunnel to the router's
+  // mirror pod, opened with the API token). Returns the caller's end of a socketpair.
+  // Errors: kUnavailable (stopping, connection cap reached, out of fds or threads).
+  [[nodiscard]] Result<UniqueFd> ConnectTrusted();
   // Stops accepting, shuts down every client and upstream connection (ending relays) and joins
   // all threads. Idempotent.
   void Stop();

@@ -53,6 +53,7 @@ def _template(runtime):
 
 @pytest.fixture(params=RUNTIMES)
 def sandbox(request, asbd):
+    """A claimed sandbox of the runtime in request.param (its own template)."""
     runtime = request.param
     if runtime == "gvisor" and not shutil.which("runsc"):
         pytest.fail("runsc is not installed: the gVisor half of this suite cannot run")
@@ -132,6 +133,15 @@ def _api_responsive(asbd, limit=2.0):
     assert status == 200 and took < limit, "API server: HTTP %s after %.2fs" % (status, took)
 
 
+# gVisor sandboxes have no task limit inside (the pids cgroup bounds runsc's host threads, and
+# RLIMIT_NPROC does not bind root): the bomb grows until the sandbox's memory is gone and takes
+# asb-agent with it. That is the runtime's to bound (issue 9, runtime part); strict, so this
+# marker must go once it is fixed.
+GVISOR_BOMB = pytest.mark.xfail(strict=True, reason="no task limit inside gVisor sandboxes yet")
+
+
+@pytest.mark.parametrize("sandbox", ["native", pytest.param("gvisor", marks=GVISOR_BOMB)],
+                         indirect=True)
 def test_fork_bomb_leaves_the_agent_and_asbd_answering(sandbox):
     baseline = sandbox.processes()
     result = {}
