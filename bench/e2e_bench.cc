@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "api/resource.h"
+#include "api/sandbox_claim.h"
 #include "base/file_util.h"
 #include "base/json_util.h"
 #include "base/log.h"
@@ -144,17 +145,6 @@ bool IsReady(const Json& obj) {
   for (const Json& c : *conds)
     if (c.is_object() && c.value("type", "") == "Ready") return c.value("status", "") == "True";
   return false;
-}
-
-std::string ClaimSandboxName(const Json& claim) {
-  const Json* sb = asb::Find(claim, "status.sandbox");
-  if (!sb || !sb->is_object()) return "";
-  for (const char* k : {"Name", "name"}) {
-    auto it = sb->find(k);
-    if (it != sb->end() && it->is_string() && !it->get<std::string>().empty())
-      return it->get<std::string>();
-  }
-  return "";
 }
 
 std::string ReadyReason(const Json& obj) {
@@ -366,8 +356,9 @@ Result<ClaimRun> RunClaim(const Endpoints& ep, asb::client::ApiClient& api, cons
                           const std::string& tmpl, bool exec, asb::http::Client* router_conn,
                           std::chrono::seconds timeout) {
   ASB_ASSIGN_OR_RETURN(std::string rv, ListRv(api, asb::api::SandboxClaimResource()));
-  NamedWatch watch(ep, asb::api::SandboxClaimResource(), name, rv, timeout,
-                   [](const Json& c) { return IsReady(c) && !ClaimSandboxName(c).empty(); });
+  NamedWatch watch(ep, asb::api::SandboxClaimResource(), name, rv, timeout, [](const Json& c) {
+    return IsReady(c) && !asb::api::BoundSandboxName(c).empty();
+  });
   auto t0 = SteadyClock::now();
   auto created = api.Create(asb::api::SandboxClaimResource(), kNs, ClaimJson(name, tmpl));
   if (!created) {
@@ -379,7 +370,7 @@ Result<ClaimRun> RunClaim(const Endpoints& ep, asb::client::ApiClient& api, cons
   auto at = watch.Wait();
   if (!at) return asb::MakeError(at.error().code, "claim " + name + ": " + at.error().message);
   run.ready_ms = MsBetween(t0, *at);
-  run.sandbox = ClaimSandboxName(watch.object());
+  run.sandbox = asb::api::BoundSandboxName(watch.object());
   if (exec) {
     std::optional<asb::http::Client> fresh;
     asb::http::Client* conn = router_conn;

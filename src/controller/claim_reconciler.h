@@ -6,7 +6,7 @@
 //
 // Hot path (warm adoption of a Ready member) costs: one claim Get, one label List for the
 // claim's own sandbox, one Get by name, one candidate List, one CAS Update, one status write.
-// Thread-safe; driven by a ReconcileQueue.
+// Thread-safe; driven by a KeyedQueue.
 #pragma once
 
 #include <functional>
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "controller/reconcile_queue.h"
+#include "base/keyed_queue.h"
 #include "store/store.h"
 
 namespace asb::controller {

@@ -22,9 +22,9 @@ using std::chrono::milliseconds;
 
 using asb::testing::WaitFor;
 
-class FakeImages final : public ImageResolver {
+class FakeImages final : public image::ImageResolver {
  public:
-  Result<ResolvedImage> Resolve(const std::string& ref) override {
+  Result<image::ResolvedImage> Resolve(const std::string& ref) override {
     std::lock_guard l(mu_);
     auto it = images_.find(ref);
     if (it == images_.end()) {
@@ -32,21 +32,21 @@ class FakeImages final : public ImageResolver {
     }
     return it->second;
   }
-  void Add(const std::string& ref, ResolvedImage image) {
+  void Add(const std::string& ref, image::ResolvedImage image) {
     std::lock_guard l(mu_);
     images_[ref] = std::move(image);
   }
 
  private:
   std::mutex mu_;
-  std::map<std::string, ResolvedImage> images_;
+  std::map<std::string, image::ResolvedImage> images_;
 };
 
 class NodeAgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(store_, store::MemoryStore::Open());
-    ResolvedImage img;
+    image::ResolvedImage img;
     img.rootfs.lower_dir = "/images/python";
     img.entrypoint = {"/usr/local/bin/asb-agent"};
     img.cmd = {"--port=8888"};
@@ -237,7 +237,7 @@ TEST_F(NodeAgentTest, ImagePullFailureIsErrImagePullThenRecovers) {
             std::string::npos);
   EXPECT_FALSE(native_.Has(Id(pod)));
   // The image shows up: the back-off retry starts the pod.
-  images_.Add("registry.example/missing:1", ResolvedImage{.entrypoint = {"/bin/app"}});
+  images_.Add("registry.example/missing:1", image::ResolvedImage{.entrypoint = {"/bin/app"}});
   ASSERT_TRUE(WaitFor([&] { return Phase("img") == "Running"; }));
   EXPECT_TRUE(native_.Has(Id(pod)));
 }

@@ -101,7 +101,6 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   image_opts.aliases.clear();
   for (const auto& a : config.image_aliases) image_opts.aliases.push_back({a.pattern, a.image});
   d->images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
-  d->image_resolver_ = std::make_unique<node::ImageStoreResolver>(*d->images_);
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
   if (config.enable_native) {
     runtime::native::NativeRuntimeOptions native_opts;
@@ -132,8 +131,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   node_opts.node_name = config.node_name;
   node_opts.default_runtime_class = config.default_runtime_class;
   node_opts.workers = config.node_workers;
-  d->node_ =
-      std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->image_resolver_, node_opts);
+  d->node_ = std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->images_, node_opts);
   ASB_RETURN_IF_ERROR(d->node_->Start());
 
   controller::ManagerOptions ctl_opts;
@@ -183,7 +181,6 @@ void Daemon::Stop() {
   node_.reset();
   gvisor_.reset();
   native_.reset();
-  image_resolver_.reset();
   images_.reset();
   if (api_) api_->Shutdown();
   if (front_) front_->Stop();
