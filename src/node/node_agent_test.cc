@@ -378,6 +378,45 @@ TEST_F(NodeAgentTest, CrashLoopBacksOff) {
   ASSERT_TRUE(WaitFor([&] { return native_.StartCount(Id(pod)) == 2; }));
 }
 
+// The kubelet-like events kubectl describe shows, in order, for a start, a crash and a delete.
+TEST_F(NodeAgentTest, RecordsKubeletEventsAboutThePod) {
+  NodeOptions o = Options();
+  o.backoff_base = milliseconds(300);
+  o.backoff_cap = milliseconds(300);
+  StartAgent({}, o);
+  Json pod = Create(MakePod("ev"));
+  ASSERT_TRUE(WaitFor([&] { return Phase("ev") == "Running"; }));
+  auto reasons = [&] {
+    std::vector<std::string> out;
+    auto list = store_->List(api::EventResource(), "default", {});
+    EXPECT_TRUE(list.has_value());
+    // Creation order: the store lists by name (random here), resourceVersions grow.
+    std::sort(list->items.begin(), list->items.end(), [](const Json& a, const Json& b) {
+      return std::stoll(GetString(a, "metadata.resourceVersion")) <
+             std::stoll(GetString(b, "metadata.resourceVersion"));
+    });
+    for (const Json& e : list->items) {
+      EXPECT_EQ(GetString(e, "involvedObject.uid"), GetString(pod, "metadata.uid"));
+      EXPECT_EQ(GetString(e, "involvedObject.kind"), "Pod");
+      out.push_back(GetString(e, "type") + "/" + GetString(e, "reason"));
+    }
+    return out;
+  };
+  std::vector<std::string> started = {"Normal/Scheduled", "Normal/Pulled", "Normal/Created",
+                                      "Normal/Started"};
+  EXPECT_EQ(reasons(), started);
+  native_.Exit(Id(pod), 2);
+  ASSERT_TRUE(WaitFor([&] { return reasons().size() == 5; }));
+  EXPECT_EQ(reasons().back(), "Warning/BackOff");
+  ASSERT_TRUE(WaitFor([&] { return native_.StartCount(Id(pod)) == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return Phase("ev") == "Running" && reasons().size() == 8; }));
+  ASSERT_TRUE(store_->Delete(api::PodResource(), "default", "ev").has_value());
+  // The Killing event is written before the finalizer goes; the GC then removes the events.
+  ASSERT_TRUE(WaitFor([&] {
+    return store_->Get(api::PodResource(), "default", "ev").error().code == Code::kNotFound;
+  }));
+}
+
 TEST_F(NodeAgentTest, DeletionStopsSandboxThenRemovesFinalizer) {
   StartAgent();
   Json pod = Create(MakePod("del", {{"terminationGracePeriodSeconds", 7}}));

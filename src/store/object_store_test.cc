@@ -80,7 +80,7 @@ INSTANTIATE_TEST_SUITE_P(Backings, ObjectStoreTest,
 
 TEST_P(ObjectStoreTest, CreateSetsServerFields) {
   Json got = MustCreate(Sbx(), MakeObj("default", "sb1", {{"app", "x"}}, {{"replicas", 1}}));
-  EXPECT_EQ(got["apiVersion"], "agents.x-k8s.io/v1alpha1");
+  EXPECT_EQ(got["apiVersion"], "agents.x-k8s.io/v1beta1");
   EXPECT_EQ(got["kind"], "Sandbox");
   EXPECT_EQ(got["metadata"]["generation"], 1);
   std::string uid = got["metadata"]["uid"];
