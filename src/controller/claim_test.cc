@@ -8,10 +8,10 @@
 
 #include "controller/claim_plan.h"
 #include "controller/conditions.h"
-#include "controller/controller_test_util.h"
 #include "controller/manager.h"
 #include "controller/object_util.h"
 #include "controller/warm_pool_plan.h"
+#include "tests/testing/controller_fixtures.h"
 
 namespace asb::controller {
 namespace {

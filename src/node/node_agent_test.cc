@@ -11,7 +11,7 @@
 #include "base/strings.h"
 #include "http/client.h"
 #include "http/server.h"
-#include "node/fake_runtime_test_util.h"
+#include "runtime/fake_runtime.h"
 #include "store/memory_store.h"
 #include "tests/testing/test_util.h"
 
@@ -21,6 +21,7 @@ namespace {
 using std::chrono::milliseconds;
 
 using asb::testing::WaitFor;
+using runtime::FakeRuntime;
 
 class FakeImages final : public image::ImageResolver {
  public:
