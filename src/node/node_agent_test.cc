@@ -464,7 +464,8 @@ TEST_F(NodeAgentTest, RestartRecoveryStopsOrphansReadoptsAndRestarts) {
   Json dead = Create(MakePod("dead"));
   Json gone = Create(MakePod("gone"));
   Json done = Create(MakePod("done", {{"restartPolicy", "Never"}}));
-  for (const char* n : {"live", "dead", "gone", "done"}) {
+  Json leaving = Create(MakePod("leaving"));
+  for (const char* n : {"live", "dead", "gone", "done", "leaving"}) {
     ASSERT_TRUE(WaitFor([&] { return Phase(n) == "Running"; })) << n;
   }
   native_.Exit(Id(done), 0);
@@ -478,6 +479,11 @@ TEST_F(NodeAgentTest, RestartRecoveryStopsOrphansReadoptsAndRestarts) {
   ASSERT_TRUE(native_.Stop(Id(gone), milliseconds(0)).has_value());
   native_.Plant("orphan-0000", runtime::SandboxState::kRunning);
   gvisor_.Plant("orphan-gvisor", runtime::SandboxState::kExited);
+  // The node's finalizer holds the deleted pod: it stays, deletionTimestamp set, until the node
+  // has stopped its sandbox.
+  ASSERT_TRUE(store_->Delete(api::PodResource(), "default", "leaving").has_value());
+  ASSERT_FALSE(GetString(Get("leaving"), "metadata.deletionTimestamp").empty());
+  ASSERT_TRUE(native_.Has(Id(leaving)));
 
   StartAgent();
   EXPECT_FALSE(native_.Has("orphan-0000"));
@@ -494,7 +500,12 @@ TEST_F(NodeAgentTest, RestartRecoveryStopsOrphansReadoptsAndRestarts) {
   EXPECT_EQ(Condition("live", "Ready"), "True");
   EXPECT_EQ(Phase("done"), "Succeeded");
   EXPECT_EQ(native_.StartCount(Id(done)), 1);
-  EXPECT_TRUE(agent_->DialPod("default", "live", 1).error().code != Code::kNotFound);
+  auto dial = agent_->DialPod("default", "live", 1);
+  EXPECT_TRUE(dial.has_value() || dial.error().code != Code::kNotFound);
+  // The pod deleted while we were away: sandbox stopped, finalizer removed, pod gone.
+  ASSERT_TRUE(WaitFor([&] {
+    return !native_.Has(Id(leaving)) && !store_->Get(api::PodResource(), "default", "leaving");
+  }));
 
   // Deleting the re-adopted pod tears its sandbox down.
   ASSERT_TRUE(store_->Delete(api::PodResource(), "default", "live").has_value());
