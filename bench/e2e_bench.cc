@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "api/resource.h"
+#include "api/sandbox_claim.h"
 #include "base/file_util.h"
 #include "base/json_util.h"
 #include "base/log.h"
@@ -62,6 +63,13 @@ using SteadyClock = std::chrono::steady_clock;
 using asb::Json;
 using asb::Result;
 using namespace std::chrono_literals;
+
+// The bench writes the seed's v1alpha1 shapes, so it speaks v1alpha1 (the kind table's first
+// entry for a kind is no longer that version).
+const asb::api::ResourceInfo& V1alpha1(const asb::api::ResourceInfo& r) {
+  const asb::api::ResourceInfo* v = asb::api::FindByKind(r.group + "/v1alpha1", r.kind);
+  return v ? *v : r;
+}
 
 constexpr char kNs[] = "default";
 
@@ -144,17 +152,6 @@ bool IsReady(const Json& obj) {
   for (const Json& c : *conds)
     if (c.is_object() && c.value("type", "") == "Ready") return c.value("status", "") == "True";
   return false;
-}
-
-std::string ClaimSandboxName(const Json& claim) {
-  const Json* sb = asb::Find(claim, "status.sandbox");
-  if (!sb || !sb->is_object()) return "";
-  for (const char* k : {"Name", "name"}) {
-    auto it = sb->find(k);
-    if (it != sb->end() && it->is_string() && !it->get<std::string>().empty())
-      return it->get<std::string>();
-  }
-  return "";
 }
 
 std::string ReadyReason(const Json& obj) {
@@ -305,7 +302,7 @@ bool WaitPoolFull(asb::client::ApiClient& api, const std::string& pool, int repl
                   std::chrono::milliseconds timeout) {
   return PollUntil(
       [&] {
-        auto p = api.Get(asb::api::SandboxWarmPoolResource(), kNs, pool);
+        auto p = api.Get(V1alpha1(asb::api::SandboxWarmPoolResource()), kNs, pool);
         if (!p) return false;
         const Json* rr = asb::Find(*p, "status.readyReplicas");
         const Json* r = asb::Find(*p, "status.replicas");
@@ -365,11 +362,12 @@ struct ClaimRun {
 Result<ClaimRun> RunClaim(const Endpoints& ep, asb::client::ApiClient& api, const std::string& name,
                           const std::string& tmpl, bool exec, asb::http::Client* router_conn,
                           std::chrono::seconds timeout) {
-  ASB_ASSIGN_OR_RETURN(std::string rv, ListRv(api, asb::api::SandboxClaimResource()));
-  NamedWatch watch(ep, asb::api::SandboxClaimResource(), name, rv, timeout,
-                   [](const Json& c) { return IsReady(c) && !ClaimSandboxName(c).empty(); });
+  ASB_ASSIGN_OR_RETURN(std::string rv, ListRv(api, V1alpha1(asb::api::SandboxClaimResource())));
+  NamedWatch watch(ep, V1alpha1(asb::api::SandboxClaimResource()), name, rv, timeout, [](const Json& c) {
+    return IsReady(c) && !asb::api::BoundSandboxName(c).empty();
+  });
   auto t0 = SteadyClock::now();
-  auto created = api.Create(asb::api::SandboxClaimResource(), kNs, ClaimJson(name, tmpl));
+  auto created = api.Create(V1alpha1(asb::api::SandboxClaimResource()), kNs, ClaimJson(name, tmpl));
   if (!created) {
     (void)watch.Wait();
     return asb::MakeError(created.error().code, "create claim: " + created.error().message);
@@ -379,7 +377,7 @@ Result<ClaimRun> RunClaim(const Endpoints& ep, asb::client::ApiClient& api, cons
   auto at = watch.Wait();
   if (!at) return asb::MakeError(at.error().code, "claim " + name + ": " + at.error().message);
   run.ready_ms = MsBetween(t0, *at);
-  run.sandbox = ClaimSandboxName(watch.object());
+  run.sandbox = asb::api::BoundSandboxName(watch.object());
   if (exec) {
     std::optional<asb::http::Client> fresh;
     asb::http::Client* conn = router_conn;
@@ -463,7 +461,7 @@ void PhaseColdStart(const Endpoints& ep, const std::string& rt, const Json& pod_
   Row teardown{"1b delete Sandbox -> pod gone (10ms poll)", rt, {}, "", ""};
   for (int i = 0; i < n; ++i) {
     std::string name = "bench-cold-" + rt + "-" + std::to_string(i);
-    auto rv = ListRv(*api, asb::api::SandboxResource());
+    auto rv = ListRv(*api, V1alpha1(asb::api::SandboxResource()));
     if (!rv) {
       row.note = rv.error().message;
       break;
@@ -494,7 +492,7 @@ void PhaseColdStart(const Endpoints& ep, const std::string& rt, const Json& pod_
       if (prv)
         pod_trace.emplace(ep, asb::api::PodResource(), name, *prv, timeout, tracer("pod    "));
     }
-    NamedWatch watch(ep, asb::api::SandboxResource(), name, *rv, timeout,
+    NamedWatch watch(ep, V1alpha1(asb::api::SandboxResource()), name, *rv, timeout,
                      g_trace ? std::function<bool(const Json&)>(tracer("sandbox"))
                              : std::function<bool(const Json&)>(IsReady));
     Json sb = {{"apiVersion", "agents.x-k8s.io/v1alpha1"},
@@ -502,7 +500,7 @@ void PhaseColdStart(const Endpoints& ep, const std::string& rt, const Json& pod_
                {"metadata", {{"name", name}, {"namespace", kNs}}},
                {"spec", {{"podTemplate", pod_template}}}};
     auto t0 = SteadyClock::now();
-    auto created = api->Create(asb::api::SandboxResource(), kNs, sb);
+    auto created = api->Create(V1alpha1(asb::api::SandboxResource()), kNs, sb);
     if (!created) {
       (void)watch.Wait();
       row.note = "create: " + created.error().message;
@@ -522,9 +520,9 @@ void PhaseColdStart(const Endpoints& ep, const std::string& rt, const Json& pod_
     else
       row.note = "sample " + std::to_string(i) + ": " + at.error().message;
     auto td = SteadyClock::now();
-    (void)api->Delete(asb::api::SandboxResource(), kNs, name);
+    (void)api->Delete(V1alpha1(asb::api::SandboxResource()), kNs, name);
     // Pod gone = sandbox torn down; the next sample starts on a quiet node.
-    if (!WaitGone(*api, asb::api::SandboxResource(), name, 60s) ||
+    if (!WaitGone(*api, V1alpha1(asb::api::SandboxResource()), name, 60s) ||
         !WaitGone(*api, asb::api::PodResource(), name, 60s)) {
       row.note += " (sandbox/pod " + name + " not gone after 60 s)";
       break;
@@ -559,13 +557,13 @@ void PhaseWarmClaims(const Endpoints& ep, const std::string& rt, const std::stri
     if (run) {
       ready.ms.push_back(exec ? run->exec_ms : run->ready_ms);
       if (exec) ready_part.ms.push_back(run->ready_ms);
-      auto sb = api->Get(asb::api::SandboxResource(), kNs, run->sandbox);
+      auto sb = api->Get(V1alpha1(asb::api::SandboxResource()), kNs, run->sandbox);
       if (sb && MetaString(*sb, "labels", "agents.x-k8s.io/launch-type") == "cold") ++cold;
     } else {
       ready.note = run.error().message;
     }
-    (void)api->Delete(asb::api::SandboxClaimResource(), kNs, name);
-    if (!WaitGone(*api, asb::api::SandboxClaimResource(), name, 60s)) {
+    (void)api->Delete(V1alpha1(asb::api::SandboxClaimResource()), kNs, name);
+    if (!WaitGone(*api, V1alpha1(asb::api::SandboxClaimResource()), name, 60s)) {
       ready.note += " (claim not gone)";
       break;
     }
@@ -607,7 +605,7 @@ void PhaseExecRtt(const Endpoints& ep, asb::asbd::Daemon& daemon, const std::str
     // The pod is named like the sandbox (the router's backend reads the pod-name annotation,
     // which the controller sets to the same name).
     std::string pod = run->sandbox;
-    if (auto sb = api->Get(asb::api::SandboxResource(), kNs, run->sandbox); sb) {
+    if (auto sb = api->Get(V1alpha1(asb::api::SandboxResource()), kNs, run->sandbox); sb) {
       std::string ann = MetaString(*sb, "annotations", "agents.x-k8s.io/pod-name");
       if (!ann.empty()) pod = ann;
     }
@@ -640,8 +638,8 @@ void PhaseExecRtt(const Endpoints& ep, asb::asbd::Daemon& daemon, const std::str
       fresh.ms.push_back(ms);
     }
   }
-  (void)api->Delete(asb::api::SandboxClaimResource(), kNs, name);
-  (void)WaitGone(*api, asb::api::SandboxClaimResource(), name, 60s);
+  (void)api->Delete(V1alpha1(asb::api::SandboxClaimResource()), kNs, name);
+  (void)WaitGone(*api, V1alpha1(asb::api::SandboxClaimResource()), name, 60s);
   AddRow(std::move(routed));
   AddRow(std::move(direct));
   AddRow(std::move(fresh));
@@ -679,9 +677,9 @@ void PhaseSustained(const Endpoints& ep, const std::string& rt, const std::strin
         // claim's own cold start says "cold".
         std::string lt;
         if (run)
-          if (auto sb = tapi->Get(asb::api::SandboxResource(), kNs, run->sandbox); sb)
+          if (auto sb = tapi->Get(V1alpha1(asb::api::SandboxResource()), kNs, run->sandbox); sb)
             lt = MetaString(*sb, "labels", "agents.x-k8s.io/launch-type");
-        (void)tapi->Delete(asb::api::SandboxClaimResource(), kNs, name);
+        (void)tapi->Delete(V1alpha1(asb::api::SandboxClaimResource()), kNs, name);
         std::lock_guard<std::mutex> l(mu);
         if (run) {
           lat.push_back(run->exec_ms);
@@ -892,7 +890,7 @@ int main(int argc, char** argv) {
     std::string tmpl_name = "bench-" + rt;
     tmpl["metadata"] = {{"name", tmpl_name}, {"namespace", kNs}};
     if (!gv) tmpl["spec"]["podTemplate"]["spec"]["runtimeClassName"] = "native";
-    if (auto c = api->Create(asb::api::SandboxTemplateResource(), kNs, tmpl); !c) {
+    if (auto c = api->Create(V1alpha1(asb::api::SandboxTemplateResource()), kNs, tmpl); !c) {
       std::fprintf(stderr, "e2e_bench: create template: %s\n", c.error().message.c_str());
       break;
     }
@@ -908,7 +906,7 @@ int main(int argc, char** argv) {
         {"kind", "SandboxWarmPool"},
         {"metadata", {{"name", pool}, {"namespace", kNs}}},
         {"spec", {{"replicas", o.pool_size}, {"sandboxTemplateRef", {{"name", tmpl_name}}}}}};
-    if (auto c = api->Create(asb::api::SandboxWarmPoolResource(), kNs, pool_obj); !c) {
+    if (auto c = api->Create(V1alpha1(asb::api::SandboxWarmPoolResource()), kNs, pool_obj); !c) {
       std::fprintf(stderr, "e2e_bench: create pool: %s\n", c.error().message.c_str());
       break;
     }
@@ -925,17 +923,17 @@ int main(int argc, char** argv) {
     PhaseExecRtt(ep, **daemon, rt, tmpl_name, pool, o.pool_size, o.exec_runs);
 
     if (o.sustain_seconds > 0) {
-      (void)api->Patch(asb::api::SandboxWarmPoolResource(), kNs, pool,
+      (void)api->Patch(V1alpha1(asb::api::SandboxWarmPoolResource()), kNs, pool,
                        Json{{"spec", {{"replicas", o.sustain_pool}}}});
       PhaseSustained(ep, rt, tmpl_name, pool, o.sustain_pool, o.sustain_threads, o.sustain_seconds);
     }
 
     // Tear down this runtime's objects and wait until every pod is gone.
     Progress("[%s] cleaning up", rt.c_str());
-    (void)api->Delete(asb::api::SandboxWarmPoolResource(), kNs, pool);
-    if (auto claims = api->List(asb::api::SandboxClaimResource(), kNs); claims)
+    (void)api->Delete(V1alpha1(asb::api::SandboxWarmPoolResource()), kNs, pool);
+    if (auto claims = api->List(V1alpha1(asb::api::SandboxClaimResource()), kNs); claims)
       for (const Json& c : (*claims)["items"])
-        (void)api->Delete(asb::api::SandboxClaimResource(), kNs,
+        (void)api->Delete(V1alpha1(asb::api::SandboxClaimResource()), kNs,
                           asb::GetString(c, "metadata.name"));
     bool clean = PollUntil(
         [&] {
@@ -944,13 +942,13 @@ int main(int argc, char** argv) {
         },
         120s, 50ms);
     if (!clean) Progress("[%s] WARNING: pods still present after 120 s", rt.c_str());
-    (void)api->Delete(asb::api::SandboxTemplateResource(), kNs, tmpl_name);
+    (void)api->Delete(V1alpha1(asb::api::SandboxTemplateResource()), kNs, tmpl_name);
   }
 
   // Anything left (a phase broke off): delete sandboxes, wait for pods to go, then stop.
-  if (auto sbs = api->List(asb::api::SandboxResource(), kNs); sbs)
+  if (auto sbs = api->List(V1alpha1(asb::api::SandboxResource()), kNs); sbs)
     for (const Json& s : (*sbs)["items"])
-      (void)api->Delete(asb::api::SandboxResource(), kNs, asb::GetString(s, "metadata.name"));
+      (void)api->Delete(V1alpha1(asb::api::SandboxResource()), kNs, asb::GetString(s, "metadata.name"));
   bool clean = PollUntil(
       [&] {
         auto pods = api->List(asb::api::PodResource(), kNs);

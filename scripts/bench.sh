@@ -6,7 +6,7 @@
 # Usage: scripts/bench.sh [--quick] [--no-build] [bench ...]
 #   --quick     small sample counts (a smoke run of a minute or two)
 #   --no-build  use the binaries as they are
-#   bench ...   only these (api_bench runtime_bench runsc_bench router_bench e2e_bench store_bench)
+#   bench ...   only these (api_bench claim_bench runtime_bench runsc_bench router_bench e2e_bench store_bench)
 # Environment: ASB_BUILD_DIR (default build).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,7 @@ BIN=${ASB_BUILD_DIR:-build}/bin
 benches=(
   "store_bench|--benchmark_min_time=0.5|--benchmark_min_time=0.05|no"
   "api_bench|-n 2000 -t 4|-n 300 -t 2|no"
+  "claim_bench|30|10|no"
   "router_bench|5000|500|no"
   "runtime_bench|30|5|yes"
   "runsc_bench|--runs 10|--runs 3|yes"

@@ -231,9 +231,25 @@ class FakeRouter(_FakeServer):
                     name = path[len("/exists/"):]
                     return self._reply(200, {"path": name, "exists": name in router.files})
                 if method == "GET" and path.startswith("/list/"):
-                    return self._reply(200, [{"name": k, "size": len(v), "type": "file",
+                    # One directory level, as asb-agent answers: files directly in the directory,
+                    # and each subdirectory once, as type "directory"; 404 for no such directory.
+                    d = path[len("/list/"):].strip("/")
+                    d = "" if d == "." else d
+                    prefix = d + "/" if d else ""
+                    entries = {}
+                    for k, v in router.files.items():
+                        if not k.startswith(prefix):
+                            continue
+                        rest = k[len(prefix):]
+                        if "/" in rest:
+                            entries[rest.split("/", 1)[0]] = ("directory", 4096)
+                        else:
+                            entries[rest] = ("file", len(v))
+                    if d and not entries:
+                        return self._reply(404, {"message": "Path is not a directory"})
+                    return self._reply(200, [{"name": n, "size": s, "type": t,
                                               "mod_time": 1700000000.5}
-                                             for k, v in sorted(router.files.items())])
+                                             for n, (t, s) in sorted(entries.items())])
                 self._reply(404, {"detail": "no route"})
 
             def do_GET(self):

@@ -82,8 +82,9 @@ def test_files_roundtrip(fake_api, fake_router, kubeconfig):
         assert sb.exists("dir/hello.txt") is True
         assert sb.exists("nope") is False
         entries = sb.list(".")
-        assert [e.name for e in entries] == ["blob.bin", "dir/hello.txt"]
-        assert entries[1].size == 8 and entries[1].type == "file"
+        assert [(e.name, e.type) for e in entries] == [("blob.bin", "file"), ("dir", "directory")]
+        inner = sb.list("dir")
+        assert [(e.name, e.size, e.type) for e in inner] == [("hello.txt", 8, "file")]
         with pytest.raises(SandboxRequestError) as ei:
             sb.read("missing.txt")
         assert ei.value.status_code == 404

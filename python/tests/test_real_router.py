@@ -12,7 +12,8 @@ import pytest
 
 from conftest import TOKEN, FakeRouter, write_kubeconfig
 
-from agentic_sandbox import SandboxClient, SandboxRequestError, SandboxUnauthorizedError
+from agentic_sandbox import (SandboxClient, SandboxRequestError, SandboxTimeoutError,
+                             SandboxUnauthorizedError)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -105,7 +106,10 @@ def test_unknown_sandbox_is_404_from_router(kc, fake_api):
     from conftest import ready_claim
     fake_api.watch_script = lambda name, q: [
         {"type": "MODIFIED", "object": ready_claim(name, 2, sandbox="not-routed")}]
-    with pytest.raises(Exception) as ei:
+    # The client retries the router until port_forward_ready_timeout, then names the router's
+    # last answer: it must be the router's 404 for an unknown sandbox, not any error at all.
+    with pytest.raises(SandboxTimeoutError) as ei:
         with SandboxClient("t", kubeconfig=kc, port_forward_ready_timeout=0.5):
             pass
     assert "not-routed" in str(ei.value)
+    assert "HTTP 404" in str(ei.value), str(ei.value)

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "api/object_meta.h"
+#include "api/sandbox_claim.h"
 #include "base/strings.h"
 
 namespace asb::api {
@@ -36,7 +38,7 @@ int64_t IntAt(const Json& obj, std::string_view path) {
 
 // kubectl's pod STATUS: the reason of a waiting/terminated container beats the phase.
 std::string PodStatus(const Json& pod) {
-  if (Find(pod, "metadata.deletionTimestamp")) return "Terminating";
+  if (IsDeleting(pod)) return "Terminating";
   std::string reason = GetString(pod, "status.reason");
   std::string status = reason.empty() ? GetString(pod, "status.phase", "Pending") : reason;
   if (const Json* cs = Find(pod, "status.containerStatuses"); cs && cs->is_array()) {
@@ -111,8 +113,7 @@ Json TableCells(const ResourceInfo& res, const Json& obj, SystemTime now) {
     return {name, ConditionStatus(obj, "Ready", "status"), ConditionStatus(obj, "Ready", "reason"),
             age};
   if (k == "SandboxClaim") {
-    std::string sb = GetString(obj, "status.sandbox.name");
-    if (sb.empty()) sb = GetString(obj, "status.sandbox.Name");
+    std::string sb = BoundSandboxName(obj);
     return {name, ConditionStatus(obj, "Ready", "status"), sb,
             ConditionStatus(obj, "Ready", "reason"), age};
   }

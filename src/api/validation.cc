@@ -5,47 +5,22 @@
 #include <string>
 
 #include "api/schema.h"
+#include "base/k8s_names.h"
 
 namespace asb::api {
 
 namespace {
-
-constexpr std::string_view kSubdomainMsg =
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
-    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
-    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-constexpr std::string_view kLabelMsg =
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
-    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
-    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-
-bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool IsAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
-
-// [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?, at most 63 chars.
-bool IsLabelName(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
-  for (char c : s)
-    if (!IsAlnum(c) && c != '-' && c != '_' && c != '.') return false;
-  return true;
-}
 
 void ValidateStringMap(const Json& meta, const char* key, bool labels, FieldErrors* out) {
   auto it = meta.find(key);
   if (it == meta.end() || !it->is_object()) return;
   std::string path = std::string("metadata.") + key;
   for (auto kv = it->begin(); kv != it->end(); ++kv) {
-    if (!IsQualifiedName(kv.key()))
-      out->push_back({FieldErrorType::kInvalid, path, kv.key(),
-                      "name part must consist of alphanumeric characters, '-', '_' or '.', and "
-                      "must start and end with an alphanumeric character (an optional prefix "
-                      "must be a DNS subdomain)"});
-    if (labels && kv.value().is_string() && !IsLabelValue(kv.value().get<std::string>()))
-      out->push_back({FieldErrorType::kInvalid, path, kv.value(),
-                      "a valid label must be an empty string or consist of alphanumeric "
-                      "characters, '-', '_' or '.', and must start and end with an alphanumeric "
-                      "character (at most 63 characters)"});
+    if (std::string why = CheckQualifiedName(kv.key()); !why.empty())
+      out->push_back({FieldErrorType::kInvalid, path, kv.key(), why});
+    if (!labels || !kv.value().is_string()) continue;
+    if (std::string why = CheckLabelValue(kv.value().get<std::string>()); !why.empty())
+      out->push_back({FieldErrorType::kInvalid, path, kv.value(), why});
   }
 }
 
@@ -64,20 +39,20 @@ void ValidateMeta(const ResourceInfo& res, const Json& obj, FieldErrors* out) {
     out->push_back(
         {FieldErrorType::kRequired, "metadata.name", nullptr, "name or generateName is required"});
   } else if (!name.empty()) {
-    if (label ? !IsDns1123Label(name) : !IsDns1123Subdomain(name))
-      out->push_back({FieldErrorType::kInvalid, "metadata.name", name,
-                      std::string(label ? kLabelMsg : kSubdomainMsg)});
+    if (std::string why = label ? CheckDns1123Label(name) : CheckDns1123Subdomain(name);
+        !why.empty())
+      out->push_back({FieldErrorType::kInvalid, "metadata.name", name, why});
   } else {
     // generateName gets a 5-char suffix; the prefix alone must be valid when a suffix follows.
     std::string probe = generate + "x";
-    if (label ? !IsDns1123Label(probe) : !IsDns1123Subdomain(probe))
-      out->push_back({FieldErrorType::kInvalid, "metadata.generateName", generate,
-                      std::string(label ? kLabelMsg : kSubdomainMsg)});
+    if (std::string why = label ? CheckDns1123Label(probe) : CheckDns1123Subdomain(probe);
+        !why.empty())
+      out->push_back({FieldErrorType::kInvalid, "metadata.generateName", generate, why});
   }
   if (res.namespaced) {
     std::string ns = GetString(*meta, "namespace");
-    if (!ns.empty() && !IsDns1123Label(ns))
-      out->push_back({FieldErrorType::kInvalid, "metadata.namespace", ns, std::string(kLabelMsg)});
+    if (std::string why = CheckDns1123Label(ns); !ns.empty() && !why.empty())
+      out->push_back({FieldErrorType::kInvalid, "metadata.namespace", ns, why});
   }
   ValidateStringMap(*meta, "labels", true, out);
   ValidateStringMap(*meta, "annotations", false, out);
@@ -105,8 +80,8 @@ void ValidatePodSpec(const Json& spec, const std::string& path, FieldErrors* out
       if (name.empty()) {
         if (c.contains("name") && c["name"].is_string())
           out->push_back({FieldErrorType::kRequired, cpath + ".name", nullptr, ""});
-      } else if (!IsDns1123Label(name)) {
-        out->push_back({FieldErrorType::kInvalid, cpath + ".name", name, std::string(kLabelMsg)});
+      } else if (std::string why = CheckDns1123Label(name); !why.empty()) {
+        out->push_back({FieldErrorType::kInvalid, cpath + ".name", name, why});
       } else if (!names.insert(name).second) {
         out->push_back({FieldErrorType::kDuplicate, cpath + ".name", name, ""});
       }
@@ -127,38 +102,6 @@ void ValidatePodSpec(const Json& spec, const std::string& path, FieldErrors* out
 }
 
 }  // namespace
-
-bool IsDns1123Label(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
-  for (char c : s)
-    if (!IsLowerAlnum(c) && c != '-') return false;
-  return true;
-}
-
-bool IsDns1123Subdomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string_view part = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
-    if (part.empty() || !IsLowerAlnum(part.front()) || !IsLowerAlnum(part.back())) return false;
-    for (char c : part)
-      if (!IsLowerAlnum(c) && c != '-') return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
-
-bool IsQualifiedName(std::string_view s) {
-  size_t slash = s.find('/');
-  if (slash == std::string_view::npos) return IsLabelName(s);
-  std::string_view prefix = s.substr(0, slash);
-  std::string_view name = s.substr(slash + 1);
-  return IsDns1123Subdomain(prefix) && IsLabelName(name);
-}
-
-bool IsLabelValue(std::string_view s) { return s.empty() || IsLabelName(s); }
 
 void ApplyDefaults(const ResourceInfo& res, Json& obj) {
   if (!obj.is_object()) return;

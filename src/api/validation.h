@@ -19,11 +19,7 @@ void ApplyDefaults(const ResourceInfo& res, Json& obj);
 // Field paths are Kubernetes-style ("spec.podTemplate.spec.containers[0].image").
 FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj);
 
-// RFC 1123 subdomain (<= 253, lower alnum, '-', '.'), RFC 1123 label (<= 63, lower alnum, '-').
-bool IsDns1123Subdomain(std::string_view s);
-bool IsDns1123Label(std::string_view s);
-// Kubernetes label key ([prefix/]name) and value syntax.
-bool IsQualifiedName(std::string_view s);
-bool IsLabelValue(std::string_view s);
+// The name and label syntax checks themselves are in base/k8s_names.h (one copy for every
+// component).
 
 }  // namespace asb::api

@@ -1,6 +1,7 @@
 #include "controller/claim_reconciler.h"
 
 #include "api/resource.h"
+#include "api/sandbox_claim.h"
 #include "api/views.h"
 #include "base/log.h"
 #include "controller/claim_plan.h"
@@ -35,8 +36,7 @@ Result<std::optional<store::Object>> ClaimReconciler::FindOwned(const store::Obj
                                                                 bool* name_taken) {
   const std::string ns = Namespace(claim);
   const api::ResourceInfo& sb_res = api::SandboxResource();
-  std::string bound = GetString(claim, "status.sandbox.name");
-  if (bound.empty()) bound = GetString(claim, "status.sandbox.Name");
+  std::string bound = api::BoundSandboxName(claim);
   if (!bound.empty()) {
     ASB_ASSIGN_OR_RETURN(std::optional<store::Object> sb, GetIfExists(store_, sb_res, ns, bound));
     if (sb && IsControlledBy(*sb, claim)) return sb;
@@ -246,8 +246,7 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
   std::string message;
   std::pair<std::string, std::string> event;  // recorded after the status write (off the hot path)
   std::string adopted_from;                   // pool to refill, poked after the status write
-  std::string bound = GetString(*claim, "status.sandbox.name");
-  if (bound.empty()) bound = GetString(*claim, "status.sandbox.Name");
+  std::string bound = api::BoundSandboxName(*claim);
   if (!sandbox && !bound.empty()) {
     // The claim's sandbox went away (deleted by a user, or expired with shutdownPolicy Delete).
     // Its state is gone; quietly handing out a fresh sandbox would hide that from the client.

@@ -12,7 +12,7 @@
 // for the claim's own sandbox, (v1beta1: one pool Get), one candidate List, one CAS Update of the
 // member, the new Sandbox's create and status write, the pod's owner update, the member's delete,
 // one claim status write.
-// Thread-safe; driven by a ReconcileQueue.
+// Thread-safe; driven by a KeyedQueue.
 #pragma once
 
 #include <functional>
@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "controller/reconcile_queue.h"
+#include "base/keyed_queue.h"
 #include "store/store.h"
 
 namespace asb::controller {

@@ -31,7 +31,7 @@ ControllerManager::ControllerManager(store::Store& store, Clock& clock, ManagerO
     qo.workers = workers;
     qo.base_backoff = options_.base_backoff;
     qo.max_backoff = options_.max_backoff;
-    return std::make_unique<ReconcileQueue>(
+    return std::make_unique<KeyedQueue>(
         clock_, qo, [reconciler](const std::string& key) { return reconciler->Reconcile(key); });
   };
   sandbox_q_ = make("sandbox", options_.sandbox_workers, &sandbox_);
@@ -48,7 +48,7 @@ Status ControllerManager::Start() {
     if (started_) return MakeError(Code::kFailedPrecondition, "controller manager already started");
     started_ = true;
   }
-  auto queue_key = [](ReconcileQueue* q) {
+  auto queue_key = [](KeyedQueue* q) {
     return [q](store::EventType, const store::Object& obj) { q->Add(KeyOf(obj)); };
   };
   AddWatch(api::SandboxResource(),
@@ -68,7 +68,7 @@ Status ControllerManager::Start() {
     if (!watcher) return tl::unexpected(watcher.error().Wrap("watch " + w->res->plural));
     w->watcher = std::move(*watcher);
   }
-  for (ReconcileQueue* q : {sandbox_q_.get(), pool_q_.get(), claim_q_.get(), template_q_.get()})
+  for (KeyedQueue* q : {sandbox_q_.get(), pool_q_.get(), claim_q_.get(), template_q_.get()})
     q->Start();
   for (auto& w : watches_) threads_.emplace_back([this, loop = w.get()] { RunWatch(loop); });
   threads_.emplace_back([this] { ResyncLoop(); });
@@ -89,12 +89,12 @@ void ControllerManager::Stop() {
   }
   for (auto& t : threads_) t.join();
   threads_.clear();
-  for (ReconcileQueue* q : {sandbox_q_.get(), pool_q_.get(), claim_q_.get(), template_q_.get()})
+  for (KeyedQueue* q : {sandbox_q_.get(), pool_q_.get(), claim_q_.get(), template_q_.get()})
     q->Stop();
 }
 
 void ControllerManager::WakeTimers() {
-  for (ReconcileQueue* q : {sandbox_q_.get(), pool_q_.get(), claim_q_.get(), template_q_.get()})
+  for (KeyedQueue* q : {sandbox_q_.get(), pool_q_.get(), claim_q_.get(), template_q_.get()})
     q->Wake();
 }
 
@@ -189,7 +189,7 @@ void ControllerManager::OnTemplate(const store::Object& obj) {
 void ControllerManager::ResyncNow() {
   struct Target {
     const api::ResourceInfo* res;
-    ReconcileQueue* q;
+    KeyedQueue* q;
   };
   for (const Target& t : {Target{&api::SandboxResource(), sandbox_q_.get()},
                           Target{&api::SandboxClaimResource(), claim_q_.get()},

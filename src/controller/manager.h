@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/keyed_queue.h"
 #include "controller/claim_reconciler.h"
-#include "controller/reconcile_queue.h"
 #include "controller/sandbox_reconciler.h"
 #include "controller/template_reconciler.h"
 #include "controller/warm_pool_reconciler.h"
@@ -87,7 +87,7 @@ class ControllerManager {
   WarmPoolReconciler pool_;
   ClaimReconciler claim_;
   TemplateReconciler template_;
-  std::unique_ptr<ReconcileQueue> sandbox_q_, pool_q_, claim_q_, template_q_;
+  std::unique_ptr<KeyedQueue> sandbox_q_, pool_q_, claim_q_, template_q_;
 
   std::vector<std::unique_ptr<WatchLoop>> watches_;
   std::vector<std::thread> threads_;

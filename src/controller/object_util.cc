@@ -48,11 +48,6 @@ int64_t Generation(const Json& obj) {
   return g && g->is_number_integer() ? g->get<int64_t>() : 0;
 }
 
-bool IsDeleting(const Json& obj) {
-  const Json* d = Find(obj, "metadata.deletionTimestamp");
-  return d && d->is_string() && !d->get<std::string>().empty();
-}
-
 std::optional<SystemTime> CreationTime(const Json& obj) {
   return ParseRfc3339(GetString(obj, "metadata.creationTimestamp"));
 }

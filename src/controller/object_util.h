@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/object_meta.h"
 #include "api/resource.h"
 #include "base/clock.h"
 #include "base/json_util.h"
@@ -38,6 +39,9 @@ inline constexpr std::string_view kCreatedByController = "controller";
 inline constexpr std::string_view kReservedPrefix = "agents.x-k8s.io/";
 inline constexpr std::string_view kReservedExtensionsPrefix = "extensions.agents.x-k8s.io/";
 
+// Whether an object is being deleted: the one rule (api/object_meta.h) the store and the node use.
+using api::IsDeleting;
+
 // FNV-1a 32-bit of `name` as lowercase hex without padding (Go's fmt "%x" of fnv.New32a), the
 // value of sandbox-name-hash, warm-pool-sandbox and sandbox-template-ref-hash.
 std::string NameHash(std::string_view name);
@@ -53,7 +57,6 @@ std::string Name(const Json& obj);
 std::string Namespace(const Json& obj);
 std::string Uid(const Json& obj);
 int64_t Generation(const Json& obj);
-bool IsDeleting(const Json& obj);
 std::optional<SystemTime> CreationTime(const Json& obj);
 
 // metadata.labels / metadata.annotations as a map (non-string values are skipped).

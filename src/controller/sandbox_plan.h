@@ -20,7 +20,7 @@
 
 #include "base/clock.h"
 #include "base/json_util.h"
-#include "controller/reconcile_queue.h"
+#include "base/keyed_queue.h"
 
 namespace asb::controller {
 

@@ -1,13 +1,13 @@
 // Sandbox controller: Sandbox -> Pod (+ headless Service), suspension (replicas 0/1), expiry
 // (shutdownTime + shutdownPolicy), and status (Ready, serviceFQDN, podIPs, selector, replicas).
 // Reads from the store, plans with PlanSandbox (sandbox_plan.h), acts, writes status only when it
-// changed. Thread-safe; meant to be driven by a ReconcileQueue (one worker per key).
+// changed. Thread-safe; meant to be driven by a KeyedQueue (one worker per key).
 #pragma once
 
 #include <string>
 
 #include "base/clock.h"
-#include "controller/reconcile_queue.h"
+#include "base/keyed_queue.h"
 #include "controller/sandbox_plan.h"
 #include "store/store.h"
 

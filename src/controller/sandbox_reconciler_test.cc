@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "controller/conditions.h"
-#include "controller/controller_test_util.h"
 #include "controller/object_util.h"
+#include "tests/testing/controller_fixtures.h"
 
 namespace asb::controller {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "controller/reconcile_queue.h"
+#include "base/keyed_queue.h"
 #include "store/store.h"
 
 namespace asb::controller {

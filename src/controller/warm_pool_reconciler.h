@@ -1,13 +1,13 @@
 // SandboxWarmPool controller: keeps spec.replicas member Sandboxes created from the pool's
 // template; replaces failed and stuck members; scales down unready-first, newest-first; writes
 // status replicas/readyReplicas/selector. Reads members from the store (authoritative, no cache),
-// so upstream's "expectations" bookkeeping is not needed. Thread-safe; driven by a ReconcileQueue.
+// so upstream's "expectations" bookkeeping is not needed. Thread-safe; driven by a KeyedQueue.
 #pragma once
 
 #include <string>
 
 #include "base/clock.h"
-#include "controller/reconcile_queue.h"
+#include "base/keyed_queue.h"
 #include "controller/warm_pool_plan.h"
 #include "store/store.h"
 

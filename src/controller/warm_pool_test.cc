@@ -4,10 +4,10 @@
 
 #include "base/strings.h"
 #include "controller/conditions.h"
-#include "controller/controller_test_util.h"
 #include "controller/object_util.h"
 #include "controller/warm_pool_plan.h"
 #include "controller/warm_pool_reconciler.h"
+#include "tests/testing/controller_fixtures.h"
 
 namespace asb::controller {
 namespace {

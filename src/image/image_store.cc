@@ -88,7 +88,7 @@ std::string ImageStore::ApplyAliases(std::string_view image_ref) const {
   return std::string(image_ref);
 }
 
-Result<ResolvedImage> ImageStore::Resolve(std::string_view image_ref) {
+Result<ResolvedImage> ImageStore::Resolve(const std::string& image_ref) {
   std::string ref(Trim(image_ref));
   if (ref.empty()) return MakeError(Code::kInvalidArgument, "image reference is empty");
   std::string name = ApplyAliases(ref);

@@ -21,19 +21,10 @@
 #include <vector>
 
 #include "base/result.h"
+#include "image/image_resolver.h"
 #include "runtime/runtime.h"
 
 namespace asb::image {
-
-struct ResolvedImage {
-  runtime::RootFs rootfs;
-  std::vector<std::string> entrypoint;
-  std::vector<std::string> cmd;
-  std::vector<std::string> env;  // "KEY=VALUE"
-  std::string working_dir;       // "" = "/"
-  int port = 0;                  // the port the image serves on (0 = none)
-  std::string image_id;          // stable id reported as imageID
-};
 
 struct ImageAlias {
   std::string pattern;  // glob over the whole reference: '*' and '?' (fnmatch, no FNM_PATHNAME)
@@ -53,13 +44,13 @@ struct ImageStoreOptions {
 
 inline constexpr std::string_view kPythonRuntime = "python-runtime";
 
-class ImageStore {
+class ImageStore final : public ImageResolver {
  public:
   ImageStore(std::string state_dir, ImageStoreOptions options = {});
 
   // Errors: kInvalidArgument (empty or malformed reference), kNotFound (unknown image),
   // kFailedPrecondition (python-runtime without an asb-agent binary), kInternal (I/O).
-  [[nodiscard]] Result<ResolvedImage> Resolve(std::string_view image_ref);
+  Result<ResolvedImage> Resolve(const std::string& image_ref) override;
 
   // The image name `image_ref` maps to through the alias table (itself when no alias matches).
   std::string ApplyAliases(std::string_view image_ref) const;

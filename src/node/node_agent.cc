@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "api/object_meta.h"
 #include "api/resource.h"
 #include "base/log.h"
 #include "node/probe.h"
@@ -23,16 +24,7 @@ std::string PodKey(const Json& pod) {
   return GetString(pod, "metadata.namespace", "default") + "/" + GetString(pod, "metadata.name");
 }
 
-bool HasFinalizer(const Json& pod) {
-  const Json* f = Find(pod, "metadata.finalizers");
-  if (f == nullptr || !f->is_array()) return false;
-  return std::find(f->begin(), f->end(), Json(kSandboxFinalizer)) != f->end();
-}
-
-bool BeingDeleted(const Json& pod) {
-  const Json* d = Find(pod, "metadata.deletionTimestamp");
-  return d != nullptr && !d->is_null();
-}
+bool HasFinalizer(const Json& pod) { return api::HasFinalizer(pod, kSandboxFinalizer); }
 
 std::optional<SystemTime> TimeAt(const Json& j, std::string_view path) {
   std::string s = GetString(j, path);
@@ -62,13 +54,20 @@ std::optional<SteadyClock::time_point> Earliest(std::optional<SteadyClock::time_
 }  // namespace
 
 NodeAgent::NodeAgent(store::Store& store, std::map<std::string, runtime::Runtime*> runtimes,
-                     ImageResolver& images, NodeOptions options)
+                     image::ImageResolver& images, NodeOptions options)
     : store_(store),
       runtimes_(std::move(runtimes)),
       images_(images),
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : RealClock::Get()),
-      events_(store_, clock_, options_.node_name) {}
+      events_(store_, clock_, options_.node_name),
+      // The node's deadlines are steady-clock times (converted to delays in Sync), so its queue
+      // waits on real time whatever clock stamps pod status.
+      queue_(RealClock::Get(), QueueOptions{.name = "node", .workers = options_.workers},
+             [this](const std::string& key) -> Result<Requeue> {
+               Sync(key);
+               return Requeue::None();
+             }) {}
 
 NodeAgent::~NodeAgent() { Stop(); }
 
@@ -86,7 +85,7 @@ Status NodeAgent::Start() {
   }
   ASB_RETURN_IF_ERROR(Recover());
   started_ = true;
-  queue_.Start(options_.workers, [this](const std::string& key) { Sync(key); });
+  queue_.Start();
   watch_thread_ = std::thread([this] { WatchLoop(); });
   return OkStatus();
 }
@@ -213,7 +212,9 @@ void NodeAgent::WatchLoop() {
 void NodeAgent::Sync(const std::string& key) {
   if (stopping_) return;
   std::optional<SteadyTime> next = SyncPod(key);
-  if (next && !stopping_) queue_.AddAt(key, *next);
+  // Rounded up: a timer never fires before the pod's deadline (which would sync it for nothing).
+  if (next && !stopping_)
+    queue_.AddAfter(key, std::chrono::ceil<milliseconds>(*next - SteadyClock::now()));
 }
 
 std::optional<NodeAgent::SteadyTime> NodeAgent::SyncPod(const std::string& key) {
@@ -243,7 +244,7 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::SyncPod(const std::string& key) 
   }
 
   const std::string node = GetString(pod, "spec.nodeName");
-  if (node.empty() && !BeingDeleted(pod)) {
+  if (node.empty() && !api::IsDeleting(pod)) {
     // Bind: this is the only node.
     pod["spec"]["nodeName"] = options_.node_name;
     auto bound = store_.Update(api::PodResource(), pod);
@@ -264,7 +265,7 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::SyncPod(const std::string& key) 
     return std::nullopt;
   }
 
-  if (BeingDeleted(pod)) return HandleDeletion(key, pod);
+  if (api::IsDeleting(pod)) return HandleDeletion(key, pod);
 
   if (!rec) rec = NewRecord(key, pod);
 
@@ -586,7 +587,7 @@ Status NodeAgent::Recover() {
       auto it = by_sandbox_id.find(id);
       const Json* pod = it == by_sandbox_id.end() ? nullptr : it->second;
       bool ours = pod != nullptr && GetString(*pod, "spec.nodeName") == options_.node_name &&
-                  !BeingDeleted(*pod);
+                  !api::IsDeleting(*pod);
       runtime::Runtime* want = nullptr;
       if (ours) {
         auto plan = ParsePod(*pod);
@@ -598,7 +599,7 @@ Status NodeAgent::Recover() {
       if (want != rt) {
         // No live pod of ours wants this sandbox here (pods being deleted are torn down by Sync
         // with their own grace period).
-        if (pod != nullptr && BeingDeleted(*pod)) continue;
+        if (pod != nullptr && api::IsDeleting(*pod)) continue;
         ASB_LOG(INFO, "node: stopping orphaned sandbox", "runtime", rt->name(), "sandbox", id);
         if (auto st = rt->Stop(id, options_.orphan_grace); !st) {
           ASB_LOG(WARN, "node: stopping orphan failed", "sandbox", id, "error", st.error().message);

@@ -4,9 +4,10 @@
 // Kubernetes way and tears the sandbox down (behind a finalizer) when the pod is deleted.
 //
 // Structure (docs: style.md §7): one watch thread turns store events into pod keys on a
-// WorkQueue; a few workers run Sync(key) — read the pod and the sandbox, act, write status only
-// when it changed — and ask to be woken again at the next probe, exit check or back-off
-// deadline. No thread sleeps per pod; a slow start (gVisor: ~300 ms) occupies one worker.
+// KeyedQueue (base/keyed_queue.h, the controllers' queue too); a few workers run Sync(key) — read
+// the pod and the sandbox, act, write status only when it changed — and ask to be woken again at
+// the next probe, exit check or back-off deadline. No thread sleeps per pod; a slow start (gVisor:
+// ~300 ms) occupies one worker.
 //
 // Runtime classes: unset -> NodeOptions::default_runtime_class; "native" and "gvisor" pick the
 // runtime registered under that name. Any other class, or one whose runtime isn't available,
@@ -32,13 +33,13 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/keyed_queue.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
-#include "node/image_resolver.h"
+#include "image/image_resolver.h"
 #include "node/pod_events.h"
 #include "node/pod_spec.h"
 #include "node/pod_status.h"
-#include "node/work_queue.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 
@@ -80,7 +81,7 @@ class NodeAgent {
   // `store`, the runtimes and `images` must outlive the agent. A null runtime in the map means
   // "class known but not available here" (pods naming it fail).
   NodeAgent(store::Store& store, std::map<std::string, runtime::Runtime*> runtimes_by_class,
-            ImageResolver& images, NodeOptions options);
+            image::ImageResolver& images, NodeOptions options);
   ~NodeAgent();
   NodeAgent(const NodeAgent&) = delete;
   NodeAgent& operator=(const NodeAgent&) = delete;
@@ -161,7 +162,7 @@ class NodeAgent {
 
   store::Store& store_;
   std::map<std::string, runtime::Runtime*> runtimes_;
-  ImageResolver& images_;
+  image::ImageResolver& images_;
   NodeOptions options_;
   Clock& clock_;
   PodEvents events_;  // kubelet-like Events about pods (pod_events.h)
@@ -171,7 +172,7 @@ class NodeAgent {
   std::unique_ptr<store::Watcher> watcher_;                    // the current watch, for Stop
   std::condition_variable stop_cv_;
 
-  WorkQueue queue_;
+  KeyedQueue queue_;  // Sync(key), and "sync again at T" for every timer
   std::thread watch_thread_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;

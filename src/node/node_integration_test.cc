@@ -9,7 +9,6 @@
 #include "base/file_util.h"
 #include "http/client.h"
 #include "image/image_store.h"
-#include "node/image_store_resolver.h"
 #include "node/node_agent.h"
 #include "runtime/native/native_runtime.h"
 #include "store/sqlite_store.h"
@@ -38,13 +37,12 @@ class NodeIntegrationTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(native_, runtime::native::NativeRuntime::Create(ro));
     images_ = std::make_unique<image::ImageStore>(tmp_.Sub("state"),
                                                   image::ImageStoreOptions{.agent_path = agent});
-    resolver_ = std::make_unique<ImageStoreResolver>(*images_);
     NodeOptions o;
     o.node_name = "node-it";
     agent_ = std::make_unique<NodeAgent>(
         *store_,
         std::map<std::string, runtime::Runtime*>{{"native", native_.get()}, {"gvisor", nullptr}},
-        *resolver_, o);
+        *images_, o);
     ASSERT_OK(agent_->Start());
   }
 
@@ -73,7 +71,6 @@ class NodeIntegrationTest : public ::testing::Test {
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<runtime::native::NativeRuntime> native_;
   std::unique_ptr<image::ImageStore> images_;
-  std::unique_ptr<ImageStoreResolver> resolver_;
   std::unique_ptr<NodeAgent> agent_;
 };
 

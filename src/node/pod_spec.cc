@@ -423,7 +423,8 @@ std::string SandboxIdForUid(std::string_view uid) {
   return id;
 }
 
-Result<runtime::SandboxSpec> BuildSandboxSpec(const PodPlan& plan, const ResolvedImage& image) {
+Result<runtime::SandboxSpec> BuildSandboxSpec(const PodPlan& plan,
+                                              const image::ResolvedImage& image) {
   const ContainerPlan& c = plan.container;
   runtime::SandboxSpec spec;
   spec.id = SandboxIdForUid(plan.uid);

@@ -24,7 +24,7 @@
 
 #include "base/json_util.h"
 #include "base/result.h"
-#include "node/image_resolver.h"
+#include "image/image_resolver.h"
 #include "runtime/runtime.h"
 
 namespace asb::node {
@@ -111,7 +111,7 @@ std::string SandboxIdForUid(std::string_view uid);
 // The sandbox to start for the pod with its resolved image. Pure. Errors: kInvalidArgument
 // (nothing to run).
 [[nodiscard]] Result<runtime::SandboxSpec> BuildSandboxSpec(const PodPlan& plan,
-                                                            const ResolvedImage& image);
+                                                            const image::ResolvedImage& image);
 
 // Labels every sandbox carries, so a restarted asbd (and `ps`-style tools) can tell whose it is.
 inline constexpr char kLabelNamespace[] = "asb.dev/pod-namespace";

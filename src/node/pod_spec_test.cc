@@ -92,7 +92,7 @@ TEST(ParsePodTest, FullSubset) {
   EXPECT_EQ(cp.readiness->timeout, std::chrono::seconds(3));
   EXPECT_EQ(cp.readiness->failure_threshold, 4);
 
-  ResolvedImage image;
+  image::ResolvedImage image;
   image.rootfs.lower_dir = "/images/x";
   image.entrypoint = {"/ignored"};
   image.env = {"PATH=/usr/bin", "MOD=overridden"};
@@ -135,7 +135,7 @@ TEST(ParsePodTest, Defaults) {
   EXPECT_EQ(plan->termination_grace, std::chrono::seconds(30));
   EXPECT_EQ(plan->qos_class, "BestEffort");
   EXPECT_FALSE(plan->container.readiness.has_value());
-  ResolvedImage image;
+  image::ResolvedImage image;
   image.entrypoint = {"/usr/bin/asb-agent"};
   auto spec = BuildSandboxSpec(*plan, image);
   ASSERT_TRUE(spec.has_value());

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "base/k8s_names.h"
 #include "base/strings.h"
 
 namespace asb::router {
@@ -54,13 +55,6 @@ std::set<std::string> ConnectionListed(const HeaderList& headers) {
 }
 
 }  // namespace
-
-bool IsDns1123Label(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(s.front()) || !alnum(s.back())) return false;
-  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-'; });
-}
 
 const std::string* FindHeader(const HeaderList& headers, std::string_view name) {
   for (const auto& [k, v] : headers)

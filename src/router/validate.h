@@ -31,9 +31,6 @@ struct Rejection {
   std::string detail;
 };
 
-// RFC 1123 label: 1-63 chars of [a-z0-9-], starting and ending alphanumeric.
-bool IsDns1123Label(std::string_view s);
-
 // First value of a header (case-insensitive name), or nullptr.
 const std::string* FindHeader(const HeaderList& headers, std::string_view name);
 

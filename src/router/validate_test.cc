@@ -5,29 +5,6 @@
 namespace asb::router {
 namespace {
 
-TEST(Dns1123LabelTest, Table) {
-  struct Case {
-    std::string in;
-    bool ok;
-  } cases[] = {
-      {"a", true},
-      {"sandbox-claim-1234abcd", true},
-      {"0abc", true},
-      {std::string(63, 'a'), true},
-      {std::string(64, 'a'), false},
-      {"", false},
-      {"-abc", false},
-      {"abc-", false},
-      {"ABC", false},
-      {"a.b", false},
-      {"a_b", false},
-      {"a b", false},
-      {"../etc", false},
-      {"abc\n", false},
-  };
-  for (const Case& c : cases) EXPECT_EQ(IsDns1123Label(c.in), c.ok) << "'" << c.in << "'";
-}
-
 TEST(ResolveTargetTest, DefaultsAndErrors) {
   struct Case {
     HeaderList headers;

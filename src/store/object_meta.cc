@@ -1,6 +1,6 @@
 #include "store/object_meta.h"
 
-#include "api/validation.h"
+#include "base/k8s_names.h"
 #include "base/strings.h"
 
 namespace asb::store::internal {
@@ -36,19 +36,12 @@ std::string RandomSuffix() {
 }
 
 Status ValidateName(const api::ResourceInfo& res, const std::string& name) {
-  const bool label = IsNamespaceResource(res);
-  const size_t max = label ? 63 : 253;
-  if (label ? api::IsDns1123Label(name) : api::IsDns1123Subdomain(name)) return OkStatus();
-  std::string what = label ? "a lowercase RFC 1123 label must consist of lower case alphanumeric "
-                             "characters or '-', and must start and end with an alphanumeric "
-                             "character"
-                           : "a lowercase RFC 1123 subdomain must consist of lower case "
-                             "alphanumeric characters, '-' or '.', and must start and end with "
-                             "an alphanumeric character";
-  if (name.size() > max) what = "must be no more than " + std::to_string(max) + " characters";
+  std::string why =
+      IsNamespaceResource(res) ? CheckDns1123Label(name) : CheckDns1123Subdomain(name);
+  if (why.empty()) return OkStatus();
   return MakeError(Code::kInvalidArgument,
                    QualifiedKind(res) + " " + Quote(name) +
-                       " is invalid: metadata.name: Invalid value: " + Quote(name) + ": " + what);
+                       " is invalid: metadata.name: Invalid value: " + Quote(name) + ": " + why);
 }
 
 Status CheckObject(const api::ResourceInfo& res, const Json& obj) {
@@ -72,16 +65,10 @@ Status CheckObject(const api::ResourceInfo& res, const Json& obj) {
     for (auto& [k, v] : it->items()) {
       if (!v.is_string()) return bad(std::string("metadata.") + f + "[" + k + "] must be a string");
       if (std::string_view(f) != "labels") continue;
-      if (!api::IsQualifiedName(k))
-        return bad("metadata.labels: Invalid value: " + Quote(k) +
-                   ": name part must consist of alphanumeric characters, '-', '_' or '.', and "
-                   "must start and end with an alphanumeric character (an optional prefix must "
-                   "be a DNS subdomain)");
-      if (!api::IsLabelValue(v.get_ref<const std::string&>()))
-        return bad("metadata.labels: Invalid value: " + Quote(v.get<std::string>()) +
-                   ": a valid label must be an empty string or consist of alphanumeric "
-                   "characters, '-', '_' or '.', and must start and end with an alphanumeric "
-                   "character (at most 63 characters)");
+      if (std::string why = CheckQualifiedName(k); !why.empty())
+        return bad("metadata.labels: Invalid value: " + Quote(k) + ": " + why);
+      if (std::string why = CheckLabelValue(v.get_ref<const std::string&>()); !why.empty())
+        return bad("metadata.labels: Invalid value: " + Quote(v.get<std::string>()) + ": " + why);
     }
   }
   if (auto it = m->find("finalizers"); it != m->end() && !it->is_null()) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/object_meta.h"
 #include "api/resource.h"
 #include "base/json_util.h"
 #include "base/result.h"
@@ -15,53 +16,16 @@ namespace asb::store::internal {
 
 inline constexpr const char* kForegroundFinalizer = "foregroundDeletion";
 
-// obj.metadata.<field>, or nullptr.
-inline const Json* MetaField(const Json& obj, const char* field) {
-  auto m = obj.find("metadata");
-  if (m == obj.end() || !m->is_object()) return nullptr;
-  auto it = m->find(field);
-  return it == m->end() ? nullptr : &*it;
-}
+// The shared metadata accessors (api/object_meta.h), under the names the store's files use.
+using api::Finalizers;
+using api::HasFinalizer;
+using api::IsDeleting;
+using api::MetaField;
+using api::OwnerUids;
 
 inline std::string MetaString(const Json& obj, const char* field) {
   const Json* v = MetaField(obj, field);
   return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
-inline bool IsDeleting(const Json& obj) {
-  const Json* v = MetaField(obj, "deletionTimestamp");
-  return v && v->is_string() && !v->get_ref<const std::string&>().empty();
-}
-
-inline std::vector<std::string> Finalizers(const Json& obj) {
-  std::vector<std::string> out;
-  const Json* f = MetaField(obj, "finalizers");
-  if (f && f->is_array())
-    for (const Json& s : *f)
-      if (s.is_string()) out.push_back(s.get<std::string>());
-  return out;
-}
-
-inline bool HasFinalizer(const Json& obj, const std::string& name) {
-  const Json* f = MetaField(obj, "finalizers");
-  if (!f || !f->is_array()) return false;
-  for (const Json& s : *f)
-    if (s.is_string() && s.get_ref<const std::string&>() == name) return true;
-  return false;
-}
-
-// uids named by metadata.ownerReferences.
-inline std::vector<std::string> OwnerUids(const Json& obj) {
-  std::vector<std::string> out;
-  const Json* refs = MetaField(obj, "ownerReferences");
-  if (!refs || !refs->is_array()) return out;
-  for (const Json& r : *refs) {
-    if (!r.is_object()) continue;
-    auto it = r.find("uid");
-    if (it != r.end() && it->is_string() && !it->get_ref<const std::string&>().empty())
-      out.push_back(it->get<std::string>());
-  }
-  return out;
 }
 
 // --- Rules (object_meta.cc) ---
@@ -73,10 +37,10 @@ std::string QualifiedKind(const api::ResourceInfo& res);
 std::string NotFoundMessage(const api::ResourceInfo& res, const std::string& name);
 
 // Type checks on the metadata fields the store reads (so later accessors can't throw), plus the
-// label syntax (api/). kInvalidArgument naming the field.
+// label syntax (base/k8s_names.h). kInvalidArgument naming the field.
 [[nodiscard]] Status CheckObject(const api::ResourceInfo& res, const Json& obj);
 // The name rule that holds for every writer, not only the API server: an RFC 1123 label for
-// namespaces, an RFC 1123 subdomain for everything else (api/ has the predicates).
+// namespaces, an RFC 1123 subdomain for everything else (base/k8s_names.h).
 [[nodiscard]] Status ValidateName(const api::ResourceInfo& res, const std::string& name);
 // True when nothing outside metadata and status differs (what bumps metadata.generation).
 bool SpecEqual(const Json& a, const Json& b);

@@ -3,56 +3,20 @@
 #include <algorithm>
 #include <cctype>
 
+#include "base/k8s_names.h"
 #include "base/strings.h"
 
 namespace asb::store {
 namespace {
 
-bool IsAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
-
-// [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])? up to 63 chars (Kubernetes "qualified name" part).
-bool IsQualifiedNamePart(std::string_view s, std::string* why) {
-  if (s.empty()) {
-    if (why) *why = "name part must be non-empty";
-    return false;
-  }
-  if (s.size() > 63) {
-    if (why) *why = "name part must be no more than 63 characters";
-    return false;
-  }
-  if (!IsAlnum(s.front()) || !IsAlnum(s.back())) {
-    if (why) *why = "name part must start and end with an alphanumeric character";
-    return false;
-  }
-  for (char c : s) {
-    if (!IsAlnum(c) && c != '-' && c != '_' && c != '.') {
-      if (why)
-        *why = std::string(
-                   "name part must consist of alphanumeric characters, '-', '_' or '.' (found '") +
-               c + "')";
-      return false;
-    }
-  }
-  return true;
+// Kubernetes' label syntax (base/k8s_names.h), with the reason in *why.
+bool IsValidLabelKey(std::string_view key, std::string* why) {
+  *why = CheckQualifiedName(key);
+  return why->empty();
 }
-
-bool IsDnsSubdomain(std::string_view s, std::string* why) {
-  if (s.empty() || s.size() > 253) {
-    if (why) *why = "prefix must be a non-empty DNS subdomain of at most 253 characters";
-    return false;
-  }
-  for (const std::string& label : Split(s, '.')) {
-    bool ok =
-        !label.empty() && label.size() <= 63 && IsAlnum(label.front()) && IsAlnum(label.back());
-    for (char c : label) {
-      ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
-    }
-    if (!ok) {
-      if (why) *why = "prefix must be a lowercase DNS subdomain (e.g. example.com)";
-      return false;
-    }
-  }
-  return true;
+bool IsValidLabelValue(std::string_view value, std::string* why) {
+  *why = CheckLabelValue(value);
+  return why->empty();
 }
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
@@ -265,18 +229,6 @@ const Json* LabelValue(const Json& labels, const std::string& key) {
 }
 
 }  // namespace
-
-bool IsValidLabelKey(std::string_view key, std::string* why) {
-  size_t slash = key.find('/');
-  if (slash == std::string_view::npos) return IsQualifiedNamePart(key, why);
-  if (!IsDnsSubdomain(key.substr(0, slash), why)) return false;
-  return IsQualifiedNamePart(key.substr(slash + 1), why);
-}
-
-bool IsValidLabelValue(std::string_view value, std::string* why) {
-  if (value.empty()) return true;
-  return IsQualifiedNamePart(value, why);
-}
 
 bool LabelRequirement::Matches(const Json& labels) const {
   const Json* v = LabelValue(labels, key);

@@ -71,12 +71,6 @@ class LabelSelector {
 // Errors: kInvalidArgument.
 [[nodiscard]] Result<LabelSelector> LabelSelectorFromJson(const Json& selector);
 
-// True when the key is a valid label key: optional DNS-subdomain prefix + '/' + a name of at most
-// 63 chars of [A-Za-z0-9-_.] starting and ending alphanumeric. On false, *why explains.
-bool IsValidLabelKey(std::string_view key, std::string* why = nullptr);
-// Empty, or at most 63 chars of [A-Za-z0-9-_.] starting and ending alphanumeric.
-bool IsValidLabelValue(std::string_view value, std::string* why = nullptr);
-
 struct FieldRequirement {
   std::string field;   // "metadata.name"
   bool equals = true;  // false for !=

@@ -67,7 +67,7 @@ TEST(LabelSelectorTest, ParseErrorsNameTheProblem) {
       {"-bad=x", "invalid label key \"-bad\""},
       {"a=-bad", "invalid label value \"-bad\""},
       {"a>x", "must be an integer"},
-      {"Bad.Prefix/a=b", "prefix must be a lowercase DNS subdomain"},
+      {"Bad.Prefix/a=b", "prefix part a lowercase RFC 1123 subdomain"},
       {std::string(64, 'a') + "=b", "no more than 63 characters"},
   };
   for (const auto& [text, want] : cases) {

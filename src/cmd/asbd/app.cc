@@ -108,7 +108,6 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   image_opts.aliases.clear();
   for (const auto& a : config.image_aliases) image_opts.aliases.push_back({a.pattern, a.image});
   d->images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
-  d->image_resolver_ = std::make_unique<node::ImageStoreResolver>(*d->images_);
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
   if (config.enable_native) {
     runtime::native::NativeRuntimeOptions native_opts;
@@ -148,7 +147,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
     streams->Forget(uid);
   };
   d->node_ =
-      std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->image_resolver_, node_opts);
+      std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->images_, node_opts);
   ASB_RETURN_IF_ERROR(d->node_->Start());
   d->pod_streams_->Attach(d->node_.get(),
                           static_cast<runtime::native::NativeRuntime*>(d->native_.get()),
@@ -214,7 +213,6 @@ void Daemon::Stop() {
   node_.reset();
   gvisor_.reset();
   native_.reset();
-  image_resolver_.reset();
   images_.reset();
   if (api_) api_->Shutdown();
   if (front_) front_->Stop();

@@ -20,7 +20,6 @@
 #include "controller/manager.h"
 #include "http/server.h"
 #include "image/image_store.h"
-#include "node/image_store_resolver.h"
 #include "node/node_agent.h"
 #include "router/router_server.h"
 #include "runtime/runtime.h"
@@ -64,7 +63,6 @@ class Daemon {
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<apiserver::TlsFront> front_;
   std::unique_ptr<image::ImageStore> images_;
-  std::unique_ptr<node::ImageStoreResolver> image_resolver_;
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
   std::unique_ptr<node::NodeAgent> node_;

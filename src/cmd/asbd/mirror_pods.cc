@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "api/object_meta.h"
 #include "api/resource.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -146,7 +147,7 @@ std::map<std::string, Json> DesiredMirrorPods(const std::vector<Json>& deploymen
                 in));
   for (const auto& sts : statefulsets) {
     EmbeddedComponent comp = api::ComponentForWorkload(sts);
-    if (comp == EmbeddedComponent::kNone || Find(sts, "metadata.deletionTimestamp")) continue;
+    if (comp == EmbeddedComponent::kNone || api::IsDeleting(sts)) continue;
     std::string name = GetString(sts, "metadata.name");
     std::string ns = GetString(sts, "metadata.namespace");
     Json tmpl = sts["spec"]["template"];
@@ -164,7 +165,7 @@ std::map<std::string, Json> DesiredMirrorPods(const std::vector<Json>& deploymen
   }
   for (const auto& deploy : deployments) {
     EmbeddedComponent comp = api::ComponentForWorkload(deploy);
-    if (comp == EmbeddedComponent::kNone || Find(deploy, "metadata.deletionTimestamp")) continue;
+    if (comp == EmbeddedComponent::kNone || api::IsDeleting(deploy)) continue;
     std::string name = GetString(deploy, "metadata.name");
     std::string ns = GetString(deploy, "metadata.namespace");
     Json tmpl = deploy["spec"]["template"];
@@ -337,7 +338,7 @@ Status MirrorPods::ReconcileOnce() {
     } else {
       stored = std::move(it->second);
       existing.erase(it);
-      if (Find(stored, "metadata.deletionTimestamp")) continue;
+      if (api::IsDeleting(stored)) continue;
       if (!SameMirror(stored, pod)) {
         Json next = stored;
         next["metadata"]["labels"] = pod["metadata"]["labels"];

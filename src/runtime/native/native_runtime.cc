@@ -75,7 +75,8 @@ constexpr std::chrono::milliseconds kKillTimeout{5000};
 constexpr std::chrono::milliseconds kDialTimeout{2000};
 
 Result<UniqueFd> MemfdWith(const std::string& data) {
-  UniqueFd fd(static_cast<int>(::syscall(SYS_memfd_create, "asb-init-spec", MFD_CLOEXEC)));
+  UniqueFd fd(static_cast<int>(
+      ::syscall(SYS_memfd_create, "asb-init-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING)));
   if (!fd) return ErrnoUnexpected("memfd_create");
   size_t done = 0;
   while (done < data.size()) {
@@ -84,6 +85,10 @@ Result<UniqueFd> MemfdWith(const std::string& data) {
     if (n <= 0) return ErrnoUnexpected("write init spec");
     done += static_cast<size_t>(n);
   }
+  // Sealed, so what asb-init reads is exactly what was written here: no holder of the fd can
+  // change, grow or truncate it afterwards.
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+    return ErrnoUnexpected("seal init spec");
   return fd;
 }
 

@@ -1,18 +1,18 @@
-#include "controller/reconcile_queue.h"
+#include "base/keyed_queue.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "base/log.h"
 
-namespace asb::controller {
+namespace asb {
 
-ReconcileQueue::ReconcileQueue(Clock& clock, QueueOptions options, Handler handler)
+KeyedQueue::KeyedQueue(Clock& clock, QueueOptions options, Handler handler)
     : clock_(clock), options_(std::move(options)), handler_(std::move(handler)) {}
 
-ReconcileQueue::~ReconcileQueue() { Stop(); }
+KeyedQueue::~KeyedQueue() { Stop(); }
 
-void ReconcileQueue::Start() {
+void KeyedQueue::Start() {
   std::lock_guard l(mu_);
   if (started_ || stopping_) return;
   started_ = true;
@@ -21,7 +21,7 @@ void ReconcileQueue::Start() {
   threads_.emplace_back([this] { TimerLoop(); });
 }
 
-void ReconcileQueue::Stop() {
+void KeyedQueue::Stop() {
   std::vector<std::thread> threads;
   {
     std::lock_guard l(mu_);
@@ -37,7 +37,7 @@ void ReconcileQueue::Stop() {
   for (auto& t : threads) t.join();
 }
 
-void ReconcileQueue::Add(const std::string& key) {
+void KeyedQueue::Add(const std::string& key) {
   {
     std::lock_guard l(mu_);
     if (stopping_) return;
@@ -46,7 +46,7 @@ void ReconcileQueue::Add(const std::string& key) {
   work_cv_.notify_one();
 }
 
-void ReconcileQueue::AddLocked(const std::string& key) {
+void KeyedQueue::AddLocked(const std::string& key) {
   if (!dirty_.insert(key).second) return;  // already waiting
   // A key held by a worker stays dirty and is re-queued by that worker when it finishes, so the
   // same key never runs on two workers at once.
@@ -54,7 +54,7 @@ void ReconcileQueue::AddLocked(const std::string& key) {
   queue_.push_back(key);
 }
 
-void ReconcileQueue::AddAfter(const std::string& key, Duration d) {
+void KeyedQueue::AddAfter(const std::string& key, Duration d) {
   if (d.count() <= 0) {
     Add(key);
     return;
@@ -76,36 +76,36 @@ void ReconcileQueue::AddAfter(const std::string& key, Duration d) {
   timer_cv_.notify_all();
 }
 
-void ReconcileQueue::Wake() { timer_cv_.notify_all(); }
+void KeyedQueue::Wake() { timer_cv_.notify_all(); }
 
-size_t ReconcileQueue::Len() const {
+size_t KeyedQueue::Len() const {
   std::lock_guard l(mu_);
   return queue_.size();
 }
 
-size_t ReconcileQueue::PendingTimers() const {
+size_t KeyedQueue::PendingTimers() const {
   std::lock_guard l(mu_);
   return timers_.size();
 }
 
-int ReconcileQueue::Failures(const std::string& key) const {
+int KeyedQueue::Failures(const std::string& key) const {
   std::lock_guard l(mu_);
   auto it = failures_.find(key);
   return it == failures_.end() ? 0 : it->second;
 }
 
-uint64_t ReconcileQueue::Processed() const {
+uint64_t KeyedQueue::Processed() const {
   std::lock_guard l(mu_);
   return processed_;
 }
 
-Duration ReconcileQueue::Backoff(const QueueOptions& o, int failures) {
+Duration KeyedQueue::Backoff(const QueueOptions& o, int failures) {
   Duration d = o.base_backoff;
   for (int i = 0; i < failures && d < o.max_backoff; ++i) d *= 2;
   return std::min(d, o.max_backoff);
 }
 
-void ReconcileQueue::WorkerLoop() {
+void KeyedQueue::WorkerLoop() {
   std::unique_lock l(mu_);
   while (true) {
     work_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
@@ -146,7 +146,7 @@ void ReconcileQueue::WorkerLoop() {
   }
 }
 
-void ReconcileQueue::TimerLoop() {
+void KeyedQueue::TimerLoop() {
   std::unique_lock l(mu_);
   while (!stopping_) {
     if (timers_.empty()) {
@@ -169,4 +169,4 @@ void ReconcileQueue::TimerLoop() {
   }
 }
 
-}  // namespace asb::controller
+}  // namespace asb

@@ -1,4 +1,6 @@
-// A rate-limited, deduplicating work queue for reconcilers (the client-go workqueue model).
+// A rate-limited, deduplicating keyed work queue (the client-go workqueue model): the one queue
+// the controllers (a reconcile per object) and the node agent (a sync per pod; its probes,
+// restart back-off and exit checks are all "sync this pod again at T") run on.
 //
 // Keys are opaque strings ("namespace/name"). The queue guarantees:
 //   - a key waiting in the queue is stored once however often it is added (dedup);
@@ -36,7 +38,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 
-namespace asb::controller {
+namespace asb {
 
 using Duration = std::chrono::milliseconds;
 
@@ -61,15 +63,15 @@ struct QueueOptions {
   Duration max_backoff{30000};
 };
 
-class ReconcileQueue {
+class KeyedQueue {
  public:
   // Called by a worker for each key. An error is logged and the key retried with backoff.
   using Handler = std::function<Result<Requeue>(const std::string& key)>;
 
-  ReconcileQueue(Clock& clock, QueueOptions options, Handler handler);
-  ~ReconcileQueue();
-  ReconcileQueue(const ReconcileQueue&) = delete;
-  ReconcileQueue& operator=(const ReconcileQueue&) = delete;
+  KeyedQueue(Clock& clock, QueueOptions options, Handler handler);
+  ~KeyedQueue();
+  KeyedQueue(const KeyedQueue&) = delete;
+  KeyedQueue& operator=(const KeyedQueue&) = delete;
 
   // Starts the worker and timer threads. Keys added before Start() wait for it.
   void Start();
@@ -115,4 +117,4 @@ class ReconcileQueue {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace asb::controller
+}  // namespace asb

@@ -1,15 +1,14 @@
-// The seam between the node agent and the image store: what the node needs to know about an
-// image to run it. Kept to one method so an adapter over image::ImageStore stays a few lines.
+// The seam between the node agent and images: what the node needs to know about an image to
+// run it. ImageStore (image_store.h) is the implementation; node tests supply their own.
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
 #include "runtime/runtime.h"
 
-namespace asb::node {
+namespace asb::image {
 
 struct ResolvedImage {
   runtime::RootFs rootfs;
@@ -17,7 +16,8 @@ struct ResolvedImage {
   std::vector<std::string> cmd;         // OCI config Cmd (Kubernetes "args" default)
   std::vector<std::string> env;         // "KEY=VALUE", overridden by the container's env
   std::string working_dir;              // "" = "/"
-  std::string image_id;                 // reported as containerStatuses[].imageID
+  int port = 0;                         // the port the image serves on (0 = none)
+  std::string image_id;                 // stable id, reported as containerStatuses[].imageID
 };
 
 class ImageResolver {
@@ -29,4 +29,4 @@ class ImageResolver {
   [[nodiscard]] virtual Result<ResolvedImage> Resolve(const std::string& image_ref) = 0;
 };
 
-}  // namespace asb::node
+}  // namespace asb::image

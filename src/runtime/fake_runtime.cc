@@ -1,12 +1,12 @@
-#include "node/fake_runtime_test_util.h"
+#include "runtime/fake_runtime.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-namespace asb::node {
+namespace asb::runtime {
 
-Status FakeRuntime::Start(const runtime::SandboxSpec& spec) {
+Status FakeRuntime::Start(const SandboxSpec& spec) {
   std::lock_guard l(mu_);
   if (next_start_error_) {
     Error e = *next_start_error_;
@@ -18,14 +18,14 @@ Status FakeRuntime::Start(const runtime::SandboxSpec& spec) {
   }
   Box b;
   b.spec = spec;
-  b.status.state = runtime::SandboxState::kRunning;
+  b.status.state = SandboxState::kRunning;
   b.status.started_at = std::chrono::system_clock::now();
   boxes_[spec.id] = b;
   ++starts_[spec.id];
   return OkStatus();
 }
 
-Result<runtime::SandboxStatus> FakeRuntime::Inspect(const std::string& id) {
+Result<SandboxStatus> FakeRuntime::Inspect(const std::string& id) {
   std::lock_guard l(mu_);
   auto it = boxes_.find(id);
   if (it == boxes_.end()) return MakeError(Code::kNotFound, "no sandbox " + id);
@@ -45,7 +45,7 @@ Result<UniqueFd> FakeRuntime::DialPort(const std::string& id, uint16_t port) {
     std::lock_guard l(mu_);
     auto it = boxes_.find(id);
     if (it == boxes_.end()) return MakeError(Code::kNotFound, "no sandbox " + id);
-    if (it->second.status.state != runtime::SandboxState::kRunning) {
+    if (it->second.status.state != SandboxState::kRunning) {
       return MakeError(Code::kUnavailable, "sandbox " + id + " is not running");
     }
     auto f = forwards_.find(port);
@@ -64,17 +64,16 @@ Result<UniqueFd> FakeRuntime::DialPort(const std::string& id, uint16_t port) {
   return fd;
 }
 
-Result<runtime::ExecResult> FakeRuntime::Exec(const std::string& id,
-                                              const runtime::ProcessSpec& process,
-                                              std::chrono::milliseconds) {
-  std::function<runtime::ExecResult(const runtime::ProcessSpec&)> fn;
+Result<ExecResult> FakeRuntime::Exec(const std::string& id, const ProcessSpec& process,
+                                     std::chrono::milliseconds) {
+  std::function<ExecResult(const ProcessSpec&)> fn;
   {
     std::lock_guard l(mu_);
     auto it = boxes_.find(id);
     if (it == boxes_.end()) return MakeError(Code::kNotFound, "no sandbox " + id);
     fn = exec_;
   }
-  if (!fn) return runtime::ExecResult{};
+  if (!fn) return ExecResult{};
   return fn(process);
 }
 
@@ -94,14 +93,14 @@ void FakeRuntime::Exit(const std::string& id, int exit_code, int signal, bool oo
   std::lock_guard l(mu_);
   auto it = boxes_.find(id);
   if (it == boxes_.end()) return;
-  it->second.status.state = runtime::SandboxState::kExited;
+  it->second.status.state = SandboxState::kExited;
   it->second.status.exit_code = exit_code;
   it->second.status.term_signal = signal;
   it->second.status.oom_killed = oom;
   it->second.status.finished_at = std::chrono::system_clock::now();
 }
 
-void FakeRuntime::Plant(const std::string& id, runtime::SandboxState state) {
+void FakeRuntime::Plant(const std::string& id, SandboxState state) {
   std::lock_guard l(mu_);
   Box b;
   b.spec.id = id;
@@ -115,8 +114,7 @@ void FakeRuntime::FailNextStart(Error error) {
   next_start_error_ = std::move(error);
 }
 
-void FakeRuntime::SetExecHandler(
-    std::function<runtime::ExecResult(const runtime::ProcessSpec&)> fn) {
+void FakeRuntime::SetExecHandler(std::function<ExecResult(const ProcessSpec&)> fn) {
   std::lock_guard l(mu_);
   exec_ = std::move(fn);
 }
@@ -126,7 +124,7 @@ bool FakeRuntime::Has(const std::string& id) {
   return boxes_.count(id) != 0;
 }
 
-std::optional<runtime::SandboxSpec> FakeRuntime::SpecOf(const std::string& id) {
+std::optional<SandboxSpec> FakeRuntime::SpecOf(const std::string& id) {
   std::lock_guard l(mu_);
   auto it = boxes_.find(id);
   if (it == boxes_.end()) return std::nullopt;
@@ -149,4 +147,4 @@ std::chrono::milliseconds FakeRuntime::LastGrace() {
   return last_grace_;
 }
 
-}  // namespace asb::node
+}  // namespace asb::runtime

@@ -1,6 +1,7 @@
-// FakeRuntime: an in-memory runtime::Runtime for node agent tests. Sandboxes are records, not
-// processes; tests make them exit, plant leftovers from an "earlier asbd", and point DialPort at
-// a real local TCP server. Test-only target asb::node_testing. Thread-safe.
+// FakeRuntime: an in-memory Runtime for tests of what sits above the runtimes (the node agent).
+// Sandboxes are records, not processes; tests make them exit, plant leftovers from an "earlier
+// asbd", and point DialPort at a real local TCP server. Test-only target asb::runtime_fake,
+// next to the interface it fakes. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -11,19 +12,19 @@
 
 #include "runtime/runtime.h"
 
-namespace asb::node {
+namespace asb::runtime {
 
-class FakeRuntime final : public runtime::Runtime {
+class FakeRuntime final : public Runtime {
  public:
   explicit FakeRuntime(std::string name) : name_(std::move(name)) {}
 
   std::string_view name() const override { return name_; }
-  Status Start(const runtime::SandboxSpec& spec) override;
-  Result<runtime::SandboxStatus> Inspect(const std::string& id) override;
+  Status Start(const SandboxSpec& spec) override;
+  Result<SandboxStatus> Inspect(const std::string& id) override;
   Status Stop(const std::string& id, std::chrono::milliseconds grace) override;
   Result<UniqueFd> DialPort(const std::string& id, uint16_t port) override;
-  Result<runtime::ExecResult> Exec(const std::string& id, const runtime::ProcessSpec& process,
-                                   std::chrono::milliseconds timeout) override;
+  Result<ExecResult> Exec(const std::string& id, const ProcessSpec& process,
+                          std::chrono::milliseconds timeout) override;
   Result<std::vector<std::string>> List() override;
 
   // --- test controls ---
@@ -32,22 +33,22 @@ class FakeRuntime final : public runtime::Runtime {
   // The sandbox's process exits.
   void Exit(const std::string& id, int exit_code, int signal = 0, bool oom = false);
   // A sandbox "left behind by an earlier asbd".
-  void Plant(const std::string& id, runtime::SandboxState state);
+  void Plant(const std::string& id, SandboxState state);
   // The next Start fails with this error.
   void FailNextStart(Error error);
   // Exec results come from this function (default: exit 0).
-  void SetExecHandler(std::function<runtime::ExecResult(const runtime::ProcessSpec&)> fn);
+  void SetExecHandler(std::function<ExecResult(const ProcessSpec&)> fn);
 
   bool Has(const std::string& id);
-  std::optional<runtime::SandboxSpec> SpecOf(const std::string& id);
+  std::optional<SandboxSpec> SpecOf(const std::string& id);
   int StartCount(const std::string& id);
   std::vector<std::string> Stopped();  // ids passed to Stop that existed, in order
   std::chrono::milliseconds LastGrace();
 
  private:
   struct Box {
-    runtime::SandboxSpec spec;
-    runtime::SandboxStatus status;
+    SandboxSpec spec;
+    SandboxStatus status;
   };
   std::string name_;
   std::mutex mu_;
@@ -56,8 +57,8 @@ class FakeRuntime final : public runtime::Runtime {
   std::map<uint16_t, uint16_t> forwards_;
   std::vector<std::string> stopped_;
   std::optional<Error> next_start_error_;
-  std::function<runtime::ExecResult(const runtime::ProcessSpec&)> exec_;
+  std::function<ExecResult(const ProcessSpec&)> exec_;
   std::chrono::milliseconds last_grace_{-1};
 };
 
-}  // namespace asb::node
+}  // namespace asb::runtime
