@@ -30,11 +30,11 @@ Result<apiserver::PodLogFiles> NodePodStreams::LogFiles(const std::string& ns,
   files.running = sb.running;
   // The runtime is unknown while the container is down: look where either would have written.
   if ((sb.runtime.empty() || sb.runtime == "native") && native_) {
-    std::string path = native_->SandboxDir(sb.sandbox_id) + "/output.log";
+    std::string path = native_->LogPath(sb.sandbox_id);
     if (sb.runtime == "native" || PathExists(path)) files.current = path;
   }
   if (files.current.empty() && (sb.runtime.empty() || sb.runtime == "gvisor") && gvisor_) {
-    std::string path = gvisor_->BundleDir(sb.sandbox_id) + "/console.log";
+    std::string path = gvisor_->LogPath(sb.sandbox_id);
     if (sb.runtime == "gvisor" || PathExists(path)) files.current = path;
   }
   if (files.current.empty())

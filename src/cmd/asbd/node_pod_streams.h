@@ -1,6 +1,5 @@
 // The API server's PodStreams in the embedded daemon: dials through the node agent and finds a
-// pod's output where its runtime writes it today (native: <state>/native/<id>/output.log,
-// gvisor: <state>/runsc/<id>/console.log).
+// pod's output where its runtime keeps it (Runtime::LogPath: CRI format, runtime.h).
 //
 // The API server starts before the node, so the node is attached later; Attach(nullptr) at
 // shutdown waits for calls in flight and makes later ones fail with kUnavailable.
