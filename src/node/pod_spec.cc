@@ -145,7 +145,8 @@ tl::expected<ProbeSpec, PodFailure> ParseProbe(const Json& j, const ContainerPla
   return p;
 }
 
-// requests/limits: see pod_spec.h (cpu: limits only; memory, ephemeral-storage: limit or request).
+// requests/limits: see pod_spec.h (cpu: the limit is a quota, the request a share; memory,
+// ephemeral-storage: limit or request).
 tl::expected<runtime::Limits, PodFailure> ParseResources(const Json& c, const std::string& path) {
   runtime::Limits out;
   auto res = c.find("resources");
@@ -175,7 +176,21 @@ tl::expected<runtime::Limits, PodFailure> ParseResources(const Json& c, const st
     }
     return 0;
   };
+  auto pick_request = [&](const char* name) -> tl::expected<int64_t, PodFailure> {
+    auto s = res->find("requests");
+    if (s == res->end() || !s->is_object()) return 0;
+    auto q = s->find(name);
+    if (q == s->end() || q->is_null()) return 0;
+    const std::string fp = path + ".resources.requests." + name;
+    if (!q->is_string() && !q->is_number()) return Invalid(fp, "must be a quantity");
+    auto v = ParseQuantityMilli(q->is_string() ? q->get<std::string>() : q->dump());
+    if (!v) return Invalid(fp, v.error().message);
+    return *v;
+  };
   ASB_NODE_TRY(out.cpu_millis, pick("cpu", true, /*request_caps=*/false));
+  // requests.cpu is a share, never a cap; like Kubernetes, it defaults to the limit.
+  ASB_NODE_TRY(out.cpu_request_millis, pick_request("cpu"));
+  if (out.cpu_request_millis == 0) out.cpu_request_millis = out.cpu_millis;
   ASB_NODE_TRY(out.memory_bytes, pick("memory", false, /*request_caps=*/true));
   ASB_NODE_TRY(out.ephemeral_storage_bytes, pick("ephemeral-storage", false, true));
   return out;

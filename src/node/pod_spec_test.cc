@@ -79,6 +79,7 @@ TEST(ParsePodTest, FullSubset) {
   EXPECT_EQ(plan->qos_class, "Burstable");
   const ContainerPlan& cp = plan->container;
   EXPECT_EQ(cp.limits.cpu_millis, 250);
+  EXPECT_EQ(cp.limits.cpu_request_millis, 100);
   EXPECT_EQ(cp.limits.memory_bytes, 512LL << 20);
   EXPECT_EQ(cp.limits.ephemeral_storage_bytes, 1000000000);  // request, since no limit
   EXPECT_EQ(cp.run_as_user, 1000u);                          // container wins
@@ -123,6 +124,7 @@ TEST(ParsePodTest, CpuRequestIsAShareNotAQuota) {
   auto plan = ParsePod(Pod(c));
   ASSERT_TRUE(plan.has_value()) << plan.error().message;
   EXPECT_EQ(plan->container.limits.cpu_millis, 0);
+  EXPECT_EQ(plan->container.limits.cpu_request_millis, 250);
   EXPECT_EQ(plan->container.limits.memory_bytes, 512LL << 20);
   EXPECT_EQ(plan->container.limits.ephemeral_storage_bytes, 512LL << 20);
 }
@@ -144,6 +146,8 @@ TEST(ParsePodTest, Defaults) {
 
   Json g = Ctr({{"resources", {{"limits", {{"cpu", "1"}, {"memory", "1Gi"}}}}}});
   EXPECT_EQ(ParsePod(Pod(g))->qos_class, "Guaranteed");
+  // A request defaults to the limit (as in Kubernetes).
+  EXPECT_EQ(ParsePod(Pod(g))->container.limits.cpu_request_millis, 1000);
 }
 
 TEST(ParsePodTest, ProbeKinds) {

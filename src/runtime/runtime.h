@@ -49,7 +49,8 @@ struct ProcessSpec {
 
 struct Limits {
   int64_t memory_bytes = 0;             // 0 = no limit
-  int64_t cpu_millis = 0;               // 0 = no limit (1000 = one core)
+  int64_t cpu_millis = 0;               // limits.cpu: CFS quota; 0 = no limit (1000 = one core)
+  int64_t cpu_request_millis = 0;       // requests.cpu: CFS shares/weight; 0 = default share
   int64_t pids = 0;                     // 0 = runtime default
   int64_t ephemeral_storage_bytes = 0;  // cap on the writable layer; 0 = runtime default
 };

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "base/file_util.h"
@@ -41,6 +42,14 @@ int64_t ReadKeyed(const std::string& path, std::string_view key) {
 }
 
 }  // namespace
+
+int64_t CpuSharesFor(int64_t request_millis) {
+  return std::clamp<int64_t>(request_millis * 1024 / 1000, 2, 262144);
+}
+
+int64_t CpuWeightFor(int64_t request_millis) {
+  return 1 + (CpuSharesFor(request_millis) - 2) * 9999 / 262142;
+}
 
 bool CgroupIsV2(const std::string& mount_root) {
   return PathExists(mount_root + "/cgroup.controllers");
@@ -119,6 +128,10 @@ Result<Cgroup> Cgroup::Create(const CgroupConfig& config, const std::string& nam
         ASB_RETURN_IF_ERROR(
             WriteCgroupFile(d + "/cpu.max", std::to_string(limits.cpu_millis * 100) + " 100000"));
       }
+      if (limits.cpu_request_millis > 0) {
+        ASB_RETURN_IF_ERROR(WriteCgroupFile(
+            d + "/cpu.weight", std::to_string(CpuWeightFor(limits.cpu_request_millis))));
+      }
       if (limits.pids > 0) {
         ASB_RETURN_IF_ERROR(WriteCgroupFile(d + "/pids.max", std::to_string(limits.pids)));
       }
@@ -136,6 +149,10 @@ Result<Cgroup> Cgroup::Create(const CgroupConfig& config, const std::string& nam
       ASB_RETURN_IF_ERROR(WriteCgroupFile(cg.cpu_dir_ + "/cpu.cfs_period_us", "100000"));
       ASB_RETURN_IF_ERROR(WriteCgroupFile(cg.cpu_dir_ + "/cpu.cfs_quota_us",
                                           std::to_string(limits.cpu_millis * 100)));
+    }
+    if (limits.cpu_request_millis > 0) {
+      ASB_RETURN_IF_ERROR(WriteCgroupFile(cg.cpu_dir_ + "/cpu.shares",
+                                          std::to_string(CpuSharesFor(limits.cpu_request_millis))));
     }
     if (limits.pids > 0) {
       ASB_RETURN_IF_ERROR(WriteCgroupFile(cg.pids_dir_ + "/pids.max", std::to_string(limits.pids)));

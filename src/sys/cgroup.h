@@ -19,8 +19,11 @@ namespace asb::sys {
 
 struct CgroupLimits {
   int64_t memory_bytes = 0;  // 0 = unlimited; swap is limited to the same total (no swap)
-  int64_t cpu_millis = 0;    // 0 = unlimited; 1000 = one core
-  int64_t pids = 0;          // 0 = unlimited
+  int64_t cpu_millis = 0;    // CFS quota: 0 = unlimited; 1000 = one core per 100 ms period
+  // CFS share under contention (kubelet's mapping): v1 cpu.shares = millis*1024/1000 (>= 2),
+  // v2 cpu.weight = 1 + (shares-2)*9999/262142. 0 = the default share (1024 / 100).
+  int64_t cpu_request_millis = 0;
+  int64_t pids = 0;  // 0 = unlimited
 };
 
 struct CgroupConfig {
@@ -63,6 +66,10 @@ class Cgroup {
   std::vector<std::string> dirs_;
   std::string memory_dir_, cpu_dir_, pids_dir_, freezer_dir_;  // v1; all equal on v2
 };
+
+// cpu.shares (v1) and cpu.weight (v2) for a cpu request in millicores.
+int64_t CpuSharesFor(int64_t request_millis);
+int64_t CpuWeightFor(int64_t request_millis);
 
 // True if the host uses the unified (v2-only) hierarchy at `mount_root`.
 bool CgroupIsV2(const std::string& mount_root = "/sys/fs/cgroup");

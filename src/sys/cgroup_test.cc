@@ -11,6 +11,14 @@
 namespace asb::sys {
 namespace {
 
+TEST(CgroupTest, CpuRequestMapsToKubeletShares) {
+  EXPECT_EQ(CpuSharesFor(250), 256);
+  EXPECT_EQ(CpuSharesFor(1000), 1024);
+  EXPECT_EQ(CpuSharesFor(1), 2);  // the kernel's minimum
+  EXPECT_EQ(CpuWeightFor(1000), 39);
+  EXPECT_EQ(CpuWeightFor(1), 1);
+}
+
 TEST(CgroupTest, CreateLimitKillRemove) {
   if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
   std::string name = "cgtest-" + RandomHex(4);

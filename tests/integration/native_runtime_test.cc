@@ -251,6 +251,47 @@ TEST_F(NativeRuntimeTest, ProcShowsNoHostPathsAndTheMemoryLimit) {
   }
 }
 
+// CPU seconds used so far by every process in the sandbox's cgroup (utime+stime of each
+// process, which includes all its threads).
+double CgroupCpuSeconds(const sys::Cgroup& cg) {
+  double total = 0;
+  auto pids = cg.Pids();
+  if (!pids) return 0;
+  for (pid_t p : *pids) {
+    auto stat = ReadFile("/proc/" + std::to_string(p) + "/stat");
+    if (!stat) continue;
+    std::vector<std::string> f = Split(stat->substr(stat->rfind(')') + 2), ' ');
+    if (f.size() > 12) total += static_cast<double>(*ParseInt(f[11]) + *ParseInt(f[12]));
+  }
+  return total / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// limits.cpu is a CFS quota: 4 spinning threads under a 500m limit use about half a core, and
+// requests.cpu becomes the cgroup's share.
+TEST_F(NativeRuntimeTest, CpuLimitIsAQuotaAndTheRequestAShare) {
+  SandboxSpec s = Spec({"/probe", "spin", "4", "30"});
+  s.limits.cpu_millis = 500;
+  s.limits.cpu_request_millis = 250;
+  ASSERT_OK(StartTracked(s));
+  ASSERT_OK_AND_ASSIGN(sys::Cgroup cg, rt_->CgroupOf(s.id));
+  if (!cg.is_v2()) {
+    auto shares = ReadFile("/sys/fs/cgroup/cpu/asb/" + s.id + "/cpu.shares");
+    ASSERT_TRUE(shares.has_value());
+    EXPECT_EQ(Trim(*shares), "256");
+    auto quota = ReadFile("/sys/fs/cgroup/cpu/asb/" + s.id + "/cpu.cfs_quota_us");
+    ASSERT_TRUE(quota.has_value());
+    EXPECT_EQ(Trim(*quota), "50000");
+  }
+  std::this_thread::sleep_for(300ms);  // let the threads start
+  double before = CgroupCpuSeconds(cg);
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(1500ms);
+  double used = CgroupCpuSeconds(cg) - before;
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GT(used, 0.1 * wall) << "the spinner did not run";
+  EXPECT_LE(used, 0.6 * wall) << "500m limit, but used " << used << " CPU s in " << wall << " s";
+}
+
 TEST_F(NativeRuntimeTest, OutputLogIsCapped) {
   SandboxSpec s = Spec({"/probe", "spew", "24"});
   ASSERT_OK(StartTracked(s));

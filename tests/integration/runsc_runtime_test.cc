@@ -353,6 +353,46 @@ with open('/proc/1/fd/1', 'w') as f:
   ExpectNothingLeft("flood");
 }
 
+// limits.cpu is a CFS quota on runsc's cgroup too: 4 spinning threads under 500m use about half
+// a core (cpuacct.usage over 1.5 s, not wall time), and requests.cpu is its share.
+TEST_F(RunscRuntimeTest, CpuLimitIsAQuotaAndTheRequestAShare) {
+  if (!PathExists("/sys/fs/cgroup/cpuacct")) GTEST_SKIP() << "SKIPPED LOUDLY: no cgroup v1 cpuacct";
+  SandboxSpec spec = Spec("spin", {"/usr/bin/python3", "-c", R"PY(
+import threading
+def spin():
+    while True:
+        pass
+for _ in range(4):
+    threading.Thread(target=spin, daemon=True).start()
+threading.Event().wait()
+)PY"});
+  spec.limits.cpu_millis = 500;
+  spec.limits.cpu_request_millis = 250;
+  ASSERT_OK(rt_->Start(spec));
+  const std::string acct = "/sys/fs/cgroup/cpuacct/asb/runsc-spin/cpuacct.usage";
+  auto shares = ReadFile("/sys/fs/cgroup/cpu/asb/runsc-spin/cpu.shares");
+  ASSERT_TRUE(shares.has_value());
+  EXPECT_EQ(Trim(*shares), "256");
+  auto quota = ReadFile("/sys/fs/cgroup/cpu/asb/runsc-spin/cpu.cfs_quota_us");
+  ASSERT_TRUE(quota.has_value());
+  EXPECT_EQ(Trim(*quota), "50000");
+  std::this_thread::sleep_for(1s);  // python starts its threads
+  auto before = ReadFile(acct);
+  ASSERT_TRUE(before.has_value()) << acct;
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(1500ms);
+  auto after = ReadFile(acct);
+  ASSERT_TRUE(after.has_value());
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double used = static_cast<double>(*ParseInt(std::string(Trim(*after))) -
+                                    *ParseInt(std::string(Trim(*before)))) /
+                1e9;
+  EXPECT_GT(used, 0.1 * wall) << "the spinner did not run";
+  EXPECT_LE(used, 0.6 * wall) << "500m limit, but used " << used << " CPU s in " << wall << " s";
+  ASSERT_OK(rt_->Stop("spin", 0ms));
+  ExpectNothingLeft("spin");
+}
+
 TEST_F(RunscRuntimeTest, ExecTimesOutAndKillsTheProcess) {
   auto st = rt_->Start(Spec("slow", {"/usr/bin/sleep", "infinity"}));
   ASSERT_TRUE(st) << st.error().message;

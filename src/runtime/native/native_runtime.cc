@@ -267,6 +267,7 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
 
   sys::CgroupLimits limits{.memory_bytes = spec.limits.memory_bytes,
                            .cpu_millis = spec.limits.cpu_millis,
+                           .cpu_request_millis = spec.limits.cpu_request_millis,
                            .pids = spec.limits.pids > 0 ? spec.limits.pids : options_.default_pids};
   ASB_ASSIGN_OR_RETURN(sys::Cgroup cgroup, sys::Cgroup::Create(options_.cgroup, spec.id, limits));
 

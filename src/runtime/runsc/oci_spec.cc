@@ -1,5 +1,6 @@
 #include "runtime/runsc/oci_spec.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace asb::runtime::runsc {
@@ -45,7 +46,8 @@ Status ValidateSpec(const SandboxSpec& spec) {
     return MakeError(Code::kInvalidArgument, "process.cwd: must be absolute");
   }
   const Limits& l = spec.limits;
-  if (l.memory_bytes < 0 || l.cpu_millis < 0 || l.pids < 0 || l.ephemeral_storage_bytes < 0) {
+  if (l.memory_bytes < 0 || l.cpu_millis < 0 || l.cpu_request_millis < 0 || l.pids < 0 ||
+      l.ephemeral_storage_bytes < 0) {
     return MakeError(Code::kInvalidArgument, "limits: must not be negative");
   }
   if (spec.hostname.size() > 63) {
@@ -114,6 +116,12 @@ Json BuildOciConfig(const SandboxSpec& spec, const OciPaths& paths) {
     constexpr int64_t kPeriodUs = 100000;
     resources["cpu"] = {{"quota", spec.limits.cpu_millis * kPeriodUs / 1000},
                         {"period", kPeriodUs}};
+  }
+  if (spec.limits.cpu_request_millis > 0) {
+    // The same share the native runtime writes (kubelet's mapping), applied by runsc to its
+    // cgroup.
+    resources["cpu"]["shares"] =
+        std::clamp<int64_t>(spec.limits.cpu_request_millis * 1024 / 1000, 2, 262144);
   }
   int64_t pids = spec.limits.pids > 0 ? spec.limits.pids : kDefaultPids;
   resources["pids"] = {{"limit", pids + kGvisorPidsOverhead}};
