@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "api/field_error.h"
+#include "api/names.h"
 #include "api/resource.h"
 #include "base/json_util.h"
 
@@ -19,11 +20,8 @@ void ApplyDefaults(const ResourceInfo& res, Json& obj);
 // Field paths are Kubernetes-style ("spec.podTemplate.spec.containers[0].image").
 FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj);
 
-// RFC 1123 subdomain (<= 253, lower alnum, '-', '.'), RFC 1123 label (<= 63, lower alnum, '-').
-bool IsDns1123Subdomain(std::string_view s);
-bool IsDns1123Label(std::string_view s);
-// Kubernetes label key ([prefix/]name) and value syntax.
-bool IsQualifiedName(std::string_view s);
-bool IsLabelValue(std::string_view s);
+// Rules that compare an update with the stored object (Pods: only the mutable spec fields may
+// change). Main-resource updates only; status writes are not checked. Empty result = allowed.
+FieldErrors ValidateUpdate(const ResourceInfo& res, const Json& old_obj, const Json& new_obj);
 
 }  // namespace asb::api

@@ -196,7 +196,7 @@ Status ValidateName(const api::ResourceInfo& res, const std::string& name) {
   bool ok = !name.empty() && name.size() <= max;
   if (ok) {
     for (const std::string& part : Split(name, '.')) {
-      ok = ok && !part.empty() && part.size() <= 63 && part.front() != '-' && part.back() != '-';
+      ok = ok && !part.empty() && part.front() != '-' && part.back() != '-';
       for (char c : part) ok = ok && IsDnsLabelChar(c);
     }
     if (label) ok = ok && name.find('.') == std::string::npos;
