@@ -8,13 +8,17 @@ PACKAGES=(
   cmake g++ make pkg-config clang-format
   # libraries (all header-only or static-friendly; see docs/architecture.md)
   libboost-dev nlohmann-json3-dev libexpected-dev libcli11-dev libyaml-cpp-dev
-  libseccomp-dev libcap-dev libsqlite3-dev libssl-dev
+  libseccomp-dev libcap-dev libsqlite3-dev libssl-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # Python client tests (pytest from Debian; the client itself needs only the stdlib)
   python3 python3-venv python3-pytest
   # sandboxes: gVisor, iproute2 for diagnostics, procps for tests that count processes
   runsc iproute2 procps file
+  # the writable layer: mkfs.ext4 makes its template images (runtime/scratch_disk.h)
+  e2fsprogs
+  # kubectl exec -it tests drive a real terminal
+  tmux
 )
 
 missing=()

@@ -83,6 +83,13 @@ const std::vector<TableColumn>& TableColumns(const ResourceInfo& res) {
                        {"Ports", "string", "", "Ports", 0},
                        AgeCol()};
     (*m)["Namespace"] = {NameCol(), {"Status", "string", "", "Namespace phase", 0}, AgeCol()};
+    (*m)["Deployment"] = {NameCol(),
+                          {"Ready", "string", "", "Ready replicas / desired", 0},
+                          {"Up-to-date", "integer", "", "Updated replicas", 0},
+                          {"Available", "integer", "", "Available replicas", 0},
+                          AgeCol()};
+    (*m)["StatefulSet"] = {
+        NameCol(), {"Ready", "string", "", "Ready replicas / desired", 0}, AgeCol()};
     (*m)["Event"] = {NameCol(),
                      {"Type", "string", "", "Event type", 0},
                      {"Reason", "string", "", "Reason", 0},
@@ -142,6 +149,13 @@ Json TableCells(const ResourceInfo& res, const Json& obj, SystemTime now) {
             GetString(obj, "spec.clusterIP", "<none>"), ports.empty() ? "<none>" : ports, age};
   }
   if (k == "Namespace") return {name, GetString(obj, "status.phase", "Active"), age};
+  if (k == "Deployment" || k == "StatefulSet") {
+    std::string ready = std::to_string(IntAt(obj, "status.readyReplicas")) + "/" +
+                        std::to_string(IntAt(obj, "spec.replicas"));
+    if (k == "StatefulSet") return {name, ready, age};
+    return {name, ready, IntAt(obj, "status.updatedReplicas"),
+            IntAt(obj, "status.availableReplicas"), age};
+  }
   if (k == "Event")
     return {name,
             GetString(obj, "type"),

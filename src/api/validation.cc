@@ -102,7 +102,8 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
       if (const Json* pod = Find(*spec, "podTemplate.spec"))
         ValidatePodSpec(*pod, "spec.podTemplate.spec", QuantityStyle::kCustomResource, &out);
     }
-  } else if (res.kind != "Namespace" && res.kind != "Event") {
+  } else if (res.kind != "Namespace" && res.kind != "Event" && res.kind != "ServiceAccount" &&
+             res.group != "rbac.authorization.k8s.io") {  // kinds without a spec
     out.push_back({FieldErrorType::kRequired, "spec", nullptr, ""});
   }
   // Structural and semantic checks can both flag "Required" on the same path: report it once.

@@ -21,10 +21,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "api/resource.h"
+#include "apiserver/pod_streams.h"
+#include "apiserver/versioned_store.h"
 #include "base/clock.h"
+#include "base/result.h"
+#include "base/unique_fd.h"
 #include "http/message.h"
 #include "store/store.h"
 
@@ -33,6 +39,9 @@ namespace asb::apiserver {
 struct ApiServerOptions {
   // Bearer token every request must carry; empty disables authentication (tests only).
   std::string token;
+  // The node behind pods/exec, pods/attach and pods/log (not owned; must outlive the server).
+  // nullptr: those answer 503.
+  PodStreams* pod_streams = nullptr;
   // host:port advertised in /api serverAddressByClientCIDRs.
   std::string advertise_address = "127.0.0.1:6443";
   // Interval of BOOKMARK events on watches that asked for them.
@@ -42,6 +51,10 @@ struct ApiServerOptions {
   // How often a streaming watch checks that its client is still there.
   std::chrono::milliseconds watch_poll = std::chrono::milliseconds(500);
   Clock* clock = nullptr;  // nullptr = RealClock; used for Table AGE cells
+  // Opens a connection to `port` of pod ns/name for pods/portforward (asbd: the node's DialPod,
+  // or the embedded component behind a mirror pod). Unset: port-forward answers 503.
+  std::function<Result<UniqueFd>(const std::string& ns, const std::string& pod, uint16_t port)>
+      dial_pod;
 };
 
 class ApiServer {
@@ -64,7 +77,7 @@ class ApiServer {
  private:
   http::Response Route(http::Request& req);
 
-  store::Store& store_;
+  VersionedStore versioned_;  // what request handlers use: converts at the version edge
   ApiServerOptions options_;
   Clock& clock_;
   std::atomic<bool> shutting_down_{false};

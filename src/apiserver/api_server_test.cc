@@ -39,7 +39,7 @@ constexpr char kPools[] =
 class ApiServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::SqliteStoreOptions opts;
+    store::ObjectStoreOptions opts;
     opts.watch_log_capacity = 8;
     auto s = store::SqliteStore::Open(dir_.path(), opts);
     ASSERT_TRUE(s) << s.error().message;

@@ -5,8 +5,10 @@
 #include "api/patch.h"
 #include "api/schema.h"
 #include "api/validation.h"
+#include "api/workloads.h"
 #include "apiserver/internal.h"
 #include "apiserver/k8s_status.h"
+#include "apiserver/protobuf_body.h"
 #include "base/strings.h"
 #include "base/yaml.h"
 
@@ -56,6 +58,8 @@ Reply<Json> DecodeBody(const http::Request& req) {
     parsed = ParseJson(req.body);
   } else if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml") {
     parsed = ParseYaml(req.body);
+  } else if (type == kProtobufMediaType) {
+    parsed = DecodeProtobufObject(req.body);  // kubectl create namespace/service
   } else {
     return Fail(UnsupportedMediaType(type, "application/json, application/yaml"));
   }
@@ -150,10 +154,14 @@ Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::st
   }
   api::ApplyDefaults(res, obj);
   api::FieldErrors errors = api::ValidateObject(res, obj);
+<<<<<<< HEAD
   if (current && ctx.target.sub != "status") {
     api::FieldErrors update = api::ValidateUpdate(res, *current, obj);
     errors.insert(errors.end(), update.begin(), update.end());
   }
+=======
+  if (errors.empty()) errors = api::AdmitStoredOnly(res, obj, warnings);
+>>>>>>> main
   if (!errors.empty()) {
     std::string name = GetString(obj, "metadata.name");
     if (name.empty()) name = GetString(obj, "metadata.generateName");

@@ -60,6 +60,12 @@ struct Response {
   std::string body;
   // When set, the server sends headers with chunked encoding and calls this to produce the body.
   std::function<void(ResponseStream&)> stream;
+  // When set, the server writes the status line and headers only (a 101 Switching Protocols
+  // for WebSocket), then hands the connection to this function and closes it when it returns.
+  // `fd` is the connected blocking socket (owned by the server; do not close it); `pending`
+  // holds bytes the client already sent after the request head. Http::Server::Stop shuts the
+  // socket down, which ends blocking reads in the function.
+  std::function<void(int fd, std::string pending)> upgrade;
 
   static Response Json(int status, const asb::Json& body);
   static Response Text(int status, std::string body, std::string content_type = "text/plain");

@@ -174,6 +174,17 @@ void Server::ServeConnection(int fd) {
         }
       }
     }
+    if (resp.upgrade) {
+      bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
+      for (const auto& [k, v] : resp.headers.items()) head.set(k, v);
+      head.set(bhttp::field::server, options_.server_name);
+      bhttp::response_serializer<bhttp::empty_body> sr{head};
+      bhttp::write_header(socket, sr, ec);
+      if (ec) return;
+      auto pending = buffer.data();
+      resp.upgrade(dup_fd, std::string(static_cast<const char*>(pending.data()), pending.size()));
+      return;
+    }
     if (resp.stream) {
       bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
       for (const auto& [k, v] : resp.headers.items()) head.set(k, v);

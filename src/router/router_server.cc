@@ -267,8 +267,8 @@ bool BodylessStatus(unsigned status) { return status / 100 == 1 || status == 204
 // One client connection: a loop of requests, each proxied to the upstream named by its headers.
 class ConnectionSession {
  public:
-  ConnectionSession(RouterServer& server, uint64_t id, int fd)
-      : server_(server), id_(id), client_(fd) {}
+  ConnectionSession(RouterServer& server, uint64_t id, int fd, bool trusted)
+      : server_(server), id_(id), client_(fd), trusted_(trusted) {}
   void Run();
 
  private:
@@ -290,6 +290,7 @@ class ConnectionSession {
   RouterServer& server_;
   uint64_t id_;
   FdStream client_;
+  bool trusted_;  // authenticated by the daemon (ConnectTrusted): no bearer token needed
   beast::flat_buffer client_buffer_;
   std::string remote_ip_;
   std::vector<char> relay_buf_ = std::vector<char>(kRelayChunk);
@@ -319,6 +320,7 @@ void ConnectionSession::Run() {
       ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, ip, sizeof(ip));
     remote_ip_ = ip;
   }
+  if (remote_ip_.empty() && trusted_) remote_ip_ = "127.0.0.1";  // a tunnel from this host
   while (!server_.stopping_ && ServeOne()) {
   }
   CloseUpstream();
@@ -422,7 +424,7 @@ bool ConnectionSession::ServeOne() {
     bhttp::write(client_, res, ec);
     return !ec && res.keep_alive();
   }
-  if (!Authorized(headers, opts.token))
+  if (!trusted_ && !Authorized(headers, opts.token))
     return reject(401, "Missing or invalid bearer token.", nullptr);
   auto route = ResolveTarget(headers);
   if (!route) return reject(route.error().status, route.error().detail, nullptr);
@@ -701,9 +703,41 @@ void RouterServer::AcceptLoop() {
   });
 }
 
-void RouterServer::ServeConnection(uint64_t id, int fd) {
+Result<UniqueFd> RouterServer::ConnectTrusted() {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    return MakeError(Code::kUnavailable, ErrnoError(errno, "router: socketpair").message);
+  UniqueFd mine(pair[0]);
+  std::lock_guard l(mu_);
+  if (stopping_ || open_.size() >= options_.max_connections) {
+    ::close(pair[1]);
+    return MakeError(Code::kUnavailable, "router: stopping or at its connection limit");
+  }
+  uint64_t id = next_id_++;
+  int fd = pair[1];
+  open_[id] = Fds{fd, -1};
+  ++active_threads_;
   try {
-    ConnectionSession session(*this, id, fd);
+    std::thread([this, id, fd] {
+      ServeConnection(id, fd, /*trusted=*/true);
+      std::lock_guard g(mu_);
+      open_.erase(id);
+      ::close(fd);
+      --active_threads_;
+      threads_done_.notify_all();
+    }).detach();
+  } catch (const std::system_error& e) {
+    open_.erase(id);
+    ::close(fd);
+    --active_threads_;
+    return MakeError(Code::kUnavailable, std::string("router: no thread: ") + e.what());
+  }
+  return mine;
+}
+
+void RouterServer::ServeConnection(uint64_t id, int fd, bool trusted) {
+  try {
+    ConnectionSession session(*this, id, fd, trusted);
     session.Run();
   } catch (const std::exception& e) {
     // Beast reports misuse by throwing; a connection must never take the daemon down.

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "router/backend.h"
 
 namespace asb::router {
@@ -61,6 +62,11 @@ class RouterServer {
   const std::string& host() const { return options_.host; }
   // "http://host:port".
   std::string url() const;
+  // A client connection served as if it carried the bearer token, for callers that have
+  // authenticated the client themselves (asbd: a kubectl port-forward tunnel to the router's
+  // mirror pod, opened with the API token). Returns the caller's end of a socketpair.
+  // Errors: kUnavailable (stopping, connection cap reached, out of fds or threads).
+  [[nodiscard]] Result<UniqueFd> ConnectTrusted();
   // Stops accepting, shuts down every client and upstream connection (ending relays) and joins
   // all threads. Idempotent.
   void Stop();
@@ -69,7 +75,7 @@ class RouterServer {
   RouterServer(RouterOptions options, Backend& backend)
       : options_(std::move(options)), backend_(backend) {}
   void AcceptLoop();
-  void ServeConnection(uint64_t id, int fd);
+  void ServeConnection(uint64_t id, int fd, bool trusted = false);
   // Registers the upstream fd of connection `id` so Stop() can shut it down (-1 to clear).
   void SetUpstreamFd(uint64_t id, int fd);
   friend class ConnectionSession;

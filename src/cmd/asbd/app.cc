@@ -80,6 +80,13 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   apiserver::ApiServerOptions api_opts;
   api_opts.token = d->token_;
   api_opts.advertise_address = config.api_listen;
+  d->pod_streams_ = std::make_unique<NodePodStreams>();
+  api_opts.pod_streams = d->pod_streams_.get();
+  d->dialer_ = std::make_unique<PodDialer>(*d->store_);
+  api_opts.dial_pod = [dialer = d->dialer_.get()](const std::string& ns, const std::string& pod,
+                                                  uint16_t port) {
+    return dialer->Dial(ns, pod, port);
+  };
   d->api_ = std::make_unique<apiserver::ApiServer>(*d->store_, api_opts);
   // The HTTP server listens on an internal loopback port; the public port is the TlsFront,
   // which relays TLS (kubectl) and plaintext (asbctl, Python client) connections to it.
@@ -135,6 +142,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   d->node_ =
       std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->image_resolver_, node_opts);
   ASB_RETURN_IF_ERROR(d->node_->Start());
+  d->pod_streams_->Attach(d->node_.get(),
+                          static_cast<runtime::native::NativeRuntime*>(d->native_.get()),
+                          static_cast<runtime::RunscRuntime*>(d->gvisor_.get()));
 
   controller::ManagerOptions ctl_opts;
   ctl_opts.sandbox_workers = config.controller_workers;
@@ -154,6 +164,16 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   d->router_ = std::move(*router);
   std::string router_url = UrlFor("http", router_addr.host, d->router_->port());
   d->router_url_ = router_url;
+  d->dialer_->Attach(d->node_.get(), d->router_.get());
+  MirrorPodsOptions mirror_opts;
+  mirror_opts.node_name = config.node_name;
+  // In-process components: healthy while they run (Stop ends the mirror pods first).
+  mirror_opts.healthy = [d = d.get()](api::EmbeddedComponent c) {
+    return c == api::EmbeddedComponent::kRouter ? d->router_ != nullptr
+                                                : d->controllers_ != nullptr;
+  };
+  d->mirror_pods_ = std::make_unique<MirrorPods>(*d->store_, mirror_opts);
+  ASB_RETURN_IF_ERROR(d->mirror_pods_->Start());
 
   client::Kubeconfig kc;
   kc.server = d->api_url_;
@@ -172,8 +192,11 @@ Daemon::~Daemon() { Stop(); }
 void Daemon::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (mirror_pods_) mirror_pods_->Stop();
+  if (dialer_) dialer_->Detach();  // port-forward dials end before the node and router go
   // Reverse start order: no new traffic, no new reconciles, then the node (sandboxes keep
   // running; a restarted asbd re-adopts or cleans them).
+  if (pod_streams_) pod_streams_->Attach(nullptr, nullptr, nullptr);
   if (router_) router_->Stop();
   if (controllers_) controllers_->Stop();
   if (node_) node_->Stop();

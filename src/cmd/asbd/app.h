@@ -13,6 +13,9 @@
 #include "apiserver/tls_front.h"
 #include "base/result.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/node_pod_streams.h"
+#include "cmd/asbd/mirror_pods.h"
+#include "cmd/asbd/pod_dialer.h"
 #include "cmd/asbd/sandbox_backend.h"
 #include "controller/manager.h"
 #include "http/server.h"
@@ -55,6 +58,8 @@ class Daemon {
   std::string kubeconfig_path_;
   std::string router_url_;
   std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<NodePodStreams> pod_streams_;  // exec/attach/log: attached once the node runs
+  std::unique_ptr<PodDialer> dialer_;
   std::unique_ptr<apiserver::ApiServer> api_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<apiserver::TlsFront> front_;
@@ -66,6 +71,7 @@ class Daemon {
   std::unique_ptr<controller::ControllerManager> controllers_;
   std::unique_ptr<SandboxBackend> backend_;
   std::unique_ptr<router::RouterServer> router_;
+  std::unique_ptr<MirrorPods> mirror_pods_;
   bool stopped_ = false;
 };
 

@@ -1,0 +1,77 @@
+#include "apiserver/portforward.h"
+
+#include "apiserver/k8s_status.h"
+#include "apiserver/portforward_session.h"
+#include "base/log.h"
+#include "base/strings.h"
+
+namespace asb::apiserver::internal {
+
+namespace {
+
+// Comma-separated tokens of every `name` header, trimmed and lower-cased.
+std::vector<std::string> HeaderTokens(const http::Request& req, std::string_view name) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : req.headers.items()) {
+    if (ToLower(k) != ToLower(name)) continue;
+    for (const auto& t : Split(v, ','))
+      if (auto s = Trim(t); !s.empty()) out.push_back(ToLower(s));
+  }
+  return out;
+}
+
+bool Has(const std::vector<std::string>& v, std::string_view x) {
+  for (const auto& s : v)
+    if (s == x) return true;
+  return false;
+}
+
+}  // namespace
+
+http::Response ServePortForward(store::Store& store, const ApiServerOptions& options,
+                                http::Request& req, const std::string& ns,
+                                const std::string& name) {
+  if (req.method != "GET" && req.method != "POST")
+    return StatusResponse(405, "MethodNotAllowed",
+                          "port-forward needs an upgrade request (GET or POST), not " + req.method);
+  auto pod = store.Get(api::PodResource(), ns, name);
+  if (!pod) return ErrorToStatus(pod.error(), &api::PodResource(), name);
+  std::string phase = GetString(*pod, "status.phase");
+  if (phase != "Running")
+    return StatusResponse(400, "BadRequest",
+                          "unable to forward port because pod is not running. Current status=" +
+                              (phase.empty() ? std::string("Pending") : phase));
+  if (!options.dial_pod)
+    return StatusResponse(503, "ServiceUnavailable",
+                          "port-forward is not available on this server");
+
+  std::vector<std::string> upgrade = HeaderTokens(req, "Upgrade");
+  if (!Has(HeaderTokens(req, "Connection"), "upgrade") || upgrade.empty())
+    return StatusResponse(400, "BadRequest",
+                          "port-forward needs a protocol upgrade (Connection: Upgrade)");
+  if (Has(upgrade, "websocket"))
+    return StatusResponse(400, "BadRequest",
+                          "port-forward over WebSocket is not served; use the SPDY/3.1 upgrade");
+  if (!Has(upgrade, "spdy/3.1"))
+    return StatusResponse(400, "BadRequest", "unsupported upgrade protocol; want SPDY/3.1");
+  if (!Has(HeaderTokens(req, "X-Stream-Protocol-Version"), kPortForwardProtocol))
+    return StatusResponse(403, "Forbidden",
+                          "unable to upgrade: unable to negotiate protocol: client does not "
+                          "support portforward.k8s.io");
+
+  http::Response resp;
+  resp.status = 101;
+  resp.headers.Set("Connection", "Upgrade");
+  resp.headers.Set("Upgrade", "SPDY/3.1");
+  resp.headers.Set("X-Stream-Protocol-Version", kPortForwardProtocol);
+  auto dial = options.dial_pod;
+  resp.upgrade = [dial, ns, name](int fd, std::string pending) {
+    SocketTransport transport(fd, std::move(pending));
+    PortForwardSession session(
+        transport, [&](uint16_t port) { return dial(ns, name, port); }, ns + "/" + name);
+    session.Run();
+  };
+  return resp;
+}
+
+}  // namespace asb::apiserver::internal
