@@ -154,14 +154,11 @@ Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::st
   }
   api::ApplyDefaults(res, obj);
   api::FieldErrors errors = api::ValidateObject(res, obj);
-<<<<<<< HEAD
   if (current && ctx.target.sub != "status") {
     api::FieldErrors update = api::ValidateUpdate(res, *current, obj);
     errors.insert(errors.end(), update.begin(), update.end());
   }
-=======
   if (errors.empty()) errors = api::AdmitStoredOnly(res, obj, warnings);
->>>>>>> main
   if (!errors.empty()) {
     std::string name = GetString(obj, "metadata.name");
     if (name.empty()) name = GetString(obj, "metadata.generateName");
