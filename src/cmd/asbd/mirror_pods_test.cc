@@ -6,7 +6,7 @@
 
 #include "api/resource.h"
 #include "store/sqlite_store.h"
-#include "store/store_test_util.h"
+#include "tests/testing/test_util.h"
 
 namespace asb::asbd {
 namespace {
@@ -48,7 +48,7 @@ class MirrorPodsTest : public ::testing::Test {
     for (const auto& p : l->items) out.push_back(GetString(p, "metadata.name"));
     return out;
   }
-  store::testing::TempDir dir_;
+  asb::testing::TempDir dir_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<MirrorPods> mirror_;
 };
