@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   cmake g++ make pkg-config clang-format
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # libraries (all header-only or static-friendly; see docs/architecture.md)
   libboost-dev nlohmann-json3-dev libexpected-dev libcli11-dev libyaml-cpp-dev
   libseccomp-dev libcap-dev libsqlite3-dev libssl-dev zlib1g-dev

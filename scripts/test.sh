@@ -47,6 +47,11 @@ run_ctest() {  # $1 = name, rest = ctest args
 
 echo "=== C++ unit tests"
 run_ctest unit -L unit -j"$(nproc)"
+echo "=== libFuzzer targets (bounded: ASB_FUZZ_SECONDS each, default 20)"
+# A crash, sanitizer report or over-limit allocation in any decoder fails the run.
+if ! bash scripts/fuzz.sh "${ASB_FUZZ_SECONDS:-20}" 2>&1 | tee "$LOG_DIR/fuzz.log"; then
+  echo "!!! fuzzing found a failure (see build-fuzz/artifacts/)"; failed=$((failed + 1))
+fi
 echo "=== C++ integration tests"
 run_ctest integration -L integration -LE privileged -j"$(nproc)"
 echo "=== C++ privileged tests (real sandboxes, one at a time)"

@@ -80,6 +80,9 @@ Result<FileService> FileService::Open(std::string base_dir) {
 Result<std::vector<std::string>> FileService::Normalize(std::string_view path) const {
   // Mirrors the upstream server: os.path.join(base, path) (an absolute path replaces the base),
   // normalise, then require the result to be the base dir or below it.
+  // A NUL (a decoded "%00") would cut the name short at openat(2) and reach another file.
+  if (path.find('\0') != std::string_view::npos)
+    return MakeError(Code::kInvalidArgument, "path contains a NUL byte");
   std::string full =
       (!path.empty() && path[0] == '/') ? std::string(path) : base_dir_ + "/" + std::string(path);
   std::vector<std::string> comps = AbsComponents(full);

@@ -63,6 +63,18 @@ TEST_P(FileServiceTest, AbsolutePathsInsideBaseAreAccepted) {
   EXPECT_TRUE(IsAccessDenied(files_->ReadFile("/etc/passwd").error()));
 }
 
+// Found by fuzz/agent_path_fuzzer.cc: a NUL in a path (a decoded %00) used to survive
+// normalisation, so "a.txt\0x" opened "a.txt".
+TEST_P(FileServiceTest, PathsWithNulAreRefused) {
+  ASSERT_TRUE(files_->WriteFile("a.txt", "x").has_value());
+  const std::string nul("a.txt\0.png", 10);
+  auto r = files_->ReadFile(nul);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_FALSE(files_->WriteFile(nul, "y").has_value());
+  EXPECT_EQ(files_->ReadFile("a.txt").value(), "x");
+}
+
 TEST_P(FileServiceTest, DotDotEscapesAreDenied) {
   for (const char* p : {"..", "../outside/secret", "a/../../outside/secret", "../../../etc/passwd",
                         "x/../../app/../outside/secret"}) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "api/patch.h"
 #include "api/schema.h"
 #include "api/table.h"
@@ -116,10 +118,27 @@ INSTANTIATE_TEST_SUITE_P(
             "bad name", SandboxTemplateResource,
             R"({"metadata":{"name":"Bad_Name"},"spec":{"podTemplate":{"spec":{"containers":[{"name":"a","image":"i"}]}}}})",
             "metadata.name", "FieldValueInvalid"},
+        BadCase{"namespace name not a label", NamespaceResource, R"({"metadata":{"name":"a.b"}})",
+                "metadata.name", "FieldValueInvalid"},
+        BadCase{"service name not a DNS-1035 label", ServiceResource,
+                R"({"metadata":{"name":"1abc"},"spec":{}})", "metadata.name", "FieldValueInvalid"},
         BadCase{
-            "sandbox name not a label", SandboxResource,
-            R"({"metadata":{"name":"a.b"},"spec":{"podTemplate":{"spec":{"containers":[{"name":"a","image":"i"}]}}}})",
-            "metadata.name", "FieldValueInvalid"},
+            "cpu not a quantity", PodResource,
+            R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"i","resources":{"limits":{"cpu":"lots"}}}]}})",
+            "spec.containers[0].resources.limits[cpu]", "FieldValueInvalid"},
+        BadCase{
+            "template memory not a quantity", SandboxTemplateResource,
+            R"({"metadata":{"name":"t"},"spec":{"podTemplate":{"spec":{"initContainers":[{"name":"i","image":"i","resources":{"requests":{"memory":"5Qi"}}}],"containers":[{"name":"a","image":"i"}]}}}})",
+            "spec.podTemplate.spec.initContainers[0].resources.requests.memory",
+            "FieldValueInvalid"},
+        BadCase{
+            "sandbox negative quantity", SandboxResource,
+            R"({"metadata":{"name":"s"},"spec":{"podTemplate":{"spec":{"containers":[{"name":"a","image":"i","resources":{"limits":{"memory":"-1Gi"}}}]}}}})",
+            "spec.podTemplate.spec.containers[0].resources.limits.memory", "FieldValueInvalid"},
+        BadCase{
+            "label key", SandboxWarmPoolResource,
+            R"({"metadata":{"name":"p","labels":{"a/b/c":"x"}},"spec":{"replicas":1,"sandboxTemplateRef":{"name":"t"}}})",
+            "metadata.labels", "FieldValueInvalid"},
         BadCase{
             "enum", SandboxResource,
             R"({"metadata":{"name":"s"},"spec":{"shutdownPolicy":"Never","podTemplate":{"spec":{"containers":[{"name":"a","image":"i"}]}}}})",
@@ -140,6 +159,122 @@ TEST(Validation, MessagesLookLikeKubernetes) {
   ASSERT_EQ(errs.size(), 1u);
   EXPECT_EQ(errs[0].ToString(),
             "spec.replicas: Invalid value: -1: must be greater than or equal to 0");
+}
+
+// Kubernetes' messages, word for word, for the rules a user meets first.
+TEST(Validation, NamesQuantitiesAndMetadataAsKubernetes) {
+  auto messages = [](const ResourceInfo& res, const std::string& text) {
+    Json obj = J(text);
+    ApplyDefaults(res, obj);
+    std::vector<std::string> out;
+    for (const auto& e : ValidateObject(res, obj)) out.push_back(e.ToString());
+    return out;
+  };
+  const std::string containers = R"("containers":[{"name":"a","image":"i"}])";
+  // Custom resources are RFC 1123 subdomains (upstream's CRDs add no name rule): 64 characters
+  // and dots are fine, 254 characters are not.
+  std::string n64(64, 'a');
+  EXPECT_TRUE(messages(SandboxResource(), R"({"metadata":{"name":")" + n64 +
+                                              R"(.b"},"spec":{"podTemplate":{"spec":{)" +
+                                              containers + "}}}}")
+                  .empty());
+  std::string n254(254, 'a');
+  EXPECT_EQ(messages(SandboxWarmPoolResource(),
+                     R"({"metadata":{"name":")" + n254 +
+                         R"("},"spec":{"replicas":1,"sandboxTemplateRef":{"name":"t"}}})"),
+            std::vector<std::string>{"metadata.name: Invalid value: \"" + n254 +
+                                     "\": must be no more than 253 characters"});
+  // Namespaces are labels: 64 characters get the length message.
+  EXPECT_EQ(messages(NamespaceResource(), R"({"metadata":{"name":")" + n64 + R"("}})"),
+            std::vector<std::string>{"metadata.name: Invalid value: \"" + n64 +
+                                     "\": must be no more than 63 characters"});
+  EXPECT_EQ(
+      messages(NamespaceResource(), R"({"metadata":{"name":"a.b"}})"),
+      std::vector<std::string>{"metadata.name: Invalid value: \"a.b\": must not contain dots"});
+  EXPECT_EQ(
+      messages(ServiceResource(), R"({"metadata":{"name":"1svc"},"spec":{}})"),
+      std::vector<std::string>{
+          "metadata.name: Invalid value: \"1svc\": a DNS-1035 label must consist of lower case "
+          "alphanumeric characters or '-', start with an alphabetic character, and end with an "
+          "alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is "
+          "'[a-z]([-a-z0-9]*[a-z0-9])?')"});
+
+  EXPECT_EQ(messages(PodResource(),
+                     R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"i",)"
+                     R"("resources":{"limits":{"cpu":"lots"}}}]}})"),
+            std::vector<std::string>{
+                "spec.containers[0].resources.limits[cpu]: Invalid value: \"lots\": quantities "
+                "must match the regular expression "
+                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"});
+  EXPECT_EQ(
+      messages(SandboxTemplateResource(),
+               R"({"metadata":{"name":"t"},"spec":{"podTemplate":{"spec":{"containers":[{"name":)"
+               R"("a","image":"i","resources":{"requests":{"cpu":"lots","memory":"1Gi"}}}]}}}})"),
+      std::vector<std::string>{
+          "spec.podTemplate.spec.containers[0].resources.requests.cpu: Invalid value: \"lots\": "
+          "spec.podTemplate.spec.containers[0].resources.requests.cpu in body should match "
+          "'^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-"
+          "9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$'"});
+
+  EXPECT_EQ(
+      messages(SandboxWarmPoolResource(),
+               R"({"metadata":{"name":"p","labels":{"ok":"-bad"}},"spec":{"replicas":1,)"
+               R"("sandboxTemplateRef":{"name":"t"}}})"),
+      std::vector<std::string>{
+          "metadata.labels: Invalid value: \"-bad\": a valid label must be an empty string or "
+          "consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+          "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+          "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"});
+  // Annotation keys are checked lower-cased; the total is capped at 256 KiB.
+  Json pool =
+      J(R"({"metadata":{"name":"p"},"spec":{"replicas":1,"sandboxTemplateRef":{"name":"t"}}})");
+  pool["metadata"]["annotations"] = {{"Example.COM/Key", "v"}};
+  EXPECT_TRUE(ValidateObject(SandboxWarmPoolResource(), pool).empty());
+  pool["metadata"]["annotations"]["big"] = std::string(256 * 1024, 'x');
+  FieldErrors errs = ValidateObject(SandboxWarmPoolResource(), pool);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].ToString(),
+            "metadata.annotations: Too long: may not be more than 262144 bytes");
+  EXPECT_EQ(errs[0].Reason(), "FieldValueTooLong");
+}
+
+// Kubernetes lets a Pod update change only images, activeDeadlineSeconds, added tolerations, a
+// negative grace period to 1, and (binding) nodeName from empty.
+TEST(Validation, PodUpdatesChangeOnlyMutableFields) {
+  Json old_pod = J(R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"i",)"
+                   R"("env":[{"name":"X","value":"1"}]}],"tolerations":[{"key":"k"}]}})");
+  auto check = [&](const std::function<void(Json&)>& edit) {
+    Json next = old_pod;
+    edit(next);
+    return ValidateUpdate(PodResource(), old_pod, next);
+  };
+  EXPECT_TRUE(check([](Json& p) {
+                p["spec"]["containers"][0]["image"] = "j";
+                p["spec"]["activeDeadlineSeconds"] = 30;
+                p["spec"]["tolerations"].push_back({{"key", "k2"}});
+                p["metadata"]["labels"] = {{"a", "b"}};
+              }).empty());
+  EXPECT_TRUE(check([](Json& p) { p["spec"]["nodeName"] = "node-1"; }).empty());
+
+  FieldErrors env = check([](Json& p) { p["spec"]["containers"][0]["env"][0]["value"] = "2"; });
+  ASSERT_EQ(env.size(), 1u);
+  EXPECT_EQ(env[0].field, "spec");
+  EXPECT_EQ(env[0].Reason(), "FieldValueForbidden");
+  EXPECT_EQ(env[0].Message().rfind("Forbidden: pod updates may not change fields other than "
+                                   "`spec.containers[*].image`",
+                                   0),
+            0u)
+      << env[0].Message();
+  EXPECT_NE(env[0].Message().find("(changed: spec.containers)"), std::string::npos);
+
+  old_pod["spec"]["nodeName"] = "node-1";
+  EXPECT_FALSE(check([](Json& p) { p["spec"]["nodeName"] = "node-2"; }).empty());
+  EXPECT_FALSE(check([](Json& p) { p["spec"].erase("nodeName"); }).empty());
+  FieldErrors tol = check([](Json& p) { p["spec"]["tolerations"] = Json::array(); });
+  ASSERT_FALSE(tol.empty());
+  EXPECT_EQ(tol[0].field, "spec.tolerations");
+  EXPECT_FALSE(check([](Json& p) { p["spec"]["terminationGracePeriodSeconds"] = 5; }).empty());
+  EXPECT_TRUE(ValidateUpdate(SandboxResource(), old_pod, Json::object()).empty());
 }
 
 TEST(Validation, DefaultsAreApplied) {
@@ -223,6 +358,34 @@ TEST(Patch, JsonPatch) {
   ASSERT_TRUE(out);
   EXPECT_EQ((*out)["spec"]["replicas"], 3);
   EXPECT_FALSE(ApplyJsonPatch(J("{}"), J(R"([{"op":"test","path":"/x","value":1}])")));
+}
+
+// JSON patches can't grow an object without bound: copies are capped in total, and moves or
+// adds that would nest past the decoder's depth limit are refused before they are applied.
+TEST(Patch, JsonPatchIsBounded) {
+  Json doubling = J(R"([{"op":"add","path":"/x","value":[1,2,3,4]}])");
+  for (int i = 0; i < 30; ++i)
+    doubling.push_back({{"op", "copy"}, {"from", ""}, {"path", "/k" + std::to_string(i)}});
+  auto out = ApplyJsonPatch(J("{}"), doubling);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, Code::kResourceExhausted);
+
+  std::string deep60 = std::string(60, '[') + std::string(60, ']');
+  std::string path59 = "/a";
+  for (int i = 0; i < 58; ++i) path59 += "/0";
+  Json stacking = J(R"([{"op":"add","path":"/a","value":)" + deep60 +
+                    R"(},{"op":"add","path":"/b","value":)" + deep60 + "}]");
+  stacking.push_back({{"op", "move"}, {"from", "/b"}, {"path", path59 + "/0"}});
+  out = ApplyJsonPatch(J("{}"), stacking);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, Code::kInvalidArgument);
+  EXPECT_NE(out.error().message.find("deeper than 100"), std::string::npos);
+
+  Json many = Json::array();
+  for (int i = 0; i < 10001; ++i) many.push_back({{"op", "test"}, {"path", ""}, {"value", 1}});
+  out = ApplyJsonPatch(J("{}"), many);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, Code::kResourceExhausted);
 }
 
 TEST(Table, ColumnsAndHumanDuration) {

@@ -24,6 +24,8 @@ std::string FieldError::Reason() const {
       return "FieldValueDuplicate";
     case FieldErrorType::kForbidden:
       return "FieldValueForbidden";
+    case FieldErrorType::kTooLong:
+      return "FieldValueTooLong";
   }
   return "FieldValueInvalid";
 }
@@ -41,6 +43,8 @@ std::string FieldError::Message() const {
       return "Duplicate value: " + Render(value);
     case FieldErrorType::kForbidden:
       return "Forbidden" + (detail.empty() ? std::string() : ": " + detail);
+    case FieldErrorType::kTooLong:
+      return "Too long" + (detail.empty() ? std::string() : ": " + detail);
   }
   return detail;
 }

@@ -17,6 +17,7 @@ enum class FieldErrorType {
   kTypeInvalid,   // "Invalid value: <v>: <detail>"          reason FieldValueTypeInvalid
   kDuplicate,     // "Duplicate value: <v>"                  reason FieldValueDuplicate
   kForbidden,     // "Forbidden: <detail>"                   reason FieldValueForbidden
+  kTooLong,       // "Too long: <detail>" (value omitted)    reason FieldValueTooLong
 };
 
 struct FieldError {

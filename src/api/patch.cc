@@ -1,10 +1,12 @@
 #include "api/patch.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "api/limits.h"
 #include "base/strings.h"
 
 namespace asb::api {
@@ -193,12 +195,49 @@ Result<Json> ApplyStrategicMergePatch(const Json& original, const Json& patch,
 Result<Json> ApplyJsonPatch(const Json& original, const Json& patch) {
   if (!patch.is_array())
     return MakeError(Code::kInvalidArgument, "a JSON patch must be a list of operations");
+  if (patch.size() > kMaxJsonPatchOperations)
+    return MakeError(Code::kResourceExhausted,
+                     "The allowed maximum operations in a JSON patch is " +
+                         std::to_string(kMaxJsonPatchOperations) + ", got " +
+                         std::to_string(patch.size()));
+  // Operations apply one at a time so copies can't grow the object without bound ("copy the
+  // whole object into itself" doubles it per operation) and moves can't stack values into a
+  // nesting deeper than any decoder allows. `depth` is an upper bound on the object's nesting,
+  // kept without walking the object again.
+  auto tokens = [](const std::string& pointer) {
+    return static_cast<int>(std::count(pointer.begin(), pointer.end(), '/'));
+  };
+  int depth = JsonDepth(original);
+  size_t copied = 0;
+  Json out = original;
   // nlohmann reports malformed operations and failed tests by throwing; keep that inside.
   try {
-    return original.patch(patch);
+    for (const Json& op : patch) {
+      std::string name = GetString(op, "op");
+      int at = tokens(GetString(op, "path"));
+      if ((name == "add" || name == "replace") && op.contains("value")) {
+        depth = std::max(depth, at + JsonDepth(op["value"]));
+      } else if (name == "copy") {
+        const Json& from = out.at(Json::json_pointer(GetString(op, "from")));
+        copied += JsonNodeCount(from);
+        if (copied > kMaxJsonPatchCopiedValues)
+          return MakeError(Code::kResourceExhausted,
+                           "the values copied by the JSON patch exceed the limit of " +
+                               std::to_string(kMaxJsonPatchCopiedValues));
+        depth = std::max(depth, at + JsonDepth(from));
+      } else if (name == "move") {
+        depth = std::max(depth, at + depth - tokens(GetString(op, "from")));
+      }
+      if (depth > kMaxJsonDepth)
+        return MakeError(Code::kInvalidArgument,
+                         "the JSON patch would nest the object deeper than " +
+                             std::to_string(kMaxJsonDepth) + " levels");
+      out.patch_inplace(Json::array({op}));
+    }
   } catch (const Json::exception& e) {
     return MakeError(Code::kInvalidArgument, std::string("JSON patch failed: ") + e.what());
   }
+  return out;
 }
 
 }  // namespace asb::api

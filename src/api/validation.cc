@@ -1,27 +1,57 @@
 #include "api/validation.h"
 
-#include <cctype>
 #include <set>
 #include <string>
 
+#include "api/limits.h"
+#include "api/names.h"
+#include "api/pod_validation.h"
 #include "api/schema.h"
-#include "base/k8s_names.h"
+#include "base/strings.h"
 
 namespace asb::api {
 
 namespace {
 
-void ValidateStringMap(const Json& meta, const char* key, bool labels, FieldErrors* out) {
-  auto it = meta.find(key);
-  if (it == meta.end() || !it->is_object()) return;
-  std::string path = std::string("metadata.") + key;
-  for (auto kv = it->begin(); kv != it->end(); ++kv) {
-    if (std::string why = CheckQualifiedName(kv.key()); !why.empty())
-      out->push_back({FieldErrorType::kInvalid, path, kv.key(), why});
-    if (!labels || !kv.value().is_string()) continue;
-    if (std::string why = CheckLabelValue(kv.value().get<std::string>()); !why.empty())
-      out->push_back({FieldErrorType::kInvalid, path, kv.value(), why});
+// Kubernetes' name rule for each kind: Namespaces are RFC 1123 labels, Services RFC 1035
+// labels; Pods, Events and custom resources (upstream's CRDs add no rule of their own) are
+// RFC 1123 subdomains.
+std::vector<std::string> NameErrors(const ResourceInfo& res, std::string_view name) {
+  if (res.group.empty() && res.kind == "Namespace") return Dns1123LabelErrors(name);
+  if (res.group.empty() && res.kind == "Service") return Dns1035LabelErrors(name);
+  return Dns1123SubdomainErrors(name);
+}
+
+// Kubernetes' maskTrailingDash: a generateName prefix may end in '-' (the suffix follows).
+std::string MaskTrailingDash(std::string name) {
+  if (name.size() > 1 && name.back() == '-') name = name.substr(0, name.size() - 2) + "a";
+  return name;
+}
+
+void ValidateLabels(const Json& labels, FieldErrors* out) {
+  if (!labels.is_object()) return;
+  for (auto kv = labels.begin(); kv != labels.end(); ++kv) {
+    for (auto& msg : QualifiedNameErrors(kv.key()))
+      out->push_back({FieldErrorType::kInvalid, "metadata.labels", kv.key(), std::move(msg)});
+    if (!kv.value().is_string()) continue;
+    for (auto& msg : LabelValueErrors(kv.value().get<std::string>()))
+      out->push_back({FieldErrorType::kInvalid, "metadata.labels", kv.value(), std::move(msg)});
   }
+}
+
+void ValidateAnnotations(const Json& annotations, FieldErrors* out) {
+  if (!annotations.is_object()) return;
+  size_t total = 0;
+  for (auto kv = annotations.begin(); kv != annotations.end(); ++kv) {
+    // Kubernetes checks annotation keys lower-cased: upper case is allowed in the prefix.
+    for (auto& msg : QualifiedNameErrors(ToLower(kv.key())))
+      out->push_back({FieldErrorType::kInvalid, "metadata.annotations", kv.key(), std::move(msg)});
+    total += kv.key().size();
+    if (kv.value().is_string()) total += kv.value().get_ref<const std::string&>().size();
+  }
+  if (total > kMaxAnnotationsBytes)
+    out->push_back({FieldErrorType::kTooLong, "metadata.annotations", nullptr,
+                    "may not be more than " + std::to_string(kMaxAnnotationsBytes) + " bytes"});
 }
 
 void ValidateMeta(const ResourceInfo& res, const Json& obj, FieldErrors* out) {
@@ -33,72 +63,24 @@ void ValidateMeta(const ResourceInfo& res, const Json& obj, FieldErrors* out) {
   }
   std::string name = GetString(*meta, "name");
   std::string generate = GetString(*meta, "generateName");
-  // Sandbox names become the pod's hostname and the Service name, so they must be labels.
-  bool label = res.kind == "Namespace" || res.kind == "Sandbox" || res.kind == "Service";
+  if (!generate.empty())
+    for (auto& msg : NameErrors(res, MaskTrailingDash(generate)))
+      out->push_back({FieldErrorType::kInvalid, "metadata.generateName", generate, std::move(msg)});
   if (name.empty() && generate.empty()) {
     out->push_back(
         {FieldErrorType::kRequired, "metadata.name", nullptr, "name or generateName is required"});
   } else if (!name.empty()) {
-    if (std::string why = label ? CheckDns1123Label(name) : CheckDns1123Subdomain(name);
-        !why.empty())
-      out->push_back({FieldErrorType::kInvalid, "metadata.name", name, why});
-  } else {
-    // generateName gets a 5-char suffix; the prefix alone must be valid when a suffix follows.
-    std::string probe = generate + "x";
-    if (std::string why = label ? CheckDns1123Label(probe) : CheckDns1123Subdomain(probe);
-        !why.empty())
-      out->push_back({FieldErrorType::kInvalid, "metadata.generateName", generate, why});
+    for (auto& msg : NameErrors(res, name))
+      out->push_back({FieldErrorType::kInvalid, "metadata.name", name, std::move(msg)});
   }
   if (res.namespaced) {
     std::string ns = GetString(*meta, "namespace");
-    if (std::string why = CheckDns1123Label(ns); !ns.empty() && !why.empty())
-      out->push_back({FieldErrorType::kInvalid, "metadata.namespace", ns, why});
+    if (!ns.empty())
+      for (auto& msg : Dns1123LabelErrors(ns))
+        out->push_back({FieldErrorType::kInvalid, "metadata.namespace", ns, std::move(msg)});
   }
-  ValidateStringMap(*meta, "labels", true, out);
-  ValidateStringMap(*meta, "annotations", false, out);
-}
-
-// Pod-level rules shared by Pods and pod templates: containers present, names unique DNS
-// labels, images set, ports in range.
-void ValidatePodSpec(const Json& spec, const std::string& path, FieldErrors* out) {
-  if (!spec.is_object()) return;
-  auto containers = spec.find("containers");
-  if (containers == spec.end() || !containers->is_array() || containers->empty()) {
-    if (containers == spec.end() || containers->is_array() || containers->is_null())
-      out->push_back({FieldErrorType::kRequired, path + ".containers", nullptr, ""});
-    return;
-  }
-  std::set<std::string> names;
-  for (const char* list : {"initContainers", "containers"}) {
-    auto it = spec.find(list);
-    if (it == spec.end() || !it->is_array()) continue;
-    for (size_t i = 0; i < it->size(); ++i) {
-      const Json& c = (*it)[i];
-      if (!c.is_object()) continue;
-      std::string cpath = path + "." + list + "[" + std::to_string(i) + "]";
-      std::string name = GetString(c, "name");
-      if (name.empty()) {
-        if (c.contains("name") && c["name"].is_string())
-          out->push_back({FieldErrorType::kRequired, cpath + ".name", nullptr, ""});
-      } else if (std::string why = CheckDns1123Label(name); !why.empty()) {
-        out->push_back({FieldErrorType::kInvalid, cpath + ".name", name, why});
-      } else if (!names.insert(name).second) {
-        out->push_back({FieldErrorType::kDuplicate, cpath + ".name", name, ""});
-      }
-      if (GetString(c, "image").empty())
-        out->push_back({FieldErrorType::kRequired, cpath + ".image", nullptr, ""});
-      if (auto ports = c.find("ports"); ports != c.end() && ports->is_array()) {
-        for (size_t p = 0; p < ports->size(); ++p) {
-          const Json* port = Find((*ports)[p], "containerPort");
-          if (port && port->is_number_integer() &&
-              (port->get<int64_t>() < 1 || port->get<int64_t>() > 65535))
-            out->push_back({FieldErrorType::kInvalid,
-                            cpath + ".ports[" + std::to_string(p) + "].containerPort", *port,
-                            "must be between 1 and 65535, inclusive"});
-        }
-      }
-    }
-  }
+  if (auto it = meta->find("labels"); it != meta->end()) ValidateLabels(*it, out);
+  if (auto it = meta->find("annotations"); it != meta->end()) ValidateAnnotations(*it, out);
 }
 
 }  // namespace
@@ -115,10 +97,10 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
   out.insert(out.end(), structural.begin(), structural.end());
   if (const Json* spec = Find(obj, "spec")) {
     if (res.kind == "Pod") {
-      ValidatePodSpec(*spec, "spec", &out);
+      ValidatePodSpec(*spec, "spec", QuantityStyle::kCore, &out);
     } else if (res.kind == "Sandbox" || res.kind == "SandboxTemplate") {
       if (const Json* pod = Find(*spec, "podTemplate.spec"))
-        ValidatePodSpec(*pod, "spec.podTemplate.spec", &out);
+        ValidatePodSpec(*pod, "spec.podTemplate.spec", QuantityStyle::kCustomResource, &out);
     }
   } else if (res.kind != "Namespace" && res.kind != "Event" && res.kind != "ServiceAccount" &&
              res.group != "rbac.authorization.k8s.io") {  // kinds without a spec
@@ -130,6 +112,11 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
   for (auto& e : out)
     if (seen.insert(e.ToString()).second) dedup.push_back(std::move(e));
   return dedup;
+}
+
+FieldErrors ValidateUpdate(const ResourceInfo& res, const Json& old_obj, const Json& new_obj) {
+  if (res.group.empty() && res.kind == "Pod") return ValidatePodUpdate(old_obj, new_obj);
+  return {};
 }
 
 }  // namespace asb::api

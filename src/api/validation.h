@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "api/field_error.h"
+#include "api/names.h"
 #include "api/resource.h"
 #include "base/json_util.h"
 
@@ -21,5 +22,8 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj);
 
 // The name and label syntax checks themselves are in base/k8s_names.h (one copy for every
 // component).
+// Rules that compare an update with the stored object (Pods: only the mutable spec fields may
+// change). Main-resource updates only; status writes are not checked. Empty result = allowed.
+FieldErrors ValidateUpdate(const ResourceInfo& res, const Json& old_obj, const Json& new_obj);
 
 }  // namespace asb::api

@@ -183,6 +183,140 @@ TEST_F(ApiServerTest, InvalidObjectsGet422AndChangeNothing) {
   EXPECT_EQ(Do("PATCH", kPools, "{}").status, 405);
 }
 
+// Hostile bodies get a clear Status and leave asbd standing: a 10^6-deep array (it used to
+// segfault the 422 message), a YAML alias bomb (it used to become a 21 MB object), an object
+// over the 1.5 MiB object limit, annotations over 256 KiB, and JSON patches that grow without
+// bound.
+TEST_F(ApiServerTest, OversizedAndDeepBodiesAreRefused) {
+  std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  http::Response r = Do("POST", kPools, deep);
+  ASSERT_EQ(r.status, 400) << r.body.substr(0, 300);
+  EXPECT_NE(Body(r)["message"].get<std::string>().find("nesting depth exceeds the limit of 100"),
+            std::string::npos)
+      << r.body;
+
+  std::string bomb =
+      "apiVersion: extensions.agents.x-k8s.io/v1alpha1\nkind: SandboxWarmPool\n"
+      "metadata: {name: pool}\nspec:\n  replicas: 1\n  sandboxTemplateRef: {name: t}\n"
+      "  a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    std::string prev(1, static_cast<char>(c - 1));
+    bomb += std::string("  ") + c + ": &" + c + " [*" + prev + ",*" + prev + ",*" + prev + ",*" +
+            prev + ",*" + prev + ",*" + prev + ",*" + prev + ",*" + prev + ",*" + prev + "]\n";
+  }
+  r = Do("POST", kPools, bomb, "application/yaml");
+  ASSERT_EQ(r.status, 400) << r.body.substr(0, 300);
+  EXPECT_NE(Body(r)["message"].get<std::string>().find("excessive aliasing"), std::string::npos);
+
+  Json big = ParseJson(kPool).value();
+  big["spec"]["filler"] = std::string(1600 * 1024, 'x');
+  r = Do("POST", kPools, DumpJson(big));
+  ASSERT_EQ(r.status, 413) << r.body.substr(0, 300);
+  EXPECT_EQ(Body(r)["reason"], "RequestEntityTooLarge");
+
+  Json annotated = ParseJson(kPool).value();
+  annotated["metadata"]["annotations"] = {{"a", std::string(262144, 'x')}};
+  r = Do("POST", kPools, DumpJson(annotated));
+  ASSERT_EQ(r.status, 422) << r.body.substr(0, 300);
+  EXPECT_EQ(Body(r)["message"],
+            "SandboxWarmPool.extensions.agents.x-k8s.io \"pool\" is invalid: metadata.annotations: "
+            "Too long: may not be more than 262144 bytes");
+  EXPECT_EQ(Body(r)["details"]["causes"][0]["reason"], "FieldValueTooLong");
+  EXPECT_EQ(Do("GET", std::string(kPools) + "/pool").status, 404);
+
+  // JSON patches: copying the object into itself doubles it per operation; more than 10000
+  // operations are refused up front.
+  ASSERT_EQ(Do("POST", kPools, kPool).status, 201);
+  Json doubling = Json::array({{{"op", "add"}, {"path", "/spec/x"}, {"value", {1, 2, 3, 4}}}});
+  for (int i = 0; i < 40; ++i)
+    doubling.push_back(
+        {{"op", "copy"}, {"from", "/spec"}, {"path", "/spec/k" + std::to_string(i)}});
+  r = Do("PATCH", std::string(kPools) + "/pool", DumpJson(doubling), "application/json-patch+json");
+  ASSERT_EQ(r.status, 413) << r.body.substr(0, 300);
+  Json many = Json::array();
+  for (int i = 0; i < 10001; ++i)
+    many.push_back({{"op", "test"}, {"path", "/kind"}, {"value", "x"}});
+  r = Do("PATCH", std::string(kPools) + "/pool", DumpJson(many), "application/json-patch+json");
+  ASSERT_EQ(r.status, 413) << r.body.substr(0, 300);
+  EXPECT_EQ(Body(r)["message"],
+            "Request entity too large: The allowed maximum operations in a JSON patch is 10000, "
+            "got 10001");
+  EXPECT_EQ(Body(Do("GET", std::string(kPools) + "/pool"))["spec"]["replicas"], 2);
+}
+
+// The name rule follows the kind as in Kubernetes: custom resources are subdomains (a
+// 64-character Sandbox is fine), Namespaces labels (64 characters get the length message).
+TEST_F(ApiServerTest, NameRulesPerKind) {
+  const std::string n64(64, 'a');
+  std::string sandbox =
+      R"({"metadata":{"name":")" + n64 +
+      R"("},"spec":{"podTemplate":{"spec":{"containers":[{"name":"a","image":"i"}]}}}})";
+  http::Response r =
+      Do("POST", "/apis/agents.x-k8s.io/v1alpha1/namespaces/default/sandboxes", sandbox);
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = Do("POST", "/api/v1/namespaces", R"({"metadata":{"name":")" + n64 + R"("}})");
+  ASSERT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(Body(r)["message"], "Namespace \"" + n64 +
+                                    "\" is invalid: metadata.name: Invalid value: \"" + n64 +
+                                    "\": must be no more than 63 characters");
+  EXPECT_EQ(Body(r)["details"]["causes"][0]["field"], "metadata.name");
+}
+
+// A bad quantity is refused at create, on the field, instead of failing later on the node.
+TEST_F(ApiServerTest, BadQuantitiesAreRefusedAtCreate) {
+  std::string tpl =
+      R"({"metadata":{"name":"t"},"spec":{"podTemplate":{"spec":{"containers":[{"name":"a",)"
+      R"("image":"i","resources":{"limits":{"cpu":"lots"}}}]}}}})";
+  http::Response r = Do(
+      "POST", "/apis/extensions.agents.x-k8s.io/v1alpha1/namespaces/default/sandboxtemplates", tpl);
+  ASSERT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(Body(r)["details"]["causes"][0]["field"],
+            "spec.podTemplate.spec.containers[0].resources.limits.cpu");
+  std::string pod = R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"i",)"
+                    R"("resources":{"requests":{"memory":"lots"}}}]}})";
+  r = Do("POST", "/api/v1/namespaces/default/pods", pod);
+  ASSERT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(Body(r)["message"],
+            "Pod \"p\" is invalid: spec.containers[0].resources.requests[memory]: Invalid value: "
+            "\"lots\": quantities must match the regular expression "
+            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+}
+
+// Pod spec updates Kubernetes forbids get 422 (a nodeName change used to leave a pod stuck);
+// images may change, and binding (nodeName from empty) still works.
+TEST_F(ApiServerTest, PodSpecUpdatesAreLimitedToMutableFields) {
+  const std::string pods = "/api/v1/namespaces/default/pods";
+  http::Response r = Do("POST", pods,
+                        R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a",)"
+                        R"("image":"i","env":[{"name":"X","value":"1"}]}]}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = Do("PATCH", pods + "/p",
+         R"({"spec":{"containers":[{"name":"a","env":[{"name":"X","value":"2"}]}]}})",
+         "application/strategic-merge-patch+json");
+  ASSERT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(Body(r)["details"]["causes"][0]["field"], "spec");
+  EXPECT_NE(Body(r)["message"].get<std::string>().find(
+                "spec: Forbidden: pod updates may not change fields other than"),
+            std::string::npos)
+      << r.body;
+  r = Do("PATCH", pods + "/p", R"({"spec":{"containers":[{"name":"a","image":"j"}]}})",
+         "application/strategic-merge-patch+json");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Do("PATCH", pods + "/p", R"({"spec":{"nodeName":"node-1"}})",
+         "application/strategic-merge-patch+json");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Do("PATCH", pods + "/p", R"({"spec":{"nodeName":"node-2"}})",
+         "application/strategic-merge-patch+json");
+  ASSERT_EQ(r.status, 422) << r.body;
+  Json got = Body(Do("GET", pods + "/p"));
+  EXPECT_EQ(got["spec"]["nodeName"], "node-1");
+  EXPECT_EQ(got["spec"]["containers"][0]["image"], "j");
+  // Status writes are not spec updates.
+  got["status"] = {{"phase", "Running"}};
+  r = Do("PUT", pods + "/p/status", DumpJson(got));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(ApiServerTest, YamlBodiesAndPatches) {
   std::string yaml =
       "apiVersion: extensions.agents.x-k8s.io/v1alpha1\nkind: SandboxWarmPool\n"

@@ -1,6 +1,7 @@
 // CRUD, patch, status and scale handlers. Every write goes through Prepare(): decode, check
 // identity (apiVersion/kind/namespace/name), strict field check + pruning, defaulting,
 // validation; only then the store.
+#include "api/limits.h"
 #include "api/patch.h"
 #include "api/schema.h"
 #include "api/validation.h"
@@ -68,12 +69,25 @@ Reply<Json> DecodeBody(const http::Request& req) {
   return std::move(*parsed);
 }
 
-// Checks identity, handles unknown fields per fieldValidation, defaults and validates `obj`.
-// `current` is the stored object for updates (its status is kept on main-resource writes).
+// A decoded or patched object over api/limits.h's bounds: 413 for size (as kube-apiserver
+// answers an object etcd would refuse), 400 for nesting.
+http::Response LimitResponse(const Error& e) {
+  if (e.code == Code::kResourceExhausted)
+    return StatusResponse(413, "RequestEntityTooLarge", "Request entity too large: " + e.message);
+  return StatusResponse(400, "BadRequest", e.message);
+}
+
+// Checks limits and identity, handles unknown fields per fieldValidation, defaults and
+// validates `obj`. `current` is the stored object for updates (its status is kept on
+// main-resource writes, and update rules compare against it).
 Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::string>* warnings) {
   const api::ResourceInfo& res = *ctx.target.res;
   if (!obj.is_object())
     return Fail(StatusResponse(400, "BadRequest", "the request body must be a JSON object"));
+  // First, so nothing below (pruning, validation messages that print values) walks an object
+  // deeper or larger than any stored object may be.
+  if (Status limits = api::CheckObjectLimits(obj); !limits)
+    return Fail(LimitResponse(limits.error()));
   std::string api_version = GetString(obj, "apiVersion");
   std::string kind = GetString(obj, "kind");
   if (!api_version.empty() && api_version != res.ApiVersion())
@@ -140,6 +154,10 @@ Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::st
   }
   api::ApplyDefaults(res, obj);
   api::FieldErrors errors = api::ValidateObject(res, obj);
+  if (current && ctx.target.sub != "status") {
+    api::FieldErrors update = api::ValidateUpdate(res, *current, obj);
+    errors.insert(errors.end(), update.begin(), update.end());
+  }
   if (errors.empty()) errors = api::AdmitStoredOnly(res, obj, warnings);
   if (!errors.empty()) {
     std::string name = GetString(obj, "metadata.name");
@@ -266,7 +284,10 @@ Reply<Json> ApplyPatch(Ctx& ctx, const Json& original, const api::Schema* schema
   Result<Json> out = json_patch ? api::ApplyJsonPatch(original, *patch)
                      : merge    ? api::ApplyMergePatch(original, *patch)
                                 : api::ApplyStrategicMergePatch(original, *patch, schema);
-  if (!out) return Fail(StatusResponse(400, "BadRequest", out.error().message));
+  if (!out) {
+    if (out.error().code == Code::kResourceExhausted) return Fail(LimitResponse(out.error()));
+    return Fail(StatusResponse(400, "BadRequest", out.error().message));
+  }
   return std::move(*out);
 }
 

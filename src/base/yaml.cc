@@ -1,6 +1,11 @@
 #include "base/yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <optional>
+#include <sstream>
 
 #include "base/strings.h"
 
@@ -8,10 +13,10 @@ namespace asb {
 
 namespace {
 
-Json ScalarToJson(const YAML::Node& node) {
-  const std::string& s = node.Scalar();
-  // Quoted scalars ("250m", "8888") stay strings; plain ones follow YAML 1.2 core schema.
-  if (node.Tag() == "!") return s;
+Json ScalarToJson(const std::string& tag, const std::string& s) {
+  // Quoted scalars ("250m", "8888") and !!str stay strings; plain ones follow the YAML 1.2 core
+  // schema.
+  if (tag == "!" || tag == "tag:yaml.org,2002:str") return s;
   if (s == "null" || s == "~" || s == "Null" || s == "NULL" || s.empty()) return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
@@ -25,35 +30,130 @@ Json ScalarToJson(const YAML::Node& node) {
   return s;
 }
 
-Result<Json> NodeToJson(const YAML::Node& node, int depth) {
-  if (depth > 100) return MakeError(Code::kInvalidArgument, "YAML nested too deeply");
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return Json(nullptr);
-    case YAML::NodeType::Scalar:
-      return ScalarToJson(node);
-    case YAML::NodeType::Sequence: {
-      Json arr = Json::array();
-      for (const auto& child : node) {
-        ASB_ASSIGN_OR_RETURN(Json v, NodeToJson(child, depth + 1));
-        arr.push_back(std::move(v));
-      }
-      return arr;
+// Builds JSON documents from yaml-cpp's events with an explicit stack (no recursion over the
+// input) and every limit checked before the value it guards is allocated. Limit breaches throw
+// YAML::ParserException, which unwinds yaml-cpp's own parser at the offending mark.
+class JsonBuilder : public YAML::EventHandler {
+ public:
+  std::vector<Json> TakeDocuments() { return std::move(docs_); }
+
+  void OnDocumentStart(const YAML::Mark&) override { anchors_.clear(); }
+  void OnDocumentEnd() override {
+    if (root_ && !root_->is_null()) docs_.push_back(std::move(*root_));
+    root_.reset();
+  }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (ExpectingKey()) Fail(mark, "YAML map keys must be non-null scalars");
+    ++direct_;
+    Count(mark, 1);
+    Emit(mark, Json(nullptr), anchor, 1, 0);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) Fail(mark, "unknown alias");
+    const Anchored& a = it->second;
+    if (ExpectingKey()) {
+      if (!a.value.is_string()) Fail(mark, "YAML map keys must be scalars");
+      stack_.back().key = a.value.get<std::string>();
+      return;
     }
-    case YAML::NodeType::Map: {
-      Json obj = Json::object();
-      for (const auto& kv : node) {
-        if (!kv.first.IsScalar())
-          return MakeError(Code::kInvalidArgument, "YAML map keys must be scalars");
-        ASB_ASSIGN_OR_RETURN(Json v, NodeToJson(kv.second, depth + 1));
-        obj[kv.first.Scalar()] = std::move(v);
-      }
-      return obj;
+    aliased_ += a.nodes;
+    if (aliased_ > kYamlAliasAllowance + 10 * direct_)
+      Fail(mark, "document contains excessive aliasing");
+    Count(mark, a.nodes);
+    CheckDepth(mark, static_cast<int>(stack_.size()) + a.depth);
+    Emit(mark, a.value, 0, a.nodes, a.depth);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    ++direct_;
+    Count(mark, 1);
+    if (ExpectingKey()) {
+      stack_.back().key = value;
+      if (anchor) anchors_[anchor] = {Json(value), 1, 0};
+      return;
+    }
+    Emit(mark, ScalarToJson(tag, value), anchor, 1, 0);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, Json::array(), anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, Json::object(), anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  struct Frame {
+    Json value;
+    YAML::Mark mark;
+    YAML::anchor_t anchor = 0;
+    size_t nodes_before = 0;         // total_ when this container opened
+    std::optional<std::string> key;  // maps: the key waiting for its value
+  };
+  struct Anchored {
+    Json value;
+    size_t nodes = 0;
+    int depth = 0;
+  };
+
+  [[noreturn]] static void Fail(const YAML::Mark& mark, const std::string& why) {
+    throw YAML::ParserException(mark, why);
+  }
+  bool ExpectingKey() const {
+    return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().key;
+  }
+  void Count(const YAML::Mark& mark, size_t n) {
+    total_ += n;
+    if (total_ > kMaxYamlValues)
+      Fail(mark, "document has more than " + std::to_string(kMaxYamlValues) + " values");
+  }
+  void CheckDepth(const YAML::Mark& mark, int depth) {
+    if (depth > kMaxJsonDepth)
+      Fail(mark, "nesting depth exceeds the limit of " + std::to_string(kMaxJsonDepth));
+  }
+  void Open(const YAML::Mark& mark, Json empty, YAML::anchor_t anchor) {
+    if (ExpectingKey()) Fail(mark, "YAML map keys must be scalars");
+    ++direct_;
+    Count(mark, 1);
+    CheckDepth(mark, static_cast<int>(stack_.size()) + 1);
+    stack_.push_back({std::move(empty), mark, anchor, total_ - 1, std::nullopt});
+  }
+  void Close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    size_t nodes = total_ - f.nodes_before;
+    int depth = f.anchor ? JsonDepth(f.value) : 0;
+    Emit(f.mark, std::move(f.value), f.anchor, nodes, depth);
+  }
+  // Places a finished value in its parent (or as the document root) and remembers anchors.
+  void Emit(const YAML::Mark& mark, Json v, YAML::anchor_t anchor, size_t nodes, int depth) {
+    if (anchor) anchors_[anchor] = {v, nodes, depth};
+    if (stack_.empty()) {
+      if (root_) Fail(mark, "more than one root value");
+      root_ = std::move(v);
+      return;
+    }
+    Frame& parent = stack_.back();
+    if (parent.value.is_array()) {
+      parent.value.push_back(std::move(v));
+    } else {
+      parent.value[*parent.key] = std::move(v);
+      parent.key.reset();
     }
   }
-  return Json(nullptr);
-}
+
+  std::vector<Frame> stack_;
+  std::optional<Json> root_;
+  std::vector<Json> docs_;
+  std::map<YAML::anchor_t, Anchored> anchors_;
+  size_t total_ = 0;    // values decoded, alias copies included
+  size_t direct_ = 0;   // values written out in the text
+  size_t aliased_ = 0;  // values added by aliases
+};
 
 }  // namespace
 
@@ -67,17 +167,16 @@ Result<Json> ParseYaml(std::string_view text) {
 }
 
 Result<std::vector<Json>> ParseYamlDocuments(std::string_view text) {
-  std::vector<Json> out;
+  std::istringstream in{std::string(text)};
+  JsonBuilder builder;
   try {
-    for (const YAML::Node& doc : YAML::LoadAll(std::string(text))) {
-      ASB_ASSIGN_OR_RETURN(Json j, NodeToJson(doc, 0));
-      if (j.is_null()) continue;
-      out.push_back(std::move(j));
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(builder)) {
     }
   } catch (const YAML::Exception& e) {
     return MakeError(Code::kInvalidArgument, std::string("invalid YAML: ") + e.what());
   }
-  return out;
+  return builder.TakeDocuments();
 }
 
 }  // namespace asb

@@ -1,13 +1,24 @@
 // YAML manifests to JSON (yaml-cpp). Kept apart from json_util so binaries that must link
 // statically (asb-agent) don't pull in yaml-cpp.
+//
+// Decoding is bounded while it runs, from yaml-cpp's event stream (never its node graph): nesting
+// deeper than kMaxJsonDepth, more than kMaxYamlValues values, or aliases that expand to more
+// than kYamlAliasAllowance + 10 x the document's own values ("billion laughs") stop the parse
+// with kInvalidArgument before the expansion is allocated.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
 #include "base/json_util.h"
 
 namespace asb {
+
+// Values (scalars, lists, maps, alias copies included) one YAML stream may decode to.
+inline constexpr size_t kMaxYamlValues = size_t{1} << 20;
+// Values aliases may add beyond 10 x the values written out in the text.
+inline constexpr size_t kYamlAliasAllowance = 10000;
 
 // Parses YAML (a single document) into JSON; kInvalidArgument with line/column on bad input.
 // Quoted scalars stay strings ("8888"); plain scalars follow the YAML 1.2 core schema.

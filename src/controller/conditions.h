@@ -37,6 +37,7 @@ inline constexpr std::string_view kReasonPodTerminating = "PodTerminating";
 
 // SandboxClaim Ready reasons (besides the ones mirrored from the Sandbox).
 // False: spec.sandboxTemplateRef names no SandboxTemplate (retried every minute and on create).
+// Also a SandboxWarmPool's Ready reason (with a Warning event); removed once the template exists.
 inline constexpr std::string_view kReasonTemplateNotFound = "TemplateNotFound";
 // False: the named warm pool does not exist and no cold start is possible.
 inline constexpr std::string_view kReasonWarmPoolNotFound = "WarmPoolNotFound";

@@ -3,6 +3,8 @@
 #include "api/resource.h"
 #include "api/views.h"
 #include "base/log.h"
+#include "controller/conditions.h"
+#include "controller/events.h"
 #include "controller/object_util.h"
 #include "controller/store_ops.h"
 
@@ -60,7 +62,23 @@ Result<Requeue> WarmPoolReconciler::Reconcile(const std::string& key) {
   status["readyReplicas"] = plan.ready_replicas;
   status["selector"] = PoolSelector(name);
   status["observedGeneration"] = Generation(*pool);
+  // A missing template is said at once on the pool (and in one Event per occurrence), and the
+  // condition goes away on the first reconcile after the template appears (OnTemplate wakes us).
+  const Json* cond = FindCondition(*pool, kCondReady);
+  const bool was_missing = cond && GetString(*cond, "reason") == kReasonTemplateNotFound;
+  const std::string missing_msg = "SandboxTemplate \"" + tmpl_name + "\" not found";
+  if (!tmpl) {
+    status["conditions"] =
+        SetCondition(status.value("conditions", Json()),
+                     {std::string(kCondReady), "False", std::string(kReasonTemplateNotFound),
+                      missing_msg, Generation(*pool)},
+                     now);
+  } else if (was_missing) {
+    status["conditions"] = RemoveCondition(status.value("conditions", Json()), kCondReady);
+  }
   Result<bool> wrote = WriteStatusIfChanged(store_, pool_res, *pool, status);
+  if (wrote && !tmpl && !was_missing)
+    RecordEvent(store_, clock_, pool_res, *pool, "Warning", kReasonTemplateNotFound, missing_msg);
   if (!wrote && wrote.error().code != Code::kNotFound) return tl::unexpected(wrote.error());
   if (!acted) return tl::unexpected(acted.error());
   if (!tmpl) {

@@ -228,6 +228,30 @@ TEST_F(WarmPoolReconcilerTest, MissingTemplateCreatesNothingAndRetries) {
   store::ListOptions lo;
   lo.label_selector = PoolSelector("orphan");
   EXPECT_TRUE(store_->List(api::SandboxResource(), "default", lo)->items.empty());
+
+  // The pool says why at once, with one Warning event, and recovers when the template appears.
+  auto pool = store_->Get(api::SandboxWarmPoolResource(), "default", "orphan");
+  ASSERT_TRUE(pool);
+  const Json* ready = FindCondition(*pool, kCondReady);
+  ASSERT_NE(ready, nullptr) << (*pool)["status"];
+  EXPECT_EQ(GetString(*ready, "status"), "False");
+  EXPECT_EQ(GetString(*ready, "reason"), kReasonTemplateNotFound);
+  EXPECT_EQ(GetString(*ready, "message"), "SandboxTemplate \"nope\" not found");
+  ASSERT_OK(r.Reconcile("default/orphan"));
+  auto events = store_->List(api::EventResource(), "default", {});
+  ASSERT_TRUE(events);
+  int warnings = 0;
+  for (const Json& e : events->items)
+    warnings += GetString(e, "reason") == kReasonTemplateNotFound &&
+                GetString(e, "involvedObject.name") == "orphan";
+  EXPECT_EQ(warnings, 1);
+
+  ASSERT_OK(store_->Create(api::SandboxTemplateResource(), TemplateObj("nope")));
+  ASSERT_OK(r.Reconcile("default/orphan"));
+  pool = store_->Get(api::SandboxWarmPoolResource(), "default", "orphan");
+  ASSERT_TRUE(pool);
+  EXPECT_EQ(FindCondition(*pool, kCondReady), nullptr);
+  EXPECT_EQ(store_->List(api::SandboxResource(), "default", lo)->items.size(), 2u);
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 #include <map>
 #include <set>
 
+#include "api/quantity.h"
 #include "base/strings.h"
-#include "node/quantity.h"
 
 namespace asb::node {
 namespace {
@@ -170,7 +170,7 @@ tl::expected<runtime::Limits, PodFailure> ParseResources(const Json& c, const st
       } else {
         return Invalid(fp + "." + name, "must be a quantity");
       }
-      auto v = milli ? ParseQuantityMilli(text) : ParseQuantityValue(text);
+      auto v = milli ? api::ParseQuantityMilli(text) : api::ParseQuantityValue(text);
       if (!v) return Invalid(fp + "." + name, v.error().message);
       return *v;
     }
@@ -438,13 +438,25 @@ std::string SandboxIdForUid(std::string_view uid) {
   return id;
 }
 
+namespace {
+
+// The kubelet's hostname rule: the pod name, cut to 63 characters without a trailing '-' or '.'
+// (pod names may be 253-character subdomains; hostnames may not).
+std::string PodHostname(const std::string& pod_name) {
+  std::string host = pod_name.substr(0, 63);
+  while (!host.empty() && (host.back() == '-' || host.back() == '.')) host.pop_back();
+  return host;
+}
+
+}  // namespace
+
 Result<runtime::SandboxSpec> BuildSandboxSpec(const PodPlan& plan,
                                               const image::ResolvedImage& image) {
   const ContainerPlan& c = plan.container;
   runtime::SandboxSpec spec;
   spec.id = SandboxIdForUid(plan.uid);
   if (spec.id.empty()) return MakeError(Code::kInvalidArgument, "pod has no metadata.uid");
-  spec.hostname = plan.name;
+  spec.hostname = PodHostname(plan.name);
   spec.rootfs = image.rootfs;
 
   // Environment: the image's, overridden by the container's; container values may refer to
@@ -469,7 +481,7 @@ Result<runtime::SandboxSpec> BuildSandboxSpec(const PodPlan& plan,
     set(k, ExpandVars(v, env));
     if (k == "HOSTNAME") has_hostname = true;
   }
-  if (!has_hostname) set("HOSTNAME", plan.name);
+  if (!has_hostname) set("HOSTNAME", spec.hostname);
 
   std::vector<std::string> command, args;
   for (const std::string& s : c.command) command.push_back(ExpandVars(s, env));

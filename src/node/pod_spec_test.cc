@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace asb::node {
 namespace {
 
@@ -127,6 +129,25 @@ TEST(ParsePodTest, CpuRequestIsAShareNotAQuota) {
   EXPECT_EQ(plan->container.limits.cpu_request_millis, 250);
   EXPECT_EQ(plan->container.limits.memory_bytes, 512LL << 20);
   EXPECT_EQ(plan->container.limits.ephemeral_storage_bytes, 512LL << 20);
+}
+
+// Pods (and the Sandboxes that own them) may have 253-character names; the hostname follows the
+// kubelet: the first 63 characters, without a trailing '-' or '.'.
+TEST(ParsePodTest, LongNamesGiveKubeletHostnames) {
+  Json pod = Pod(Ctr());
+  std::string name = std::string(62, 'a') + ".b" + std::string(100, 'c');
+  pod["metadata"]["name"] = name;
+  auto plan = ParsePod(pod);
+  ASSERT_TRUE(plan.has_value()) << plan.error().message;
+  ResolvedImage image;
+  image.rootfs.lower_dir = "/images/x";
+  image.entrypoint = {"/bin/sh"};
+  auto spec = BuildSandboxSpec(*plan, image);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message;
+  EXPECT_EQ(spec->hostname, std::string(62, 'a'));
+  EXPECT_NE(std::find(spec->process.env.begin(), spec->process.env.end(),
+                      "HOSTNAME=" + std::string(62, 'a')),
+            spec->process.env.end());
 }
 
 TEST(ParsePodTest, Defaults) {

@@ -146,13 +146,43 @@ spec:
 """
     pod.write_text(manifest)
     assert "pod/p1 created" in kubectl("apply", "-f", str(pod)).stdout
-    pod.write_text(manifest.replace('value: "1"', 'value: "2"'))
+    # Images are mutable: the strategic merge keeps both containers and their order.
+    pod.write_text(manifest.replace("image: busybox\n    env", "image: busybox:2\n    env"))
     assert "pod/p1 configured" in kubectl("apply", "-f", str(pod)).stdout
     got = json.loads(kubectl("get", "pod", "p1", "-o", "json").stdout)
     names = [c["name"] for c in got["spec"]["containers"]]
     assert names == ["a", "b"]
-    assert got["spec"]["containers"][0]["env"] == [{"name": "X", "value": "2"}]
+    assert got["spec"]["containers"][0]["image"] == "busybox:2"
+    # Anything else in a pod's spec is fixed, as in Kubernetes.
+    pod.write_text(manifest.replace('value: "1"', 'value: "2"'))
+    r = kubectl("apply", "-f", str(pod), check=False)
+    assert r.returncode != 0
+    assert "pod updates may not change fields other than" in r.stderr, r.stderr
     wait_for(lambda: "p1" in kubectl("get", "pods").stdout, what="pod listed")
+
+
+def test_get_pages_past_the_first_chunk(asbd, kubectl, tmp_path):
+    # kubectl get asks for Tables in chunks (500 by default) and follows metadata.continue.
+    docs = []
+    for i in range(30):
+        docs.append("""apiVersion: extensions.agents.x-k8s.io/v1alpha1
+kind: SandboxTemplate
+metadata:
+  name: t-%02d
+spec:
+  podTemplate:
+    spec:
+      containers:
+      - name: main
+        image: python-runtime
+""" % i)
+    manifest = tmp_path / "templates.yaml"
+    manifest.write_text("---\n".join(docs))
+    kubectl("apply", "-f", str(manifest))
+    r = kubectl("get", "sandboxtemplates", "--chunk-size=1", "--no-headers")
+    assert sorted(line.split()[0] for line in r.stdout.splitlines()) == \
+        ["t-%02d" % i for i in range(30)], r.stdout
+    kubectl("delete", "-f", str(manifest))
 
 
 def test_asbctl_apply_get_delete(asbd, tmp_path):

@@ -8,7 +8,7 @@
 
 #include "base/result.h"
 
-namespace asb::node {
+namespace asb::api {
 
 // The quantity scaled by 1000 (millicores for cpu), rounded up. "250m" -> 250, "1" -> 1000,
 // "0.1" -> 100, "1Ki" -> 1024000. Errors: kInvalidArgument naming the text (bad syntax, negative,
@@ -18,4 +18,14 @@ namespace asb::node {
 // "100m" -> 1. Errors as above.
 [[nodiscard]] Result<int64_t> ParseQuantityValue(std::string_view text);
 
-}  // namespace asb::node
+// Why a resources value is not a quantity the node can use, for validation messages.
+enum class QuantityProblem {
+  kNone,
+  kSyntax,    // not Kubernetes' quantity syntax ("lots", "1.2.3", "5Qi")
+  kNegative,  // well formed but below zero
+  kTooLarge,  // well formed but beyond int64 at the node's scale (millis for cpu)
+};
+// Classifies `text` as ParseQuantityMilli (`milli`) or ParseQuantityValue would read it.
+QuantityProblem CheckQuantity(std::string_view text, bool milli);
+
+}  // namespace asb::api

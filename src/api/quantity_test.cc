@@ -1,8 +1,8 @@
-#include "node/quantity.h"
+#include "api/quantity.h"
 
 #include <gtest/gtest.h>
 
-namespace asb::node {
+namespace asb::api {
 namespace {
 
 struct Case {
@@ -68,5 +68,19 @@ TEST(QuantityTest, RejectsBadInputWithMessage) {
   }
 }
 
+TEST(QuantityTest, CheckQuantityClassifiesForValidation) {
+  EXPECT_EQ(CheckQuantity("250m", true), QuantityProblem::kNone);
+  EXPECT_EQ(CheckQuantity("+1Gi", false), QuantityProblem::kNone);
+  EXPECT_EQ(CheckQuantity("lots", true), QuantityProblem::kSyntax);
+  EXPECT_EQ(CheckQuantity("1.2.3", true), QuantityProblem::kSyntax);
+  EXPECT_EQ(CheckQuantity("-+1", true), QuantityProblem::kSyntax);
+  EXPECT_EQ(CheckQuantity("", true), QuantityProblem::kSyntax);
+  EXPECT_EQ(CheckQuantity("-1", true), QuantityProblem::kNegative);
+  EXPECT_EQ(CheckQuantity("-lots", true), QuantityProblem::kSyntax);
+  EXPECT_EQ(CheckQuantity("9e18", true), QuantityProblem::kTooLarge);  // fits as a value only
+  EXPECT_EQ(CheckQuantity("9e18", false), QuantityProblem::kNone);
+  EXPECT_EQ(CheckQuantity(std::string(60, '9'), false), QuantityProblem::kTooLarge);
+}
+
 }  // namespace
-}  // namespace asb::node
+}  // namespace asb::api

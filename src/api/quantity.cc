@@ -1,8 +1,8 @@
-#include "node/quantity.h"
+#include "api/quantity.h"
 
 #include <string>
 
-namespace asb::node {
+namespace asb::api {
 namespace {
 
 using Int = __int128;
@@ -127,6 +127,24 @@ Result<int64_t> Scaled(std::string_view text, int64_t scale) {
 }  // namespace
 
 Result<int64_t> ParseQuantityMilli(std::string_view text) { return Scaled(text, 1000); }
+
+QuantityProblem CheckQuantity(std::string_view text, bool milli) {
+  std::string_view magnitude = text;
+  bool negative = !text.empty() && text.front() == '-';
+  if (negative) {
+    magnitude.remove_prefix(1);
+    if (!magnitude.empty() && magnitude.front() == '+') return QuantityProblem::kSyntax;
+  }
+  auto parsed = Parse(magnitude);
+  if (!parsed) {
+    // More digits than 128 bits hold is well formed, just unrepresentable.
+    bool overflow = parsed.error().message.find("too many digits") != std::string::npos;
+    return overflow && !negative ? QuantityProblem::kTooLarge : QuantityProblem::kSyntax;
+  }
+  if (negative) return QuantityProblem::kNegative;  // even "-0": the node refuses any sign
+  return Scaled(text, milli ? 1000 : 1) ? QuantityProblem::kNone : QuantityProblem::kTooLarge;
+}
+
 Result<int64_t> ParseQuantityValue(std::string_view text) { return Scaled(text, 1); }
 
-}  // namespace asb::node
+}  // namespace asb::api
