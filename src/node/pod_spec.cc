@@ -183,7 +183,7 @@ tl::expected<runtime::Limits, PodFailure> ParseResources(const Json& c, const st
     if (q == s->end() || q->is_null()) return 0;
     const std::string fp = path + ".resources.requests." + name;
     if (!q->is_string() && !q->is_number()) return Invalid(fp, "must be a quantity");
-    auto v = ParseQuantityMilli(q->is_string() ? q->get<std::string>() : q->dump());
+    auto v = api::ParseQuantityMilli(q->is_string() ? q->get<std::string>() : q->dump());
     if (!v) return Invalid(fp, v.error().message);
     return *v;
   };

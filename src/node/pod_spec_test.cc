@@ -139,7 +139,7 @@ TEST(ParsePodTest, LongNamesGiveKubeletHostnames) {
   pod["metadata"]["name"] = name;
   auto plan = ParsePod(pod);
   ASSERT_TRUE(plan.has_value()) << plan.error().message;
-  ResolvedImage image;
+  image::ResolvedImage image;
   image.rootfs.lower_dir = "/images/x";
   image.entrypoint = {"/bin/sh"};
   auto spec = BuildSandboxSpec(*plan, image);
