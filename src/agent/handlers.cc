@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "agent/multipart.h"
+#include "agent/remote_command.h"
 #include "base/log.h"
 #include "base/strings.h"
 
@@ -151,9 +152,13 @@ struct Route {
 
 // The agent's whole HTTP surface, in one place.
 constexpr Route kRoutes[] = {
-    {"GET", "/", false, HandleHealth},        {"POST", "/execute", false, HandleExecute},
-    {"POST", "/upload", false, HandleUpload}, {"GET", "/download/", true, HandleDownload},
-    {"GET", "/list/", true, HandleList},      {"GET", "/exists/", true, HandleExists},
+    {"GET", "/", false, HandleHealth},
+    {"POST", "/execute", false, HandleExecute},
+    {"POST", "/upload", false, HandleUpload},
+    {"GET", "/download/", true, HandleDownload},
+    {"GET", "/list/", true, HandleList},
+    {"GET", "/exists/", true, HandleExists},
+    {"GET", kRemoteCommandPath, false, HandleRemoteCommand},
 };
 
 }  // namespace

@@ -23,6 +23,15 @@ Json J(std::string_view s) {
   return j.value_or(Json());
 }
 
+// The v1alpha1 entries (the well-known accessors name the v1beta1 storage version).
+const ResourceInfo& AlphaSandbox() { return *FindByKind("agents.x-k8s.io/v1alpha1", "Sandbox"); }
+const ResourceInfo& AlphaClaim() {
+  return *FindByKind("extensions.agents.x-k8s.io/v1alpha1", "SandboxClaim");
+}
+const ResourceInfo& AlphaPool() {
+  return *FindByKind("extensions.agents.x-k8s.io/v1alpha1", "SandboxWarmPool");
+}
+
 const ResourceInfo& For(const Json& obj) {
   const ResourceInfo* r = FindByKind(GetString(obj, "apiVersion"), GetString(obj, "kind"));
   EXPECT_NE(r, nullptr);
@@ -81,16 +90,16 @@ INSTANTIATE_TEST_SUITE_P(
             "pool negative", SandboxWarmPoolResource,
             R"({"metadata":{"name":"p"},"spec":{"replicas":-1,"sandboxTemplateRef":{"name":"t"}}})",
             "spec.replicas", "FieldValueInvalid"},
-        BadCase{"pool missing replicas", SandboxWarmPoolResource,
+        BadCase{"pool missing replicas", AlphaPool,
                 R"({"metadata":{"name":"p"},"spec":{"sandboxTemplateRef":{"name":"t"}}})",
                 "spec.replicas", "FieldValueRequired"},
         BadCase{"pool missing ref name", SandboxWarmPoolResource,
                 R"({"metadata":{"name":"p"},"spec":{"replicas":1,"sandboxTemplateRef":{}}})",
                 "spec.sandboxTemplateRef.name", "FieldValueRequired"},
-        BadCase{"claim missing ref", SandboxClaimResource, R"({"metadata":{"name":"c"},"spec":{}})",
+        BadCase{"claim missing ref", AlphaClaim, R"({"metadata":{"name":"c"},"spec":{}})",
                 "spec.sandboxTemplateRef", "FieldValueRequired"},
         BadCase{
-            "sandbox replicas 2", SandboxResource,
+            "sandbox replicas 2", AlphaSandbox,
             R"({"metadata":{"name":"s"},"spec":{"replicas":2,"podTemplate":{"spec":{"containers":[{"name":"a","image":"i"}]}}}})",
             "spec.replicas", "FieldValueInvalid"},
         BadCase{"template no containers", SandboxTemplateResource,
@@ -136,10 +145,10 @@ TEST(Validation, MessagesLookLikeKubernetes) {
 TEST(Validation, DefaultsAreApplied) {
   Json sb = J(
       R"({"metadata":{"name":"s"},"spec":{"podTemplate":{"spec":{"containers":[{"name":"a","image":"i"}]}}}})");
-  ApplyDefaults(SandboxResource(), sb);
+  ApplyDefaults(AlphaSandbox(), sb);
   EXPECT_EQ(sb["spec"]["replicas"], 1);
   Json claim = J(R"({"metadata":{"name":"c"},"spec":{"sandboxTemplateRef":{"name":"t"}}})");
-  ApplyDefaults(SandboxClaimResource(), claim);
+  ApplyDefaults(AlphaClaim(), claim);
   EXPECT_EQ(claim["spec"]["warmpool"], "default");
   EXPECT_FALSE(claim["spec"].contains("lifecycle"));  // defaults only inside existing parents
 }

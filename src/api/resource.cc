@@ -6,6 +6,44 @@ namespace asb::api {
 
 const std::vector<ResourceInfo>& AllResources() {
   static const std::vector<ResourceInfo> kAll = {
+      // v1beta1 first: it is the storage version and the preferred one in discovery. v1beta1
+      // Sandbox has no scale subresource (operatingMode replaced replicas, KEP-694).
+      {std::string(kAgentsGroup),
+       "v1beta1",
+       "Sandbox",
+       "sandboxes",
+       "sandbox",
+       {"sandbox"},
+       true,
+       true,
+       false},
+      {std::string(kExtensionsGroup),
+       "v1beta1",
+       "SandboxTemplate",
+       "sandboxtemplates",
+       "sandboxtemplate",
+       {"sandboxtemplate"},
+       true,
+       false,
+       false},
+      {std::string(kExtensionsGroup),
+       "v1beta1",
+       "SandboxClaim",
+       "sandboxclaims",
+       "sandboxclaim",
+       {"sandboxclaim"},
+       true,
+       true,
+       false},
+      {std::string(kExtensionsGroup),
+       "v1beta1",
+       "SandboxWarmPool",
+       "sandboxwarmpools",
+       "sandboxwarmpool",
+       {"swp"},
+       true,
+       true,
+       true},
       {std::string(kAgentsGroup),
        "v1alpha1",
        "Sandbox",
@@ -101,15 +139,26 @@ const ResourceInfo& Must(std::string_view api_version, std::string_view kind) {
 }
 }  // namespace
 
-const ResourceInfo& SandboxResource() { return Must("agents.x-k8s.io/v1alpha1", "Sandbox"); }
+const ResourceInfo& SandboxResource() { return Must("agents.x-k8s.io/v1beta1", "Sandbox"); }
 const ResourceInfo& SandboxTemplateResource() {
-  return Must("extensions.agents.x-k8s.io/v1alpha1", "SandboxTemplate");
+  return Must("extensions.agents.x-k8s.io/v1beta1", "SandboxTemplate");
 }
 const ResourceInfo& SandboxClaimResource() {
-  return Must("extensions.agents.x-k8s.io/v1alpha1", "SandboxClaim");
+  return Must("extensions.agents.x-k8s.io/v1beta1", "SandboxClaim");
 }
 const ResourceInfo& SandboxWarmPoolResource() {
-  return Must("extensions.agents.x-k8s.io/v1alpha1", "SandboxWarmPool");
+  return Must("extensions.agents.x-k8s.io/v1beta1", "SandboxWarmPool");
+}
+
+const ResourceInfo& StorageResource(const ResourceInfo& res) {
+  // The first entry of a group-resource is its storage version (AllResources' order).
+  for (const auto& r : AllResources())
+    if (r.group == res.group && r.plural == res.plural) return r;
+  return res;
+}
+
+bool IsAgentsKind(const ResourceInfo& res) {
+  return res.group == kAgentsGroup || res.group == kExtensionsGroup;
 }
 const ResourceInfo& PodResource() { return Must("v1", "Pod"); }
 const ResourceInfo& ServiceResource() { return Must("v1", "Service"); }

@@ -11,7 +11,7 @@ namespace asb::api {
 
 struct ResourceInfo {
   std::string group;    // "" for the core group
-  std::string version;  // "v1alpha1", "v1"
+  std::string version;  // "v1beta1", "v1alpha1", "v1"
   std::string kind;     // "Sandbox"
   std::string plural;   // "sandboxes"
   std::string singular;
@@ -39,7 +39,13 @@ const ResourceInfo* FindByKind(std::string_view api_version, std::string_view ki
 // Matches plural, singular, kind (case-insensitive) or a short name: what `kubectl get X` takes.
 const ResourceInfo* FindByAnyName(std::string_view name);
 
-// Well-known kinds.
+// The version a group-resource is stored in (v1beta1 for the agent-sandbox kinds; the API server
+// converts at its edge, api/conversion.h). Identity for single-version kinds.
+const ResourceInfo& StorageResource(const ResourceInfo& res);
+// The four agent-sandbox kinds (served in v1alpha1 and v1beta1).
+bool IsAgentsKind(const ResourceInfo& res);
+
+// Well-known kinds, in their storage version (what controllers read and write).
 const ResourceInfo& SandboxResource();
 const ResourceInfo& SandboxTemplateResource();
 const ResourceInfo& SandboxClaimResource();

@@ -1,12 +1,14 @@
 // The schema of every served kind. Field names follow upstream agent-sandbox v1alpha1 (HEAD)
-// and core/v1; see docs/api.md for what is described loosely.
+// and core/v1 (v1beta1: schema_v1beta1.cc); see docs/api.md for what is described loosely.
 #include <map>
 
 #include "api/schema.h"
+#include "api/schema_parts.h"
 
 namespace asb::api {
 
-namespace {
+// Building blocks shared with the v1beta1 schemas (schema_v1beta1.cc).
+namespace schema_parts {
 
 SchemaPtr StrMap() { return MapOf(Str()); }
 
@@ -283,9 +285,11 @@ SchemaPtr EventSchema() {
               {"reportingInstance", Str()}});
 }
 
-}  // namespace
+}  // namespace schema_parts
 
 SchemaPtr ObjectMetaSchema() {
+  using schema_parts::OwnerReference;
+  using schema_parts::StrMap;
   static const SchemaPtr kMeta = Obj({{"name", Str()},
                                       {"generateName", Str()},
                                       {"namespace", Str()},
@@ -305,6 +309,8 @@ SchemaPtr ObjectMetaSchema() {
 }
 
 const Schema& KindSchema(const ResourceInfo& res) {
+  using namespace schema_parts;  // NOLINT: the schema builders of this file
+  if (res.version == "v1beta1") return V1beta1KindSchema(res);
   static const std::map<std::string, SchemaPtr>* kSchemas = [] {
     auto* m = new std::map<std::string, SchemaPtr>();
     (*m)["Sandbox"] = SandboxSchema();

@@ -3,6 +3,7 @@
 #include "apiserver/discovery.h"
 #include "apiserver/internal.h"
 #include "apiserver/k8s_status.h"
+#include "apiserver/pod_subresources.h"
 #include "apiserver/portforward.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -86,7 +87,7 @@ std::optional<Target> ParseTarget(const std::vector<std::string>& seg) {
 }  // namespace
 
 ApiServer::ApiServer(store::Store& store, ApiServerOptions options)
-    : store_(store),
+    : versioned_(store),
       options_(std::move(options)),
       clock_(options_.clock ? *options_.clock : RealClock::Get()) {}
 
@@ -137,6 +138,17 @@ http::Response ApiServer::Route(http::Request& req) {
     }
     return NotFoundPage(path);
   }
+  if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "namespaces" &&
+      seg[4] == "pods") {
+    if (seg[6] == "exec")
+      return internal::ServePodExec(store_, options_.pod_streams, req, seg[3], seg[5]);
+    if (seg[6] == "attach")
+      return internal::ServePodAttach(store_, options_.pod_streams, shutting_down_, req, seg[3],
+                                      seg[5]);
+    if (seg[6] == "log")
+      return internal::ServePodLog(store_, options_.pod_streams, shutting_down_, req, seg[3],
+                                   seg[5]);
+  }
   if (seg[0] == "api") {
     if (seg.size() == 1) return json_get(ApiVersions(options_.advertise_address));
     if (seg.size() == 2) return json_get(ApiResourceList("", seg[1]));
@@ -151,7 +163,7 @@ http::Response ApiServer::Route(http::Request& req) {
     return internal::ServePortForward(store_, options_, req, seg[3], seg[5]);
   std::optional<Target> target = ParseTarget(seg);
   if (!target) return NotFoundPage(path);
-  Ctx ctx{store_, options_, clock_, shutting_down_, req, *target};
+  Ctx ctx{versioned_, options_, clock_, shutting_down_, req, *target};
   return internal::ServeResource(ctx);
 }
 

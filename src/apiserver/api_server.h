@@ -26,6 +26,8 @@
 #include <string>
 
 #include "api/resource.h"
+#include "apiserver/pod_streams.h"
+#include "apiserver/versioned_store.h"
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -37,6 +39,9 @@ namespace asb::apiserver {
 struct ApiServerOptions {
   // Bearer token every request must carry; empty disables authentication (tests only).
   std::string token;
+  // The node behind pods/exec, pods/attach and pods/log (not owned; must outlive the server).
+  // nullptr: those answer 503.
+  PodStreams* pod_streams = nullptr;
   // host:port advertised in /api serverAddressByClientCIDRs.
   std::string advertise_address = "127.0.0.1:6443";
   // Interval of BOOKMARK events on watches that asked for them.
@@ -72,7 +77,7 @@ class ApiServer {
  private:
   http::Response Route(http::Request& req);
 
-  store::Store& store_;
+  VersionedStore versioned_;  // what request handlers use: converts at the version edge
   ApiServerOptions options_;
   Clock& clock_;
   std::atomic<bool> shutting_down_{false};

@@ -39,7 +39,7 @@ constexpr char kPools[] =
 class ApiServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store::SqliteStoreOptions opts;
+    store::ObjectStoreOptions opts;
     opts.watch_log_capacity = 8;
     auto s = store::SqliteStore::Open(dir_.path(), opts);
     ASSERT_TRUE(s) << s.error().message;
@@ -263,6 +263,40 @@ TEST_F(ApiServerTest, SelectorsOnListAndTable) {
   EXPECT_EQ(table["kind"], "Table");
   EXPECT_EQ(table["columnDefinitions"][1]["name"], "Ready");
   EXPECT_EQ(table["rows"].size(), 2u);
+}
+
+// kubectl get (Table form, --chunk-size=N) pages by following metadata.continue: the Table must
+// carry the token or the listing silently stops after the first page.
+TEST_F(ApiServerTest, TableListPagesWithContinue) {
+  std::set<std::string> created;
+  for (int i = 0; i < 30; ++i) {
+    std::string pool = kPool;
+    std::string name = "pool-" + std::to_string(i);
+    pool.replace(pool.find("\"pool\""), 6, "\"" + name + "\"");
+    ASSERT_EQ(Do("POST", kPools, pool).status, 201);
+    created.insert(name);
+  }
+  std::set<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    http::Request req;
+    req.method = "GET";
+    req.target = std::string(kPools) + "?limit=1" + (token.empty() ? "" : "&continue=" + token);
+    ASSERT_TRUE(req.ParseTarget());
+    req.headers.Set("Authorization", "Bearer secret");
+    req.headers.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json");
+    http::Response r = api_->Handle(req);
+    ASSERT_EQ(r.status, 200) << r.body;
+    Json table = Body(r);
+    ASSERT_EQ(table["kind"], "Table");
+    ASSERT_EQ(table["rows"].size(), 1u);
+    seen.insert(table["rows"][0]["object"]["metadata"]["name"].get<std::string>());
+    token = table["metadata"].value("continue", "");
+    ASSERT_LE(++pages, 31);
+  } while (!token.empty());
+  EXPECT_EQ(pages, 30);
+  EXPECT_EQ(seen, created);
 }
 
 TEST_F(ApiServerTest, WatchFromResourceVersionAndExpired) {

@@ -7,6 +7,7 @@
 #include "api/workloads.h"
 #include "apiserver/internal.h"
 #include "apiserver/k8s_status.h"
+#include "apiserver/protobuf_body.h"
 #include "base/strings.h"
 #include "base/yaml.h"
 
@@ -56,6 +57,8 @@ Reply<Json> DecodeBody(const http::Request& req) {
     parsed = ParseJson(req.body);
   } else if (type == "application/yaml" || type == "application/x-yaml" || type == "text/yaml") {
     parsed = ParseYaml(req.body);
+  } else if (type == kProtobufMediaType) {
+    parsed = DecodeProtobufObject(req.body);  // kubectl create namespace/service
   } else {
     return Fail(UnsupportedMediaType(type, "application/json, application/yaml"));
   }
@@ -161,12 +164,16 @@ http::Response List(Ctx& ctx) {
   auto listed = ctx.store.List(*ctx.target.res, ctx.target.ns, opts);
   if (!listed) return ErrorToStatus(listed.error(), ctx.target.res, "");
   std::string rv = std::to_string(listed->resource_version);
-  if (WantsTable(ctx.req))
-    return http::Response::Json(200,
-                                MakeTable(*ctx.target.res, listed->items, rv, ctx.clock.Now(), true,
-                                          ctx.req.Query("includeObject").value_or("Metadata")));
+  // Both shapes carry the continue token: kubectl's plain `get` asks for Tables with limit=500
+  // and pages on metadata.continue, so a Table without it silently ends the listing.
   Json meta = {{"resourceVersion", rv}};
   if (!listed->continue_token.empty()) meta["continue"] = listed->continue_token;
+  if (WantsTable(ctx.req)) {
+    Json table = MakeTable(*ctx.target.res, listed->items, rv, ctx.clock.Now(), true,
+                           ctx.req.Query("includeObject").value_or("Metadata"));
+    table["metadata"] = std::move(meta);
+    return http::Response::Json(200, table);
+  }
   Json items = Json::array();
   for (auto& item : listed->items) items.push_back(std::move(item));
   return http::Response::Json(200, {{"kind", ctx.target.res->ListKind()},

@@ -3,25 +3,82 @@
 #include <algorithm>
 
 #include "api/resource.h"
+#include "api/views.h"
 #include "controller/conditions.h"
 #include "controller/object_util.h"
 
 namespace asb::controller {
 
 WarmPoolPolicy GetWarmPoolPolicy(const Json& claim) {
-  std::string p = GetString(claim, "spec.warmpool");
-  if (p == "none") return WarmPoolPolicy::kNone;
-  if (p.empty() || p == "default") return WarmPoolPolicy::kAny;
+  switch (api::ClaimSourceOf(claim).warm) {
+    case api::ClaimSource::Warm::kNone:
+      return WarmPoolPolicy::kNone;
+    case api::ClaimSource::Warm::kAnyPoolOfTemplate:
+      return WarmPoolPolicy::kAny;
+    case api::ClaimSource::Warm::kNamedPool:
+      break;
+  }
   return WarmPoolPolicy::kNamed;
 }
 
-std::string CandidateSelector(const Json& claim) {
-  std::string tmpl_hash = NameHash(GetString(claim, "spec.sandboxTemplateRef.name"));
-  std::string sel = std::string(kLabelTemplateRefHash) + "=" + tmpl_hash + ",";
-  if (GetWarmPoolPolicy(claim) == WarmPoolPolicy::kNamed)
-    return sel + std::string(kLabelWarmPoolSandbox) + "=" +
-           NameHash(GetString(claim, "spec.warmpool"));
+std::string CandidateSelector(const Json& claim, const std::string& tmpl_name) {
+  api::ClaimSource src = api::ClaimSourceOf(claim);
+  std::string sel;
+  if (!tmpl_name.empty())
+    sel = std::string(kLabelTemplateRefHash) + "=" + NameHash(tmpl_name) + ",";
+  if (src.warm == api::ClaimSource::Warm::kNamedPool)
+    return sel + std::string(kLabelWarmPoolSandbox) + "=" + NameHash(src.pool);
   return sel + std::string(kLabelWarmPoolSandbox);
+}
+
+std::string CandidateSelector(const Json& claim) {
+  return CandidateSelector(claim, api::ClaimSourceOf(claim).template_name);
+}
+
+bool NeedsColdStart(const Json& claim) {
+  for (const char* f : {"spec.env", "spec.volumeClaimTemplates"}) {
+    const Json* v = Find(claim, f);
+    if (v && v->is_array() && !v->empty()) return true;
+  }
+  return false;
+}
+
+std::string InjectEnv(Json& sandbox, const Json& claim, const Json& tmpl) {
+  const Json* env = Find(claim, "spec.env");
+  if (!env || !env->is_array() || env->empty()) return "";
+  std::string policy = GetString(tmpl, "spec.envVarsInjectionPolicy", "Disallowed");
+  if (policy != "Allowed" && policy != "Overrides")
+    return "SandboxTemplate \"" + Name(tmpl) +
+           "\" does not allow environment variable injection (envVarsInjectionPolicy " + policy +
+           ")";
+  Json* containers = nullptr;
+  if (sandbox.contains("spec") && sandbox["spec"].contains("podTemplate") &&
+      sandbox["spec"]["podTemplate"].contains("spec"))
+    containers = &sandbox["spec"]["podTemplate"]["spec"]["containers"];
+  if (!containers || !containers->is_array() || containers->empty())
+    return "the template's pod has no containers";
+  for (const Json& var : *env) {
+    std::string name = GetString(var, "name");
+    std::string target = GetString(var, "containerName");
+    Json* c = nullptr;
+    for (Json& cand : *containers)
+      if (target.empty() ? c == nullptr : GetString(cand, "name") == target) c = &cand;
+    if (!c) return "container \"" + target + "\" not found in the template";
+    Json& list = (*c)["env"];
+    if (!list.is_array()) list = Json::array();
+    Json entry = {{"name", name}, {"value", GetString(var, "value")}};
+    bool replaced = false;
+    for (Json& have : list) {
+      if (GetString(have, "name") != name) continue;
+      if (policy != "Overrides")
+        return "environment variable \"" + name +
+               "\" is set by the template; envVarsInjectionPolicy Allowed adds new names only";
+      have = entry;
+      replaced = true;
+    }
+    if (!replaced) list.push_back(entry);
+  }
+  return "";
 }
 
 std::vector<const Json*> OrderCandidates(const Json& claim, const std::vector<Json>& listed) {
@@ -86,7 +143,19 @@ Json BuildColdSandbox(const Json& claim, const Json& tmpl) {
   if (const Json* svc = Find(tmpl, "spec.service")) sb["spec"]["service"] = *svc;
   if (const Json* vct = Find(tmpl, "spec.volumeClaimTemplates"))
     sb["spec"]["volumeClaimTemplates"] = *vct;
+  if (sb["spec"].contains("podTemplate")) MergeAdditionalPodMetadata(sb, claim);
   return sb;
+}
+
+void MergeAdditionalPodMetadata(Json& sandbox, const Json& claim) {
+  for (const char* field : {"labels", "annotations"}) {
+    const Json* extra = Find(claim, std::string("spec.additionalPodMetadata.") + field);
+    if (!extra || !extra->is_object() || extra->empty()) continue;
+    Json& dst = sandbox["spec"]["podTemplate"]["metadata"][field];
+    if (!dst.is_object()) dst = Json::object();
+    for (const auto& [k, v] : extra->items())
+      if (!dst.contains(k)) dst[k] = v;
+  }
 }
 
 std::optional<SystemTime> ClaimExpiry(const Json& claim) {
@@ -138,7 +207,7 @@ Json ClaimStatus(const Json& claim, const std::optional<Json>& sandbox, SystemTi
     conditions = RemoveCondition(conditions, kCondFinished);
   }
   status["conditions"] = conditions;
-  Json ref = {{"Name", Name(*sandbox)}, {"name", Name(*sandbox)}};
+  Json ref = {{"name", Name(*sandbox)}};
   if (const Json* ips = Find(*sandbox, "status.podIPs"); ips && ips->is_array() && !ips->empty())
     ref["podIPs"] = *ips;
   status["sandbox"] = ref;

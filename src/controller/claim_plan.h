@@ -12,13 +12,24 @@
 
 namespace asb::controller {
 
-// spec.warmpool: "none" never adopts, "" / "default" adopts from any pool of the claim's
-// template, anything else names the one pool to adopt from.
+// v1alpha1 spec.warmpool: "none" never adopts, "" / "default" adopts from any pool of the
+// claim's template, anything else names the one pool to adopt from. A v1beta1 claim always names
+// its pool (warmPoolRef). See api::ClaimSourceOf.
 enum class WarmPoolPolicy { kNone, kAny, kNamed };
 WarmPoolPolicy GetWarmPoolPolicy(const Json& claim);
 
-// Label selector for adoption candidates of `claim`.
+// Label selector for adoption candidates of `claim` whose template is `tmpl_name` ("" = any).
+std::string CandidateSelector(const Json& claim, const std::string& tmpl_name);
 std::string CandidateSelector(const Json& claim);
+
+// Whether `claim` must cold-start whatever its pool holds (env or volumeClaimTemplates, as
+// upstream).
+bool NeedsColdStart(const Json& claim);
+
+// Applies the claim's spec.env to `sandbox`'s pod template under the template's
+// envVarsInjectionPolicy (Disallowed: any env is rejected; Allowed: new names only; Overrides:
+// replace by name). Returns the rejection message, or "" when applied.
+std::string InjectEnv(Json& sandbox, const Json& claim, const Json& tmpl);
 
 // Ready, pool-controlled, not-deleting candidates in adoption order: oldest first, rotated by a
 // hash of the claim's uid so that concurrent claims start on different members (fewer CAS
@@ -34,13 +45,18 @@ Json AdoptedSandbox(const Json& candidate, const Json& claim);
 // finds it), from the template's podTemplate, owned by the claim, launch-type=cold.
 Json BuildColdSandbox(const Json& claim, const Json& tmpl);
 
+// The claim's spec.additionalPodMetadata labels/annotations into `sandbox`'s pod template
+// metadata, from where the Sandbox reconciler propagates them to the pod (minus reserved keys;
+// the template wins on conflicts). The pod spec never changes.
+void MergeAdditionalPodMetadata(Json& sandbox, const Json& claim);
+
 // When the claim expires: the earlier of spec.lifecycle.shutdownTime and (the claim's mirrored
 // Finished=True lastTransitionTime + spec.lifecycle.ttlSecondsAfterFinished); nullopt = never.
 std::optional<SystemTime> ClaimExpiry(const Json& claim);
 
 // Claim status: Ready mirrored from the sandbox's Ready (observedGeneration = the claim's),
-// sandbox {Name (v0.1.0 key), name, podIPs}. Without a sandbox: Ready False with
-// `reason`/`message`.
+// sandbox {name, podIPs} (v1alpha1 reads also get the v0.1.0 key `Name`, api/conversion.h). Without
+// a sandbox: Ready False with `reason`/`message`.
 Json ClaimStatus(const Json& claim, const std::optional<Json>& sandbox, SystemTime now,
                  std::string_view reason = "", const std::string& message = "");
 

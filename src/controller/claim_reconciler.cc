@@ -1,11 +1,13 @@
 #include "controller/claim_reconciler.h"
 
 #include "api/resource.h"
+#include "api/views.h"
 #include "base/log.h"
 #include "controller/claim_plan.h"
 #include "controller/conditions.h"
 #include "controller/events.h"
 #include "controller/object_util.h"
+#include "controller/pod_transplant.h"
 #include "controller/store_ops.h"
 
 namespace asb::controller {
@@ -29,7 +31,8 @@ void ClaimReconciler::SetUnbound(const std::string& key, bool unbound) {
     unbound_.erase(key);
 }
 
-Result<std::optional<store::Object>> ClaimReconciler::FindOwned(const store::Object& claim) {
+Result<std::optional<store::Object>> ClaimReconciler::FindOwned(const store::Object& claim,
+                                                                bool* name_taken) {
   const std::string ns = Namespace(claim);
   const api::ResourceInfo& sb_res = api::SandboxResource();
   std::string bound = GetString(claim, "status.sandbox.name");
@@ -38,23 +41,89 @@ Result<std::optional<store::Object>> ClaimReconciler::FindOwned(const store::Obj
     ASB_ASSIGN_OR_RETURN(std::optional<store::Object> sb, GetIfExists(store_, sb_res, ns, bound));
     if (sb && IsControlledBy(*sb, claim)) return sb;
   }
-  // An adoption whose status write was lost (crash, conflict) is found by its claim-uid label.
-  store::ListOptions lo;
-  lo.label_selector = std::string(kLabelClaimUid) + "=" + Uid(claim);
-  ASB_ASSIGN_OR_RETURN(store::ListResult listed, store_.List(sb_res, ns, lo));
-  for (store::Object& sb : listed.items)
-    if (IsControlledBy(sb, claim)) return std::optional<store::Object>(std::move(sb));
   ASB_ASSIGN_OR_RETURN(std::optional<store::Object> named,
                        GetIfExists(store_, sb_res, ns, Name(claim)));
   if (named && IsControlledBy(*named, claim)) return named;
+  if (name_taken) *name_taken = named.has_value();
+  // An adoption whose move or status write was lost (crash, conflict) is found by its claim-uid
+  // label.
+  store::ListOptions lo;
+  lo.label_selector = std::string(kLabelClaimUid) + "=" + Uid(claim);
+  ASB_ASSIGN_OR_RETURN(store::ListResult listed, store_.List(sb_res, ns, lo));
+  for (store::Object& sb : listed.items) {
+    if (!IsControlledBy(sb, claim) || IsDeleting(sb)) continue;
+    // Bound under its own name by an older asbd: keep it. Otherwise finish the move.
+    if (bound == Name(sb) || named) return std::optional<store::Object>(std::move(sb));
+    ASB_ASSIGN_OR_RETURN(store::Object moved, MoveUnderClaimName(claim, sb));
+    ASB_RETURN_IF_ERROR(FinishTakeOver(moved));
+    return std::optional<store::Object>(std::move(moved));
+  }
   return std::optional<store::Object>();
 }
 
+namespace {
+
+// The new Sandbox starts with the member's status (it runs the same pod), renamed; its own
+// reconciler keeps it up to date from then on.
+Json InheritedStatus(const Json& member, const Json& sandbox) {
+  Json status = Find(member, "status") ? member["status"] : Json::object();
+  if (!status.is_object()) status = Json::object();
+  const std::string name = Name(sandbox);
+  status["selector"] = std::string(kLabelSandboxNameHash) + "=" + NameHash(name);
+  status["observedGeneration"] = Generation(sandbox);
+  std::string fqdn = GetString(status, "serviceFQDN");
+  if (!fqdn.empty()) {
+    status["service"] = name;
+    size_t dot = fqdn.find('.');
+    status["serviceFQDN"] = name + (dot == std::string::npos ? "" : fqdn.substr(dot));
+  }
+  if (status.contains("conditions") && status["conditions"].is_array())
+    for (Json& c : status["conditions"]) c["observedGeneration"] = Generation(sandbox);
+  return status;
+}
+
+}  // namespace
+
+Result<store::Object> ClaimReconciler::MoveUnderClaimName(const store::Object& claim,
+                                                          const store::Object& member) {
+  const std::string ns = Namespace(claim);
+  const api::ResourceInfo& sb_res = api::SandboxResource();
+  store::Object sb;
+  auto created = store_.Create(sb_res, ClaimSandboxFromMember(member, claim));
+  if (created) {
+    sb = std::move(*created);
+  } else if (created.error().code == Code::kAlreadyExists) {
+    ASB_ASSIGN_OR_RETURN(std::optional<store::Object> got,
+                         GetIfExists(store_, sb_res, ns, Name(claim)));
+    if (!got || !IsControlledBy(*got, claim))
+      return MakeError(Code::kFailedPrecondition,
+                       "Sandbox \"" + Name(claim) + "\" exists and is not owned by this claim");
+    sb = std::move(*got);
+  } else {
+    return tl::unexpected(created.error().Wrap("create claim sandbox"));
+  }
+  if (!Find(sb, "status.conditions")) {
+    Json status = InheritedStatus(member, sb);
+    auto wrote = WriteStatusIfChanged(store_, sb_res, sb, status);
+    if (wrote && *wrote) sb["status"] = std::move(status);
+  }
+  return sb;
+}
+
+Status ClaimReconciler::FinishTakeOver(const store::Object& sandbox) {
+  std::string pod_name = Annotation(sandbox, kAnnotationPodName).value_or(Name(sandbox));
+  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> pod,
+                       GetIfExists(store_, api::PodResource(), Namespace(sandbox), pod_name));
+  if (pod) ASB_RETURN_IF_ERROR(TakeOverPod(store_, sandbox, *pod));
+  return OkStatus();
+}
+
 Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Object& claim,
+                                                                const std::string& tmpl_name,
                                                                 std::string* pool_key) {
   const std::string ns = Namespace(claim);
   store::ListOptions lo;
-  lo.label_selector = CandidateSelector(claim);
+  lo.label_selector = CandidateSelector(claim, tmpl_name);
   ASB_ASSIGN_OR_RETURN(store::ListResult listed, store_.List(api::SandboxResource(), ns, lo));
   for (const Json* cand : OrderCandidates(claim, listed.items)) {
     const Json& candidate = *cand;
@@ -70,9 +139,50 @@ Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Obj
     ASB_LOG(INFO, "claim adopted warm sandbox", "claim", KeyOf(claim), "sandbox", Name(candidate),
             "pool", pool ? pool->name : "");
     if (pool) *pool_key = MakeKey(ns, pool->name);
-    return std::optional<store::Object>(std::move(*adopted));
+    ASB_ASSIGN_OR_RETURN(store::Object moved, MoveUnderClaimName(claim, *adopted));
+    return std::optional<store::Object>(std::move(moved));
   }
   return std::optional<store::Object>();
+}
+
+Result<ClaimReconciler::ColdResult> ClaimReconciler::ColdStart(const store::Object& claim,
+                                                               const std::string& tmpl_name) {
+  const std::string ns = Namespace(claim);
+  ColdResult out;
+  std::optional<store::Object> tmpl;
+  if (!tmpl_name.empty()) {
+    ASB_ASSIGN_OR_RETURN(tmpl, GetIfExists(store_, api::SandboxTemplateResource(), ns, tmpl_name));
+  }
+  if (!tmpl) {
+    out.reason = kReasonTemplateNotFound;
+    out.message = tmpl_name.empty() ? "the claim names no SandboxTemplate"
+                                    : "SandboxTemplate \"" + tmpl_name +
+                                          "\" not found in namespace \"" + ns + "\"";
+    out.retry = Requeue::After(options_.template_retry);
+    return out;
+  }
+  Json desired = BuildColdSandbox(claim, *tmpl);
+  if (std::string rejected = InjectEnv(desired, claim, *tmpl); !rejected.empty()) {
+    out.reason = kReasonEnvVarsInjectionRejected;  // terminal until the claim or template changes
+    out.message = rejected;
+    return out;
+  }
+  auto created = store_.Create(api::SandboxResource(), std::move(desired));
+  if (created) {
+    out.sandbox = std::move(*created);
+    ASB_LOG(INFO, "claim cold-started sandbox", "claim", KeyOf(claim));
+    out.event = {"SandboxProvisioned", "Created Sandbox " + Name(*out.sandbox)};
+  } else if (created.error().code == Code::kAlreadyExists) {
+    // FindOwned saw no owned sandbox with this name: it belongs to someone else.
+    out.reason = kReasonReconcilerError;
+    out.message =
+        "Error seen: Sandbox \"" + Name(claim) + "\" exists and is not owned by this claim";
+    // Often an old claim's sandbox still being garbage-collected: look again shortly.
+    out.retry = Requeue::After(std::chrono::seconds(1));
+  } else {
+    return tl::unexpected(created.error().Wrap("create sandbox"));
+  }
+  return out;
 }
 
 Result<Requeue> ClaimReconciler::Expire(const store::Object& claim, const std::string& policy) {
@@ -102,7 +212,7 @@ Result<Requeue> ClaimReconciler::Expire(const store::Object& claim, const std::s
     return Requeue::None();
   }
   // Retain: keep the claim, delete the sandbox it owns.
-  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> sb, FindOwned(claim));
+  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> sb, FindOwned(claim, nullptr));
   if (sb)
     ASB_RETURN_IF_ERROR(DeleteIfExists(store_, api::SandboxResource(), ns, Name(*sb), Uid(*sb)));
   return Requeue::None();
@@ -130,7 +240,8 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
     requeue = Requeue::After(std::chrono::duration_cast<Duration>(*at - now) + Duration(1));
   }
 
-  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> sandbox, FindOwned(*claim));
+  bool name_taken = false;  // a Sandbox named like the claim that isn't the claim's
+  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> sandbox, FindOwned(*claim, &name_taken));
   std::string_view reason;
   std::string message;
   std::pair<std::string, std::string> event;  // recorded after the status write (off the hot path)
@@ -143,43 +254,54 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
     SetUnbound(key, false);
     Json status = ClaimStatus(*claim, std::nullopt, now, kReasonSandboxMissing,
                               "Sandbox \"" + bound + "\" no longer exists");
-    status["sandbox"] = {{"Name", bound}, {"name", bound}};
+    status["sandbox"] = {{"name", bound}};
     Result<bool> wrote = WriteStatusIfChanged(store_, claim_res, *claim, status);
     if (!wrote && wrote.error().code != Code::kNotFound) return tl::unexpected(wrote.error());
     return requeue;
   }
-  if (!sandbox && GetWarmPoolPolicy(*claim) != WarmPoolPolicy::kNone) {
-    ASB_ASSIGN_OR_RETURN(sandbox, AdoptWarm(*claim, &adopted_from));
-    if (sandbox) event = {"SandboxAdopted", "Adopted warm pool Sandbox " + Name(*sandbox)};
-  }
   if (!sandbox) {
-    std::string tmpl_name = GetString(*claim, "spec.sandboxTemplateRef.name");
-    std::optional<store::Object> tmpl;
-    if (!tmpl_name.empty()) {
-      ASB_ASSIGN_OR_RETURN(tmpl,
-                           GetIfExists(store_, api::SandboxTemplateResource(), ns, tmpl_name));
-    }
-    if (!tmpl) {
-      reason = kReasonTemplateNotFound;
-      message = tmpl_name.empty()
-                    ? "spec.sandboxTemplateRef.name is empty"
-                    : "SandboxTemplate \"" + tmpl_name + "\" not found in namespace \"" + ns + "\"";
-      requeue = Requeue::Earliest(requeue, Requeue::After(options_.template_retry));
-    } else {
-      auto created = store_.Create(api::SandboxResource(), BuildColdSandbox(*claim, *tmpl));
-      if (created) {
-        sandbox = std::move(*created);
-        ASB_LOG(INFO, "claim cold-started sandbox", "claim", key);
-        event = {"SandboxProvisioned", "Created Sandbox " + Name(*sandbox)};
-      } else if (created.error().code == Code::kAlreadyExists) {
-        // FindOwned saw no owned sandbox with this name: it belongs to someone else.
-        reason = kReasonReconcilerError;
-        message = "Error seen: Sandbox \"" + name + "\" exists and is not owned by this claim";
-        // Often an old claim's sandbox still being garbage-collected: look again shortly.
-        requeue = Requeue::Earliest(requeue, Requeue::After(std::chrono::seconds(1)));
+    // Where from: the claim's template (v1alpha1), or its pool's (v1beta1).
+    api::ClaimSource source = api::ClaimSourceOf(*claim);
+    std::string tmpl_name = source.template_name;
+    // (A taken name goes to the cold path, which reports the conflict.)
+    bool warm =
+        source.warm != api::ClaimSource::Warm::kNone && !NeedsColdStart(*claim) && !name_taken;
+    bool resolved = true;
+    if (tmpl_name.empty()) {
+      ASB_ASSIGN_OR_RETURN(std::optional<store::Object> pool,
+                           GetIfExists(store_, api::SandboxWarmPoolResource(), ns, source.pool));
+      if (!pool) {
+        resolved = false;
+        reason = kReasonWarmPoolNotFound;
+        message = source.pool.empty() ? "spec.warmPoolRef.name is empty"
+                                      : "SandboxWarmPool \"" + source.pool +
+                                            "\" not found in namespace \"" + ns + "\"";
+        requeue = Requeue::Earliest(requeue, Requeue::After(options_.template_retry));
       } else {
-        return tl::unexpected(created.error().Wrap("create sandbox"));
+        tmpl_name = GetString(*pool, "spec.sandboxTemplateRef.name");
+        // replicas 0: a cold-start profile, nothing to adopt.
+        if (api::WarmPoolReplicas(*pool) == 0) warm = false;
       }
+    }
+    if (resolved && warm) {
+      auto adopted = AdoptWarm(*claim, tmpl_name, &adopted_from);
+      if (!adopted) {
+        reason = kReasonReconcilerError;
+        message = "Error seen: " + adopted.error().message;
+        requeue = Requeue::Earliest(requeue, Requeue::After(std::chrono::seconds(1)));
+        resolved = false;
+      } else if (*adopted) {
+        sandbox = std::move(*adopted);
+        event = {"SandboxAdopted", "Adopted warm pool Sandbox into " + Name(*sandbox)};
+      }
+    }
+    if (resolved && !sandbox) {
+      ASB_ASSIGN_OR_RETURN(ColdResult cold, ColdStart(*claim, tmpl_name));
+      sandbox = std::move(cold.sandbox);
+      reason = cold.reason;
+      message = std::move(cold.message);
+      if (cold.retry) requeue = Requeue::Earliest(requeue, *cold.retry);
+      if (!cold.event.first.empty()) event = std::move(cold.event);
     }
   }
   SetUnbound(key, !sandbox.has_value());
@@ -189,7 +311,14 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
   if (!wrote && wrote.error().code != Code::kNotFound) return tl::unexpected(wrote.error());
   // Only now wake the pool: its refill (create, pod, ...) would otherwise compete with this
   // claim's status write for the store and the CPU.
-  if (!adopted_from.empty() && notify_pool_) notify_pool_(adopted_from);
+  if (!adopted_from.empty()) {
+    // The pod moves under the claim's Sandbox after the claim is Ready (it already runs; the
+    // Sandbox's own reconciler finishes this too if we crash or lose a race here).
+    if (Status moved = FinishTakeOver(*sandbox); !moved)
+      ASB_LOG(WARN, "moving warm pod under claim sandbox", "claim", key, "error",
+              moved.error().message);
+    if (notify_pool_) notify_pool_(adopted_from);
+  }
   if (!event.first.empty() && options_.record_events)
     RecordEvent(store_, clock_, claim_res, *claim, "Normal", event.first, event.second);
   return requeue;

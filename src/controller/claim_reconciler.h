@@ -1,18 +1,26 @@
-// SandboxClaim controller: binds each claim to one Sandbox — an existing one it owns, else a Ready
-// warm-pool member adopted with a compare-and-set (so two claims never get the same sandbox),
-// else a cold-started Sandbox named like the claim — and mirrors the Sandbox's Ready into the
-// claim's status. Optional lifecycle.shutdownTime expiry (Delete / DeleteForeground / Retain).
-// Deleting a claim deletes its Sandbox through the ownerReference (store GC).
+// SandboxClaim controller: binds each claim to one Sandbox named like the claim — an existing one
+// it owns; else a Sandbox that takes over the running pod of a Ready warm-pool member, adopted
+// with a compare-and-set (so two claims never get the same sandbox; pod_transplant.h); else a
+// cold-started one — and mirrors the Sandbox's Ready into the claim's status (status.sandbox.name
+// names it, so clients that watch either the Sandbox or the claim work). The claim names its
+// pool (v1beta1 warmPoolRef; the template comes from the pool, WarmPoolNotFound otherwise) or,
+// written in v1alpha1, its template and warm pool policy (api::ClaimSourceOf). Optional
+// lifecycle.shutdownTime expiry (Delete / DeleteForeground / Retain). Deleting a claim deletes its
+// Sandbox through the ownerReference (store GC).
 //
-// Hot path (warm adoption of a Ready member) costs: one claim Get, one label List for the
-// claim's own sandbox, one Get by name, one candidate List, one CAS Update, one status write.
+// Hot path (warm adoption of a Ready member) costs: one claim Get, one Get by name, one label List
+// for the claim's own sandbox, (v1beta1: one pool Get), one candidate List, one CAS Update of the
+// member, the new Sandbox's create and status write, the pod's owner update, the member's delete,
+// one claim status write.
 // Thread-safe; driven by a ReconcileQueue.
 #pragma once
 
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -44,11 +52,29 @@ class ClaimReconciler {
   std::vector<std::string> UnboundClaims(const std::string& ns) const;
 
  private:
-  // Finds the sandbox the claim already owns (status.sandbox, claim-uid label, claim name).
-  Result<std::optional<store::Object>> FindOwned(const store::Object& claim);
-  // Tries to adopt a Ready warm member; nullopt when none could be taken. *pool_key receives
-  // the key of the pool the member came from.
-  Result<std::optional<store::Object>> AdoptWarm(const store::Object& claim, std::string* pool_key);
+  // Finds the sandbox the claim already owns (status.sandbox, claim name, claim-uid label); an
+  // adopted member whose move under the claim's name was interrupted is finished here.
+  // *name_taken (if given) tells whether a Sandbox named like the claim belongs to someone else.
+  Result<std::optional<store::Object>> FindOwned(const store::Object& claim, bool* name_taken);
+  // Tries to adopt a Ready warm member of template `tmpl_name` ("" = any, the pool decides);
+  // nullopt when none could be taken. *pool_key receives the key of the pool the member came
+  // from.
+  Result<std::optional<store::Object>> AdoptWarm(const store::Object& claim,
+                                                 const std::string& tmpl_name,
+                                                 std::string* pool_key);
+  // The Sandbox named like the claim that takes over adopted `member`'s pod.
+  // Only the Sandbox and its status; FinishTakeOver then moves the pod and deletes `member`.
+  Result<store::Object> MoveUnderClaimName(const store::Object& claim, const store::Object& member);
+  Status FinishTakeOver(const store::Object& sandbox);
+  struct ColdResult {
+    std::optional<store::Object> sandbox;  // or why not:
+    std::string_view reason;
+    std::string message;
+    std::optional<Requeue> retry;
+    std::pair<std::string, std::string> event;
+  };
+  // Creates the claim's Sandbox from template `tmpl_name` (env injected per its policy).
+  Result<ColdResult> ColdStart(const store::Object& claim, const std::string& tmpl_name);
   Result<Requeue> Expire(const store::Object& claim, const std::string& policy);
   void SetUnbound(const std::string& key, bool unbound);
 

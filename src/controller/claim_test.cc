@@ -1,5 +1,5 @@
 // Claim plan functions (pure) and the whole controller set driven by ControllerManager against a
-// real SqliteStore, with a fake node that marks pods Running + Ready.
+// memory store, with a fake node that marks pods Running + Ready.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -100,7 +100,7 @@ TEST(ClaimPlanTest, StatusMirrorsSandboxReady) {
   Json sb = Member("a", 10, true, "SandboxClaim");
   sb["status"]["podIPs"] = Json::array({"10.1.0.2"});
   Json st = ClaimStatus(Claim(), sb, kT0);
-  EXPECT_EQ(st["sandbox"]["Name"], "a");
+  EXPECT_FALSE(st["sandbox"].contains("Name"));  // v1alpha1 reads add it (api/conversion.h)
   EXPECT_EQ(st["sandbox"]["name"], "a");
   EXPECT_EQ(st["sandbox"]["podIPs"], Json::array({"10.1.0.2"}));
   Json wrapped = {{"status", st}};
@@ -119,7 +119,7 @@ TEST(ClaimPlanTest, StatusMirrorsSandboxReady) {
 class ManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = OpenStore(dir_.path(), nullptr);
+    store_ = OpenStore(nullptr);
     ASSERT_TRUE(store_);
     node_ = std::make_unique<FakeNode>(*store_);
     ManagerOptions o;
@@ -143,7 +143,7 @@ class ManagerTest : public ::testing::Test {
   }
   std::string ClaimSandbox(const std::string& name) {
     auto c = Get(api::SandboxClaimResource(), name);
-    return c ? GetString(*c, "status.sandbox.Name") : "";
+    return c ? GetString(*c, "status.sandbox.name") : "";
   }
   int64_t PoolReady(const std::string& name) {
     auto p = Get(api::SandboxWarmPoolResource(), name);
@@ -165,8 +165,7 @@ class ManagerTest : public ::testing::Test {
         << "pool never became ready: " << PoolReady("python-sandbox-warmpool");
   }
 
-  asb::testing::TempDir dir_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
   std::unique_ptr<FakeNode> node_;
   std::unique_ptr<ControllerManager> mgr_;
 };
@@ -190,20 +189,30 @@ TEST_F(ManagerTest, ClaimAdoptsReadyMemberAndPoolRefills) {
   ASSERT_OK(store_->Create(api::SandboxClaimResource(),
                            ClaimObj("sandbox-claim-1", "python-runtime-template")));
   ASSERT_TRUE(WaitFor([&] { return ClaimReady("sandbox-claim-1"); }, seconds(5)));
+  // The claim's Sandbox carries the claim's name (a v0.1.0 client watches metadata.name=<claim>)
+  // and runs a former member's pod; the member Sandbox is gone.
   std::string sb_name = ClaimSandbox("sandbox-claim-1");
-  EXPECT_EQ(before.count(sb_name), 1u) << sb_name << " is not a former pool member";
+  EXPECT_EQ(sb_name, "sandbox-claim-1");
   auto claim = Get(api::SandboxClaimResource(), "sandbox-claim-1");
   auto sb = Get(api::SandboxResource(), sb_name);
   ASSERT_TRUE(sb);
   EXPECT_TRUE(IsControlledBy(*sb, *claim));
+  EXPECT_TRUE(ConditionTrue(*sb, kCondReady));
   EXPECT_EQ(Label(*sb, kLabelLaunchType), "warm");
   EXPECT_EQ(Label(*sb, kLabelClaimUid), Uid(*claim));
   EXPECT_FALSE(Label(*sb, kLabelWarmPoolSandbox));
-  // The pod follows: pool label gone, claim label present.
+  std::string pod_name = Annotation(*sb, kAnnotationPodName).value_or("");
+  EXPECT_EQ(before.count(pod_name), 1u) << pod_name << " is not a former pool member's pod";
+  EXPECT_TRUE(WaitFor([&] { return !Get(api::SandboxResource(), pod_name); }, seconds(5)))
+      << "the adopted member Sandbox was not removed";
+  // The pod follows: owned by the claim's Sandbox, pool label gone, claim label and the new
+  // name hash present.
   EXPECT_TRUE(WaitFor(
       [&] {
-        auto pod = Get(api::PodResource(), sb_name);
-        return pod && !Label(*pod, kLabelWarmPoolSandbox) && Label(*pod, kLabelClaimUid);
+        auto pod = Get(api::PodResource(), pod_name);
+        return pod && IsControlledBy(*pod, *sb) && !Label(*pod, kLabelWarmPoolSandbox) &&
+               Label(*pod, kLabelClaimUid) &&
+               Label(*pod, kLabelSandboxNameHash) == NameHash(sb_name);
       },
       seconds(5)));
 
@@ -213,7 +222,7 @@ TEST_F(ManagerTest, ClaimAdoptsReadyMemberAndPoolRefills) {
         auto members = PoolMembers("python-sandbox-warmpool");
         if (members.size() != 2) return false;
         for (const Json& m : members)
-          if (Name(m) == sb_name) return false;
+          if (Name(m) == pod_name) return false;
         return PoolReady("python-sandbox-warmpool") == 2;
       },
       seconds(10)));
@@ -234,7 +243,7 @@ TEST_F(ManagerTest, ClaimAdoptsReadyMemberAndPoolRefills) {
   // Deleting the claim deletes its sandbox, pod and events (ownerReference cascade).
   ASSERT_OK(store_->Delete(api::SandboxClaimResource(), "default", "sandbox-claim-1"));
   EXPECT_TRUE(WaitFor(
-      [&] { return !Get(api::SandboxResource(), sb_name) && !Get(api::PodResource(), sb_name); },
+      [&] { return !Get(api::SandboxResource(), sb_name) && !Get(api::PodResource(), pod_name); },
       seconds(5)));
   EXPECT_TRUE(WaitFor(
       [&] {
@@ -373,7 +382,7 @@ namespace {
 class ClaimReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = OpenStore(dir_.path(), &clock_);
+    store_ = OpenStore(&clock_);
     ASSERT_TRUE(store_);
     ASSERT_OK(store_->Create(api::SandboxTemplateResource(), TemplateObj("tmpl")));
   }
@@ -387,9 +396,8 @@ class ClaimReconcilerTest : public ::testing::Test {
     const Json* r = c ? FindCondition(*c, kCondReady) : nullptr;
     return r ? *r : Json::object();
   }
-  asb::testing::TempDir dir_;
   FakeClock clock_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
 };
 
 TEST_F(ClaimReconcilerTest, LifecycleRetainDeletesSandboxKeepsClaim) {
@@ -438,10 +446,9 @@ TEST_F(ClaimReconcilerTest, ForeignSandboxWithClaimNameIsReported) {
 TEST(ManagerRelistTest, ConvergesWhenWatchesFallBehind) {
   // A one-event watcher buffer forces kGone on every burst: the manager must re-list and still
   // converge.
-  asb::testing::TempDir dir;
-  store::SqliteStoreOptions so;
+  store::ObjectStoreOptions so;
   so.watcher_buffer = 1;
-  auto opened = store::SqliteStore::Open(dir.path(), so);
+  auto opened = store::MemoryStore::Open(so);
   ASSERT_TRUE(opened);
   auto& s = **opened;
   FakeNode node(s);

@@ -14,6 +14,7 @@ namespace asb::controller {
 inline constexpr std::string_view kCondReady = "Ready";
 inline constexpr std::string_view kCondSuspended = "Suspended";
 inline constexpr std::string_view kCondFinished = "Finished";
+inline constexpr std::string_view kCondPodScheduled = "PodScheduled";
 
 // Sandbox Ready reasons.
 // True: the pod is Running and Ready, and the Service exists when one is wanted.
@@ -31,7 +32,8 @@ inline constexpr std::string_view kReasonSandboxSuspended = "SandboxSuspended";
 inline constexpr std::string_view kReasonReconcilerError = "ReconcilerError";
 // Suspended condition reasons (v1alpha1).
 inline constexpr std::string_view kReasonPodTerminated = "PodTerminated";
-inline constexpr std::string_view kReasonPodNotTerminated = "PodNotTerminated";
+inline constexpr std::string_view kReasonPodNotTerminated = "PodNotTerminated";  // v1alpha1
+inline constexpr std::string_view kReasonPodTerminating = "PodTerminating";
 
 // SandboxClaim Ready reasons (besides the ones mirrored from the Sandbox).
 // False: spec.sandboxTemplateRef names no SandboxTemplate (retried every minute and on create).
@@ -44,6 +46,7 @@ inline constexpr std::string_view kReasonSandboxNotReady = "SandboxNotReady";
 inline constexpr std::string_view kReasonSandboxMissing = "SandboxMissing";
 // False: lifecycle.shutdownTime reached.
 inline constexpr std::string_view kReasonClaimExpired = "ClaimExpired";
+inline constexpr std::string_view kReasonEnvVarsInjectionRejected = "EnvVarsInjectionRejected";
 
 struct Condition {
   std::string type;

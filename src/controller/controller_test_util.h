@@ -1,4 +1,5 @@
-// Test-only helpers for controller tests: a real SqliteStore in a temp dir, object builders,
+// Test-only helpers for controller tests: an in-memory store (the store's own semantics, no
+// database), object builders,
 // and a fake "node" that plays the kubelet by writing pod status.
 #pragma once
 
@@ -13,15 +14,15 @@
 #include "api/resource.h"
 #include "base/clock.h"
 #include "controller/object_util.h"
-#include "store/sqlite_store.h"
+#include "store/memory_store.h"
 #include "tests/testing/test_util.h"
 
 namespace asb::controller::testing {
 
-inline std::unique_ptr<store::SqliteStore> OpenStore(const std::string& dir, Clock* clock) {
-  store::SqliteStoreOptions o;
+inline std::unique_ptr<store::MemoryStore> OpenStore(Clock* clock) {
+  store::ObjectStoreOptions o;
   o.clock = clock;
-  auto s = store::SqliteStore::Open(dir, o);
+  auto s = store::MemoryStore::Open(o);
   EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
   return s ? std::move(*s) : nullptr;
 }

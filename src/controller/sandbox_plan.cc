@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "api/resource.h"
+#include "api/views.h"
 #include "base/strings.h"
 #include "controller/conditions.h"
 #include "controller/object_util.h"
@@ -85,9 +86,15 @@ bool ServiceWanted(const Json& sandbox) {
 
 bool ServiceUnwanted(const Json& sandbox) { return !ServiceWanted(sandbox); }
 
-int64_t Replicas(const Json& sandbox) {
-  const Json* r = Find(sandbox, "spec.replicas");
-  return r && r->is_number_integer() ? r->get<int64_t>() : 1;
+// v1beta1 PodScheduled: mirrors the owned pod's condition while there is one (the embedded node
+// binds pods at creation, so a pod with spec.nodeName counts as scheduled).
+Condition PodScheduled(const Json& pod, int64_t gen) {
+  if (const Json* c = FindCondition(pod, "PodScheduled"))
+    return Condition{std::string(kCondPodScheduled), GetString(*c, "status", "Unknown"),
+                     GetString(*c, "reason", "PodScheduled"), GetString(*c, "message"), gen};
+  if (!GetString(pod, "spec.nodeName").empty())
+    return Condition{std::string(kCondPodScheduled), "True", "PodScheduled", "", gen};
+  return Condition{std::string(kCondPodScheduled), "Unknown", "PodSchedulingUnknown", "", gen};
 }
 
 Json PodIPs(const Json& pod) {
@@ -249,8 +256,7 @@ SandboxPlan PlanSandbox(const Json& sandbox, const std::optional<Json>& pod,
       plan.delete_sandbox = GetString(sandbox, "spec.shutdownPolicy", "Retain") == "Delete";
       set_ready(false, kReasonSandboxExpired, "Sandbox has expired");
       // Retain: clear status except conditions (and the selector, which is static).
-      status["replicas"] = 0;
-      status["conditions"] = conditions;
+      status["conditions"] = RemoveCondition(conditions, kCondPodScheduled);
       plan.status = std::move(status);
       return plan;
     }
@@ -277,7 +283,7 @@ SandboxPlan PlanSandbox(const Json& sandbox, const std::optional<Json>& pod,
   }
 
   // 3. Pod.
-  const bool suspended = Replicas(sandbox) == 0;
+  const bool suspended = api::SandboxSuspended(sandbox);
   std::optional<Json> effective_pod = pod_owned ? pod : std::nullopt;
   if (pod && !pod_owned) {
     conflict = "Pod " + Name(*pod) + " exists and is not controlled by this Sandbox";
@@ -313,7 +319,14 @@ SandboxPlan PlanSandbox(const Json& sandbox, const std::optional<Json>& pod,
   }
 
   // 4. Status.
-  status["replicas"] = (pod_owned && !IsDeleting(*pod) && !plan.delete_pod) ? 1 : 0;
+  const bool has_pod = pod_owned && !IsDeleting(*pod) && !plan.delete_pod;
+  if (has_pod) {
+    conditions = SetCondition(conditions, PodScheduled(*pod, gen), now);
+    std::string node = GetString(*pod, "spec.nodeName");
+    if (!node.empty()) status["nodeName"] = node;
+  } else {
+    conditions = RemoveCondition(conditions, kCondPodScheduled);
+  }
   if (effective_pod && !suspended) {
     Json ips = PodIPs(*effective_pod);
     if (!ips.empty()) status["podIPs"] = ips;
@@ -331,7 +344,7 @@ SandboxPlan PlanSandbox(const Json& sandbox, const std::optional<Json>& pod,
     conditions =
         SetCondition(conditions,
                      Condition{std::string(kCondSuspended), gone ? "True" : "False",
-                               std::string(gone ? kReasonPodTerminated : kReasonPodNotTerminated),
+                               std::string(gone ? kReasonPodTerminated : kReasonPodTerminating),
                                gone ? "Pod is terminated" : "Pod is terminating", gen},
                      now);
   } else {

@@ -1,6 +1,7 @@
 // The Sandbox controller's pure part: given a Sandbox, its Pod and Service as read from the store,
 // and the time, decide what to create/update/delete and what the status should be
-// (upstream-agent-sandbox.md §2.1, v1alpha1 semantics). No I/O; table-tested.
+// (upstream-agent-sandbox.md §2.1, v1beta1 semantics:
+// operatingMode, status.nodeName, PodScheduled). No I/O; table-tested.
 //
 // Decisions that differ from upstream HEAD, on purpose:
 //   - Embedded mode: sandboxes have no pod IP (they are reached through the node, which dials

@@ -186,7 +186,11 @@ TEST(SandboxPlanTest, EmbeddedReadyDoesNotNeedPodIPsButMirrorsThem) {
   pod["status"]["podIPs"] = Json::array({{{"ip", "10.0.0.5"}}});
   p = PlanSandbox(sb, pod, OwnedService(sb), kNow, {});
   EXPECT_EQ(p.status["podIPs"], Json::array({"10.0.0.5"}));
-  EXPECT_EQ(p.status["replicas"], 1);
+  // v1beta1: PodScheduled while a pod exists (status.replicas is derived from it for v1alpha1).
+  Json wrapped = {{"status", p.status}};
+  const Json* sched = FindCondition(wrapped, kCondPodScheduled);
+  ASSERT_NE(sched, nullptr);
+  EXPECT_EQ(GetString(*sched, "status"), "Unknown");  // this pod names no node yet
 }
 
 TEST(SandboxPlanTest, SuspendDeletesPodAndResumeRecreates) {
@@ -196,7 +200,7 @@ TEST(SandboxPlanTest, SuspendDeletesPodAndResumeRecreates) {
   EXPECT_EQ(p.delete_pod, "sb-1");
   EXPECT_EQ(p.delete_pod_uid, "uid-pod");
   EXPECT_FALSE(p.delete_service);  // service survives suspension
-  EXPECT_EQ(p.status["replicas"], 0);
+  EXPECT_EQ(FindCondition(Json{{"status", p.status}}, kCondPodScheduled), nullptr);
   // Pod gone: suspended, annotation cleared.
   p = PlanSandbox(sb, std::nullopt, OwnedService(sb), kNow, {});
   EXPECT_FALSE(p.create_pod);

@@ -3,6 +3,7 @@
 #include "api/resource.h"
 #include "base/log.h"
 #include "controller/object_util.h"
+#include "controller/pod_transplant.h"
 #include "controller/store_ops.h"
 
 namespace asb::controller {
@@ -18,6 +19,11 @@ Result<Requeue> SandboxReconciler::Reconcile(const std::string& key) {
   std::string pod_name = Annotation(*sandbox, kAnnotationPodName).value_or(name);
   ASB_ASSIGN_OR_RETURN(std::optional<store::Object> pod,
                        GetIfExists(store_, api::PodResource(), ns, pod_name));
+  if (pod && !IsControlledBy(*pod, *sandbox)) {
+    // A claim's Sandbox taking over its adopted warm member's pod (pod_transplant.h).
+    ASB_ASSIGN_OR_RETURN(std::optional<store::Object> moved, TakeOverPod(store_, *sandbox, *pod));
+    if (moved) pod = std::move(moved);
+  }
   ASB_ASSIGN_OR_RETURN(std::optional<store::Object> service,
                        GetIfExists(store_, api::ServiceResource(), ns, name));
 

@@ -15,7 +15,7 @@ using std::chrono::seconds;
 class SandboxReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = OpenStore(dir_.path(), &clock_);
+    store_ = OpenStore(&clock_);
     ASSERT_TRUE(store_);
   }
   Json Get(const api::ResourceInfo& r, const std::string& name) {
@@ -31,9 +31,8 @@ class SandboxReconcilerTest : public ::testing::Test {
     return c ? *c : Json::object();
   }
 
-  asb::testing::TempDir dir_;
   FakeClock clock_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
 };
 
 TEST_F(SandboxReconcilerTest, CreatesOwnedPodAndServiceAndMirrorsReadiness) {
@@ -90,7 +89,7 @@ TEST_F(SandboxReconcilerTest, ReplicasZeroSuspendsAndOneResumes) {
   ASSERT_OK(r.Reconcile("default/sb-1"));  // observes the pod gone
   EXPECT_EQ(ReadyCond("sb-1")["reason"], "SandboxSuspended");
   EXPECT_EQ(ReadyCond("sb-1")["message"], "suspended");
-  EXPECT_EQ(Get(api::SandboxResource(), "sb-1")["status"]["replicas"], 0);
+  EXPECT_EQ(FindCondition(Get(api::SandboxResource(), "sb-1"), kCondPodScheduled), nullptr);
 
   sb = Get(api::SandboxResource(), "sb-1");
   sb["spec"]["replicas"] = 1;
@@ -100,7 +99,14 @@ TEST_F(SandboxReconcilerTest, ReplicasZeroSuspendsAndOneResumes) {
   ASSERT_OK(SetPodStatus(*store_, "sb-1", "Running", true));
   ASSERT_OK(r.Reconcile("default/sb-1"));
   EXPECT_EQ(ReadyCond("sb-1")["status"], "True");
-  EXPECT_EQ(Get(api::SandboxResource(), "sb-1")["status"]["replicas"], 1);
+  EXPECT_NE(FindCondition(Get(api::SandboxResource(), "sb-1"), kCondPodScheduled), nullptr);
+  // operatingMode (v1beta1) suspends too.
+  sb = Get(api::SandboxResource(), "sb-1");
+  sb["spec"].erase("replicas");
+  sb["spec"]["operatingMode"] = "Suspended";
+  ASSERT_OK(store_->Update(api::SandboxResource(), sb));
+  ASSERT_OK(r.Reconcile("default/sb-1"));
+  EXPECT_FALSE(Exists(api::PodResource(), "sb-1"));
 }
 
 TEST_F(SandboxReconcilerTest, ExpiryRetainKeepsObjectDeletesPodAndService) {

@@ -1,6 +1,7 @@
 #include "controller/warm_pool_reconciler.h"
 
 #include "api/resource.h"
+#include "api/views.h"
 #include "base/log.h"
 #include "controller/object_util.h"
 #include "controller/store_ops.h"
@@ -32,8 +33,7 @@ Result<Requeue> WarmPoolReconciler::Reconcile(const std::string& key) {
   }
 
   const SystemTime now = clock_.Now();
-  const Json* rep = Find(*pool, "spec.replicas");
-  int64_t desired = rep && rep->is_number_integer() ? rep->get<int64_t>() : 0;
+  int64_t desired = api::WarmPoolReplicas(*pool);
   PoolPlanOptions plan_options = options_;
   plan_options.recreate_stale = GetString(*pool, "spec.updateStrategy.type") == "Recreate";
   PoolPlan plan = PlanPool(desired, std::move(members), tmpl.has_value(), now, plan_options);

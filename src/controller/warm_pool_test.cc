@@ -98,7 +98,7 @@ TEST(PoolPlanTest, DeletingMembersAreNotCounted) {
 class WarmPoolReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = OpenStore(dir_.path(), &clock_);
+    store_ = OpenStore(&clock_);
     ASSERT_TRUE(store_);
     ASSERT_OK(store_->Create(api::SandboxTemplateResource(), TemplateObj("tmpl")));
     ASSERT_OK(store_->Create(api::SandboxWarmPoolResource(), PoolObj("pool", "tmpl", 3)));
@@ -133,9 +133,8 @@ class WarmPoolReconcilerTest : public ::testing::Test {
     return p ? (*p)["status"] : Json();
   }
 
-  asb::testing::TempDir dir_;
   FakeClock clock_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
 };
 
 TEST_F(WarmPoolReconcilerTest, KeepsReplicasReplacesFailedAndScales) {

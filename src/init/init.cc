@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -20,6 +21,7 @@
 #include "base/file_util.h"
 #include "base/json_util.h"
 #include "base/strings.h"
+#include "init/capped_log.h"
 #include "runtime/native/init_spec.h"
 #include "sys/caps.h"
 #include "sys/net.h"
@@ -102,6 +104,17 @@ void ApplyMountOp(const MountOp& op) {
         Fail("symlink " + op.target, errno);
       }
       return;
+    case MountOp::Kind::kChdir:
+      if (::chdir(op.target.c_str()) != 0) Fail("chdir " + op.target, errno);
+      return;
+    case MountOp::Kind::kWrite: {
+      int fd = ::open(op.target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                      op.mode != 0 ? op.mode : 0644);
+      if (fd < 0) Fail("create " + op.target, errno);
+      WriteAll(fd, op.data);
+      ::close(fd);
+      return;
+    }
   }
 }
 
@@ -193,8 +206,8 @@ int RunMode(const InitSpec& s) {
   WriteProcFile(::getpid(), "oom_score_adj", "-1000");
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) Fail("socketpair", errno);
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) Fail("output pipe", errno);
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) Fail("output pipe", errno);
   long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
                CLONE_NEWCGROUP | SIGCHLD;
   // Raw clone with no new stack behaves like fork (this process is single-threaded).
@@ -203,12 +216,15 @@ int RunMode(const InitSpec& s) {
   if (child == 0) {
     ::close(sp[0]);
     ::close(out[0]);
-    if (::dup2(out[1], 1) < 0 || ::dup2(out[1], 2) < 0) Fail("redirect output", errno);
+    ::close(err[0]);
+    if (::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0) Fail("redirect output", errno);
     ::close(out[1]);
+    ::close(err[1]);
     SandboxInit(s, sp[1]);
   }
   ::close(sp[1]);
   ::close(out[1]);
+  ::close(err[1]);
   Json hello{{"shim_pid", ::getpid()},
              {"shim_start", sys::ProcStartTime(::getpid()).value_or(0)},
              {"init_pid", child},
@@ -228,21 +244,10 @@ int RunMode(const InitSpec& s) {
   ::close(kInitSyncFd);
   // Copy the sandbox's output until every writer is gone: all of them live in the sandbox's
   // pid namespace, which the kernel empties when its init exits.
-  int64_t written = 0;
-  struct stat st;
-  if (::fstat(1, &st) == 0) written = st.st_size;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(out[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (s.log_limit_bytes > 0 && written + n > s.log_limit_bytes) {
-      if (::ftruncate(1, 0) == 0) written = 0;
-    }
-    WriteAll(1, std::string(buf, static_cast<size_t>(n)));
-    written += n;
-  }
+  CappedLog log(1, s.log_path, s.log_path.empty() ? 0 : s.log_limit_bytes);
+  DrainToLog(out[0], err[0], log);
   ::close(out[0]);
+  ::close(err[0]);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
@@ -276,12 +281,31 @@ int ExecMode(const InitSpec& s) {
   return 128 + WTERMSIG(status);
 }
 
+// `asb-init log PATH CAP_BYTES`: fd 0 and fd 3 are the read ends of a sandbox's stdout and
+// stderr pipes, fd 1 is PATH opened for appending. Forks once so the spawner can reap it at once
+// (like the run shim, it then belongs to no daemon and outlives a daemon restart), and copies
+// both pipes into the capped log until every writer closed them.
+int LogMode(int argc, char** argv) {
+  if (argc != 4) return 2;
+  char* end = nullptr;
+  long long cap = std::strtoll(argv[3], &end, 10);
+  if (end == argv[3] || *end != '\0' || cap < 0) return 2;
+  ::syscall(SYS_close_range, 4U, ~0U, 0);
+  pid_t pid = ::fork();
+  if (pid < 0) return 1;
+  if (pid > 0) ::_exit(0);
+  CappedLog log(1, argv[2], cap);
+  DrainToLog(0, 3, log);
+  return 0;
+}
+
 }  // namespace
 
 int InitMain(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "log") == 0) return LogMode(argc, argv);
   if (argc != 2 || (std::strcmp(argv[1], "run") != 0 && std::strcmp(argv[1], "exec") != 0)) {
     std::fprintf(stderr,
-                 "usage: asb-init run|exec\n"
+                 "usage: asb-init run|exec | log PATH CAP_BYTES\n"
                  "Started by asbd with an InitSpec on fd 3 and a sync socket on fd 4; not for "
                  "direct use.\n");
     return 2;

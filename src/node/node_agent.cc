@@ -67,7 +67,8 @@ NodeAgent::NodeAgent(store::Store& store, std::map<std::string, runtime::Runtime
       runtimes_(std::move(runtimes)),
       images_(images),
       options_(std::move(options)),
-      clock_(options_.clock != nullptr ? *options_.clock : RealClock::Get()) {}
+      clock_(options_.clock != nullptr ? *options_.clock : RealClock::Get()),
+      events_(store_, clock_, options_.node_name) {}
 
 NodeAgent::~NodeAgent() { Stop(); }
 
@@ -117,6 +118,15 @@ Result<UniqueFd> NodeAgent::DialPod(const std::string& ns, const std::string& po
     id = it->second->sandbox_id;
   }
   return rt->DialPort(id, port);
+}
+
+Result<NodeAgent::PodSandbox> NodeAgent::SandboxOf(const std::string& ns, const std::string& pod) {
+  std::lock_guard l(mu_);
+  auto it = records_.find(ns + "/" + pod);
+  if (it == records_.end() || it->second->sandbox_id.empty())
+    return MakeError(Code::kNotFound, "pod " + ns + "/" + pod + " has no sandbox on this node");
+  const runtime::Runtime* rt = it->second->runtime;
+  return PodSandbox{it->second->sandbox_id, rt ? std::string(rt->name()) : "", it->second->running};
 }
 
 void NodeAgent::WaitForStop(milliseconds d) {
@@ -244,6 +254,7 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::SyncPod(const std::string& key) 
     }
     ASB_LOG(DEBUG, "node: bound pod", "pod", key, "node", options_.node_name);
     pod = std::move(*bound);
+    events_.Scheduled(pod);
   } else if (node != options_.node_name) {
     if (rec) {
       if (!StopEverywhere(rec->sandbox_id, milliseconds(0))) return now + kStoreRetry;
@@ -318,7 +329,6 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::SyncPod(const std::string& key) 
 std::optional<NodeAgent::SteadyTime> NodeAgent::StartSandbox(PodRecord& rec, const Json& pod,
                                                              const PodPlan& plan,
                                                              runtime::Runtime* rt) {
-  (void)pod;
   ContainerView& c = rec.view.container;
   if (rec.view.start_time == SystemTime{}) rec.view.start_time = clock_.Now();
 
@@ -332,9 +342,12 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::StartSandbox(PodRecord& rec, con
     rec.next_start_at = SteadyClock::now() + delay;
     ASB_LOG(WARN, "node: image pull failed", "pod", rec.key, "image", plan.container.image, "error",
             image.error().message, "retry_ms", delay.count());
+    events_.Warning(pod, "Failed", c.waiting_message);
     return rec.next_start_at;
   }
   rec.pull_failures = 0;
+  events_.Normal(pod, "Pulled",
+                 "Container image \"" + plan.container.image + "\" already present on machine");
 
   auto start_failed = [&](const std::string& message) {
     c.state = ContainerView::State::kWaiting;
@@ -344,6 +357,7 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::StartSandbox(PodRecord& rec, con
     rec.next_start_at = SteadyClock::now() + delay;
     ASB_LOG(WARN, "node: starting sandbox failed", "pod", rec.key, "error", message, "retry_ms",
             delay.count());
+    events_.Warning(pod, "Failed", "Error: " + message);
     return rec.next_start_at;
   };
   auto spec = BuildSandboxSpec(plan, *image);
@@ -368,6 +382,8 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::StartSandbox(PodRecord& rec, con
   rec.sandbox_id = spec->id;
   SetRunning(rec, rt, true);
   rec.started_steady = SteadyClock::now();
+  events_.Normal(pod, "Created", "Created container " + plan.container.name);
+  events_.Normal(pod, "Started", "Started container " + plan.container.name);
   c.state = ContainerView::State::kRunning;
   c.started_at = clock_.Now();
   c.image_id = image->image_id.empty() ? plan.container.image : image->image_id;
@@ -386,7 +402,6 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::StartSandbox(PodRecord& rec, con
 
 std::optional<NodeAgent::SteadyTime> NodeAgent::SyncRunning(PodRecord& rec, const Json& pod,
                                                             const PodPlan& plan) {
-  (void)pod;
   ContainerView& c = rec.view.container;
   runtime::Runtime* rt = rec.runtime;
   auto st = rt->Inspect(rec.sandbox_id);
@@ -423,6 +438,7 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::SyncRunning(PodRecord& rec, cons
         rec.successes = 0;
         if (++rec.failures >= probe->failure_threshold && c.ready) {
           ASB_LOG(INFO, "node: readiness probe failed", "pod", rec.key, "error", out.message);
+          events_.Warning(pod, "Unhealthy", "Readiness probe failed: " + out.message);
           c.ready = false;
         }
       }
@@ -474,6 +490,9 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::SyncRunning(PodRecord& rec, cons
   c.waiting_message = "back-off " + std::to_string(delay.count()) +
                       "ms restarting failed container=" + plan.container.name + " pod=" + rec.key;
   rec.next_start_at = now + delay;
+  events_.Warning(pod, "BackOff",
+                  "Back-off restarting failed container " + plan.container.name + " in pod " +
+                      rec.name + "_" + rec.ns + "(" + rec.uid + ")");
   return rec.next_start_at;
 }
 
@@ -507,7 +526,16 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::HandleDeletion(const std::string
   if (options_.max_termination_grace > milliseconds(0)) {
     grace = std::min(grace, options_.max_termination_grace);
   }
-  if (rec) SetRunning(*rec, nullptr, false);
+  if (rec) {
+    if (rec->sandbox_exists) {
+      const Json* containers = Find(pod, "spec.containers");
+      std::string container = containers && containers->is_array() && !containers->empty()
+                                  ? (*containers)[0].value("name", "")
+                                  : "";
+      events_.Normal(pod, "Killing", "Stopping container " + container);
+    }
+    SetRunning(*rec, nullptr, false);
+  }
   if (auto st = StopEverywhere(id, grace); !st) {
     ASB_LOG(WARN, "node: stopping sandbox failed; will retry", "pod", key, "error",
             st.error().message);

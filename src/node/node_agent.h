@@ -33,6 +33,7 @@
 #include "base/result.h"
 #include "base/unique_fd.h"
 #include "node/image_resolver.h"
+#include "node/pod_events.h"
 #include "node/pod_spec.h"
 #include "node/pod_status.h"
 #include "node/work_queue.h"
@@ -86,6 +87,15 @@ class NodeAgent {
   // pod on this node), kUnavailable (the sandbox isn't running), and the runtime's DialPort errors.
   [[nodiscard]] Result<UniqueFd> DialPod(const std::string& ns, const std::string& pod,
                                          uint16_t port);
+
+  // The sandbox behind pod ns/name (for kubectl logs): its id and the runtime class running it.
+  // kNotFound when the pod has no sandbox on this node.
+  struct PodSandbox {
+    std::string sandbox_id;
+    std::string runtime;  // "native", "gvisor"; "" while no sandbox runs (exited, backing off)
+    bool running = false;
+  };
+  [[nodiscard]] Result<PodSandbox> SandboxOf(const std::string& ns, const std::string& pod);
 
  private:
   using SteadyTime = std::chrono::steady_clock::time_point;
@@ -144,6 +154,7 @@ class NodeAgent {
   ImageResolver& images_;
   NodeOptions options_;
   Clock& clock_;
+  PodEvents events_;  // kubelet-like Events about pods (pod_events.h)
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<PodRecord>> records_;  // by namespace/name

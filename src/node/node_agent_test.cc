@@ -12,7 +12,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "node/fake_runtime_test_util.h"
-#include "store/sqlite_store.h"
+#include "store/memory_store.h"
 #include "tests/testing/test_util.h"
 
 namespace asb::node {
@@ -45,12 +45,7 @@ class FakeImages final : public ImageResolver {
 class NodeAgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/asb-node-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto st = store::SqliteStore::Open(dir_);
-    ASSERT_TRUE(st.has_value()) << st.error().message;
-    store_ = std::move(*st);
+    ASSERT_OK_AND_ASSIGN(store_, store::MemoryStore::Open());
     ResolvedImage img;
     img.rootfs.lower_dir = "/images/python";
     img.entrypoint = {"/usr/local/bin/asb-agent"};
@@ -63,7 +58,6 @@ class NodeAgentTest : public ::testing::Test {
     if (agent_) agent_->Stop();
     agent_.reset();
     store_.reset();
-    (void)RemoveTree(dir_);
   }
 
   NodeOptions Options() {
@@ -120,8 +114,7 @@ class NodeAgentTest : public ::testing::Test {
   }
   static std::string Id(const Json& pod) { return SandboxIdForUid(GetString(pod, "metadata.uid")); }
 
-  std::string dir_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
   FakeRuntime native_{"native"};
   FakeRuntime gvisor_{"gvisor"};
   FakeImages images_;
@@ -383,6 +376,45 @@ TEST_F(NodeAgentTest, CrashLoopBacksOff) {
   EXPECT_EQ(Condition("crash", "Ready"), "False");
   EXPECT_EQ(native_.StartCount(Id(pod)), 1);
   ASSERT_TRUE(WaitFor([&] { return native_.StartCount(Id(pod)) == 2; }));
+}
+
+// The kubelet-like events kubectl describe shows, in order, for a start, a crash and a delete.
+TEST_F(NodeAgentTest, RecordsKubeletEventsAboutThePod) {
+  NodeOptions o = Options();
+  o.backoff_base = milliseconds(300);
+  o.backoff_cap = milliseconds(300);
+  StartAgent({}, o);
+  Json pod = Create(MakePod("ev"));
+  ASSERT_TRUE(WaitFor([&] { return Phase("ev") == "Running"; }));
+  auto reasons = [&] {
+    std::vector<std::string> out;
+    auto list = store_->List(api::EventResource(), "default", {});
+    EXPECT_TRUE(list.has_value());
+    // Creation order: the store lists by name (random here), resourceVersions grow.
+    std::sort(list->items.begin(), list->items.end(), [](const Json& a, const Json& b) {
+      return std::stoll(GetString(a, "metadata.resourceVersion")) <
+             std::stoll(GetString(b, "metadata.resourceVersion"));
+    });
+    for (const Json& e : list->items) {
+      EXPECT_EQ(GetString(e, "involvedObject.uid"), GetString(pod, "metadata.uid"));
+      EXPECT_EQ(GetString(e, "involvedObject.kind"), "Pod");
+      out.push_back(GetString(e, "type") + "/" + GetString(e, "reason"));
+    }
+    return out;
+  };
+  std::vector<std::string> started = {"Normal/Scheduled", "Normal/Pulled", "Normal/Created",
+                                      "Normal/Started"};
+  EXPECT_EQ(reasons(), started);
+  native_.Exit(Id(pod), 2);
+  ASSERT_TRUE(WaitFor([&] { return reasons().size() == 5; }));
+  EXPECT_EQ(reasons().back(), "Warning/BackOff");
+  ASSERT_TRUE(WaitFor([&] { return native_.StartCount(Id(pod)) == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return Phase("ev") == "Running" && reasons().size() == 8; }));
+  ASSERT_TRUE(store_->Delete(api::PodResource(), "default", "ev").has_value());
+  // The Killing event is written before the finalizer goes; the GC then removes the events.
+  ASSERT_TRUE(WaitFor([&] {
+    return store_->Get(api::PodResource(), "default", "ev").error().code == Code::kNotFound;
+  }));
 }
 
 TEST_F(NodeAgentTest, DeletionStopsSandboxThenRemovesFinalizer) {

@@ -1,6 +1,17 @@
 // Isolation backends behind one interface: "native" (namespaces + seccomp + cgroups + overlay
 // root, set up by asb-init) and "gvisor" (runsc with an OCI bundle). The node agent picks one per
 // pod from runtimeClassName and never falls back to a weaker one.
+//
+// Container output (one place per sandbox, the same on every runtime): LogPath(id) is a file in
+// the CRI logging format kubelet writes ("<RFC3339 time> <stdout|stderr> <F|P> <text>", see
+// init/capped_log.h), written by a small asb-init process that outlives asbd, never by the
+// sandbox itself. Together with LogPath(id) + ".1" (the older half, renamed when the current file
+// reaches half the cap) it holds at most the runtime's output cap (8 MiB by default), so no
+// sandbox output, including gVisor's pid-1 console, can fill the host disk. It is removed with
+// the sandbox by Stop. Serve `kubectl logs` from it (".1" first, then the current file).
+//
+// Writable layer: ext4 of `ephemeral-storage` (1 GiB when the pod gives none) on a loop device,
+// charged to disk, not memory (runtime/scratch_disk.h).
 #pragma once
 
 #include <chrono>
@@ -92,6 +103,12 @@ class Runtime {
                                                 std::chrono::milliseconds timeout) = 0;
   // Ids of sandboxes this runtime has on the host, including ones left by an earlier asbd.
   [[nodiscard]] virtual Result<std::vector<std::string>> List() = 0;
+  // The sandbox's container output file (see "Container output" above); "" when the runtime
+  // keeps none. The file may not exist yet (nothing written) or any more (stopped).
+  virtual std::string LogPath(const std::string& id) const {
+    (void)id;
+    return "";
+  }
 };
 
 }  // namespace asb::runtime

@@ -7,7 +7,8 @@
 
 #include "api/resource.h"
 #include "store/sqlite_store.h"
-#include "store/store_test_util.h"
+#include "tests/testing/store_fixtures.h"
+#include "tests/testing/test_util.h"
 
 namespace asb::store {
 namespace {

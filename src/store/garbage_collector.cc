@@ -16,8 +16,8 @@
 //   and when none remain the finalizer is removed, which lets the owner go.
 // - A terminating namespace has its contents deleted; when nothing is left it is removed.
 #include "base/log.h"
-#include "store/object_meta_util.h"
-#include "store/sqlite_store.h"
+#include "store/object_meta.h"
+#include "store/object_store.h"
 #include "store/store_util.h"
 
 namespace asb::store {
@@ -28,11 +28,11 @@ using internal::kForegroundFinalizer;
 using internal::MetaString;
 using internal::OwnerUids;
 
-void SqliteStore::StartGc() {
+void ObjectStore::StartGc() {
   gc_thread_ = std::thread([this] { GcLoop(); });
 }
 
-void SqliteStore::StopGc() {
+void ObjectStore::StopGc() {
   {
     std::lock_guard l(gc_mu_);
     gc_stop_ = true;
@@ -41,19 +41,19 @@ void SqliteStore::StopGc() {
   if (gc_thread_.joinable()) gc_thread_.join();
 }
 
-bool SqliteStore::GcIdle() {
+bool ObjectStore::GcIdle() {
   std::lock_guard l(gc_mu_);
   return gc_queue_.empty() && !gc_busy_;
 }
 
-void SqliteStore::EnqueueGc(GcWork work) {
+void ObjectStore::EnqueueGc(GcWork work) {
   std::lock_guard l(gc_mu_);
   if (gc_stop_ || !gc_queued_.insert(work).second) return;
   gc_queue_.push_back(std::move(work));
   gc_cv_.notify_one();
 }
 
-void SqliteStore::GcLoop() {
+void ObjectStore::GcLoop() {
   std::unique_lock l(gc_mu_);
   while (true) {
     gc_cv_.wait(l, [&] { return gc_stop_ || !gc_queue_.empty(); });
@@ -73,7 +73,7 @@ void SqliteStore::GcLoop() {
   }
 }
 
-void SqliteStore::NoteWriteForGc(const Key& key, const ObjPtr& obj, const ObjPtr& prev) {
+void ObjectStore::NoteWriteForGc(const Key& key, const ObjPtr& obj, const ObjPtr& prev) {
   // Runs under writer_mu_, so the index is stable without state_mu_.
   static const std::string kNamespaces = api::NamespaceResource().GroupResource();
   if (!obj) {
@@ -97,7 +97,7 @@ void SqliteStore::NoteWriteForGc(const Key& key, const ObjPtr& obj, const ObjPtr
     if (!by_uid_.count(owner)) EnqueueGc({GcWork::Kind::kOwner, owner});
 }
 
-void SqliteStore::ScanForGc() {
+void ObjectStore::ScanForGc() {
   static const std::string kNamespaces = api::NamespaceResource().GroupResource();
   std::lock_guard w(writer_mu_);
   for (const auto& [resource, table] : tables_) {
@@ -124,7 +124,7 @@ void LogIfFailed(const char* what, const std::string& name, const Error& e) {
 
 }  // namespace
 
-void SqliteStore::ProcessOwner(const std::string& uid) {
+void ObjectStore::ProcessOwner(const std::string& uid) {
   struct Dep {
     Key key;
     ObjPtr obj;
@@ -204,7 +204,7 @@ void SqliteStore::ProcessOwner(const std::string& uid) {
   }
 }
 
-void SqliteStore::ProcessNamespace(const std::string& ns) {
+void ObjectStore::ProcessNamespace(const std::string& ns) {
   const api::ResourceInfo& ns_res = api::NamespaceResource();
   std::vector<std::pair<Key, ObjPtr>> contents;
   ObjPtr ns_obj;
@@ -237,7 +237,7 @@ void SqliteStore::ProcessNamespace(const std::string& ns) {
     auto it = table.lower_bound({ns, ""});
     if (it != table.end() && it->first.first == ns) return;  // something was created meanwhile
   }
-  auto done = WriteLocked(ns_res, key, nullptr, cur);
+  auto done = WriteLocked(key, nullptr, cur);
   if (!done) LogIfFailed("remove namespace", ns, done.error());
 }
 

@@ -417,10 +417,26 @@ bool FieldSelector::Matches(const Json& obj) const {
   return true;
 }
 
+namespace {
+
+// The event fields Kubernetes selects on (kubectl describe asks for involvedObject.*). Each is
+// the object's own path, so Matches reads it directly.
+bool IsEventField(std::string_view field) {
+  for (std::string_view f :
+       {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+        "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+        "involvedObject.fieldPath", "reason", "type", "reportingComponent"})
+    if (field == f) return true;
+  return false;
+}
+
+}  // namespace
+
 Result<FieldSelector> ParseFieldSelector(const api::ResourceInfo& res, std::string_view text) {
   std::vector<FieldRequirement> reqs;
   if (Trim(text).empty()) return FieldSelector();
   bool is_pod = res.group.empty() && res.plural == "pods";
+  bool is_event = res.group.empty() && res.plural == "events";
   // Split on unescaped commas, then each term on its first unescaped operator.
   std::vector<std::string> terms;
   std::string cur;
@@ -471,7 +487,8 @@ Result<FieldSelector> ParseFieldSelector(const api::ResourceInfo& res, std::stri
       value += raw_value[i];
     }
     bool supported = field == "metadata.name" || field == "metadata.namespace" ||
-                     (is_pod && (field == "spec.nodeName" || field == "status.phase"));
+                     (is_pod && (field == "spec.nodeName" || field == "status.phase")) ||
+                     (is_event && IsEventField(field));
     if (!supported) return MakeError(Code::kInvalidArgument, "field label not supported: " + field);
     reqs.push_back({std::move(field), equals, std::move(value)});
   }

@@ -9,7 +9,8 @@
 //
 // Field selector syntax: "f=v,g!=w" (`=`, `==`, `!=`), with backslash escapes for `,`, `=`, `\`.
 // Supported fields: metadata.name and metadata.namespace for every kind, plus spec.nodeName and
-// status.phase for pods.
+// status.phase for pods, and involvedObject.{kind,namespace,name,uid,apiVersion,resourceVersion,
+// fieldPath}, reason, type and reportingComponent for events.
 //
 // All types are immutable values after parsing and safe to share between threads.
 #pragma once

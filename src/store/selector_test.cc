@@ -126,6 +126,27 @@ TEST(FieldSelectorTest, ParseAndMatch) {
   EXPECT_TRUE(esc->Matches(odd));
 }
 
+TEST(FieldSelectorTest, EventsSelectOnInvolvedObject) {
+  Json ev = {
+      {"metadata", {{"name", "e1"}, {"namespace", "ns"}}},
+      {"involvedObject", {{"kind", "Pod"}, {"name", "p1"}, {"namespace", "ns"}, {"uid", "u1"}}},
+      {"reason", "Started"},
+      {"type", "Normal"}};
+  // What kubectl describe pod sends.
+  auto sel = ParseFieldSelector(api::EventResource(),
+                                "involvedObject.name=p1,involvedObject.namespace=ns,"
+                                "involvedObject.kind=Pod,involvedObject.uid=u1");
+  ASSERT_TRUE(sel) << sel.error().message;
+  EXPECT_TRUE(sel->Matches(ev));
+  auto other = ParseFieldSelector(api::EventResource(), "involvedObject.uid=u2");
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->Matches(ev));
+  auto warn = ParseFieldSelector(api::EventResource(), "type!=Normal,reason=Started");
+  ASSERT_TRUE(warn);
+  EXPECT_FALSE(warn->Matches(ev));
+  EXPECT_FALSE(ParseFieldSelector(api::PodResource(), "involvedObject.name=p1"));
+}
+
 TEST(FieldSelectorTest, Errors) {
   auto unsupported = ParseFieldSelector(api::SandboxResource(), "spec.nodeName=x");
   ASSERT_FALSE(unsupported);

@@ -3,7 +3,8 @@
 // from a revision) over a durable log.
 //
 // This is also the "API client" the controllers and the node agent use: in embedded mode it is
-// SqliteStore in-process; a later implementation can speak HTTPS to a real kube-apiserver with
+// SqliteStore in-process (ObjectStore over SqliteLog), in unit tests MemoryStore (ObjectStore
+// over MemoryLog); a later implementation can speak HTTPS to a real kube-apiserver with
 // the same semantics. Objects are unstructured JSON shaped like Kubernetes objects
 // (apiVersion, kind, metadata, spec, status).
 //

@@ -92,12 +92,24 @@ class NativeRuntimeTest : public ::testing::Test {
     return last;
   }
 
-  Json Output(const std::string& id) {
-    auto text = ReadFile(rt_->SandboxDir(id) + "/output.log");
+  // The text of the last line the sandbox wrote (output.log is in CRI format).
+  std::string LastLine(const std::string& id) {
+    auto text = ReadFile(rt_->LogPath(id));
     EXPECT_TRUE(text.has_value());
-    std::string line = text ? std::string(Trim(*text)) : "";
-    auto j =
-        ParseJson(line.substr(line.rfind('\n') == std::string::npos ? 0 : line.rfind('\n') + 1));
+    std::string all = text ? std::string(Trim(*text)) : "";
+    std::string line = all.substr(all.rfind('\n') == std::string::npos ? 0 : all.rfind('\n') + 1);
+    // "<time> <stream> <F|P> <text>"
+    std::vector<std::string> f = Split(line, ' ');
+    EXPECT_GE(f.size(), 4u) << "not a CRI log line: " << line;
+    if (f.size() < 4) return "";
+    EXPECT_TRUE(ParseRfc3339(f[0]).has_value()) << line;
+    EXPECT_TRUE(f[1] == "stdout" || f[1] == "stderr") << line;
+    return line.substr(f[0].size() + f[1].size() + f[2].size() + 3);
+  }
+
+  Json Output(const std::string& id) {
+    std::string line = LastLine(id);
+    auto j = ParseJson(line);
     EXPECT_TRUE(j.has_value()) << "output: " << line;
     return j ? *j : Json();
   }
@@ -187,15 +199,71 @@ TEST_F(NativeRuntimeTest, DiskFillerStopsAtEphemeralStorage) {
   EXPECT_LE(out.value("written_mb", 100), 16);
 }
 
+// The writable layer is a disk, not memory: filling it to the cap under a memory limit far
+// below the cap ends in ENOSPC, not in the OOM killer, and leaves no loop device behind.
+TEST_F(NativeRuntimeTest, WritableLayerIsChargedToDiskNotMemory) {
+  SandboxSpec s = Spec({"/probe", "fill-disk", "/tmp", "200"});
+  s.limits.ephemeral_storage_bytes = 96 << 20;
+  s.limits.memory_bytes = 32 << 20;
+  ASSERT_OK(StartTracked(s));
+  SandboxStatus st = WaitExited(s.id);
+  EXPECT_FALSE(st.oom_killed);
+  Json out = Output(s.id);
+  EXPECT_EQ(out.value("errno", 0), ENOSPC);
+  EXPECT_GE(out.value("written_mb", 0), 80);
+  EXPECT_LE(out.value("written_mb", 1000), 96);
+  ASSERT_OK(rt_->Stop(s.id, 0ms));
+  started_.clear();
+  // Autoclear: the loop device went with the sandbox's mount namespace.
+  auto loops = ReadFile("/proc/partitions");
+  ASSERT_TRUE(loops.has_value());
+  for (const std::string& line : Split(*loops, '\n')) {
+    auto f = Split(std::string(Trim(line)), ' ');
+    if (f.empty() || !StartsWith(f.back(), "loop")) continue;
+    auto backing = ReadFile("/sys/block/" + f.back() + "/loop/backing_file");
+    if (backing) {
+      EXPECT_EQ(backing->find(tmp_.Sub("state")), std::string::npos) << *backing;
+    }
+  }
+}
+
+// Inside, /proc/self/mountinfo names neither the state dir nor the sandbox id, and with a memory
+// limit /proc/meminfo shows the limit, not the host's memory.
+TEST_F(NativeRuntimeTest, ProcShowsNoHostPathsAndTheMemoryLimit) {
+  for (const char* file : {"/proc/self/mountinfo", "/proc/meminfo"}) {
+    SandboxSpec s = Spec({"/probe", "cat", file});
+    s.limits.memory_bytes = 200 << 20;
+    ASSERT_OK(StartTracked(s));
+    SandboxStatus st = WaitExited(s.id);
+    EXPECT_EQ(st.exit_code, 0) << file;
+    auto text = ReadFile(rt_->SandboxDir(s.id) + "/output.log");
+    ASSERT_TRUE(text.has_value());
+    // (The test's own bind of a host dir at /ro shows its source, as binds do everywhere.)
+    EXPECT_EQ(text->find(tmp_.Sub("state")), std::string::npos) << *text;
+    EXPECT_EQ(text->find(lower_), std::string::npos) << *text;
+    EXPECT_EQ(text->find(s.id), std::string::npos) << *text;
+    if (std::string(file) == "/proc/meminfo") {
+      EXPECT_NE(text->find("MemTotal:         204800 kB"), std::string::npos) << *text;
+    } else {
+      EXPECT_NE(text->find("lowerdir=lower,upperdir=upper,workdir=work"), std::string::npos)
+          << *text;
+    }
+  }
+}
+
 TEST_F(NativeRuntimeTest, OutputLogIsCapped) {
   SandboxSpec s = Spec({"/probe", "spew", "24"});
   ASSERT_OK(StartTracked(s));
   SandboxStatus st = WaitExited(s.id);
   EXPECT_EQ(st.exit_code, 0);
-  struct stat info;
-  ASSERT_EQ(::stat((rt_->SandboxDir(s.id) + "/output.log").c_str(), &info), 0);
-  EXPECT_GT(info.st_size, 0);
-  EXPECT_LE(info.st_size, 8 << 20) << "the sandbox's output grew past the cap";
+  struct stat cur, old;
+  ASSERT_EQ(::stat(rt_->LogPath(s.id).c_str(), &cur), 0);
+  ASSERT_EQ(::stat((rt_->LogPath(s.id) + ".1").c_str(), &old), 0) << "never rotated";
+  EXPECT_GT(cur.st_size, 0);
+  EXPECT_LE(cur.st_size + old.st_size, 8 << 20) << "the sandbox's output grew past the cap";
+  // The newest output is kept: the last line is a whole line of the spew.
+  EXPECT_EQ(LastLine(s.id), std::string(1023, 'x'));
+  EXPECT_GE(old.st_size, 3 << 20) << "the older half was not kept";
 }
 
 TEST_F(NativeRuntimeTest, DialPortAndExec) {
@@ -339,7 +407,7 @@ TEST_F(NativeRuntimeTest, PythonRuntimeImageRunsHostPython) {
   SandboxStatus st = WaitExited(s.id);
   auto out = ReadFile(rt_->SandboxDir(s.id) + "/output.log");
   EXPECT_EQ(st.exit_code, 0) << out.value_or("");
-  EXPECT_EQ(Trim(out.value_or("")), "/app sbx-host 0");
+  EXPECT_EQ(LastLine(s.id), "/app sbx-host 0");
   EXPECT_FALSE(PathExists(img.rootfs.lower_dir + "/app/x")) << "write reached the image";
 }
 

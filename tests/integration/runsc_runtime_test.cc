@@ -20,26 +20,14 @@
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/strings.h"
-
-#define ASSERT_OK(expr)                                               \
-  do {                                                                \
-    auto asb_st_ = (expr);                                            \
-    ASSERT_TRUE(asb_st_) << #expr << ": " << asb_st_.error().message; \
-  } while (0)
+#include "tests/testing/test_util.h"
 
 namespace asb::runtime {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using asb::testing::WaitFor;
 
 bool RunscOnPath() {
   const char* path = std::getenv("PATH");
@@ -68,6 +56,19 @@ int CountMountsUnder(const std::string& dir) {
   for (const std::string& line : Split(mi ? *mi : "", '\n')) {
     if (line.find(" " + dir + "/") != std::string::npos) ++n;
   }
+  return n;
+}
+
+// Loop devices whose backing file was under `dir` (the writable layers' images).
+int LoopDevicesBackedFrom(const std::string& dir) {
+  int n = 0;
+  DIR* d = ::opendir("/sys/block");
+  while (dirent* e = d ? ::readdir(d) : nullptr) {
+    if (std::string(e->d_name).rfind("loop", 0) != 0) continue;
+    auto backing = ReadFile(std::string("/sys/block/") + e->d_name + "/loop/backing_file");
+    if (backing && backing->find(dir + "/") != std::string::npos) ++n;
+  }
+  if (d) ::closedir(d);
   return n;
 }
 
@@ -109,7 +110,8 @@ class RunscRuntimeTest : public ::testing::Test {
       ASSERT_EQ(::symlink((std::string("usr/") + l).c_str(), (lower_ + "/" + l).c_str()), 0);
     }
     ASSERT_TRUE(AtomicWriteFile(lower_ + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
-    auto rt = RunscRuntime::Create(RunscOptions{.state_dir = dir_ + "/state"});
+    auto rt = RunscRuntime::Create(RunscOptions{
+        .state_dir = dir_ + "/state", .init_path = asb::testing::BuiltBinary("asb-init")});
     ASSERT_TRUE(rt) << rt.error().message;
     rt_ = std::move(*rt);
   }
@@ -153,6 +155,7 @@ class RunscRuntimeTest : public ::testing::Test {
     EXPECT_TRUE(WaitFor([&] { return CountProcessesMentioning(dir_) == 0; }, 10s))
         << CountProcessesMentioning(dir_) << " runsc processes left";
     EXPECT_EQ(CountMountsUnder(dir_), 0);
+    EXPECT_EQ(LoopDevicesBackedFrom(dir_), 0) << "loop devices of the writable layer left";
     EXPECT_FALSE(PathExists("/sys/fs/cgroup/memory/asb/runsc-" + id));
     auto ids = rt_->List();
     ASSERT_TRUE(ids);
@@ -287,9 +290,12 @@ TEST_F(RunscRuntimeTest, MemoryLimitKillsHog) {
   ExpectNothingLeft("hog");
 }
 
+// The writable layer is disk, not memory: 256 MiB of it fill up under a 160 MiB memory limit
+// with ENOSPC and the sandbox lives on (no OOM kill).
 TEST_F(RunscRuntimeTest, DiskFillerStopsAtEphemeralStorage) {
   SandboxSpec spec = Spec("filler", {"/usr/bin/sleep", "infinity"});
-  spec.limits.ephemeral_storage_bytes = 32 << 20;
+  spec.limits.ephemeral_storage_bytes = 256 << 20;
+  spec.limits.memory_bytes = 160 << 20;
   auto st = rt_->Start(spec);
   ASSERT_TRUE(st) << st.error().message;
   auto ex = Python("filler", R"PY(
@@ -297,7 +303,7 @@ import errno, os
 n = 0
 try:
     with open('/tmp/fill', 'wb') as f:
-        while n < (256 << 20):
+        while n < (512 << 20):
             f.write(b'x' * (1 << 20)); f.flush(); os.fsync(f.fileno()); n += 1 << 20
     print('NOLIMIT', n)
 except OSError as e:
@@ -307,9 +313,44 @@ except OSError as e:
   auto parts = Split(std::string(Trim(ex->stdout_data)), ' ');
   ASSERT_EQ(parts.size(), 2u) << ex->stdout_data << ex->stderr_data;
   EXPECT_EQ(parts[0], "ENOSPC");
-  EXPECT_LE(*ParseInt(parts[1]), 32 << 20);
+  EXPECT_LE(*ParseInt(parts[1]), 256 << 20);
+  EXPECT_GE(*ParseInt(parts[1]), 200 << 20);
+  auto alive = rt_->Inspect("filler");
+  ASSERT_TRUE(alive);
+  EXPECT_EQ(alive->state, SandboxState::kRunning) << alive->message;
   ASSERT_OK(rt_->Stop("filler", 0ms));
   ExpectNothingLeft("filler");
+}
+
+// Any process can write to pid 1's stdout (/proc/1/fd/1): 48 MiB of it leave at most the 8 MiB
+// cap on the host, in CRI format, ending with the newest line.
+TEST_F(RunscRuntimeTest, Pid1ConsoleFloodStaysWithinTheCap) {
+  SandboxSpec spec = Spec("flood", {"/usr/bin/sleep", "infinity"});
+  ASSERT_OK(rt_->Start(spec));
+  auto ex = Python("flood", R"PY(
+with open('/proc/1/fd/1', 'w') as f:
+    line = 'x' * 1023 + '\n'
+    for _ in range(48 * 1024):
+        f.write(line)
+    f.write('END\n')
+)PY");
+  ASSERT_TRUE(ex) << ex.error().message;
+  ASSERT_EQ(ex->exit_code, 0) << ex->stderr_data;
+  const std::string log = rt_->LogPath("flood");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto text = ReadFile(log);
+        return text && EndsWith(*text, " stdout F END\n");
+      },
+      20s))
+      << "the last line never reached " << log;
+  struct stat cur {
+  }, old{};
+  ASSERT_EQ(::stat(log.c_str(), &cur), 0);
+  ASSERT_EQ(::stat((log + ".1").c_str(), &old), 0) << "never rotated";
+  EXPECT_LE(cur.st_size + old.st_size, 8 << 20);
+  ASSERT_OK(rt_->Stop("flood", 0ms));
+  ExpectNothingLeft("flood");
 }
 
 TEST_F(RunscRuntimeTest, ExecTimesOutAndKillsTheProcess) {
@@ -342,7 +383,8 @@ TEST_F(RunscRuntimeTest, FreshRuntimeListsAndStopsLeftover) {
   ASSERT_TRUE(st) << st.error().message;
   rt_.reset();  // asbd "restarts": the sandbox keeps running
 
-  auto rt2 = RunscRuntime::Create(RunscOptions{.state_dir = dir_ + "/state"});
+  auto rt2 = RunscRuntime::Create(RunscOptions{.state_dir = dir_ + "/state",
+                                               .init_path = asb::testing::BuiltBinary("asb-init")});
   ASSERT_TRUE(rt2);
   rt_ = std::move(*rt2);
   auto ids = rt_->List();

@@ -28,7 +28,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -229,6 +232,38 @@ int Spew(long mb) {
   return 0;
 }
 
+// Copies a file to stdout (mountinfo, meminfo: what the sandbox sees of the host).
+int Cat(const char* path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    fprintf(stderr, "sbx_probe cat %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) fwrite(buf, 1, static_cast<size_t>(n), stdout);
+  close(fd);
+  fflush(stdout);
+  return 0;
+}
+
+// `threads` threads spinning for `seconds` (CPU limit tests).
+int Spin(long threads, long seconds) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::vector<std::thread> ts;
+  for (long i = 0; i < threads; ++i) {
+    ts.emplace_back([until] {
+      volatile uint64_t x = 0;
+      while (std::chrono::steady_clock::now() < until) {
+        for (int k = 0; k < 100000; ++k) x = x + 1;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  printf("{\"spun\":%ld}\n", threads);
+  return 0;
+}
+
 volatile sig_atomic_t g_stop = 0;
 void OnTerm(int) { g_stop = 1; }
 
@@ -287,9 +322,12 @@ int main(int argc, char** argv) {
   if (cmd == "fill-disk" && argc == 4) return FillDisk(argv[2], atol(argv[3]));
   if (cmd == "spew" && argc == 3) return Spew(atol(argv[2]));
   if (cmd == "sleep") return Sleep();
+  if (cmd == "cat" && argc == 3) return Cat(argv[2]);
+  if (cmd == "spin" && argc == 4) return Spin(atol(argv[2]), atol(argv[3]));
   if (cmd == "serve" && argc == 3) return Serve(argv[2]);
   fprintf(stderr,
           "usage: sbx_probe check-isolation [--exists P] [--write P] | connect HOST PORT |\n"
-          "       alloc-mb N | fork-bomb N | fill-disk PATH MB | spew MB | sleep | serve PORT\n");
+          "       alloc-mb N | fork-bomb N | fill-disk PATH MB | spew MB | sleep | serve PORT |\n"
+          "       cat PATH | spin THREADS SECONDS\n");
   return 2;
 }

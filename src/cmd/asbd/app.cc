@@ -80,6 +80,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   apiserver::ApiServerOptions api_opts;
   api_opts.token = d->token_;
   api_opts.advertise_address = config.api_listen;
+  d->pod_streams_ = std::make_unique<NodePodStreams>();
+  api_opts.pod_streams = d->pod_streams_.get();
   d->dialer_ = std::make_unique<PodDialer>(*d->store_);
   api_opts.dial_pod = [dialer = d->dialer_.get()](const std::string& ns, const std::string& pod,
                                                   uint16_t port) {
@@ -140,6 +142,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   d->node_ =
       std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->image_resolver_, node_opts);
   ASB_RETURN_IF_ERROR(d->node_->Start());
+  d->pod_streams_->Attach(d->node_.get(),
+                          static_cast<runtime::native::NativeRuntime*>(d->native_.get()),
+                          static_cast<runtime::RunscRuntime*>(d->gvisor_.get()));
 
   controller::ManagerOptions ctl_opts;
   ctl_opts.sandbox_workers = config.controller_workers;
@@ -191,6 +196,7 @@ void Daemon::Stop() {
   if (dialer_) dialer_->Detach();  // port-forward dials end before the node and router go
   // Reverse start order: no new traffic, no new reconciles, then the node (sandboxes keep
   // running; a restarted asbd re-adopts or cleans them).
+  if (pod_streams_) pod_streams_->Attach(nullptr, nullptr, nullptr);
   if (router_) router_->Stop();
   if (controllers_) controllers_->Stop();
   if (node_) node_->Stop();

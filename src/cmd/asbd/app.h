@@ -13,6 +13,7 @@
 #include "apiserver/tls_front.h"
 #include "base/result.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/node_pod_streams.h"
 #include "cmd/asbd/mirror_pods.h"
 #include "cmd/asbd/pod_dialer.h"
 #include "cmd/asbd/sandbox_backend.h"
@@ -57,6 +58,7 @@ class Daemon {
   std::string kubeconfig_path_;
   std::string router_url_;
   std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<NodePodStreams> pod_streams_;  // exec/attach/log: attached once the node runs
   std::unique_ptr<PodDialer> dialer_;
   std::unique_ptr<apiserver::ApiServer> api_;
   std::unique_ptr<http::Server> server_;

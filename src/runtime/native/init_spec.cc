@@ -19,6 +19,10 @@ const char* KindName(MountOp::Kind k) {
       return "touch";
     case MountOp::Kind::kSymlink:
       return "symlink";
+    case MountOp::Kind::kChdir:
+      return "chdir";
+    case MountOp::Kind::kWrite:
+      return "write";
   }
   return "mount";
 }
@@ -96,6 +100,7 @@ Json InitSpecToJson(const InitSpec& s) {
                 {"gid", s.process.gid}}},
               {"seccomp_bpf", HexEncode(s.seccomp_bpf)},
               {"exit_file", s.exit_file},
+              {"log_path", s.log_path},
               {"log_limit_bytes", s.log_limit_bytes}};
 }
 
@@ -119,6 +124,10 @@ Result<InitSpec> InitSpecFromJson(const Json& j) {
         op.kind = MountOp::Kind::kTouch;
       else if (kind == "symlink")
         op.kind = MountOp::Kind::kSymlink;
+      else if (kind == "chdir")
+        op.kind = MountOp::Kind::kChdir;
+      else if (kind == "write")
+        op.kind = MountOp::Kind::kWrite;
       else
         return MakeError(Code::kInvalidArgument, "unknown mount op kind " + kind);
       op.source = m.value("source", "");
@@ -142,6 +151,7 @@ Result<InitSpec> InitSpecFromJson(const Json& j) {
     s.process.gid = p.value("gid", uint32_t{0});
     ASB_ASSIGN_OR_RETURN(s.seccomp_bpf, HexDecode(j.value("seccomp_bpf", "")));
     s.exit_file = j.value("exit_file", "");
+    s.log_path = j.value("log_path", "");
     s.log_limit_bytes = j.value("log_limit_bytes", int64_t{0});
   } catch (const std::exception& e) {
     return MakeError(Code::kInvalidArgument, std::string("init spec: ") + e.what());

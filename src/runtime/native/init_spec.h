@@ -39,9 +39,11 @@ struct InitSpec {
   ProcessSpec process;      // uid/gid are ids inside the user namespace
   std::string seccomp_bpf;  // raw struct sock_filter[] (hex-encoded in JSON)
   std::string exit_file;    // run: the shim writes {"exit_code","signal","finished_at"} here
-  // run: the sandbox's stdout/stderr reach the shim through a pipe and the shim appends them
-  // to its fd 1; when the file would pass this size it is truncated first (so a sandbox cannot
-  // fill the host disk through its output). 0 = no cap.
+  // run: the sandbox's stdout/stderr reach the shim through pipes and the shim writes them to
+  // its fd 1, open on log_path, as a CappedLog (init/capped_log.h: CRI format, rotated to
+  // log_path.1, both together at most log_limit_bytes; 0 = no cap), so a sandbox cannot fill the
+  // host disk through its output.
+  std::string log_path;
   int64_t log_limit_bytes = 0;
 };
 

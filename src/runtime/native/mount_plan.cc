@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "base/strings.h"
+#include "runtime/scratch_disk.h"
 
 namespace asb::runtime::native {
 namespace {
@@ -22,6 +23,26 @@ std::string CleanSandboxPath(const std::string& p) {
 
 }  // namespace
 
+std::string MemInfoFor(int64_t memory_bytes) {
+  const std::string kb = std::to_string(memory_bytes / 1024);
+  std::string out;
+  auto line = [&](const char* key, const std::string& v) {
+    std::string k = std::string(key) + ":";
+    k.resize(16, ' ');
+    std::string val = v;
+    if (val.size() < 8) val.insert(0, 8 - val.size(), ' ');
+    out += k + val + " kB\n";
+  };
+  line("MemTotal", kb);
+  line("MemFree", kb);
+  line("MemAvailable", kb);
+  for (const char* k : {"Buffers", "Cached", "SwapCached", "Active", "Inactive", "Shmem",
+                        "SReclaimable", "SwapTotal", "SwapFree"}) {
+    line(k, "0");
+  }
+  return out;
+}
+
 Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
   using K = MountOp::Kind;
   const std::string& lower = in.rootfs.lower_dir;
@@ -38,29 +59,37 @@ Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
   if (::stat(lower.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return MakeError(Code::kInvalidArgument, "rootfs.lower_dir " + lower + " is not a directory");
   }
-  if (in.scratch_bytes <= 0) {
-    return MakeError(Code::kInvalidArgument, "ephemeral storage size must be positive");
+  if (in.scratch_device.empty() || in.scratch_device[0] != '/') {
+    return MakeError(Code::kInvalidArgument, "scratch_device must be an absolute device path");
   }
   const std::string& r = in.root_dir;
-  const std::string upper = in.scratch_dir + "/upper";
-  const std::string work = in.scratch_dir + "/work";
+  const std::string& scratch = in.scratch_dir;
   std::vector<MountOp> ops;
   ops.push_back({.kind = K::kMount,
-                 .source = "asb-scratch",
-                 .target = in.scratch_dir,
-                 .fstype = "tmpfs",
+                 .source = in.scratch_device,
+                 .target = scratch,
+                 .fstype = "ext4",
                  .flags = MS_NOSUID | MS_NODEV,
-                 .data = "size=" + std::to_string(in.scratch_bytes) + ",mode=0700"});
+                 .data = kScratchMountData});
+  ops.push_back({.kind = K::kMkdir, .target = scratch, .mode = 0700});
   // The upper dir's owner becomes the owner of the merged "/": the sandbox's root.
+  ops.push_back({.kind = K::kMkdir,
+                 .target = scratch + "/upper",
+                 .mode = 0755,
+                 .uid = in.root_uid,
+                 .gid = in.root_gid});
+  ops.push_back({.kind = K::kMkdir, .target = scratch + "/work", .mode = 0700});
+  ops.push_back({.kind = K::kMkdir, .target = scratch + "/lower"});
   ops.push_back(
-      {.kind = K::kMkdir, .target = upper, .mode = 0755, .uid = in.root_uid, .gid = in.root_gid});
-  ops.push_back({.kind = K::kMkdir, .target = work, .mode = 0700});
+      {.kind = K::kMount, .source = lower, .target = scratch + "/lower", .flags = MS_BIND});
+  // Relative layer paths: what mountinfo shows inside (see mount_plan.h).
+  ops.push_back({.kind = K::kChdir, .target = scratch});
   ops.push_back({.kind = K::kMount,
                  .source = "overlay",
                  .target = r,
                  .fstype = "overlay",
                  .flags = MS_NOSUID,
-                 .data = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work});
+                 .data = "lowerdir=lower,upperdir=upper,workdir=work"});
 
   std::string workdir = CleanSandboxPath(in.workdir.empty() ? "/" : in.workdir);
   if (workdir.empty()) {
@@ -100,6 +129,19 @@ Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
                  .target = r + "/proc",
                  .fstype = "proc",
                  .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC});
+  if (in.memory_bytes > 0) {
+    ops.push_back({.kind = K::kWrite,
+                   .target = scratch + "/meminfo",
+                   .data = MemInfoFor(in.memory_bytes),
+                   .mode = 0444});
+    ops.push_back({.kind = K::kMount,
+                   .source = scratch + "/meminfo",
+                   .target = r + "/proc/meminfo",
+                   .flags = MS_BIND});
+    ops.push_back({.kind = K::kMount,
+                   .target = r + "/proc/meminfo",
+                   .flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC});
+  }
 
   const std::string dev = r + "/dev";
   ops.push_back({.kind = K::kMkdir, .target = dev});

@@ -143,7 +143,9 @@ Status ValidateSandboxId(const std::string& id) {
 }
 
 NativeRuntime::NativeRuntime(NativeRuntimeOptions options)
-    : options_(std::move(options)), root_(options_.state_dir + "/native") {}
+    : options_(std::move(options)),
+      root_(options_.state_dir + "/native"),
+      scratch_disks_(options_.state_dir + "/disk-templates") {}
 
 NativeRuntime::~NativeRuntime() = default;
 
@@ -264,12 +266,18 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   ASB_ASSIGN_OR_RETURN(sys::Cgroup cgroup, sys::Cgroup::Create(options_.cgroup, spec.id, limits));
 
   const uint32_t base = options_.id_map_base + slot * options_.id_map_size;
+  // Held open until asb-init has mounted it (sync EOF below); then the mount in the sandbox's
+  // mount namespace keeps it, and it goes away with that namespace (scratch_disk.h).
+  ASB_ASSIGN_OR_RETURN(
+      sys::LoopDevice scratch,
+      scratch_disks_.Create(dir + "/scratch.img", spec.limits.ephemeral_storage_bytes > 0
+                                                      ? spec.limits.ephemeral_storage_bytes
+                                                      : options_.default_ephemeral_storage_bytes));
   MountPlanInput plan_in{.root_dir = dir + "/root",
                          .scratch_dir = dir + "/scratch",
                          .rootfs = spec.rootfs,
-                         .scratch_bytes = spec.limits.ephemeral_storage_bytes > 0
-                                              ? spec.limits.ephemeral_storage_bytes
-                                              : options_.default_ephemeral_storage_bytes,
+                         .scratch_device = scratch.path,
+                         .memory_bytes = spec.limits.memory_bytes,
                          .root_uid = base,
                          .root_gid = base,
                          .work_uid = base + spec.process.uid,
@@ -287,6 +295,7 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   if (init.process.cwd.empty()) init.process.cwd = "/";
   init.seccomp_bpf = seccomp_bpf_;
   init.exit_file = dir + "/exit.json";
+  init.log_path = dir + "/output.log";
   init.log_limit_bytes = options_.output_log_limit_bytes;
 
   ASB_ASSIGN_OR_RETURN(UniqueFd spec_fd, MemfdWith(DumpJson(InitSpecToJson(init))));

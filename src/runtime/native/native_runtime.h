@@ -6,8 +6,11 @@
 //   state.json  pids + start times of the shim and the sandbox init, uid slot, times, labels
 //               (written atomically once Start succeeded)
 //   exit.json   written by the shim when the sandbox init exits
-//   output.log  the sandbox's stdout and stderr
-//   root/, scratch/  empty mount points (the mounts exist only in the sandbox's namespace)
+//   output.log  the sandbox's stdout and stderr (CRI format, capped, rotated to output.log.1:
+//               runtime.h "Container output")
+//   root/, scratch/  empty mount points (the mounts exist only in the sandbox's namespace;
+//               scratch/ is the writable layer, an ext4 on a loop device: runtime/scratch_disk.h)
+// <state_dir>/disk-templates/  empty ext4 images, one per ephemeral-storage size
 //
 // Restart policy: sandboxes outlive the daemon (no PR_SET_PDEATHSIG on the shim). A new
 // NativeRuntime on the same state dir finds them with List(), and Inspect/DialPort/Exec/Stop
@@ -28,6 +31,7 @@
 #include "base/result.h"
 #include "base/unique_fd.h"
 #include "runtime/runtime.h"
+#include "runtime/scratch_disk.h"
 #include "sys/cgroup.h"
 
 namespace asb::runtime::native {
@@ -42,7 +46,7 @@ struct NativeRuntimeOptions {
   int64_t default_pids = 1024;
   int64_t default_ephemeral_storage_bytes = int64_t{1} << 30;
   std::chrono::milliseconds start_timeout{10000};
-  // output.log is truncated before it would grow past this (0 = unbounded).
+  // output.log and output.log.1 together stay below this (0 = unbounded).
   int64_t output_log_limit_bytes = 8 << 20;
   // Exec output beyond this many bytes per stream is dropped.
   size_t exec_output_limit = 16 << 20;
@@ -64,6 +68,9 @@ class NativeRuntime final : public Runtime {
   Result<ExecResult> Exec(const std::string& id, const ProcessSpec& process,
                           std::chrono::milliseconds timeout) override;
   Result<std::vector<std::string>> List() override;
+  std::string LogPath(const std::string& id) const override {
+    return SandboxDir(id) + "/output.log";
+  }
 
   // <state_dir>/native/<id>: for tests and diagnostics.
   std::string SandboxDir(const std::string& id) const;
@@ -86,6 +93,7 @@ class NativeRuntime final : public Runtime {
   const NativeRuntimeOptions options_;
   std::string root_;         // <state_dir>/native
   std::string seccomp_bpf_;  // compiled once
+  ScratchDisks scratch_disks_;
 
   std::mutex mu_;
   std::set<uint32_t> used_slots_;

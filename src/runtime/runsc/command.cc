@@ -136,8 +136,8 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
   return result;
 }
 
-Result<Child> SpawnChild(const std::vector<std::string>& argv, int out_fd) {
-  ASB_ASSIGN_OR_RETURN(pid_t pid, Spawn(argv, out_fd, out_fd, /*setsid=*/true));
+Result<Child> SpawnChild(const std::vector<std::string>& argv, int out_fd, int err_fd) {
+  ASB_ASSIGN_OR_RETURN(pid_t pid, Spawn(argv, out_fd, err_fd, /*setsid=*/true));
   UniqueFd pidfd = PidfdOpen(pid);
   if (!pidfd) {
     // Cannot happen for our own unreaped child unless pidfd is unsupported (< Linux 5.3).

@@ -58,8 +58,10 @@ class Child {
   CommandResult status_;
 };
 
-// Spawns argv in a new session with stdin=/dev/null and stdout/stderr to `out_fd` (dup'ed).
-[[nodiscard]] Result<Child> SpawnChild(const std::vector<std::string>& argv, int out_fd);
+// Spawns argv in a new session with stdin=/dev/null, stdout to `out_fd` and stderr to `err_fd`
+// (dup'ed).
+[[nodiscard]] Result<Child> SpawnChild(const std::vector<std::string>& argv, int out_fd,
+                                       int err_fd);
 
 // SIGKILLs every process whose command line contains `needle` (a bundle directory), other than
 // this one, until none is left or `timeout` passes; returns how many are left. Used for runsc

@@ -104,11 +104,11 @@ ScopedMount::~ScopedMount() {
   if (!target_.empty()) (void)Unmount(target_);
 }
 
-Result<ScopedMount> MountSizedTmpfs(const std::string& target, int64_t size_bytes) {
-  if (size_bytes <= 0) return MakeError(Code::kInvalidArgument, "tmpfs size must be positive");
-  std::string data = "size=" + std::to_string(size_bytes) + ",mode=0700";
-  if (::mount("tmpfs", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data.c_str()) != 0) {
-    return ErrnoUnexpected("mount tmpfs on " + target);
+Result<ScopedMount> MountBlockDevice(const std::string& device, const std::string& fstype,
+                                     const std::string& data, const std::string& target) {
+  if (::mount(device.c_str(), target.c_str(), fstype.c_str(), MS_NOSUID | MS_NODEV,
+              data.empty() ? nullptr : data.c_str()) != 0) {
+    return ErrnoUnexpected("mount " + fstype + " " + device + " on " + target);
   }
   return ScopedMount(target);
 }

@@ -1,6 +1,6 @@
 // Host-side pieces of a gVisor sandbox that runsc does not make itself: the per-sandbox network
 // namespace (only `lo`, persisted by a bind mount of its nsfs file, as `ip netns` does), the
-// sized tmpfs + overlayfs writable root, and dialing a port inside the namespace.
+// disk-backed overlayfs writable root, and dialing a port inside the namespace.
 //
 // Syscalls: unshare(CLONE_NEWNET) and setns on short-lived threads (a thread's network namespace
 // is its own, so the daemon's other threads never change namespace), ioctl(SIOCSIFFLAGS),
@@ -44,8 +44,12 @@ class ScopedMount {
   std::string target_;
 };
 
-// Mounts a tmpfs of `size_bytes` (mode 0700, nosuid, nodev) at `target`.
-[[nodiscard]] Result<ScopedMount> MountSizedTmpfs(const std::string& target, int64_t size_bytes);
+// Mounts the block device `device` (file system `fstype`, mount data `data`; nosuid, nodev) at
+// `target`.
+[[nodiscard]] Result<ScopedMount> MountBlockDevice(const std::string& device,
+                                                   const std::string& fstype,
+                                                   const std::string& data,
+                                                   const std::string& target);
 // Mounts overlayfs lower=`lower`, upper/work dirs on `target`. Paths must not contain ',' or ':'
 // (overlayfs option syntax); kInvalidArgument if they do.
 [[nodiscard]] Result<ScopedMount> MountOverlay(const std::string& lower, const std::string& upper,

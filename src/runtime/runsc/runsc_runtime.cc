@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +21,7 @@
 #include "runtime/runsc/command.h"
 #include "runtime/runsc/host_setup.h"
 #include "runtime/runsc/oci_spec.h"
+#include "sys/process.h"
 
 namespace asb::runtime {
 
@@ -157,6 +159,10 @@ Result<std::unique_ptr<RunscRuntime>> RunscRuntime::Create(RunscOptions options)
                          (version ? ": " + Tail(version->err) : ": " + version.error().message));
   }
   std::unique_ptr<RunscRuntime> rt(new RunscRuntime(std::move(options)));
+  if (::access(rt->init_path_.c_str(), X_OK) != 0) {
+    return MakeError(Code::kFailedPrecondition,
+                     "runsc: asb-init (the output log writer) not found at " + rt->init_path_);
+  }
   ASB_RETURN_IF_ERROR(MakeDirs(rt->bundles_dir_, 0700));
   ASB_RETURN_IF_ERROR(MakeDirs(rt->runsc_root_, 0700));
   return rt;
@@ -164,8 +170,10 @@ Result<std::unique_ptr<RunscRuntime>> RunscRuntime::Create(RunscOptions options)
 
 RunscRuntime::RunscRuntime(RunscOptions options)
     : options_(std::move(options)),
+      init_path_(options_.init_path.empty() ? SelfExeDir() + "/asb-init" : options_.init_path),
       bundles_dir_(options_.state_dir + "/runsc"),
-      runsc_root_(options_.state_dir + "/runsc-root") {}
+      runsc_root_(options_.state_dir + "/runsc-root"),
+      scratch_disks_(options_.state_dir + "/disk-templates") {}
 
 RunscRuntime::~RunscRuntime() {
   std::lock_guard l(mu_);
@@ -187,8 +195,9 @@ std::vector<std::string> RunscRuntime::RunscArgv(const std::string& id,
   // Every subcommand gets the same global flags: this runsc build re-reads --network and
   // friends on `start`/`exec`, and a mismatch fails ("cannot run with network enabled in root
   // network namespace").
-  std::vector<std::string> argv = {options_.runsc_path, "--root", runsc_root_,
-                                   "--platform=" + options_.platform, "--network=host"};
+  std::vector<std::string> argv = {options_.runsc_path, "--root",
+                                   runsc_root_,         "--platform=" + options_.platform,
+                                   "--network=host",    "--overlay2=none"};
   if (!options_.debug_log_dir.empty()) {
     argv.push_back("--debug");
     argv.push_back("--debug-log=" + options_.debug_log_dir + "/" + id + "/");
@@ -231,7 +240,7 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
   const std::string scratch = bundle + "/scratch";
   const std::string rootfs = bundle + "/rootfs";
   const std::string netns = bundle + "/netns";
-  const std::string console = bundle + "/console.log";
+  const std::string console = LogPath(id);
   const std::string cgroups_path = options_.cgroup_parent + "/runsc-" + id;
 
   runsc::ScopedMount scratch_mount, rootfs_mount;
@@ -256,16 +265,20 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
     return s.error().Wrap(what);
   };
 
-  // 1. Writable root: overlay over a tmpfs capped at ephemeral-storage.
+  // 1. Writable root: overlay over an ext4 of ephemeral-storage on a loop device.
   int64_t eph = spec.limits.ephemeral_storage_bytes > 0 ? spec.limits.ephemeral_storage_bytes
                                                         : options_.default_ephemeral_storage_bytes;
   for (const std::string& d : {scratch, rootfs}) {
     if (::mkdir(d.c_str(), 0700) != 0) return fail(ErrnoError(errno, "mkdir " + d));
   }
   {
-    auto m = runsc::MountSizedTmpfs(scratch, eph);
+    auto dev = scratch_disks_.Create(bundle + "/scratch.img", eph);
+    if (!dev) return fail(dev.error().Wrap("writable layer"));
+    // The device now lives as long as this mount (Teardown's unmount frees it).
+    auto m = runsc::MountBlockDevice(dev->path, "ext4", kScratchMountData, scratch);
     if (!m) return fail(m.error().Wrap("writable layer"));
     scratch_mount = std::move(*m);
+    if (::chmod(scratch.c_str(), 0700) != 0) return fail(ErrnoError(errno, "chmod scratch"));
   }
   if (::mkdir((scratch + "/upper").c_str(), 0755) != 0 ||
       ::mkdir((scratch + "/work").c_str(), 0700) != 0) {
@@ -319,11 +332,32 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
     return fail(*e);
   }
 
-  // 4. runsc run; it stays our child for the sandbox's lifetime.
+  // 4. runsc run; it stays our child for the sandbox's lifetime. Its stdout and stderr (the
+  // app's, which the sentry writes straight to these host fds, and runsc's own) are pipes into
+  // an `asb-init log` process that keeps them in the capped output.log (runtime.h).
   {
-    UniqueFd out(::open(console.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-    if (!out) return fail(ErrnoError(errno, "open " + console));
-    auto child = runsc::SpawnChild(RunscArgv(id, {"run", "--bundle", bundle, id}), out.get());
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return fail(ErrnoError(errno, "pipe"));
+    UniqueFd out_r(out[0]), out_w(out[1]);
+    if (::pipe2(err, O_CLOEXEC) != 0) return fail(ErrnoError(errno, "pipe"));
+    UniqueFd err_r(err[0]), err_w(err[1]);
+    UniqueFd log(::open(console.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!log) return fail(ErrnoError(errno, "open " + console));
+    UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!null) return fail(ErrnoError(errno, "open /dev/null"));
+    auto drainer = sys::Spawn(
+        {.path = init_path_,
+         .argv = {"asb-init", "log", console, std::to_string(options_.output_log_limit_bytes)},
+         .env = {},
+         .fds = {{out_r.get(), 0}, {log.get(), 1}, {null.get(), 2}, {err_r.get(), 3}}});
+    if (!drainer) return fail(drainer.error().Wrap("spawn output log writer"));
+    // It forks and exits at once; its child holds the read ends from here on.
+    auto drained = sys::WaitPid(*drainer);
+    if (!drained || !WIFEXITED(*drained) || WEXITSTATUS(*drained) != 0) {
+      return fail(Error{Code::kInternal, "asb-init log did not start"});
+    }
+    auto child =
+        runsc::SpawnChild(RunscArgv(id, {"run", "--bundle", bundle, id}), out_w.get(), err_w.get());
     if (!child) return fail(child.error().Wrap("spawn runsc run"));
     run = std::move(*child);
   }

@@ -3,10 +3,12 @@
 //
 //   <state_dir>/runsc/<id>/          the bundle (one directory per sandbox; List() reads these)
 //     config.json                    OCI config (oci_spec.h), written atomically
-//     scratch/  (tmpfs, size = ephemeral-storage)  upper/ and work/ of the overlay
+//     scratch/  (ext4 of ephemeral-storage on a loop device: runtime/scratch_disk.h)  upper/ and
+//               work/ of the overlay
 //     rootfs/   (overlayfs: lower = spec.rootfs.lower_dir, upper on scratch) = the OCI root
 //     netns                          bind mount of the sandbox's network namespace (only lo)
-//     console.log                    the app's stdout/stderr and runsc's own errors
+//     output.log                     the app's stdout/stderr and runsc's own errors (LogPath;
+//                                    capped and rotated: runtime.h "Container output")
 //   <state_dir>/runsc-root/          runsc --root (runsc's container state). A sibling, not a
 //                                    child, of runsc/ so every entry under runsc/ is a bundle.
 //
@@ -17,10 +19,12 @@
 // side, as CRI port-forward does. (gVisor's own netstack, --network=sandbox, would hide the
 // app's listening socket from the host entirely.)
 //
-// Writable root: a host overlay over a size-capped tmpfs enforces ephemeral-storage (writes fail
-// with ENOSPC at the cap) and is shared by the gofer; runsc's --overlay2=root:memory would keep
-// the upper layer in sentry memory, bounded only by the memory limit. tmpfs pages are charged
-// to the sandbox's memory cgroup (the gofer writes them), as for a memory-backed emptyDir.
+// Writable root: a host overlay over a size-capped ext4 (the same disk-backed layer as native,
+// runtime/scratch_disk.h) enforces ephemeral-storage (writes fail with ENOSPC at the cap) and is
+// served by the gofer; the data is on the host disk, not in memory. runsc runs with
+// --overlay2=none: this build's --overlay2=root:memory would keep the upper layer in sentry
+// memory, bounded only by the memory limit, and root:<dir> puts an uncapped filestore file in
+// <dir>.
 //
 // Platform: ptrace by default, because the KVM platform of this runsc build hangs at 100% CPU
 // on our VMs (nested virtualization); RunscOptions::platform selects another ("kvm",
@@ -45,6 +49,7 @@
 #include <vector>
 
 #include "runtime/runtime.h"
+#include "runtime/scratch_disk.h"
 
 namespace asb::runtime {
 
@@ -57,8 +62,12 @@ struct RunscOptions {
   std::chrono::milliseconds start_timeout{30000};
   std::chrono::milliseconds command_timeout{30000};  // each runsc state/kill/delete call
   // Non-empty: runsc runs with --debug --debug-log=<dir>/<id>/ (kept after Stop, for debugging
-  // failures; off by default because it writes megabytes per sandbox).
+  // failures; off by default because it writes megabytes per sandbox and is not capped: a
+  // diagnostic switch, never for sandboxes running untrusted code).
   std::string debug_log_dir;
+  std::string init_path;  // asb-init (writes output.log); empty = next to /proc/self/exe
+  // output.log and output.log.1 together stay below this.
+  int64_t output_log_limit_bytes = 8 << 20;
 };
 
 class RunscRuntime final : public Runtime {
@@ -76,6 +85,9 @@ class RunscRuntime final : public Runtime {
   [[nodiscard]] Result<ExecResult> Exec(const std::string& id, const ProcessSpec& process,
                                         std::chrono::milliseconds timeout) override;
   [[nodiscard]] Result<std::vector<std::string>> List() override;
+  std::string LogPath(const std::string& id) const override {
+    return BundleDir(id) + "/output.log";
+  }
 
   std::string BundleDir(const std::string& id) const;
   const RunscOptions& options() const { return options_; }
@@ -95,8 +107,10 @@ class RunscRuntime final : public Runtime {
   std::shared_ptr<Tracked> Find(const std::string& id);
 
   RunscOptions options_;
+  std::string init_path_;
   std::string bundles_dir_;
   std::string runsc_root_;
+  ScratchDisks scratch_disks_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Tracked>> tracked_;  // guarded by mu_
 };

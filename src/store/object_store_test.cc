@@ -1,37 +1,47 @@
-#include "store/sqlite_store.h"
-
+// The store's Kubernetes semantics, run against both backings: every TEST_P runs once over
+// SqliteLog (the daemon) and once over MemoryLog (what unit tests above the store use), so the
+// two cannot drift. Reopen() reopens the same contents in either.
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "api/resource.h"
-#include "store/object_meta_util.h"
-#include "store/store_test_util.h"
+#include "store/memory_store.h"
+#include "store/object_meta.h"
+#include "store/sqlite_store.h"
 #include "store/store_util.h"
+#include "tests/testing/store_fixtures.h"
+#include "tests/testing/test_util.h"
 
 namespace asb::store {
 namespace {
 
-using testing::MakeObj;
-using testing::OwnerRef;
-using testing::TempDir;
-using testing::WaitFor;
+using ::asb::testing::MakeObj;
+using ::asb::testing::OwnerRef;
+using ::asb::testing::TempDir;
+using ::asb::testing::WaitFor;
 
 const api::ResourceInfo& Sbx() { return api::SandboxResource(); }
 const api::ResourceInfo& Pods() { return api::PodResource(); }
 const api::ResourceInfo& Pools() { return api::SandboxWarmPoolResource(); }
 const api::ResourceInfo& Ns() { return api::NamespaceResource(); }
 
-class SqliteStoreTest : public ::testing::Test {
+enum class Backing { kSqlite, kMemory };
+void PrintTo(Backing b, std::ostream* os) { *os << (b == Backing::kSqlite ? "Sqlite" : "Memory"); }
+
+class ObjectStoreTest : public ::testing::TestWithParam<Backing> {
  protected:
   void SetUp() override { Reopen(); }
 
-  void Reopen(SqliteStoreOptions opts = {}) {
+  // Closes the store and opens its contents again (the state dir, or the shared MemoryLog).
+  void Reopen(ObjectStoreOptions opts = {}) {
     store_.reset();
     if (!opts.clock) opts.clock = &clock_;
-    auto s = SqliteStore::Open(dir_.path(), opts);
-    ASSERT_TRUE(s) << s.error().message;
-    store_ = std::move(*s);
+    if (GetParam() == Backing::kSqlite) {
+      ASSERT_OK_AND_ASSIGN(store_, SqliteStore::Open(dir_.path(), opts));
+    } else {
+      ASSERT_OK_AND_ASSIGN(store_, MemoryStore::Open(opts, memory_.Share()));
+    }
   }
 
   Json MustCreate(const api::ResourceInfo& res, Json obj) {
@@ -57,13 +67,20 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  MemoryLog memory_;
   FakeClock clock_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<ObjectStore> store_;
 };
 
-TEST_F(SqliteStoreTest, CreateSetsServerFields) {
+INSTANTIATE_TEST_SUITE_P(Backings, ObjectStoreTest,
+                         ::testing::Values(Backing::kSqlite, Backing::kMemory),
+                         [](const ::testing::TestParamInfo<Backing>& p) {
+                           return p.param == Backing::kSqlite ? "Sqlite" : "Memory";
+                         });
+
+TEST_P(ObjectStoreTest, CreateSetsServerFields) {
   Json got = MustCreate(Sbx(), MakeObj("default", "sb1", {{"app", "x"}}, {{"replicas", 1}}));
-  EXPECT_EQ(got["apiVersion"], "agents.x-k8s.io/v1alpha1");
+  EXPECT_EQ(got["apiVersion"], "agents.x-k8s.io/v1beta1");
   EXPECT_EQ(got["kind"], "Sandbox");
   EXPECT_EQ(got["metadata"]["generation"], 1);
   std::string uid = got["metadata"]["uid"];
@@ -76,7 +93,7 @@ TEST_F(SqliteStoreTest, CreateSetsServerFields) {
   EXPECT_EQ(*again, got);
 }
 
-TEST_F(SqliteStoreTest, CreateErrors) {
+TEST_P(ObjectStoreTest, CreateErrors) {
   MustCreate(Sbx(), MakeObj("default", "sb1"));
   auto dup = store_->Create(Sbx(), MakeObj("default", "sb1"));
   ASSERT_FALSE(dup);
@@ -114,7 +131,7 @@ TEST_F(SqliteStoreTest, CreateErrors) {
   EXPECT_EQ(missing.error().message, "sandboxes.agents.x-k8s.io \"zz\" not found");
 }
 
-TEST_F(SqliteStoreTest, GenerateName) {
+TEST_P(ObjectStoreTest, GenerateName) {
   Json obj = {{"metadata", {{"namespace", "default"}, {"generateName", "pool-"}}}};
   Json a = MustCreate(Sbx(), obj);
   Json b = MustCreate(Sbx(), obj);
@@ -125,7 +142,7 @@ TEST_F(SqliteStoreTest, GenerateName) {
   EXPECT_TRUE(Exists(Sbx(), "default", na));
 }
 
-TEST_F(SqliteStoreTest, DefaultNamespacesExist) {
+TEST_P(ObjectStoreTest, DefaultNamespacesExist) {
   EXPECT_TRUE(Exists(Ns(), "", "default"));
   EXPECT_TRUE(Exists(Ns(), "", "kube-system"));
   auto d = store_->Get(Ns(), "", "default");
@@ -133,7 +150,7 @@ TEST_F(SqliteStoreTest, DefaultNamespacesExist) {
   EXPECT_EQ(store_->Delete(Ns(), "", "default").error().code, Code::kPermissionDenied);
 }
 
-TEST_F(SqliteStoreTest, ListWithSelectorsLimitAndContinue) {
+TEST_P(ObjectStoreTest, ListWithSelectorsLimitAndContinue) {
   MustCreate(Ns(), MakeObj("", "other"));
   for (int i = 0; i < 5; ++i)
     MustCreate(Sbx(),
@@ -202,7 +219,7 @@ TEST_F(SqliteStoreTest, ListWithSelectorsLimitAndContinue) {
   EXPECT_EQ(p2->items[0]["metadata"]["name"], "sb2");
 }
 
-TEST_F(SqliteStoreTest, UpdateConflictsAndGeneration) {
+TEST_P(ObjectStoreTest, UpdateConflictsAndGeneration) {
   Json sb = MustCreate(Sbx(), MakeObj("default", "sb", nullptr, {{"replicas", 1}}));
   Json stale = sb;
 
@@ -252,7 +269,7 @@ TEST_F(SqliteStoreTest, UpdateConflictsAndGeneration) {
   EXPECT_EQ(store_->Update(Sbx(), MakeObj("default", "missing")).error().code, Code::kNotFound);
 }
 
-TEST_F(SqliteStoreTest, StatusSubresourceIsolation) {
+TEST_P(ObjectStoreTest, StatusSubresourceIsolation) {
   Json sb = MustCreate(Sbx(), MakeObj("default", "sb", nullptr, {{"replicas", 1}}));
   // status in a create is dropped for kinds with a status subresource.
   EXPECT_FALSE(sb.contains("status"));
@@ -286,7 +303,7 @@ TEST_F(SqliteStoreTest, StatusSubresourceIsolation) {
   EXPECT_EQ(pod["status"]["phase"], "Pending");
 }
 
-TEST_F(SqliteStoreTest, RevisionsMonotonicAcrossReopenAndDeletes) {
+TEST_P(ObjectStoreTest, RevisionsMonotonicAcrossReopenAndDeletes) {
   Json a = MustCreate(Sbx(), MakeObj("default", "a"));
   auto del = store_->Delete(Sbx(), "default", "a");
   ASSERT_TRUE(del) << del.error().message;
@@ -299,7 +316,7 @@ TEST_F(SqliteStoreTest, RevisionsMonotonicAcrossReopenAndDeletes) {
   EXPECT_EQ(b["metadata"]["resourceVersion"], std::to_string(rev + 1));
 }
 
-TEST_F(SqliteStoreTest, PersistsAcrossReopen) {
+TEST_P(ObjectStoreTest, PersistsAcrossReopen) {
   Json a = MustCreate(Sbx(), MakeObj("default", "a", {{"k", "v"}}, {{"x", 1}}));
   MustCreate(Ns(), MakeObj("", "team"));
   Json p = MustCreate(Pods(), MakeObj("team", "p"));
@@ -310,13 +327,15 @@ TEST_F(SqliteStoreTest, PersistsAcrossReopen) {
   EXPECT_EQ(*store_->Get(Pods(), "team", "p"), p);
 }
 
-TEST_F(SqliteStoreTest, SecondOpenOfSameDirFails) {
-  auto second = SqliteStore::Open(dir_.path(), {});
+TEST(SqliteStoreTest, SecondOpenOfSameDirFails) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto first, SqliteStore::Open(dir.path(), {}));
+  auto second = SqliteStore::Open(dir.path(), {});
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, Code::kFailedPrecondition);
 }
 
-TEST_F(SqliteStoreTest, DeletePreconditions) {
+TEST_P(ObjectStoreTest, DeletePreconditions) {
   Json a = MustCreate(Sbx(), MakeObj("default", "a"));
   DeleteOptions wrong_uid;
   wrong_uid.precondition_uid = "nope";
@@ -330,7 +349,7 @@ TEST_F(SqliteStoreTest, DeletePreconditions) {
   EXPECT_EQ(store_->Delete(Sbx(), "default", "a").error().code, Code::kNotFound);
 }
 
-TEST_F(SqliteStoreTest, FinalizersKeepObjectUntilRemoved) {
+TEST_P(ObjectStoreTest, FinalizersKeepObjectUntilRemoved) {
   Json obj = MakeObj("default", "f");
   obj["metadata"]["finalizers"] = {"example.com/hold"};
   MustCreate(Sbx(), obj);
@@ -368,7 +387,7 @@ TEST_F(SqliteStoreTest, FinalizersKeepObjectUntilRemoved) {
   EXPECT_EQ(evs[0].type, EventType::kDeleted);
 }
 
-TEST_F(SqliteStoreTest, WatchFromZeroThenLive) {
+TEST_P(ObjectStoreTest, WatchFromZeroThenLive) {
   MustCreate(Sbx(), MakeObj("default", "a"));
   MustCreate(Sbx(), MakeObj("default", "b"));
   auto w = store_->Watch(Sbx(), "", {});
@@ -399,7 +418,7 @@ TEST_F(SqliteStoreTest, WatchFromZeroThenLive) {
   EXPECT_EQ(after.error().code, Code::kAborted);
 }
 
-TEST_F(SqliteStoreTest, WatchResumeFromRevision) {
+TEST_P(ObjectStoreTest, WatchResumeFromRevision) {
   MustCreate(Sbx(), MakeObj("default", "a"));
   int64_t rv = store_->CurrentRevision();
   MustCreate(Sbx(), MakeObj("default", "b"));
@@ -420,7 +439,7 @@ TEST_F(SqliteStoreTest, WatchResumeFromRevision) {
   EXPECT_EQ(evs2[0].object["metadata"]["name"], "c");
 }
 
-TEST_F(SqliteStoreTest, WatchCompactedIsGone) {
+TEST_P(ObjectStoreTest, WatchCompactedIsGone) {
   Reopen({.watch_log_capacity = 3});
   int64_t start = store_->CurrentRevision();
   for (int i = 0; i < 5; ++i) MustCreate(Sbx(), MakeObj("default", "s" + std::to_string(i)));
@@ -441,7 +460,7 @@ TEST_F(SqliteStoreTest, WatchCompactedIsGone) {
   EXPECT_TRUE(store_->Watch(Sbx(), "", {.resource_version = before}));
 }
 
-TEST_F(SqliteStoreTest, WatcherOverflowIsGone) {
+TEST_P(ObjectStoreTest, WatcherOverflowIsGone) {
   Reopen({.watcher_buffer = 4});
   MustCreate(Sbx(), MakeObj("default", "pre0"));
   MustCreate(Sbx(), MakeObj("default", "pre1"));
@@ -462,7 +481,7 @@ TEST_F(SqliteStoreTest, WatcherOverflowIsGone) {
   EXPECT_EQ(next.error().code, Code::kGone);
 }
 
-TEST_F(SqliteStoreTest, WatchLabelSelectorTransitions) {
+TEST_P(ObjectStoreTest, WatchLabelSelectorTransitions) {
   Json obj = MustCreate(Sbx(), MakeObj("default", "a", {{"role", "web"}}));
   auto w =
       store_->Watch(Sbx(), "default",
@@ -498,7 +517,7 @@ TEST_F(SqliteStoreTest, WatchLabelSelectorTransitions) {
   EXPECT_EQ(evs2[2].type, EventType::kDeleted);
 }
 
-TEST_F(SqliteStoreTest, WatchFieldSelectorByName) {
+TEST_P(ObjectStoreTest, WatchFieldSelectorByName) {
   auto w = store_->Watch(Sbx(), "default", {.field_selector = "metadata.name=b"});
   ASSERT_TRUE(w);
   MustCreate(Sbx(), MakeObj("default", "a"));
@@ -511,7 +530,7 @@ TEST_F(SqliteStoreTest, WatchFieldSelectorByName) {
   EXPECT_TRUE(store_->Watch(Pods(), "", {.field_selector = "spec.nodeName=x"}));
 }
 
-TEST_F(SqliteStoreTest, CascadeBackgroundMultiLevel) {
+TEST_P(ObjectStoreTest, CascadeBackgroundMultiLevel) {
   Json pool = MustCreate(Pools(), MakeObj("default", "pool"));
   Json sb = MakeObj("default", "sb");
   sb["metadata"]["ownerReferences"] = {OwnerRef(pool)};
@@ -529,7 +548,7 @@ TEST_F(SqliteStoreTest, CascadeBackgroundMultiLevel) {
   EXPECT_TRUE(Exists(Sbx(), "default", "unrelated"));
 }
 
-TEST_F(SqliteStoreTest, CascadeForeground) {
+TEST_P(ObjectStoreTest, CascadeForeground) {
   Json pool = MustCreate(Pools(), MakeObj("default", "pool"));
   Json sb = MakeObj("default", "sb");
   sb["metadata"]["ownerReferences"] = {OwnerRef(pool)};
@@ -566,7 +585,7 @@ TEST_F(SqliteStoreTest, CascadeForeground) {
   EXPECT_EQ(evs.back().type, EventType::kDeleted);
 }
 
-TEST_F(SqliteStoreTest, CascadeOrphan) {
+TEST_P(ObjectStoreTest, CascadeOrphan) {
   Json pool = MustCreate(Pools(), MakeObj("default", "pool"));
   Json sb = MakeObj("default", "sb");
   sb["metadata"]["ownerReferences"] = {OwnerRef(pool)};
@@ -580,7 +599,7 @@ TEST_F(SqliteStoreTest, CascadeOrphan) {
   EXPECT_FALSE((*s)["metadata"].contains("ownerReferences"));
 }
 
-TEST_F(SqliteStoreTest, DependentWithAnotherLiveOwnerKeepsIt) {
+TEST_P(ObjectStoreTest, DependentWithAnotherLiveOwnerKeepsIt) {
   Json a = MustCreate(Pools(), MakeObj("default", "a"));
   Json b = MustCreate(Pools(), MakeObj("default", "b"));
   Json sb = MakeObj("default", "sb");
@@ -595,7 +614,7 @@ TEST_F(SqliteStoreTest, DependentWithAnotherLiveOwnerKeepsIt) {
   EXPECT_TRUE(WaitFor([&] { return !Exists(Sbx(), "default", "sb"); }));
 }
 
-TEST_F(SqliteStoreTest, DanglingOwnerCollectedAtOpen) {
+TEST_P(ObjectStoreTest, DanglingOwnerCollectedAtOpen) {
   Reopen({.gc = false});
   Json pool = MustCreate(Pools(), MakeObj("default", "pool"));
   Json sb = MakeObj("default", "sb");
@@ -607,7 +626,7 @@ TEST_F(SqliteStoreTest, DanglingOwnerCollectedAtOpen) {
   EXPECT_TRUE(WaitFor([&] { return !Exists(Sbx(), "default", "sb"); }));
 }
 
-TEST_F(SqliteStoreTest, NamespaceDeletion) {
+TEST_P(ObjectStoreTest, NamespaceDeletion) {
   MustCreate(Ns(), MakeObj("", "team"));
   MustCreate(Sbx(), MakeObj("team", "a"));
   Json held = MakeObj("team", "held");
@@ -633,7 +652,7 @@ TEST_F(SqliteStoreTest, NamespaceDeletion) {
   EXPECT_TRUE(Exists(Sbx(), "default", "keep"));
 }
 
-TEST_F(SqliteStoreTest, UpdateWithRetryAndGetOptional) {
+TEST_P(ObjectStoreTest, UpdateWithRetryAndGetOptional) {
   MustCreate(Sbx(), MakeObj("default", "a"));
   auto none = GetOptional(*store_, Sbx(), "default", "zz");
   ASSERT_TRUE(none);
@@ -666,7 +685,7 @@ TEST_F(SqliteStoreTest, UpdateWithRetryAndGetOptional) {
   EXPECT_EQ(store_->CurrentRevision(), rev);
 }
 
-TEST_F(SqliteStoreTest, ConcurrentWritersPublishInRevisionOrder) {
+TEST_P(ObjectStoreTest, ConcurrentWritersPublishInRevisionOrder) {
   auto w = store_->Watch(Sbx(), "", {.resource_version = store_->CurrentRevision()});
   ASSERT_TRUE(w);
   constexpr int kThreads = 4, kPerThread = 50;
@@ -693,7 +712,7 @@ TEST_F(SqliteStoreTest, ConcurrentWritersPublishInRevisionOrder) {
   EXPECT_EQ(evs.back().resource_version, store_->CurrentRevision());
 }
 
-TEST_F(SqliteStoreTest, ClusterScopedWatchAndList) {
+TEST_P(ObjectStoreTest, ClusterScopedWatchAndList) {
   auto w = store_->Watch(Ns(), "", {});
   ASSERT_TRUE(w);
   auto init = Drain(**w);
@@ -707,7 +726,7 @@ TEST_F(SqliteStoreTest, ClusterScopedWatchAndList) {
   EXPECT_EQ(store_->List(Ns(), "", {})->items.size(), 3u);
 }
 
-TEST_F(SqliteStoreTest, WatcherOutlivingStoreGetsUnavailable) {
+TEST_P(ObjectStoreTest, WatcherOutlivingStoreGetsUnavailable) {
   auto w = store_->Watch(Sbx(), "", {.resource_version = store_->CurrentRevision()});
   ASSERT_TRUE(w);
   store_.reset();

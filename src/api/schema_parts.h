@@ -1,0 +1,22 @@
+// Schema building blocks shared by the per-version schema files (schema_kinds.cc: v1alpha1 and
+// core/v1; schema_v1beta1.cc). Internal to api/.
+#pragma once
+
+#include "api/schema.h"
+
+namespace asb::api {
+
+namespace schema_parts {
+SchemaPtr StrMap();
+SchemaPtr Condition();
+SchemaPtr PodTemplate();
+SchemaPtr VolumeClaimTemplates();
+SchemaPtr TemplateRef();
+// {apiVersion, kind, metadata, spec?, status?}
+SchemaPtr Root(SchemaPtr spec, SchemaPtr status);
+}  // namespace schema_parts
+
+// The root schema of a v1beta1 agent-sandbox kind (permissive for others).
+const Schema& V1beta1KindSchema(const ResourceInfo& res);
+
+}  // namespace asb::api

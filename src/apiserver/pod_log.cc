@@ -1,0 +1,226 @@
+// pods/log: kubectl logs [-f] [--tail N] [--since D|--since-time T] [--timestamps] [--previous]
+// [--limit-bytes N] [-c C], served from the files PodStreams names (see pod_subresources.h).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "apiserver/k8s_status.h"
+#include "apiserver/pod_subresources.h"
+#include "base/clock.h"
+#include "base/strings.h"
+
+namespace asb::apiserver::internal {
+
+namespace {
+
+constexpr size_t kMaxRead = 64u << 20;  // a log file larger than this is read from its tail
+constexpr auto kFollowPoll = std::chrono::milliseconds(100);
+
+struct LogOptions {
+  bool follow = false;
+  bool previous = false;
+  bool timestamps = false;
+  std::optional<int64_t> tail_lines;
+  std::optional<int64_t> limit_bytes;
+  std::optional<SystemTime> since;
+};
+
+Reply<std::optional<int64_t>> QueryInt(const http::Request& req, const char* name, int64_t min) {
+  auto v = req.Query(name);
+  if (!v || v->empty()) return std::optional<int64_t>();
+  auto n = ParseInt(*v);
+  if (!n || *n < min)
+    return Fail(StatusResponse(400, "BadRequest",
+                               std::string("invalid value for ") + name + ": \"" + *v +
+                                   "\" (want an integer >= " + std::to_string(min) + ")"));
+  return std::optional<int64_t>(*n);
+}
+
+Reply<LogOptions> ParseLogOptions(const http::Request& req, SystemTime now) {
+  LogOptions o;
+  for (auto [name, field] : {std::pair{"follow", &o.follow}, std::pair{"previous", &o.previous},
+                             std::pair{"timestamps", &o.timestamps}}) {
+    auto b = QueryBool(req, name);
+    if (!b) return Fail(b.error());
+    *field = *b;
+  }
+  auto tail = QueryInt(req, "tailLines", 0);
+  if (!tail) return Fail(tail.error());
+  o.tail_lines = *tail;
+  auto limit = QueryInt(req, "limitBytes", 1);
+  if (!limit) return Fail(limit.error());
+  o.limit_bytes = *limit;
+  auto since_seconds = QueryInt(req, "sinceSeconds", 1);
+  if (!since_seconds) return Fail(since_seconds.error());
+  auto since_time = req.Query("sinceTime");
+  if (*since_seconds && since_time)
+    return Fail(StatusResponse(400, "BadRequest",
+                               "at most one of sinceTime or sinceSeconds may be specified"));
+  if (*since_seconds) o.since = now - std::chrono::seconds(**since_seconds);
+  if (since_time) {
+    o.since = ParseRfc3339(*since_time);
+    if (!o.since)
+      return Fail(StatusResponse(400, "BadRequest",
+                                 "invalid sinceTime \"" + *since_time + "\" (want RFC 3339)"));
+  }
+  return o;
+}
+
+// One line of a log file: its timestamp (if the file has them) and the text after it.
+struct LogLine {
+  std::optional<SystemTime> time;
+  std::string_view stamp;  // the timestamp as written
+  std::string_view text;   // with its trailing newline
+};
+
+LogLine SplitLine(std::string_view line) {
+  LogLine l{std::nullopt, {}, line};
+  size_t sp = line.find(' ');
+  if (sp == std::string_view::npos || sp < 20 || sp > 40 || line[4] != '-' || line[10] != 'T')
+    return l;
+  auto t = ParseRfc3339(std::string(line.substr(0, sp)));
+  if (!t) return l;
+  l.time = t;
+  l.stamp = line.substr(0, sp);
+  l.text = line.substr(sp + 1);
+  // CRI format: "<time> stdout F <text>" (F full line, P partial).
+  for (std::string_view tag : {"stdout F ", "stderr F ", "stdout P ", "stderr P "}) {
+    if (StartsWith(l.text, tag)) {
+      l.text.remove_prefix(tag.size());
+      break;
+    }
+  }
+  return l;
+}
+
+// Formats complete lines of `data` (lines up to the last '\n') per the options; the rest (a
+// partial line) is left in `data` for the next call.
+std::string FormatLines(std::string& data, const LogOptions& o, bool apply_tail) {
+  size_t end = data.rfind('\n');
+  if (end == std::string::npos) return "";
+  std::string_view whole(data.data(), end + 1);
+  std::vector<LogLine> lines;
+  size_t pos = 0;
+  while (pos < whole.size()) {
+    size_t nl = whole.find('\n', pos);
+    LogLine l = SplitLine(whole.substr(pos, nl + 1 - pos));
+    pos = nl + 1;
+    if (o.since && l.time && *l.time < *o.since) continue;
+    lines.push_back(l);
+  }
+  size_t first = 0;
+  if (apply_tail && o.tail_lines && lines.size() > static_cast<size_t>(*o.tail_lines))
+    first = lines.size() - static_cast<size_t>(*o.tail_lines);
+  std::string out;
+  for (size_t i = first; i < lines.size(); ++i) {
+    if (o.timestamps) {
+      // Kubernetes prints RFC 3339 with nanoseconds; lines without a stamp are shown as they are.
+      if (!lines[i].stamp.empty()) out.append(lines[i].stamp).push_back(' ');
+    }
+    out.append(lines[i].text);
+  }
+  data.erase(0, end + 1);
+  return out;
+}
+
+}  // namespace
+
+// Reads `path` from `offset` (at most kMaxRead bytes, from the tail). Returns what was read and
+// moves offset to the end. A file that shrank (the runtime truncated it) is read from the start.
+std::string ReadLogFrom(const std::string& path, off_t& offset) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat st {};
+  std::string out;
+  if (::fstat(fd, &st) == 0) {
+    if (st.st_size < offset) offset = 0;
+    if (st.st_size - offset > static_cast<off_t>(kMaxRead))
+      offset = st.st_size - static_cast<off_t>(kMaxRead);
+    out.resize(static_cast<size_t>(st.st_size - offset));
+    ssize_t n = ::pread(fd, out.data(), out.size(), offset);
+    out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    offset += static_cast<off_t>(out.size());
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string LogText(std::string& data) { return FormatLines(data, LogOptions{}, false); }
+
+http::Response ServePodLog(store::Store& store, PodStreams* streams,
+                           const std::atomic<bool>& shutting_down, http::Request& req,
+                           const std::string& ns, const std::string& name) {
+  if (req.method != "GET")
+    return StatusResponse(405, "MethodNotAllowed", "pods/log is read with GET, not " + req.method);
+  auto pc = FindPodContainer(store, req, ns, name);
+  if (!pc) return pc.error();
+  auto opts = ParseLogOptions(req, std::chrono::system_clock::now());
+  if (!opts) return opts.error();
+  if (!streams) return StatusResponse(503, "ServiceUnavailable", "logs are not available here");
+  auto files = streams->LogFiles(ns, name);
+  if (!files) {
+    std::string phase = GetString(pc->pod, "status.phase", "Pending");
+    if (phase == "Pending")
+      return StatusResponse(400, "BadRequest",
+                            "container \"" + pc->container + "\" in pod \"" + name +
+                                "\" is waiting to start: ContainerCreating");
+    return StatusResponse(400, "BadRequest",
+                          "container \"" + pc->container + "\" in pod \"" + name +
+                              "\" has no logs: " + files.error().message);
+  }
+  std::string path = opts->previous ? files->previous : files->current;
+  if (path.empty())
+    return StatusResponse(400, "BadRequest",
+                          "previous terminated container \"" + pc->container + "\" in pod \"" +
+                              name + "\" not found");
+  off_t offset = 0;
+  const bool follow = opts->follow && !opts->previous;  // a previous container has ended
+  std::string pending = ReadLogFrom(path, offset);
+  if (!follow && !pending.empty() && pending.back() != '\n') pending += '\n';
+  std::string first = FormatLines(pending, *opts, true);
+  auto limit = opts->limit_bytes;
+  if (limit && first.size() > static_cast<size_t>(*limit))
+    first.resize(static_cast<size_t>(*limit));
+  if (!follow) return http::Response::Text(200, std::move(first));
+  http::Response r;
+  r.status = 200;
+  r.headers.Set("Content-Type", "text/plain");
+  r.stream = [streams, ns, name, path, offset, pending, first, o = *opts,
+              &shutting_down](http::ResponseStream& out) mutable {
+    size_t sent = first.size();
+    if (!out.Write(first)) return;
+    auto last_check = std::chrono::steady_clock::now();
+    for (;;) {
+      std::this_thread::sleep_for(kFollowPoll);
+      if (shutting_down || out.ClientGone()) return;
+      std::string more = ReadLogFrom(path, offset);
+      if (!more.empty()) {
+        pending += more;
+        std::string text = FormatLines(pending, o, false);
+        if (o.limit_bytes && sent + text.size() > static_cast<size_t>(*o.limit_bytes)) {
+          text.resize(static_cast<size_t>(*o.limit_bytes) - sent);
+          out.Write(text);
+          return;
+        }
+        sent += text.size();
+        if (!text.empty() && !out.Write(text)) return;
+        continue;
+      }
+      // Follow ends when the container stops (or restarted into another file), as kubelet does.
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_check < std::chrono::seconds(1)) continue;
+      last_check = now;
+      auto latest = streams->LogFiles(ns, name);
+      if (!latest || !latest->running || latest->current != path) {
+        if (!pending.empty()) out.Write(FormatLines(pending.append("\n"), o, false));
+        return;
+      }
+    }
+  };
+  return r;
+}
+
+}  // namespace asb::apiserver::internal

@@ -1,0 +1,36 @@
+// What the API server needs from the node for the streaming pod subresources (pods/exec,
+// pods/attach, pods/log). asbd implements it over its node agent; unset (tests of the REST
+// dialect alone), those subresources answer 503.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+
+namespace asb::apiserver {
+
+// Where a container's output is kept: the running (or last) instance and the one before the
+// last restart (empty when there was none). Lines may start with an RFC 3339 timestamp and a
+// space (optionally followed by the CRI "stdout F " tags); files without them are served as
+// plain text (then --timestamps and --since have nothing to go by and show every line as is).
+struct PodLogFiles {
+  std::string current;
+  std::string previous;
+  bool running = false;  // the container runs (more output may come: `logs -f` keeps waiting)
+};
+
+class PodStreams {
+ public:
+  virtual ~PodStreams() = default;
+  // A connection to `port` inside pod ns/name's sandbox. kNotFound (not on this node),
+  // kUnavailable (not running), dial errors.
+  [[nodiscard]] virtual Result<UniqueFd> DialPod(const std::string& ns, const std::string& pod,
+                                                 uint16_t port) = 0;
+  // The output files of pod ns/name (its one container). kNotFound when the node has none.
+  [[nodiscard]] virtual Result<PodLogFiles> LogFiles(const std::string& ns,
+                                                     const std::string& pod) = 0;
+};
+
+}  // namespace asb::apiserver

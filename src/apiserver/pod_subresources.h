@@ -1,0 +1,61 @@
+// The streaming pod subresources kubectl uses against a sandbox pod (not part of the public API):
+//
+//   GET /api/v1/namespaces/NS/pods/NAME/exec?command=..&container=..&stdin&stdout&stderr&tty
+//       WebSocket v5.channel.k8s.io. Validated here (pod, container, Running), then the
+//       handshake goes through unchanged to asb-agent's /v1/remotecommand inside the sandbox
+//       (PodStreams::DialPod, port 8888) and the upgraded bytes are relayed both ways: the agent
+//       runs the session (PTY, resize, exit status), see agent/remote_command.h.
+//   GET .../pods/NAME/attach?container=..&stdout&stderr    WebSocket v5: the container's output
+//       from now on, on channel 1 (the main process has no stdin to attach to).
+//   GET .../pods/NAME/log?container&follow&tailLines&sinceSeconds&sinceTime&timestamps
+//       &previous&limitBytes     text/plain; with follow a chunked stream of new lines.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <string>
+
+#include "apiserver/api_server.h"
+#include "apiserver/internal.h"
+#include "apiserver/pod_streams.h"
+#include "http/message.h"
+#include "store/store.h"
+
+namespace asb::apiserver::internal {
+
+// The port asb-agent serves inside every sandbox of the built-in image.
+inline constexpr uint16_t kAgentPort = 8888;
+
+// The pod and the container a streaming request addresses: ?container= or the pod's only/first
+// container. 404 for a missing pod, 400 BadRequest for an unknown container.
+struct PodContainer {
+  Json pod;
+  std::string container;
+};
+Reply<PodContainer> FindPodContainer(store::Store& store, const http::Request& req,
+                                     const std::string& ns, const std::string& name);
+// 400 unless the pod is Running and the container's state is running.
+Reply<bool> RequireRunning(const PodContainer& pc, const std::string& verb);
+
+http::Response ServePodExec(store::Store& store, PodStreams* streams, http::Request& req,
+                            const std::string& ns, const std::string& name);
+http::Response ServePodAttach(store::Store& store, PodStreams* streams,
+                              const std::atomic<bool>& shutting_down, http::Request& req,
+                              const std::string& ns, const std::string& name);
+http::Response ServePodLog(store::Store& store, PodStreams* streams,
+                           const std::atomic<bool>& shutting_down, http::Request& req,
+                           const std::string& ns, const std::string& name);
+
+// Reads log file `path` from `offset` (at most 64 MiB, from the tail) and moves offset to the
+// end; a file that shrank (truncated by the runtime) is read again from the start.
+std::string ReadLogFrom(const std::string& path, off_t& offset);
+// The text of the complete lines in `data`, timestamps removed; consumes them from `data`.
+std::string LogText(std::string& data);
+
+// Copies bytes both ways between two connected sockets until both directions ended (EOF on one
+// side is passed on as a write shutdown of the other). `a_pending`/`b_pending` are bytes
+// already read from a and b, written to the other side first.
+void RelaySockets(int a, std::string a_pending, int b, std::string b_pending);
+
+}  // namespace asb::apiserver::internal

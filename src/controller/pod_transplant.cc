@@ -1,0 +1,83 @@
+#include "controller/pod_transplant.h"
+
+#include "api/resource.h"
+#include "base/log.h"
+#include "controller/claim_plan.h"
+#include "controller/object_util.h"
+#include "controller/store_ops.h"
+
+namespace asb::controller {
+
+Json ClaimSandboxFromMember(const Json& member, const Json& claim) {
+  Json labels = Json::object();
+  for (const auto& [k, v] : Labels(member))
+    if (k != kLabelWarmPoolSandbox) labels[k] = v;
+  labels[std::string(kLabelLaunchType)] = std::string(kLaunchWarm);
+  labels[std::string(kLabelClaimUid)] = Uid(claim);
+  if (auto cb = Label(claim, kLabelCreatedBy)) labels[std::string(kLabelCreatedBy)] = *cb;
+  Json annotations = Json::object();
+  for (const auto& [k, v] : Annotations(member)) annotations[k] = v;
+  annotations[std::string(kAnnotationPodName)] =
+      Annotation(member, kAnnotationPodName).value_or(Name(member));
+  Json sb = {
+      {"apiVersion", api::SandboxResource().ApiVersion()},
+      {"kind", "Sandbox"},
+      {"metadata",
+       {{"name", Name(claim)},
+        {"namespace", Namespace(claim)},
+        {"labels", labels},
+        {"annotations", annotations},
+        {"ownerReferences", Json::array({MakeControllerRef(api::SandboxClaimResource(), claim)})}}},
+      {"spec", member.contains("spec") ? member["spec"] : Json::object()}};
+  MergeAdditionalPodMetadata(sb, claim);
+  return sb;
+}
+
+Result<std::optional<store::Object>> TakeOverPod(store::Store& store, const Json& sandbox,
+                                                 const Json& pod) {
+  auto owner = ControllerRef(sandbox);
+  auto pod_owner = ControllerRef(pod);
+  // Only the Sandbox named like its claim takes over, never the other way round.
+  if (!owner || owner->kind != "SandboxClaim" || owner->name != Name(sandbox) || !pod_owner ||
+      pod_owner->kind != "Sandbox" || pod_owner->uid == Uid(sandbox))
+    return std::optional<store::Object>();
+  const std::string ns = Namespace(sandbox);
+  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> member,
+                       GetIfExists(store, api::SandboxResource(), ns, pod_owner->name));
+  if (!member || Uid(*member) != pod_owner->uid) return std::optional<store::Object>();
+  auto member_owner = ControllerRef(*member);
+  if (!member_owner || member_owner->uid != owner->uid) return std::optional<store::Object>();
+
+  // The pod first (so deleting the member can't cascade to it), compare-and-set: the node agent
+  // writes pod status concurrently, so re-read on a conflict.
+  std::optional<store::Object> moved;
+  store::Object current = pod;
+  for (int attempt = 0; attempt < 8 && !moved; ++attempt) {
+    if (IsControlledBy(current, sandbox)) {
+      moved = current;
+      break;
+    }
+    if (!IsControlledBy(current, *member)) return std::optional<store::Object>();
+    Json next = current;
+    SetControllerRef(next, MakeControllerRef(api::SandboxResource(), sandbox));
+    auto updated = store.Update(api::PodResource(), std::move(next));
+    if (updated) {
+      moved = std::move(*updated);
+    } else if (updated.error().code == Code::kAborted) {
+      ASB_ASSIGN_OR_RETURN(std::optional<store::Object> fresh,
+                           GetIfExists(store, api::PodResource(), ns, Name(pod)));
+      if (!fresh) return std::optional<store::Object>();
+      current = std::move(*fresh);
+    } else {
+      return tl::unexpected(updated.error().Wrap("move pod " + Name(pod)));
+    }
+  }
+  if (!moved) return MakeError(Code::kAborted, "pod " + Name(pod) + " kept changing");
+  ASB_RETURN_IF_ERROR(
+      DeleteIfExists(store, api::SandboxResource(), ns, Name(*member), Uid(*member)));
+  ASB_LOG(DEBUG, "sandbox took over warm pod", "sandbox", KeyOf(sandbox), "pod", Name(pod),
+          "member", Name(*member));
+  return moved;
+}
+
+}  // namespace asb::controller

@@ -1,0 +1,117 @@
+#include "sys/disk.h"
+
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/file_util.h"
+#include "base/strings.h"
+#include "sys/process.h"
+
+namespace asb::sys {
+
+Result<LoopDevice> AttachLoop(int backing_fd) {
+  UniqueFd ctl(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (!ctl) {
+    Error e = ErrnoError(errno, "open /dev/loop-control");
+    e.code = Code::kUnavailable;
+    return tl::unexpected(e);
+  }
+  // GET_FREE only names a device that was free a moment ago: another process (losetup, a
+  // second asbd) can configure it first, which LOOP_CONFIGURE answers with EBUSY.
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    int n = ::ioctl(ctl.get(), LOOP_CTL_GET_FREE);
+    if (n < 0) return ErrnoUnexpected("LOOP_CTL_GET_FREE");
+    LoopDevice dev;
+    dev.path = "/dev/loop" + std::to_string(n);
+    dev.fd = UniqueFd(::open(dev.path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!dev.fd) {
+      if (errno == ENOENT) continue;  // the node appears asynchronously on some hosts
+      return ErrnoUnexpected("open " + dev.path);
+    }
+    loop_config cfg{};
+    cfg.fd = static_cast<__u32>(backing_fd);
+    cfg.block_size = 4096;
+    // Direct I/O keeps the image's pages out of the host page cache (the file system on top
+    // caches them once already); AUTOCLEAR: see disk.h.
+    cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
+    int rc = ::ioctl(dev.fd.get(), LOOP_CONFIGURE, &cfg);
+    if (rc != 0 && errno == EINVAL) {
+      cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;  // backing file system without O_DIRECT
+      cfg.block_size = 0;
+      rc = ::ioctl(dev.fd.get(), LOOP_CONFIGURE, &cfg);
+    }
+    if (rc == 0) return dev;
+    if (errno != EBUSY) return ErrnoUnexpected("LOOP_CONFIGURE " + dev.path);
+  }
+  return MakeError(Code::kUnavailable, "no free loop device after 32 attempts");
+}
+
+Status SparseCopyFile(const std::string& src, const std::string& dst) {
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return ErrnoUnexpected("open " + src);
+  struct stat st;
+  if (::fstat(in.get(), &st) != 0) return ErrnoUnexpected("stat " + src);
+  UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out) return ErrnoUnexpected("create " + dst);
+  auto fail = [&](const std::string& what) -> Status {
+    Error e = ErrnoError(errno, what);
+    ::unlink(dst.c_str());
+    return tl::unexpected(e);
+  };
+  if (::ftruncate(out.get(), st.st_size) != 0) return fail("truncate " + dst);
+  off_t pos = 0;
+  while (pos < st.st_size) {
+    off_t data = ::lseek(in.get(), pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole is left
+      return fail("SEEK_DATA " + src);
+    }
+    off_t hole = ::lseek(in.get(), data, SEEK_HOLE);
+    if (hole < 0) return fail("SEEK_HOLE " + src);
+    off_t in_off = data, out_off = data;
+    while (in_off < hole) {
+      ssize_t n = ::copy_file_range(in.get(), &in_off, out.get(), &out_off,
+                                    static_cast<size_t>(hole - in_off), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail("copy_file_range " + src);
+    }
+    pos = hole;
+  }
+  return OkStatus();
+}
+
+Status MakeExt4Image(const std::string& path, int64_t size_bytes, const std::string& mkfs_path) {
+  if (size_bytes <= 0) return MakeError(Code::kInvalidArgument, "image size must be positive");
+  {
+    UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!f) return ErrnoUnexpected("create " + path);
+    if (::ftruncate(f.get(), size_bytes) != 0) return ErrnoUnexpected("truncate " + path);
+  }
+  UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null) return ErrnoUnexpected("open /dev/null");
+  // -b 4096: the loop device has 4 KiB sectors (direct I/O), and a file system block may not be
+  // smaller. -O ^has_journal: scratch data never needs crash recovery. -m 0: no root reserve.
+  // lazy_itable_init: inode tables stay holes (the file reads back as zeros; mounts pass
+  // noinit_itable so the kernel never fills them in). nodiscard: nothing to discard in a new file.
+  SpawnOptions so{.path = mkfs_path,
+                  .argv = {"mkfs.ext4", "-q", "-F", "-b", "4096", "-O", "^has_journal", "-m", "0",
+                           "-E", "lazy_itable_init=1,nodiscard", path},
+                  .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+                  .fds = {{null.get(), 0}, {null.get(), 1}, {null.get(), 2}}};
+  ASB_ASSIGN_OR_RETURN(pid_t pid, Spawn(so));
+  ASB_ASSIGN_OR_RETURN(int status, WaitPid(pid));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    ::unlink(path.c_str());
+    return MakeError(Code::kInternal,
+                     mkfs_path + " " + path + " failed (status " + std::to_string(status) + ")");
+  }
+  return OkStatus();
+}
+
+}  // namespace asb::sys
