@@ -141,13 +141,15 @@ http::Response ApiServer::Route(http::Request& req) {
   if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "namespaces" &&
       seg[4] == "pods") {
     if (seg[6] == "exec")
-      return internal::ServePodExec(store_, options_.pod_streams, req, seg[3], seg[5]);
+      return internal::ServePodExec(versioned_, options_.pod_streams, req, seg[3], seg[5]);
     if (seg[6] == "attach")
-      return internal::ServePodAttach(store_, options_.pod_streams, shutting_down_, req, seg[3],
+      return internal::ServePodAttach(versioned_, options_.pod_streams, shutting_down_, req, seg[3],
                                       seg[5]);
     if (seg[6] == "log")
-      return internal::ServePodLog(store_, options_.pod_streams, shutting_down_, req, seg[3],
+      return internal::ServePodLog(versioned_, options_.pod_streams, shutting_down_, req, seg[3],
                                    seg[5]);
+    if (seg[6] == "portforward")
+      return internal::ServePortForward(versioned_, options_, req, seg[3], seg[5]);
   }
   if (seg[0] == "api") {
     if (seg.size() == 1) return json_get(ApiVersions(options_.advertise_address));
@@ -158,9 +160,6 @@ http::Response ApiServer::Route(http::Request& req) {
     if (seg.size() == 2) return json_get(ApiGroup(seg[1]));
     if (seg.size() == 3) return json_get(ApiResourceList(seg[1], seg[2]));
   }
-  if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "namespaces" &&
-      seg[4] == "pods" && seg[6] == "portforward")
-    return internal::ServePortForward(store_, options_, req, seg[3], seg[5]);
   std::optional<Target> target = ParseTarget(seg);
   if (!target) return NotFoundPage(path);
   Ctx ctx{versioned_, options_, clock_, shutting_down_, req, *target};

@@ -1,12 +1,12 @@
-// MirrorPods over a real SqliteStore: static pods and Service, workload pods with owner
-// references and status, read-only repair, and cascading removal with the workload.
+// MirrorPods over a MemoryStore (the store semantics the daemon has): static pods and Service,
+// workload pods with owner references and status, read-only repair, and cascading removal with the
+// workload.
 #include "cmd/asbd/mirror_pods.h"
 
 #include <gtest/gtest.h>
 
 #include "api/resource.h"
-#include "store/sqlite_store.h"
-#include "store/store_test_util.h"
+#include "store/memory_store.h"
 
 namespace asb::asbd {
 namespace {
@@ -31,7 +31,7 @@ Json Workload(const std::string& kind, const std::string& ns, const std::string&
 class MirrorPodsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = store::SqliteStore::Open(dir_.path());
+    auto s = store::MemoryStore::Open();
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
     for (const char* ns : {"default"}) {
@@ -48,8 +48,7 @@ class MirrorPodsTest : public ::testing::Test {
     for (const auto& p : l->items) out.push_back(GetString(p, "metadata.name"));
     return out;
   }
-  store::testing::TempDir dir_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::MemoryStore> store_;
   std::unique_ptr<MirrorPods> mirror_;
 };
 
