@@ -1,12 +1,12 @@
-// MirrorPods over a MemoryStore (the store semantics the daemon has): static pods and Service,
-// workload pods with owner references and status, read-only repair, and cascading removal with the
-// workload.
+// MirrorPods over a real SqliteStore: static pods and Service, workload pods with owner
+// references and status, read-only repair, and cascading removal with the workload.
 #include "cmd/asbd/mirror_pods.h"
 
 #include <gtest/gtest.h>
 
 #include "api/resource.h"
-#include "store/memory_store.h"
+#include "store/sqlite_store.h"
+#include "tests/testing/test_util.h"
 
 namespace asb::asbd {
 namespace {
@@ -31,7 +31,7 @@ Json Workload(const std::string& kind, const std::string& ns, const std::string&
 class MirrorPodsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = store::MemoryStore::Open();
+    auto s = store::SqliteStore::Open(dir_.path());
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
     for (const char* ns : {"default"}) {
@@ -48,7 +48,8 @@ class MirrorPodsTest : public ::testing::Test {
     for (const auto& p : l->items) out.push_back(GetString(p, "metadata.name"));
     return out;
   }
-  std::unique_ptr<store::MemoryStore> store_;
+  asb::testing::TempDir dir_;
+  std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<MirrorPods> mirror_;
 };
 
