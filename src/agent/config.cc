@@ -9,12 +9,14 @@ namespace asb::agent {
 
 const char kAgentUsage[] =
     "usage: asb-agent [--host ADDR] [--port N] [--port-file PATH] [--max-body-bytes N]\n"
-    "                 [--max-concurrent-execs N]\n"
+    "                 [--max-concurrent-execs N] [--max-output-bytes N]\n"
     "  --host ADDR          listen address (default 0.0.0.0)\n"
     "  --port N             listen port (default $PORT or 8888; 0 picks a free port)\n"
     "  --port-file PATH     write the bound port to PATH once listening\n"
     "  --max-body-bytes N   largest accepted request body (default 268435456)\n"
     "  --max-concurrent-execs N  commands running at once; more wait (default 64)\n"
+    "  --max-output-bytes N output kept per stream of one command; the rest is discarded and\n"
+    "                       the result says stdout_truncated/stderr_truncated (default 4194304)\n"
     "environment: SANDBOX_BASE_DIR (default /app), SANDBOX_EXEC_TIMEOUT_SECONDS (default 300)\n";
 
 namespace {
@@ -44,7 +46,8 @@ Result<AgentConfig> ParseAgentConfig(const std::vector<std::string>& args, const
       value = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
     } else if (arg == "--host" || arg == "--port" || arg == "--port-file" ||
-               arg == "--max-body-bytes" || arg == "--max-concurrent-execs") {
+               arg == "--max-body-bytes" || arg == "--max-concurrent-execs" ||
+               arg == "--max-output-bytes") {
       if (i + 1 >= args.size()) return MakeError(Code::kInvalidArgument, arg + " needs a value");
       value = args[++i];
     } else {
@@ -70,6 +73,13 @@ Result<AgentConfig> ParseAgentConfig(const std::vector<std::string>& args, const
                          "--max-concurrent-execs: invalid count '" + value + "'");
       }
       c.max_concurrent_execs = static_cast<size_t>(*v);
+    } else if (arg == "--max-output-bytes") {
+      auto v = ParseInt(value);
+      if (!v || *v <= 0 || *v > (int64_t{1} << 32)) {
+        return MakeError(Code::kInvalidArgument,
+                         "--max-output-bytes: invalid size '" + value + "'");
+      }
+      c.max_output_bytes = static_cast<size_t>(*v);
     } else {
       return MakeError(Code::kInvalidArgument, "unknown flag '" + arg + "'");
     }

@@ -20,6 +20,7 @@ struct AgentConfig {
   std::chrono::milliseconds exec_timeout{300000};  // $SANDBOX_EXEC_TIMEOUT_SECONDS
   size_t max_body_bytes = 256u << 20;              // --max-body-bytes
   size_t max_concurrent_execs = 64;                // --max-concurrent-execs; more calls wait
+  size_t max_output_bytes = 4u << 20;              // --max-output-bytes: kept per exec stream
   std::vector<std::string> warnings;               // non-fatal problems, for main to log
   bool help = false;                               // --help was given
 };

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -42,13 +43,16 @@ int DecodeStatus(int status) {
   return 1;
 }
 
-// Reads what is available; returns false at EOF or on a hard error (the fd is then done).
-bool Drain(int fd, std::string& out) {
+// Reads what is available, keeping at most `cap` bytes in `out` (the rest is discarded and
+// sets *truncated); returns false at EOF or on a hard error (the fd is then done).
+bool Drain(int fd, std::string& out, size_t cap, bool* truncated) {
   char buf[64 * 1024];
   while (true) {
     ssize_t n = ::read(fd, buf, sizeof(buf));
     if (n > 0) {
-      out.append(buf, static_cast<size_t>(n));
+      size_t keep = std::min(static_cast<size_t>(n), cap - std::min(cap, out.size()));
+      out.append(buf, keep);
+      if (keep < static_cast<size_t>(n)) *truncated = true;
       if (static_cast<size_t>(n) < sizeof(buf)) return true;
       continue;
     }
@@ -230,8 +234,12 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
       }
       return tl::unexpected(e);
     }
-    if (out_idx >= 0 && fds[out_idx].revents) out_open = Drain(out_r.get(), result.stdout_data);
-    if (err_idx >= 0 && fds[err_idx].revents) err_open = Drain(err_r.get(), result.stderr_data);
+    if (out_idx >= 0 && fds[out_idx].revents)
+      out_open =
+          Drain(out_r.get(), result.stdout_data, max_output_bytes_, &result.stdout_truncated);
+    if (err_idx >= 0 && fds[err_idx].revents)
+      err_open =
+          Drain(err_r.get(), result.stderr_data, max_output_bytes_, &result.stderr_truncated);
     if (pid_idx >= 0 && fds[pid_idx].revents) try_reap();
   }
   result.exit_code = DecodeStatus(status);
@@ -249,7 +257,11 @@ ExecResult ExecService::RunCommand(std::string_view command,
   auto argv = ShlexSplit(command);
   if (!argv) return fail(argv.error().message);
   auto result = Run(*argv, timeout);
-  if (!result) return fail(result.error().message);
+  if (!result) {
+    ExecResult r = fail(result.error().message);
+    r.timed_out = result.error().code == Code::kDeadlineExceeded;
+    return r;
+  }
   result->stdout_data = TranslateNewlines(std::move(result->stdout_data));
   result->stderr_data = TranslateNewlines(std::move(result->stderr_data));
   return std::move(*result);

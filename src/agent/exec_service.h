@@ -1,5 +1,8 @@
 // Runs commands for POST /execute: argv without a shell, in its own session (so its whole process
-// group can be killed), stdin from /dev/null, stdout and stderr captured in full.
+// group can be killed), stdin from /dev/null, stdout and stderr captured up to a cap each
+// (kDefaultMaxOutputBytes unless configured): beyond it the output is read and discarded, so a
+// command printing 200 MB neither blocks on a full pipe nor grows the agent, and the result says
+// `stdout_truncated` / `stderr_truncated`.
 #pragma once
 
 #include <chrono>
@@ -14,11 +17,18 @@
 
 namespace asb::agent {
 
+// 4 MiB per stream: both streams of one result stay under the 16 MB that upstream's Go SDK
+// accepts for a Run response, JSON escaping included for text.
+inline constexpr size_t kDefaultMaxOutputBytes = 4u << 20;
+
 struct ExecResult {
   std::string stdout_data;
   std::string stderr_data;
   // Python's Popen.returncode: the exit status, or -N when killed by signal N.
   int exit_code = 0;
+  bool stdout_truncated = false;  // more output than the cap was produced and discarded
+  bool stderr_truncated = false;
+  bool timed_out = false;  // RunCommand: the limit passed and the process group was killed
 };
 
 class ExecService {
@@ -27,9 +37,13 @@ class ExecService {
   // `max_concurrent`: commands running at once; further calls wait for a slot, and the wait
   // counts against their timeout (a server limit so a flood of requests can't fork-bomb the
   // sandbox through the agent).
+  // `max_output_bytes`: kept per stream (stdout, stderr) of one command.
   ExecService(std::string cwd, std::chrono::milliseconds default_timeout,
-              size_t max_concurrent = 64)
-      : cwd_(std::move(cwd)), default_timeout_(default_timeout), max_concurrent_(max_concurrent) {}
+              size_t max_concurrent = 64, size_t max_output_bytes = kDefaultMaxOutputBytes)
+      : cwd_(std::move(cwd)),
+        default_timeout_(default_timeout),
+        max_concurrent_(max_concurrent),
+        max_output_bytes_(max_output_bytes) {}
   ExecService(const ExecService&) = delete;
   ExecService& operator=(const ExecService&) = delete;
 
@@ -46,8 +60,8 @@ class ExecService {
 
   // The upstream /execute behaviour: shlex-split `command`, Run it, and turn any failure
   // (quoting error, unknown binary, timeout) into exit_code 1, empty stdout and stderr
-  // "Failed to execute command: <reason>". Output newlines are normalised like Python's text
-  // mode (CRLF and CR become LF). Never fails.
+  // "Failed to execute command: <reason>"; a timeout also sets timed_out. Output newlines are
+  // normalised like Python's text mode (CRLF and CR become LF). Never fails.
   ExecResult RunCommand(std::string_view command,
                         std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;
 
@@ -58,6 +72,7 @@ class ExecService {
   std::string cwd_;
   std::chrono::milliseconds default_timeout_;
   const size_t max_concurrent_;
+  const size_t max_output_bytes_;
   mutable std::mutex mu_;
   mutable std::condition_variable slot_freed_;
   mutable size_t running_ = 0;  // guarded by mu_

@@ -68,7 +68,7 @@ TEST_F(ExecServiceTest, ChildDoesNotInheritAgentFds) {
 }
 
 TEST_F(ExecServiceTest, LargeOutputOnBothPipesDoesNotDeadlock) {
-  ExecService exec(dir_, milliseconds(60000));
+  ExecService exec(dir_, milliseconds(60000), 64, /*max_output_bytes=*/16u << 20);
   // 10 MiB on stdout and 10 MiB on stderr, written interleaved: a reader that drains only one
   // pipe at a time would block the child once the other pipe's 64 KiB buffer fills.
   auto r = exec.Run({"sh", "-c",
@@ -80,6 +80,32 @@ TEST_F(ExecServiceTest, LargeOutputOnBothPipesDoesNotDeadlock) {
   EXPECT_EQ(r->stdout_data.find_first_not_of('a'), std::string::npos);
   EXPECT_EQ(r->stderr_data.find_first_not_of('b'), std::string::npos);
   EXPECT_EQ(r->exit_code, 0);
+  EXPECT_FALSE(r->stdout_truncated);
+  EXPECT_FALSE(r->stderr_truncated);
+}
+
+TEST_F(ExecServiceTest, OutputFloodIsCappedAndFlaggedWhileTheCommandRunsToTheEnd) {
+  ExecService exec(dir_, milliseconds(60000), 64, /*max_output_bytes=*/1u << 20);
+  // 200 MB on stdout, a little on stderr, then a marker only written once all of it was read:
+  // past the cap output is discarded, not left in the pipe (the child would block forever).
+  auto r = exec.Run(
+      {"sh", "-c", "head -c 209715200 /dev/zero; echo small >&2; touch " + dir_ + "/done"});
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->stdout_data.size(), 1u << 20);
+  EXPECT_TRUE(r->stdout_truncated);
+  EXPECT_EQ(r->stderr_data, "small\n");
+  EXPECT_FALSE(r->stderr_truncated);
+  EXPECT_TRUE(PathExists(dir_ + "/done"));
+}
+
+TEST_F(ExecServiceTest, DefaultCapIsFourMiBPerStream) {
+  ExecService exec(dir_, milliseconds(60000));
+  auto r = exec.Run({"sh", "-c", "head -c 5000000 /dev/zero; head -c 5000000 /dev/zero >&2"});
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->stdout_data.size(), kDefaultMaxOutputBytes);
+  EXPECT_EQ(r->stderr_data.size(), kDefaultMaxOutputBytes);
+  EXPECT_TRUE(r->stdout_truncated && r->stderr_truncated);
 }
 
 TEST_F(ExecServiceTest, TimeoutKillsTheWholeProcessGroup) {
@@ -139,6 +165,7 @@ TEST_F(ExecServiceTest, RunCommandMapsEveryFailureToExitCodeOne) {
     EXPECT_EQ(r.exit_code, 1) << c.command;
     EXPECT_EQ(r.stdout_data, "") << c.command;
     EXPECT_EQ(r.stderr_data, c.stderr_text) << c.command;
+    EXPECT_EQ(r.timed_out, c.command == "sleep 5") << c.command;
   }
 }
 

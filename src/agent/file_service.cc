@@ -187,7 +187,7 @@ Result<UniqueFd> FileService::ResolveFallback(const std::vector<std::string>& co
   return open_current();  // unreachable: the loop returns when it takes the last component
 }
 
-Result<std::string> FileService::ReadFile(std::string_view path) const {
+Result<FileService::OpenedFile> FileService::OpenForRead(std::string_view path) const {
   // O_NONBLOCK: opening a FIFO for reading must not hang the request; it is refused below.
   ASB_ASSIGN_OR_RETURN(UniqueFd fd, OpenConfined(path, O_RDONLY | O_NONBLOCK));
   struct stat st;
@@ -195,8 +195,14 @@ Result<std::string> FileService::ReadFile(std::string_view path) const {
   if (!S_ISREG(st.st_mode)) {
     return MakeError(Code::kNotFound, std::string(path) + ": not a regular file");
   }
+  return OpenedFile{std::move(fd), static_cast<uint64_t>(st.st_size)};
+}
+
+Result<std::string> FileService::ReadFile(std::string_view path) const {
+  ASB_ASSIGN_OR_RETURN(OpenedFile file, OpenForRead(path));
+  UniqueFd& fd = file.fd;
   std::string data;
-  data.resize(static_cast<size_t>(st.st_size));
+  data.resize(static_cast<size_t>(file.size));
   size_t off = 0;
   while (true) {
     if (off == data.size()) data.resize(data.size() + 64 * 1024);  // file grew

@@ -50,6 +50,13 @@ class FileService {
 
   // Reads a regular file. kNotFound if missing or not a regular file (directories, FIFOs).
   [[nodiscard]] Result<std::string> ReadFile(std::string_view path) const;
+  // Opens a regular file for reading in pieces (downloads stream from it in bounded memory).
+  // Same errors as ReadFile; `size` is the size at open time.
+  struct OpenedFile {
+    UniqueFd fd;
+    uint64_t size = 0;
+  };
+  [[nodiscard]] Result<OpenedFile> OpenForRead(std::string_view path) const;
   // Writes a file atomically (temp file in the same dir + rename), creating missing parent
   // directories. kFailedPrecondition if the path names the base dir or a directory.
   [[nodiscard]] Status WriteFile(std::string_view path, std::string_view data) const;

@@ -1,7 +1,14 @@
 #include "agent/handlers.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <memory>
 #include <string_view>
+#include <vector>
 
 #include "agent/multipart.h"
 #include "agent/remote_command.h"
@@ -29,6 +36,20 @@ Response HandleHealth(const AgentServices&, const Request&, std::string_view) {
   return Response::Json(200, {{"status", "ok"}, {"message", "Sandbox Runtime is active."}});
 }
 
+// X-Sandbox-Timeout (seconds) less a margin of a tenth, at most 1 s: the command's limit when the
+// body gives none. nullopt when absent or not a positive number.
+std::optional<std::chrono::milliseconds> HeaderTimeout(const Request& req) {
+  auto h = req.headers.Get("X-Sandbox-Timeout");
+  if (!h) return std::nullopt;
+  std::string text(Trim(*h));
+  char* end = nullptr;
+  double secs = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(secs > 0) || secs > 1e7)
+    return std::nullopt;
+  double margin = std::min(1.0, secs / 10);
+  return std::chrono::milliseconds(static_cast<int64_t>((secs - margin) * 1000.0 + 0.5));
+}
+
 Response HandleExecute(const AgentServices& s, const Request& req, std::string_view) {
   auto body = ParseJson(req.body);
   if (!body) {
@@ -44,7 +65,9 @@ Response HandleExecute(const AgentServices& s, const Request& req, std::string_v
     return ValidationError("string_type", {"body", "command"}, "Input should be a valid string");
   }
   // "timeout" (seconds) is not in the upstream model, but clients send it; honour it when it
-  // is a positive number and ignore null.
+  // is a positive number and ignore null. Without it, the caller's X-Sandbox-Timeout (what
+  // upstream's SDK sends; the router passes it on) bounds the command, a little shorter so this
+  // answer reaches the caller before the router gives up. Else the agent's default.
   std::optional<std::chrono::milliseconds> timeout;
   if (auto t = body->find("timeout"); t != body->end() && !t->is_null()) {
     if (!t->is_number() || t->get<double>() <= 0 || t->get<double>() > 1e7) {
@@ -52,10 +75,16 @@ Response HandleExecute(const AgentServices& s, const Request& req, std::string_v
                              "timeout must be a positive number of seconds");
     }
     timeout = std::chrono::milliseconds(static_cast<int64_t>(t->get<double>() * 1000.0 + 0.5));
+  } else if (auto ms = HeaderTimeout(req)) {
+    timeout = *ms;
   }
   ExecResult r = s.exec->RunCommand(cmd->get_ref<const std::string&>(), timeout);
-  return Response::Json(
-      200, {{"stdout", r.stdout_data}, {"stderr", r.stderr_data}, {"exit_code", r.exit_code}});
+  Json out = {{"stdout", r.stdout_data}, {"stderr", r.stderr_data}, {"exit_code", r.exit_code}};
+  // Extra fields only when they say something: upstream's clients read the three above.
+  if (r.stdout_truncated) out["stdout_truncated"] = true;
+  if (r.stderr_truncated) out["stderr_truncated"] = true;
+  if (r.timed_out) out["timed_out"] = true;
+  return Response::Json(200, out);
 }
 
 Response HandleUpload(const AgentServices& s, const Request& req, std::string_view) {
@@ -97,9 +126,9 @@ std::string AttachmentHeader(std::string_view path) {
 }
 
 Response HandleDownload(const AgentServices& s, const Request&, std::string_view path) {
-  auto data = s.files->ReadFile(path);
-  if (!data) {
-    const Error& e = data.error();
+  auto opened = s.files->OpenForRead(path);
+  if (!opened) {
+    const Error& e = opened.error();
     if (IsAccessDenied(e)) return Message(403, "Access denied");
     if (e.code == Code::kNotFound || e.code == Code::kInvalidArgument) {
       return Message(404, "File not found");
@@ -110,7 +139,24 @@ Response HandleDownload(const AgentServices& s, const Request&, std::string_view
   r.status = 200;
   r.headers.Set("Content-Type", "application/octet-stream");
   r.headers.Set("Content-Disposition", AttachmentHeader(path));
-  r.body = std::move(*data);
+  // Streamed from the file in bounded pieces (a 2 GiB file never sits in the agent's memory).
+  // The length is the size at open time: a file that shrinks meanwhile ends the connection
+  // early (the client sees a short body), one that grows is cut at that size.
+  const uint64_t size = opened->size;
+  r.stream_length = size;
+  auto fd = std::make_shared<UniqueFd>(std::move(opened->fd));
+  r.stream = [fd, size](http::ResponseStream& out) {
+    std::vector<char> buf(256 * 1024);
+    uint64_t sent = 0;
+    while (sent < size) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - sent));
+      ssize_t n = ::read(fd->get(), buf.data(), want);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      if (!out.Write(std::string_view(buf.data(), static_cast<size_t>(n)))) return;
+      sent += static_cast<uint64_t>(n);
+    }
+  };
   return r;
 }
 

@@ -1,9 +1,14 @@
 #include "agent/handlers.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "base/file_util.h"
+#include "base/unique_fd.h"
 #include "tests/testing/test_util.h"
 
 namespace asb::agent {
@@ -26,8 +31,30 @@ class HandlersTest : public ::testing::Test {
     EXPECT_TRUE(req.ParseTarget());
     req.body = std::move(body);
     if (!content_type.empty()) req.headers.Set("Content-Type", content_type);
-    return HandleAgentRequest({&*exec_, &*files_}, req);
+    for (const auto& [k, v] : extra_headers_) req.headers.Set(k, v);
+    http::Response resp = HandleAgentRequest({&*exec_, &*files_}, req);
+    if (resp.stream) {
+      // What the server does with a streamed body: run it, here into `body`.
+      Collect out;
+      resp.stream(out);
+      if (resp.stream_length) {
+        EXPECT_EQ(out.data.size(), *resp.stream_length);
+      }
+      max_chunk_ = out.max_chunk;
+      resp.body = std::move(out.data);
+    }
+    return resp;
   }
+  struct Collect final : http::ResponseStream {
+    bool Write(std::string_view d) override {
+      data.append(d);
+      max_chunk = std::max(max_chunk, d.size());
+      return true;
+    }
+    bool ClientGone() override { return false; }
+    std::string data;
+    size_t max_chunk = 0;
+  };
   static Json BodyJson(const http::Response& r) {
     auto j = ParseJson(r.body);
     EXPECT_TRUE(j.has_value()) << r.body;
@@ -41,6 +68,8 @@ class HandlersTest : public ::testing::Test {
   }
 
   ::asb::testing::TempDir tmp_;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
+  size_t max_chunk_ = 0;  // largest piece the last streamed body was written in
   std::optional<FileService> files_;
   std::optional<ExecService> exec_;
 };
@@ -110,6 +139,53 @@ TEST_F(HandlersTest, UploadDownloadListExists) {
   EXPECT_EQ(BodyJson(Call("GET", "/exists/dir/sub/f.bin")),
             Json({{"path", "dir/sub/f.bin"}, {"exists", true}}));
   EXPECT_EQ(BodyJson(Call("GET", "/exists/nope")), Json({{"path", "nope"}, {"exists", false}}));
+}
+
+TEST_F(HandlersTest, ExecuteReportsTruncationAndTimeoutAsExtraFields) {
+  exec_.emplace(files_->base_dir(), std::chrono::seconds(10), 64, /*max_output_bytes=*/1000);
+  auto r = Call("POST", "/execute", R"({"command": "head -c 5000 /dev/zero"})");
+  Json j = BodyJson(r);
+  EXPECT_EQ(j["stdout"].get<std::string>().size(), 1000u);
+  EXPECT_EQ(j["stdout_truncated"], true);
+  EXPECT_FALSE(j.contains("stderr_truncated"));
+  EXPECT_FALSE(j.contains("timed_out"));
+  r = Call("POST", "/execute", R"({"command": "sleep 30", "timeout": 0.2})");
+  j = BodyJson(r);
+  EXPECT_EQ(j["exit_code"], 1);
+  EXPECT_EQ(j["timed_out"], true);
+  EXPECT_EQ(j["stderr"],
+            "Failed to execute command: Command '['sleep', '30']' timed out after 0.2 seconds");
+}
+
+TEST_F(HandlersTest, SandboxTimeoutHeaderBoundsACommandWithoutABodyTimeout) {
+  // Upstream's SDK sends only X-Sandbox-Timeout; the agent answers a tenth earlier.
+  extra_headers_ = {{"X-Sandbox-Timeout", "0.5"}};
+  auto start = std::chrono::steady_clock::now();
+  auto r = Call("POST", "/execute", R"({"command": "sleep 30"})");
+  auto took = std::chrono::steady_clock::now() - start;
+  Json j = BodyJson(r);
+  EXPECT_EQ(j["timed_out"], true);
+  EXPECT_EQ(j["stderr"],
+            "Failed to execute command: Command '['sleep', '30']' timed out after 0.45 seconds");
+  EXPECT_LT(took, std::chrono::milliseconds(500));
+  // The body's own timeout wins over the header.
+  r = Call("POST", "/execute", R"({"command": "sleep 30", "timeout": 0.1})");
+  EXPECT_NE(BodyJson(r)["stderr"].get<std::string>().find("after 0.1 seconds"), std::string::npos);
+}
+
+TEST_F(HandlersTest, DownloadStreamsASparseFileInBoundedPieces) {
+  const std::string path = files_->base_dir() + "/sparse.bin";
+  {
+    UniqueFd fd(::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd);
+    ASSERT_EQ(::ftruncate(fd.get(), 64 << 20), 0);
+    ASSERT_EQ(::pwrite(fd.get(), "end", 3, (64 << 20) - 3), 3);
+  }
+  auto r = Call("GET", "/download/sparse.bin");
+  EXPECT_EQ(r.status, 200);
+  ASSERT_EQ(r.body.size(), 64u << 20);
+  EXPECT_EQ(r.body.substr(r.body.size() - 3), "end");
+  EXPECT_LE(max_chunk_, 256u * 1024) << "the file must not be read whole";
 }
 
 TEST_F(HandlersTest, NotFoundBodies) {

@@ -29,8 +29,8 @@ void RunAttach(http::ws::Connection& conn, PodStreams* streams, const std::atomi
     client_gone = true;
     cv.notify_all();
   });
-  struct stat st {};
-  off_t offset = ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+  LogCursor offset;
+  (void)ReadLogFrom(path, offset);  // attach shows output from now on
   std::string pending;
   auto last_check = std::chrono::steady_clock::now();
   bool ok = true;

@@ -74,6 +74,7 @@ struct LogLine {
   std::optional<SystemTime> time;
   std::string_view stamp;  // the timestamp as written
   std::string_view text;   // with its trailing newline
+  bool partial = false;    // CRI "P": the line continues in the next record
 };
 
 LogLine SplitLine(std::string_view line) {
@@ -89,7 +90,9 @@ LogLine SplitLine(std::string_view line) {
   // CRI format: "<time> stdout F <text>" (F full line, P partial).
   for (std::string_view tag : {"stdout F ", "stderr F ", "stdout P ", "stderr P "}) {
     if (StartsWith(l.text, tag)) {
+      l.partial = tag[7] == 'P';
       l.text.remove_prefix(tag.size());
+      if (l.partial && !l.text.empty() && l.text.back() == '\n') l.text.remove_suffix(1);
       break;
     }
   }
@@ -128,23 +131,56 @@ std::string FormatLines(std::string& data, const LogOptions& o, bool apply_tail)
 
 }  // namespace
 
-// Reads `path` from `offset` (at most kMaxRead bytes, from the tail). Returns what was read and
-// moves offset to the end. A file that shrank (the runtime truncated it) is read from the start.
-std::string ReadLogFrom(const std::string& path, off_t& offset) {
+namespace {
+
+// Reads `path` from `offset` to its end (at most kMaxRead bytes, from the tail). `ino` receives
+// the file's inode; 0 when it can't be opened.
+std::string ReadTail(const std::string& path, off_t offset, ino_t& ino, off_t& end) {
+  ino = 0;
+  end = 0;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
   struct stat st {};
   std::string out;
   if (::fstat(fd, &st) == 0) {
-    if (st.st_size < offset) offset = 0;
+    ino = st.st_ino;
+    if (st.st_size < offset) offset = 0;  // truncated
     if (st.st_size - offset > static_cast<off_t>(kMaxRead))
       offset = st.st_size - static_cast<off_t>(kMaxRead);
     out.resize(static_cast<size_t>(st.st_size - offset));
     ssize_t n = ::pread(fd, out.data(), out.size(), offset);
     out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    offset += static_cast<off_t>(out.size());
+    end = offset + static_cast<off_t>(out.size());
   }
   ::close(fd);
+  return out;
+}
+
+}  // namespace
+
+std::string ReadLogFrom(const std::string& path, LogCursor& cursor) {
+  ino_t ino = 0;
+  off_t end = 0;
+  if (!cursor.started) {
+    // The older half first (the runtime renames the full current file to <path>.1).
+    ino_t old_ino = 0;
+    off_t old_end = 0;
+    std::string out = ReadTail(path + ".1", 0, old_ino, old_end);
+    out += ReadTail(path, 0, ino, end);
+    cursor = {true, end, ino};
+    return out;
+  }
+  std::string out = ReadTail(path, cursor.offset, ino, end);
+  if (cursor.inode != 0 && ino != 0 && ino != cursor.inode) {
+    // Rotated since the last read: the rest of the file we were reading is now <path>.1.
+    ino_t old_ino = 0;
+    off_t old_end = 0;
+    std::string rest = ReadTail(path + ".1", cursor.offset, old_ino, old_end);
+    if (old_ino != cursor.inode) rest.clear();
+    out = ReadTail(path, 0, ino, end);
+    out.insert(0, rest);
+  }
+  if (ino != 0) cursor = {true, end, ino};
   return out;
 }
 
@@ -176,7 +212,7 @@ http::Response ServePodLog(store::Store& store, PodStreams* streams,
     return StatusResponse(400, "BadRequest",
                           "previous terminated container \"" + pc->container + "\" in pod \"" +
                               name + "\" not found");
-  off_t offset = 0;
+  LogCursor offset;
   const bool follow = opts->follow && !opts->previous;  // a previous container has ended
   std::string pending = ReadLogFrom(path, offset);
   if (!follow && !pending.empty() && pending.back() != '\n') pending += '\n';

@@ -12,9 +12,9 @@
 namespace asb::apiserver {
 
 // Where a container's output is kept: the running (or last) instance and the one before the
-// last restart (empty when there was none). Lines may start with an RFC 3339 timestamp and a
-// space (optionally followed by the CRI "stdout F " tags); files without them are served as
-// plain text (then --timestamps and --since have nothing to go by and show every line as is).
+// last restart (empty when there was none). The files are in the CRI logging format
+// ("<RFC3339> stdout F <text>", runtime/runtime.h), with an older half at <current>.1; lines
+// without a timestamp are served as they are.
 struct PodLogFiles {
   std::string current;
   std::string previous;

@@ -47,9 +47,16 @@ http::Response ServePodLog(store::Store& store, PodStreams* streams,
                            const std::atomic<bool>& shutting_down, http::Request& req,
                            const std::string& ns, const std::string& name);
 
-// Reads log file `path` from `offset` (at most 64 MiB, from the tail) and moves offset to the
-// end; a file that shrank (truncated by the runtime) is read again from the start.
-std::string ReadLogFrom(const std::string& path, off_t& offset);
+// Where a reader of a container's log file is. A fresh cursor reads everything kept: the older
+// half <path>.1 (runtime.h: the runtime renames the full file) and then <path>.
+struct LogCursor {
+  bool started = false;
+  off_t offset = 0;
+  ino_t inode = 0;
+};
+// What was appended to log file `path` since `cursor` (at most 64 MiB, from the tail), following
+// a rotation (the rest of the old file, now <path>.1, then the new one) or a truncation.
+std::string ReadLogFrom(const std::string& path, LogCursor& cursor);
 // The text of the complete lines in `data`, timestamps removed; consumes them from `data`.
 std::string LogText(std::string& data);
 

@@ -2,6 +2,7 @@
 // call handlers without sockets; only server.cc and client.cc include Boost.Beast.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -60,6 +61,10 @@ struct Response {
   std::string body;
   // When set, the server sends headers with chunked encoding and calls this to produce the body.
   std::function<void(ResponseStream&)> stream;
+  // With `stream`: the body's exact length. The server then sends Content-Length instead of
+  // chunks and keeps the connection alive when the stream wrote exactly this many bytes (a file
+  // download in bounded memory, framed like upstream's FileResponse).
+  std::optional<uint64_t> stream_length;
   // When set, the server writes the status line and headers only (a 101 Switching Protocols
   // for WebSocket), then hands the connection to this function and closes it when it returns.
   // `fd` is the connected blocking socket (owned by the server; do not close it); `pending`

@@ -1,216 +1,279 @@
 #include "http/server.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <utility>  // before Asio, see docs: GCC 12 + Boost 1.74
 
 #include "base/log.h"
-#include "http/listener.h"
+#include "base/strings.h"
+#include "http/fd_stream.h"
 
 namespace asb::http {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Streams chunks to a blocking socket.
+// A rejected body is read and discarded up to this much (or this long) so the client, which
+// may still be sending, reads our answer instead of a connection reset.
+constexpr size_t kMaxDiscardBytes = 64u << 20;
+constexpr auto kMaxDiscardTime = std::chrono::seconds(10);
+
+Json StatusJson(int code, std::string_view reason, std::string message) {
+  return {{"kind", "Status"},
+          {"apiVersion", "v1"},
+          {"metadata", Json::object()},
+          {"status", "Failure"},
+          {"message", std::move(message)},
+          {"reason", reason},
+          {"code", code}};
+}
+
+// Streams the body to the client socket: as chunks, or raw when the length was announced.
 class ChunkedStream final : public ResponseStream {
  public:
-  explicit ChunkedStream(tcp::socket& socket) : socket_(socket) {}
+  ChunkedStream(FdStream& stream, bool chunked) : stream_(stream), chunked_(chunked) {}
   bool Write(std::string_view data) override {
     if (failed_) return false;
     if (data.empty()) return true;
     beast::error_code ec;
-    net::write(socket_, bhttp::make_chunk(net::const_buffer(data.data(), data.size())), ec);
+    if (chunked_) {
+      net::write(stream_, bhttp::make_chunk(net::const_buffer(data.data(), data.size())), ec);
+    } else {
+      net::write(stream_, net::const_buffer(data.data(), data.size()), ec);
+    }
+    written_ += data.size();
     if (ec) failed_ = true;
     return !failed_;
   }
+  uint64_t written() const { return written_; }
   bool ClientGone() override {
     if (failed_) return true;
-    pollfd p{socket_.native_handle(), POLLIN | POLLRDHUP, 0};
+    pollfd p{stream_.fd(), POLLIN | POLLRDHUP, 0};
     if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) failed_ = true;
     return failed_;
   }
   bool Finish() {
     if (failed_) return false;
+    if (!chunked_) return true;
     beast::error_code ec;
-    net::write(socket_, bhttp::make_chunk_last(), ec);
+    net::write(stream_, bhttp::make_chunk_last(), ec);
     return !ec;
   }
 
  private:
-  tcp::socket& socket_;
+  FdStream& stream_;
+  const bool chunked_;
   bool failed_ = false;
+  uint64_t written_ = 0;
 };
+
+class HttpConnection final : public Connection {
+ public:
+  HttpConnection(const ServerOptions& options, const Handler& handler, int fd, std::string remote)
+      : options_(options),
+        handler_(handler),
+        stream_(fd),
+        buffer_(std::max<size_t>(options.max_header_bytes, 1024) + 16 * 1024),
+        remote_(std::move(remote)) {}
+
+  bool Serve() override;
+  bool HasBufferedInput() const override { return buffer_.size() > 0; }
+
+ private:
+  bool SendSimple(int status, const Json& body, bool keep_alive);
+  bool RejectTooLarge();
+  bool SendResponse(Response& resp, bool keep_alive);
+
+  const ServerOptions& options_;
+  const Handler& handler_;
+  FdStream stream_;
+  beast::flat_buffer buffer_;
+  std::string remote_;
+};
+
+bool HttpConnection::SendSimple(int status, const Json& body, bool keep_alive) {
+  Response r = Response::Json(status, body);
+  return SendResponse(r, keep_alive);
+}
+
+bool HttpConnection::RejectTooLarge() {
+  SendSimple(
+      413,
+      StatusJson(413, "RequestEntityTooLarge",
+                 "Request entity too large: limit is " + std::to_string(options_.max_body_bytes)),
+      false);
+  // Our side is done; read what the client still sends (bounded) so closing causes no reset
+  // that would destroy the 413 before the client read it.
+  ::shutdown(stream_.fd(), SHUT_WR);
+  auto deadline = Clock::now() + kMaxDiscardTime;
+  size_t discarded = buffer_.size();
+  char buf[64 * 1024];
+  while (discarded < kMaxDiscardBytes) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{stream_.fd(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    ssize_t n = ::recv(stream_.fd(), buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    discarded += static_cast<size_t>(n);
+  }
+  return false;
+}
+
+bool HttpConnection::SendResponse(Response& resp, bool keep_alive) {
+  beast::error_code ec;
+  stream_.set_timeout_ms(options_.io_timeout_ms);
+  if (resp.upgrade) {
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
+    for (const auto& [k, v] : resp.headers.items()) head.set(k, v);
+    head.set(bhttp::field::server, options_.server_name);
+    bhttp::response_serializer<bhttp::empty_body> sr{head};
+    bhttp::write_header(stream_, sr, ec);
+    if (ec) return false;
+    auto pending = buffer_.data();
+    std::string rest(static_cast<const char*>(pending.data()), pending.size());
+    buffer_.consume(buffer_.size());
+    // The connection is the handler's until it returns (it keeps this worker); then it closes.
+    resp.upgrade(stream_.fd(), std::move(rest));
+    return false;
+  }
+  if (resp.stream) {
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
+    for (const auto& [k, v] : resp.headers.items()) head.set(k, v);
+    head.set(bhttp::field::server, options_.server_name);
+    const bool sized = resp.stream_length.has_value();
+    if (sized) {
+      head.content_length(*resp.stream_length);
+    } else {
+      head.chunked(true);
+    }
+    // Chunked streams end the connection: simpler for clients that read to EOF.
+    head.keep_alive(sized && keep_alive);
+    bhttp::response_serializer<bhttp::empty_body> sr{head};
+    bhttp::write_header(stream_, sr, ec);
+    if (ec) return false;
+    ChunkedStream stream(stream_, !sized);
+    resp.stream(stream);
+    bool ok = stream.Finish();
+    // A sized stream that wrote more or less than announced leaves the framing broken.
+    return ok && sized && keep_alive && stream.written() == *resp.stream_length;
+  }
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), 11};
+  for (const auto& [k, v] : resp.headers.items()) out.set(k, v);
+  out.set(bhttp::field::server, options_.server_name);
+  out.body() = std::move(resp.body);
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  bhttp::write(stream_, out, ec);
+  if (ec) return false;
+  if (!keep_alive) ::shutdown(stream_.fd(), SHUT_WR);
+  return keep_alive;
+}
+
+bool HttpConnection::Serve() {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.body_limit(options_.max_body_bytes);
+  parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+  beast::error_code ec;
+  // The whole header within header_timeout: a client trickling bytes can't hold a worker.
+  stream_.set_timeout_ms(-1);
+  stream_.set_deadline(Clock::now() + std::chrono::milliseconds(options_.header_timeout_ms));
+  ReadHeaderBounded(stream_, buffer_, parser, options_.max_header_bytes, ec);
+  stream_.clear_deadline();
+  stream_.set_timeout_ms(options_.io_timeout_ms);
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+    return SendSimple(431,
+                      StatusJson(431, "RequestHeaderFieldsTooLarge",
+                                 "request header exceeds " +
+                                     std::to_string(options_.max_header_bytes) + " bytes"),
+                      false);
+  }
+  // Beast checks Content-Length against body_limit as soon as the header is complete.
+  if (ec == bhttp::error::body_limit) return RejectTooLarge();
+  if (ec) {
+    // EOF or timeout between requests ends a keep-alive connection; garbage gets a 400.
+    if (ec != bhttp::error::end_of_stream && ec != net::error::eof && !IsTimeout(ec) &&
+        ec != net::error::connection_reset)
+      SendSimple(400, StatusJson(400, "BadRequest", "malformed HTTP request"), false);
+    return false;
+  }
+  if (auto length = parser.content_length(); length && *length > options_.max_body_bytes)
+    return RejectTooLarge();
+  auto& msg = parser.get();
+  if (!parser.is_done()) {
+    if (auto expect = msg.find(bhttp::field::expect);
+        expect != msg.end() && ToLower(std::string(expect->value())) == "100-continue") {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::write(stream_, net::buffer(kContinue, sizeof(kContinue) - 1), ec);
+      if (ec) return false;
+    }
+    bhttp::read(stream_, buffer_, parser, ec);
+    if (ec == bhttp::error::body_limit) return RejectTooLarge();
+    if (ec) return false;  // client gone or stalled mid-body: nobody to answer
+  }
+  const bool keep_alive = msg.keep_alive();
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  for (const auto& f : msg) req.headers.Add(std::string(f.name_string()), std::string(f.value()));
+  req.body = std::move(msg.body());
+  req.remote_addr = remote_;
+  Response resp;
+  if (!req.ParseTarget()) {
+    resp = Response::Json(
+        400, {{"error", {{"code", "INVALID_ARGUMENT"}, {"message", "malformed request target"}}}});
+  } else {
+    try {
+      resp = handler_(req);
+    } catch (const std::exception& e) {
+      ASB_LOG(ERROR, "handler threw", "path", req.path, "what", e.what());
+      resp = Response::Json(500, {{"error", {{"code", "INTERNAL"}, {"message", e.what()}}}});
+    }
+  }
+  return SendResponse(resp, keep_alive);
+}
 
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler handler) {
   std::unique_ptr<Server> s(new Server(std::move(options), std::move(handler)));
-  ASB_ASSIGN_OR_RETURN(ListeningSocket listening, ListenTcp(s->options_.host, s->options_.port));
-  s->port_ = listening.port;
-  s->listen_fd_ = listening.fd.Release();
-  s->acceptor_ = std::thread([srv = s.get()] { srv->AcceptLoop(); });
+  const ServerOptions& o = s->options_;
+  CoreOptions core;
+  core.host = o.host;
+  core.port = o.port;
+  core.max_connections = o.max_connections;
+  core.max_connections_per_ip = o.max_connections_per_ip;
+  core.min_workers = o.min_workers;
+  core.max_workers = o.max_workers;
+  core.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+  core.name = o.server_name;
+  static const std::string kBusy = [] {
+    std::string body =
+        DumpJson(StatusJson(503, "ServiceUnavailable", "too many connections; retry later"));
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+           "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  core.overload_response = kBusy;
+  Server* raw = s.get();
+  ASB_ASSIGN_OR_RETURN(s->core_, ServerCore::Start(core, [raw](int fd, const Peer& peer) {
+                         return std::make_unique<HttpConnection>(raw->options_, raw->handler_, fd,
+                                                                 peer.address);
+                       }));
   return s;
 }
 
 Server::~Server() { Stop(); }
 
 void Server::Stop() {
-  if (stopping_.exchange(true)) {
-    if (acceptor_.joinable()) acceptor_.join();
-    return;
-  }
-  // Wakes the blocking accept(); close happens after the thread is gone.
-  http::WakeAcceptor(listen_fd_);
-  if (acceptor_.joinable()) acceptor_.join();
-  ::close(listen_fd_);
-  std::unique_lock l(mu_);
-  for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
-  threads_done_.wait(l, [&] { return active_threads_ == 0; });
-}
-
-void Server::AcceptLoop() {
-  http::AcceptLoop(listen_fd_, stopping_, [this](int fd) {
-    std::lock_guard l(mu_);
-    if (stopping_ || open_fds_.size() >= options_.max_connections) {
-      ::close(fd);
-      return;
-    }
-    open_fds_.insert(fd);
-    ++active_threads_;
-    std::thread([this, fd] {
-      ServeConnection(fd);
-      std::lock_guard g(mu_);
-      open_fds_.erase(fd);
-      ::close(fd);
-      --active_threads_;
-      threads_done_.notify_all();
-    }).detach();
-  });
-}
-
-void Server::ServeConnection(int fd) {
-  net::io_context ioc;
-  tcp::socket socket(ioc);
-  beast::error_code ec;
-  // The socket object must not close the fd: the owning thread does, after deregistering it.
-  // Security: F_DUPFD_CLOEXEC, not dup(): a plain dup is inheritable, and a process the handler
-  // spawns (asb-agent's /execute) would keep this client's connection open.
-  int dup_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return;
-  sockaddr_storage peer{};
-  socklen_t plen = sizeof(peer);
-  bool v6 = ::getsockname(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 &&
-            peer.ss_family == AF_INET6;
-  socket.assign(v6 ? tcp::v6() : tcp::v4(), dup_fd, ec);
-  if (ec) {
-    ::close(dup_fd);
-    return;
-  }
-  std::string remote;
-  {
-    auto ep = socket.remote_endpoint(ec);
-    if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
-  beast::flat_buffer buffer;
-  while (!stopping_) {
-    // Asio's blocking reads retry after SO_RCVTIMEO fires, so the idle limit between keep-alive
-    // requests is enforced here with poll() before the next request starts.
-    if (buffer.size() == 0) {
-      pollfd p{dup_fd, POLLIN | POLLRDHUP, 0};
-      int ready = ::poll(&p, 1, options_.idle_timeout_ms);
-      if (ready <= 0 || (p.revents & (POLLERR | POLLHUP))) return;
-    }
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.body_limit(options_.max_body_bytes);
-    parser.header_limit(64 * 1024);
-    bhttp::read(socket, buffer, parser, ec);
-    Response resp;
-    Request req;
-    bool keep_alive = false;
-    if (ec == bhttp::error::body_limit) {
-      resp =
-          Response::Json(413, {{"kind", "Status"},
-                               {"apiVersion", "v1"},
-                               {"status", "Failure"},
-                               {"reason", "RequestEntityTooLarge"},
-                               {"message", "request body exceeds " +
-                                               std::to_string(options_.max_body_bytes) + " bytes"},
-                               {"code", 413}});
-    } else if (ec) {
-      return;  // closed, timed out or garbage: nothing sensible to answer
-    } else {
-      auto& msg = parser.get();
-      keep_alive = msg.keep_alive();
-      req.method = std::string(msg.method_string());
-      req.target = std::string(msg.target());
-      for (const auto& f : msg)
-        req.headers.Add(std::string(f.name_string()), std::string(f.value()));
-      req.body = std::move(msg.body());
-      req.remote_addr = remote;
-      if (!req.ParseTarget()) {
-        resp = Response::Json(
-            400,
-            {{"error", {{"code", "INVALID_ARGUMENT"}, {"message", "malformed request target"}}}});
-      } else {
-        try {
-          resp = handler_(req);
-        } catch (const std::exception& e) {
-          ASB_LOG(ERROR, "handler threw", "path", req.path, "what", e.what());
-          resp = Response::Json(500, {{"error", {{"code", "INTERNAL"}, {"message", e.what()}}}});
-        }
-      }
-    }
-    if (resp.upgrade) {
-      bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
-      for (const auto& [k, v] : resp.headers.items()) head.set(k, v);
-      head.set(bhttp::field::server, options_.server_name);
-      bhttp::response_serializer<bhttp::empty_body> sr{head};
-      bhttp::write_header(socket, sr, ec);
-      if (ec) return;
-      auto pending = buffer.data();
-      resp.upgrade(dup_fd, std::string(static_cast<const char*>(pending.data()), pending.size()));
-      return;
-    }
-    if (resp.stream) {
-      bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
-      for (const auto& [k, v] : resp.headers.items()) head.set(k, v);
-      head.set(bhttp::field::server, options_.server_name);
-      head.chunked(true);
-      head.keep_alive(false);
-      bhttp::response_serializer<bhttp::empty_body> sr{head};
-      bhttp::write_header(socket, sr, ec);
-      if (ec) return;
-      ChunkedStream stream(socket);
-      resp.stream(stream);
-      stream.Finish();
-      return;  // streams end the connection: simpler for clients that read to EOF
-    }
-    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), 11};
-    for (const auto& [k, v] : resp.headers.items()) out.set(k, v);
-    out.set(bhttp::field::server, options_.server_name);
-    out.body() = std::move(resp.body);
-    out.keep_alive(keep_alive);
-    out.prepare_payload();
-    bhttp::write(socket, out, ec);
-    if (ec || !keep_alive) {
-      socket.shutdown(tcp::socket::shutdown_send, ec);
-      return;
-    }
-  }
+  if (core_) core_->Stop();
 }
 
 }  // namespace asb::http

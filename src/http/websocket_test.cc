@@ -53,8 +53,8 @@ TEST(WebSocketTest, MessagesOfEverySizeCrossBothWays) {
   Pair p = SocketPair();
   Connection server(p.server.get(), Role::kServer);
   Connection client(p.client.get(), Role::kClient);
-  for (size_t size : {size_t{0}, size_t{1}, size_t{125}, size_t{126}, size_t{65535},
-                      size_t{65536}, size_t{300000}}) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{125}, size_t{126}, size_t{65535}, size_t{65536},
+                      size_t{300000}}) {
     std::string data(size, 'x');
     for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 7);
     std::thread writer([&] { ASSERT_TRUE(client.WriteBinary(data)); });

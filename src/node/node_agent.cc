@@ -126,7 +126,8 @@ Result<NodeAgent::PodSandbox> NodeAgent::SandboxOf(const std::string& ns, const 
   if (it == records_.end() || it->second->sandbox_id.empty())
     return MakeError(Code::kNotFound, "pod " + ns + "/" + pod + " has no sandbox on this node");
   const runtime::Runtime* rt = it->second->runtime;
-  return PodSandbox{it->second->sandbox_id, rt ? std::string(rt->name()) : "", it->second->running};
+  return PodSandbox{it->second->uid, it->second->sandbox_id, rt ? std::string(rt->name()) : "",
+                    it->second->running};
 }
 
 void NodeAgent::WaitForStop(milliseconds d) {
@@ -464,6 +465,8 @@ std::optional<NodeAgent::SteadyTime> NodeAgent::SyncRunning(PodRecord& rec, cons
   t.started_at = c.state == ContainerView::State::kRunning ? c.started_at : status.started_at;
   t.finished_at = status.finished_at != SystemTime{} ? status.finished_at : clock_.Now();
   if (t.started_at == SystemTime{}) t.started_at = status.started_at;
+  if (options_.on_container_exited && rt != nullptr)
+    options_.on_container_exited(rec.uid, rec.sandbox_id, rt->name());
   if (auto s = StopEverywhere(rec.sandbox_id, milliseconds(0)); !s) {
     ASB_LOG(WARN, "node: removing exited sandbox failed", "pod", rec.key, "error",
             s.error().message);
@@ -695,8 +698,15 @@ std::shared_ptr<NodeAgent::PodRecord> NodeAgent::NewRecord(const std::string& ke
 }
 
 void NodeAgent::EraseRecord(const std::string& key) {
-  std::lock_guard l(mu_);
-  records_.erase(key);
+  std::string uid;
+  {
+    std::lock_guard l(mu_);
+    auto it = records_.find(key);
+    if (it == records_.end()) return;
+    uid = it->second->uid;
+    records_.erase(it);
+  }
+  if (options_.on_pod_forgotten && !uid.empty()) options_.on_pod_forgotten(uid);
 }
 
 void NodeAgent::SetRunning(PodRecord& rec, runtime::Runtime* rt, bool running) {

@@ -23,10 +23,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "base/clock.h"
@@ -64,6 +66,13 @@ struct NodeOptions {
   // Grace for sandboxes found at startup whose pod no longer exists.
   std::chrono::milliseconds orphan_grace{1000};
   Clock* clock = nullptr;  // timestamps in pod status; nullptr = RealClock
+  // Called just before an exited container's sandbox is removed (so its output can be kept for
+  // `kubectl logs --previous`), with the pod uid, sandbox id and runtime name; and once the node
+  // forgets a pod (deleted, replaced), with its uid. Must not block for long.
+  std::function<void(const std::string& uid, const std::string& sandbox_id,
+                     std::string_view runtime)>
+      on_container_exited;
+  std::function<void(const std::string& uid)> on_pod_forgotten;
 };
 
 class NodeAgent {
@@ -91,6 +100,7 @@ class NodeAgent {
   // The sandbox behind pod ns/name (for kubectl logs): its id and the runtime class running it.
   // kNotFound when the pod has no sandbox on this node.
   struct PodSandbox {
+    std::string uid;
     std::string sandbox_id;
     std::string runtime;  // "native", "gvisor"; "" while no sandbox runs (exited, backing off)
     bool running = false;

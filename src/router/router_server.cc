@@ -1,9 +1,8 @@
 // The router's proxy loop. This is the only router file that includes Boost.Beast.
 //
-// Sockets are driven through FdStream, a tiny SyncReadStream/SyncWriteStream over a raw fd with
-// poll(2) deadlines, instead of asio's blocking sockets: asio's synchronous ops turn an
-// SO_RCVTIMEO expiry into an endless poll, so a timeout set on the socket never fires. FdStream
-// also sends with MSG_NOSIGNAL, so a client that vanishes mid-download can't SIGPIPE the daemon.
+// Connections are accepted and held while idle by http::ServerCore (bounded workers, per-IP and
+// global caps with idle eviction); a ConnectionSession serves one request each time its client
+// has input. Sockets are driven through http::FdStream (poll deadlines, MSG_NOSIGNAL).
 #include "router/router_server.h"
 
 #include <arpa/inet.h>
@@ -28,7 +27,7 @@
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "http/listener.h"
+#include "http/fd_stream.h"
 #include "router/validate.h"
 
 namespace asb::router {
@@ -48,101 +47,9 @@ constexpr uint64_t kMaxDrainBytes = 64ull * 1024 * 1024;
 // parser compares `len > body_limit` with an empty optional as "over the limit".
 constexpr uint64_t kNoBodyLimit = std::numeric_limits<uint64_t>::max();
 
-// Blocking stream over a socket fd with a per-operation deadline (-1 = wait forever).
-class FdStream {
- public:
-  explicit FdStream(int fd) : fd_(fd) {}
-  int fd() const { return fd_; }
-  void set_timeout_ms(int ms) { timeout_ms_ = ms; }
-
-  template <class MutableBufferSequence>
-  size_t read_some(const MutableBufferSequence& buffers, error_code& ec) {
-    std::array<iovec, 16> iov{};
-    size_t n = 0;
-    for (auto it = net::buffer_sequence_begin(buffers);
-         it != net::buffer_sequence_end(buffers) && n < iov.size(); ++it) {
-      net::mutable_buffer b(*it);
-      if (b.size() == 0) continue;
-      iov[n++] = iovec{b.data(), b.size()};
-    }
-    ec = {};
-    if (n == 0) return 0;
-    if (!Wait(POLLIN, ec)) return 0;
-    for (;;) {
-      ssize_t r = ::readv(fd_, iov.data(), static_cast<int>(n));
-      if (r > 0) return static_cast<size_t>(r);
-      if (r == 0) {
-        ec = net::error::eof;
-        return 0;
-      }
-      if (errno == EINTR) continue;
-      ec = error_code(errno, boost::system::system_category());
-      return 0;
-    }
-  }
-  template <class MutableBufferSequence>
-  size_t read_some(const MutableBufferSequence& buffers) {
-    error_code ec;
-    size_t n = read_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
-  }
-
-  template <class ConstBufferSequence>
-  size_t write_some(const ConstBufferSequence& buffers, error_code& ec) {
-    std::array<iovec, 16> iov{};
-    size_t n = 0;
-    for (auto it = net::buffer_sequence_begin(buffers);
-         it != net::buffer_sequence_end(buffers) && n < iov.size(); ++it) {
-      net::const_buffer b(*it);
-      if (b.size() == 0) continue;
-      iov[n++] = iovec{const_cast<void*>(b.data()), b.size()};
-    }
-    ec = {};
-    if (n == 0) return 0;
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = n;
-    for (;;) {
-      ssize_t r = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (r >= 0) return static_cast<size_t>(r);
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!Wait(POLLOUT, ec)) return 0;
-        continue;
-      }
-      ec = error_code(errno, boost::system::system_category());
-      return 0;
-    }
-  }
-  template <class ConstBufferSequence>
-  size_t write_some(const ConstBufferSequence& buffers) {
-    error_code ec;
-    size_t n = write_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
-  }
-
- private:
-  bool Wait(short events, error_code& ec) {
-    pollfd p{fd_, events, 0};
-    for (;;) {
-      int r = ::poll(&p, 1, timeout_ms_);
-      if (r > 0) return true;  // errors and hangups surface from the following read/write
-      if (r == 0) {
-        ec = net::error::timed_out;
-        return false;
-      }
-      if (errno != EINTR) {
-        ec = error_code(errno, boost::system::system_category());
-        return false;
-      }
-    }
-  }
-
-  int fd_;
-  int timeout_ms_ = -1;
-};
+using http::FdStream;
+using http::IsTimeout;
+using http::ReadHeaderBounded;
 
 HeaderList ToList(const bhttp::fields& fields) {
   HeaderList out;
@@ -154,10 +61,6 @@ HeaderList ToList(const bhttp::fields& fields) {
 void ReplaceFields(bhttp::fields& fields, const HeaderList& list) {
   fields.clear();
   for (const auto& [k, v] : list) fields.insert(k, v);
-}
-
-bool IsTimeout(const error_code& ec) {
-  return ec == net::error::timed_out || ec == net::error::would_block;
 }
 
 bool SendAll(int fd, const char* data, size_t n) {
@@ -241,35 +144,22 @@ RelayResult RelayBody(FdStream& in, beast::flat_buffer& in_buffer,
   return RelayResult::kOk;
 }
 
-// read_header with a limit on the whole header. Beast 1.74's header_limit only bounds the bytes
-// of one parse step (complete fields are consumed as they arrive), so a peer sending endless
-// small fields would grow the message without bound; count what the parser consumed instead.
-template <bool isRequest>
-void ReadHeaderBounded(FdStream& stream, beast::flat_buffer& buffer,
-                       bhttp::parser<isRequest, bhttp::buffer_body>& parser, size_t limit,
-                       error_code& ec) {
-  size_t consumed = 0;
-  while (!parser.is_header_done()) {
-    consumed += bhttp::read_some(stream, buffer, parser, ec);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) return;
-    if (consumed > limit) {
-      ec = bhttp::error::header_limit;
-      return;
-    }
-  }
-}
-
 bool BodylessStatus(unsigned status) { return status / 100 == 1 || status == 204 || status == 304; }
 
 }  // namespace
 
-// One client connection: a loop of requests, each proxied to the upstream named by its headers.
-class ConnectionSession {
+// One client connection. The engine calls Serve() each time the client has input; the session
+// keeps what must survive between requests: read-ahead bytes and the kept-alive upstream.
+class ConnectionSession final : public http::Connection {
  public:
-  ConnectionSession(RouterServer& server, uint64_t id, int fd, bool trusted)
-      : server_(server), id_(id), client_(fd), trusted_(trusted) {}
-  void Run();
+  ConnectionSession(RouterServer& server, int fd, std::string remote_ip, bool trusted);
+  ~ConnectionSession() override { CloseUpstream(); }
+  bool Serve() override { return !server_.core_->stopping() && ServeOne(); }
+  bool HasBufferedInput() const override { return client_buffer_.size() > 0; }
+  void OnStop() override {
+    int fd = upstream_for_stop_.load();
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  }
 
  private:
   // Returns false when the client connection must end.
@@ -282,13 +172,13 @@ class ConnectionSession {
              const HeaderList& headers, std::chrono::steady_clock::time_point start,
              const std::string& request_id);
   bool UpstreamReusable(const RouteTarget& target) const;
+  void SetUpstream(UniqueFd fd);
   void CloseUpstream();
   void AccessLog(std::string_view method, std::string_view path, const RouteTarget* target,
                  int status, uint64_t in, uint64_t out, std::chrono::steady_clock::time_point start,
                  const std::string& request_id);
 
   RouterServer& server_;
-  uint64_t id_;
   FdStream client_;
   bool trusted_;  // authenticated by the daemon (ConnectTrusted): no bearer token needed
   beast::flat_buffer client_buffer_;
@@ -296,11 +186,14 @@ class ConnectionSession {
   std::vector<char> relay_buf_ = std::vector<char>(kRelayChunk);
   // Kept-alive upstream connection from the previous request, and whom it belongs to.
   UniqueFd upstream_fd_;
+  std::atomic<int> upstream_for_stop_{-1};  // upstream_fd_ as seen by OnStop (another thread)
   RouteTarget upstream_target_;
   beast::flat_buffer upstream_buffer_;
 };
 
-void ConnectionSession::Run() {
+ConnectionSession::ConnectionSession(RouterServer& server, int fd, std::string remote_ip,
+                                     bool trusted)
+    : server_(server), client_(fd), trusted_(trusted), remote_ip_(std::move(remote_ip)) {
   // Beast sizes each socket read by the buffer's free capacity (512 bytes for a fresh buffer):
   // reserve a full relay chunk so a bulk transfer is not cut into 512-byte reads.
   // max_size bounds one unparsed header line (ReadHeaderBounded bounds the whole header); a
@@ -309,21 +202,13 @@ void ConnectionSession::Run() {
   client_buffer_.max_size(limit);
   client_buffer_.reserve(std::min(kRelayChunk, limit));
   upstream_buffer_.max_size(std::max(limit, kRelayChunk));
-  upstream_buffer_.reserve(kRelayChunk);
-  sockaddr_storage peer{};
-  socklen_t len = sizeof(peer);
-  if (::getpeername(client_.fd(), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
-    char ip[INET6_ADDRSTRLEN] = {};
-    if (peer.ss_family == AF_INET)
-      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, ip, sizeof(ip));
-    else if (peer.ss_family == AF_INET6)
-      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, ip, sizeof(ip));
-    remote_ip_ = ip;
-  }
-  if (remote_ip_.empty() && trusted_) remote_ip_ = "127.0.0.1";  // a tunnel from this host
-  while (!server_.stopping_ && ServeOne()) {
-  }
-  CloseUpstream();
+}
+
+void ConnectionSession::SetUpstream(UniqueFd fd) {
+  upstream_fd_ = std::move(fd);
+  upstream_for_stop_ = upstream_fd_.get();
+  // Stop() may have run between Connect() and here: make sure this relay ends too.
+  if (server_.core_->stopping()) ::shutdown(upstream_fd_.get(), SHUT_RDWR);
 }
 
 bool ConnectionSession::Reply(int status, std::string_view detail, bool keep_alive) {
@@ -382,8 +267,12 @@ bool ConnectionSession::ServeOne() {
   parser.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
   parser.body_limit(kNoBodyLimit);
   error_code ec;
-  client_.set_timeout_ms(static_cast<int>(opts.idle_timeout.count()));
+  // Serve runs once the client has input: the whole header must follow within header_timeout
+  // (a slow-loris client can't hold a worker).
+  client_.set_timeout_ms(-1);
+  client_.set_deadline(std::chrono::steady_clock::now() + opts.header_timeout);
   ReadHeaderBounded(client_, client_buffer_, parser, opts.max_header_bytes, ec);
+  client_.clear_deadline();
   if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
     Reply(431, "Request header fields too large.", false);
     return false;
@@ -442,7 +331,7 @@ bool ConnectionSession::UpstreamReusable(const RouteTarget& target) const {
 
 void ConnectionSession::CloseUpstream() {
   if (!upstream_fd_.valid()) return;
-  server_.SetUpstreamFd(id_, -1);
+  upstream_for_stop_ = -1;
   upstream_fd_.Reset();
   upstream_buffer_.clear();
 }
@@ -485,12 +374,12 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
           return fail(502, "Could not connect to the backend sandbox: " + target.sandbox_id);
       }
     }
-    upstream_fd_ = std::move(*fd);
+    int one = 1;
+    ::setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    SetUpstream(std::move(*fd));
     upstream_target_ = target;
     upstream_buffer_.clear();
-    int one = 1;
-    ::setsockopt(upstream_fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    server_.SetUpstreamFd(id_, upstream_fd_.get());
+    if (upstream_buffer_.capacity() < kRelayChunk) upstream_buffer_.reserve(kRelayChunk);
   }
   FdStream upstream(upstream_fd_.get());
   upstream.set_timeout_ms(timeout_ms);
@@ -640,11 +529,30 @@ void ConnectionSession::AccessLog(std::string_view method, std::string_view path
 
 Result<std::unique_ptr<RouterServer>> RouterServer::Start(RouterOptions options, Backend& backend) {
   std::unique_ptr<RouterServer> s(new RouterServer(std::move(options), backend));
-  auto listening = http::ListenTcp(s->options_.host, s->options_.port);
-  if (!listening) return tl::unexpected(listening.error().Wrap("router"));
-  s->port_ = listening->port;
-  s->listen_fd_ = listening->fd.Release();
-  s->acceptor_ = std::thread([srv = s.get()] { srv->AcceptLoop(); });
+  const RouterOptions& o = s->options_;
+  http::CoreOptions core;
+  core.host = o.host;
+  core.port = o.port;
+  core.max_connections = o.max_connections;
+  core.max_connections_per_ip = o.max_connections_per_ip;
+  core.min_workers = o.min_workers;
+  core.max_workers = o.max_workers;
+  core.idle_timeout = o.idle_timeout;
+  core.name = "router";
+  static const std::string kBusy = [] {
+    std::string body = R"({"detail":"Too many connections; retry later."})";
+    return "HTTP/1.1 503 Service Unavailable\r\nServer: asb-router\r\n"
+           "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  core.overload_response = kBusy;
+  RouterServer* raw = s.get();
+  auto started = http::ServerCore::Start(core, [raw](int fd, const http::Peer& peer) {
+    return std::make_unique<ConnectionSession>(*raw, fd, peer.ip, peer.trusted);
+  });
+  if (!started) return tl::unexpected(started.error().Wrap("router"));
+  s->core_ = std::move(*started);
   ASB_LOG(INFO, "router listening", "address", s->url(), "auth",
           s->options_.token.empty() ? "none" : "bearer");
   return s;
@@ -652,55 +560,16 @@ Result<std::unique_ptr<RouterServer>> RouterServer::Start(RouterOptions options,
 
 RouterServer::~RouterServer() { Stop(); }
 
+uint16_t RouterServer::port() const { return core_->port(); }
+
 std::string RouterServer::url() const {
   bool v6 = options_.host.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(port_);
+  return "http://" + (v6 ? "[" + options_.host + "]" : options_.host) + ":" +
+         std::to_string(port());
 }
 
 void RouterServer::Stop() {
-  if (stopping_.exchange(true)) {
-    if (acceptor_.joinable()) acceptor_.join();
-    return;
-  }
-  // Wakes the blocking accept(); close happens after the thread is gone.
-  http::WakeAcceptor(listen_fd_);
-  if (acceptor_.joinable()) acceptor_.join();
-  ::close(listen_fd_);
-  std::unique_lock l(mu_);
-  for (const auto& [id, fds] : open_) {
-    ::shutdown(fds.client, SHUT_RDWR);
-    if (fds.upstream >= 0) ::shutdown(fds.upstream, SHUT_RDWR);
-  }
-  threads_done_.wait(l, [&] { return active_threads_ == 0; });
-}
-
-void RouterServer::SetUpstreamFd(uint64_t id, int fd) {
-  std::lock_guard l(mu_);
-  auto it = open_.find(id);
-  if (it != open_.end()) it->second.upstream = fd;
-  // Stop() may have run between Connect() and registration: make sure this relay ends too.
-  if (stopping_ && fd >= 0) ::shutdown(fd, SHUT_RDWR);
-}
-
-void RouterServer::AcceptLoop() {
-  http::AcceptLoop(listen_fd_, stopping_, [this](int fd) {
-    std::lock_guard l(mu_);
-    if (stopping_ || open_.size() >= options_.max_connections) {
-      ::close(fd);
-      return;
-    }
-    uint64_t id = next_id_++;
-    open_[id] = Fds{fd, -1};
-    ++active_threads_;
-    std::thread([this, id, fd] {
-      ServeConnection(id, fd);
-      std::lock_guard g(mu_);
-      open_.erase(id);
-      ::close(fd);
-      --active_threads_;
-      threads_done_.notify_all();
-    }).detach();
-  });
+  if (core_) core_->Stop();
 }
 
 Result<UniqueFd> RouterServer::ConnectTrusted() {
@@ -708,41 +577,11 @@ Result<UniqueFd> RouterServer::ConnectTrusted() {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
     return MakeError(Code::kUnavailable, ErrnoError(errno, "router: socketpair").message);
   UniqueFd mine(pair[0]);
-  std::lock_guard l(mu_);
-  if (stopping_ || open_.size() >= options_.max_connections) {
-    ::close(pair[1]);
-    return MakeError(Code::kUnavailable, "router: stopping or at its connection limit");
-  }
-  uint64_t id = next_id_++;
-  int fd = pair[1];
-  open_[id] = Fds{fd, -1};
-  ++active_threads_;
-  try {
-    std::thread([this, id, fd] {
-      ServeConnection(id, fd, /*trusted=*/true);
-      std::lock_guard g(mu_);
-      open_.erase(id);
-      ::close(fd);
-      --active_threads_;
-      threads_done_.notify_all();
-    }).detach();
-  } catch (const std::system_error& e) {
-    open_.erase(id);
-    ::close(fd);
-    --active_threads_;
-    return MakeError(Code::kUnavailable, std::string("router: no thread: ") + e.what());
-  }
+  // A tunnel from this host: log it as loopback.
+  ASB_RETURN_IF_ERROR(core_->Adopt(pair[1], {"127.0.0.1", "127.0.0.1:tunnel", /*trusted=*/true}));
   return mine;
 }
 
-void RouterServer::ServeConnection(uint64_t id, int fd, bool trusted) {
-  try {
-    ConnectionSession session(*this, id, fd, trusted);
-    session.Run();
-  } catch (const std::exception& e) {
-    // Beast reports misuse by throwing; a connection must never take the daemon down.
-    ASB_LOG(ERROR, "router connection failed", "error", e.what());
-  }
-}
+http::CoreStats RouterServer::stats() const { return core_->stats(); }
 
 }  // namespace asb::router

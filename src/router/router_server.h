@@ -12,23 +12,24 @@
 // connections are kept alive; the upstream connection is reused for the next request of the same
 // client connection when it targets the same sandbox port.
 //
-// Threading: one thread per client connection (like http::Server): the relay is plain blocking
-// code and an idle connection costs no CPU. Errors the router produces itself are JSON
-// {"detail": "..."} bodies, the shape upstream's router and SDKs use.
+// Threading: connections live on http::ServerCore (like http::Server): idle client connections
+// cost no thread and are evicted oldest-first when new clients need room; a request in flight
+// holds one worker (max_workers) and the relay is plain blocking code. Errors the router
+// produces itself are JSON {"detail": "..."} bodies, the shape upstream's router and SDKs use.
+//
+// Timeouts: the sandbox's response header must arrive within proxy_timeout (310 s by default,
+// above asb-agent's default exec limit of 300 s, so a command that runs out its time gets the
+// agent's own "timed out" result, never a router 504; see docs/api.md "Exec timeouts").
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "http/server_core.h"
 #include "router/backend.h"
 
 namespace asb::router {
@@ -41,11 +42,16 @@ struct RouterOptions {
   std::string token;
   // Longest wait for the sandbox's response header, and for each read of a body while
   // proxying. Does not apply to upgraded (101) connections.
-  std::chrono::milliseconds proxy_timeout = std::chrono::seconds(180);
+  std::chrono::milliseconds proxy_timeout = std::chrono::seconds(310);
   size_t max_header_bytes = 64 * 1024;  // larger request headers get 431
-  std::chrono::milliseconds idle_timeout = std::chrono::seconds(120);  // keep-alive idle limit
-  size_t max_connections = 4096;  // further connections are closed at once
-  bool access_log = true;         // one INFO line per request
+  // Once a client sent the first byte of a request, the whole header within this.
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);  // keep-alive idle limit
+  size_t max_connections = 4096;         // idle + busy; idle ones are evicted for new clients
+  size_t max_connections_per_ip = 1024;  // per client address, same eviction
+  size_t min_workers = 4;                // pre-started
+  size_t max_workers = 1024;             // requests (relays) in flight at once
+  bool access_log = true;                // one INFO line per request
 };
 
 class RouterServer {
@@ -58,7 +64,7 @@ class RouterServer {
   RouterServer(const RouterServer&) = delete;
   RouterServer& operator=(const RouterServer&) = delete;
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const;
   const std::string& host() const { return options_.host; }
   // "http://host:port".
   std::string url() const;
@@ -70,31 +76,16 @@ class RouterServer {
   // Stops accepting, shuts down every client and upstream connection (ending relays) and joins
   // all threads. Idempotent.
   void Stop();
+  http::CoreStats stats() const;
 
  private:
   RouterServer(RouterOptions options, Backend& backend)
       : options_(std::move(options)), backend_(backend) {}
-  void AcceptLoop();
-  void ServeConnection(uint64_t id, int fd, bool trusted = false);
-  // Registers the upstream fd of connection `id` so Stop() can shut it down (-1 to clear).
-  void SetUpstreamFd(uint64_t id, int fd);
   friend class ConnectionSession;
 
   RouterOptions options_;
   Backend& backend_;
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
-  std::mutex mu_;
-  struct Fds {
-    int client = -1;
-    int upstream = -1;
-  };
-  std::map<uint64_t, Fds> open_;  // guarded by mu_
-  uint64_t next_id_ = 1;          // guarded by mu_
-  size_t active_threads_ = 0;     // guarded by mu_
-  std::condition_variable threads_done_;
+  std::unique_ptr<http::ServerCore> core_;
 };
 
 }  // namespace asb::router

@@ -703,6 +703,39 @@ TEST_F(RouterServerTest, ManySmallHeadersAreBoundedToo) {
   EXPECT_EQ(resp.status, 502);
 }
 
+TEST_F(RouterServerTest, FourThousandIdleConnectionsDoNotLockOutANewClient) {
+  RouterOptions opts;
+  opts.max_connections = 1024;
+  StartRouter(opts);
+  // 4,096 connections that never send a byte (the lock-out: 120 s for everybody).
+  std::vector<UniqueFd> idle;
+  for (int i = 0; i < 4096; ++i) {
+    idle.push_back(Dial(router_->port()));
+    ASSERT_TRUE(idle.back()) << "connect " << i;
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto resp = Do(Req("POST", "/execute"));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_LT(took, std::chrono::seconds(1));
+  http::CoreStats st = router_->stats();
+  EXPECT_LE(st.open, 1024u);
+  EXPECT_GE(st.evicted, 4096u - 1024u);
+  EXPECT_LE(st.workers, 8u) << "idle connections must not hold threads";
+}
+
+TEST_F(RouterServerTest, SlowLorisHeaderIsCutAtHeaderTimeout) {
+  RouterOptions opts;
+  opts.header_timeout = std::chrono::milliseconds(200);
+  StartRouter(opts);
+  UniqueFd fd = Dial(router_->port());
+  ASSERT_TRUE(SendAll(fd.get(), "GET / HTTP/1.1\r\nX-A: "));
+  auto start = std::chrono::steady_clock::now();
+  pollfd p{fd.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
 TEST_F(RouterServerTest, StopEndsOpenRelays) {
   UniqueFd fd = Dial(router_->port());
   ASSERT_TRUE(SendAll(fd.get(), "GET /ws HTTP/1.1\r\nHost: r\r\nAuthorization: Bearer " +

@@ -229,6 +229,13 @@ def test_logs_tail_follow_and_errors(asbd, kubectl, runtime):
     assert "asb-agent listening" in r.stdout
     r = kubectl("logs", pod, "--tail=1")
     assert len(r.stdout.splitlines()) == 1, r.stdout
+    # The runtime keeps output in the CRI format: timestamps and --since come from it.
+    r = kubectl("logs", pod, "--tail=1", "--timestamps")
+    stamp = r.stdout.split(" ", 1)[0]
+    assert stamp[:2] == "20" and "T" in stamp and stamp.endswith("Z"), r.stdout
+    assert " stdout F " not in r.stdout and " stderr F " not in r.stdout
+    assert "asb-agent listening" in kubectl("logs", pod, "--since=1h").stdout
+    assert kubectl("logs", pod, "--since-time=2200-01-01T00:00:00Z").stdout == ""
     r = kubectl("logs", pod, "-c", "main", "--limit-bytes=10")
     assert len(r.stdout) == 10
     r = kubectl("logs", pod, "-c", "nope", check=False)
@@ -298,3 +305,30 @@ def test_create_namespace_and_service_send_protobuf_and_work(asbd, kubectl):
     assert r.stdout == "http"
     r = kubectl("create", "namespace", "team-a", check=False)
     assert "AlreadyExists" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_logs_previous_after_a_restart(asbd, kubectl, runtime):
+    pod = make_pod(kubectl, runtime)
+    # asb-agent logs every request's path to its output; a 404 for a marker path will do.
+    kubectl("exec", pod, "--", "python3", "-c",
+            "import urllib.request as u\ntry: u.urlopen('http://127.0.0.1:8888/marker-before-restart')"
+            "\nexcept Exception: pass")
+    wait_for(lambda: "marker-before-restart" in kubectl("logs", pod).stdout,
+             what="the marker in the container's output")
+    # SIGTERM to pid 1 (asb-agent's init): the container exits and restartPolicy Always
+    # restarts it after the first back-off (10 s).
+    kubectl("exec", pod, "--", "kill", "1", check=False)
+
+    def restarted():
+        r = kubectl("get", "pod", pod, "-o",
+                    "jsonpath={.status.containerStatuses[0].restartCount}"
+                    "/{.status.containerStatuses[0].ready}")
+        return r.stdout == "1/true"
+
+    wait_for(restarted, timeout=40, what="the container restarted and Ready")
+    r = kubectl("logs", pod, "--previous")
+    assert "marker-before-restart" in r.stdout, r.stdout
+    assert "marker-before-restart" not in kubectl("logs", pod).stdout
+    r = kubectl("describe", "pod", pod)
+    assert "BackOff" in r.stdout and "Back-off restarting failed container main" in r.stdout

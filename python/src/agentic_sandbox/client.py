@@ -157,9 +157,13 @@ class SandboxClient:
         """Runs `command` in the sandbox (POST /execute) and returns its output and exit code.
         A command that fails or times out inside the sandbox is still a result (exit_code != 0),
         not an exception."""
-        body = json.dumps({"command": command}).encode()
+        # The agent kills the command's process group after `timeout` and answers with
+        # exit_code 1 and timed_out; the router (X-Sandbox-Timeout) and the socket wait a little
+        # longer so that answer, not a 504 or a socket timeout, is what the caller gets.
+        body = json.dumps({"command": command, "timeout": timeout}).encode()
         status, _, data = self._router_request(
-            "POST", "/execute", body=body, headers={"Content-Type": "application/json"},
+            "POST", "/execute", body=body,
+            headers={"Content-Type": "application/json", "X-Sandbox-Timeout": "%g" % (timeout + 5)},
             timeout=timeout + 10)
         self._check(status, data, "run %r" % command)
         doc = self._json(data, "run")

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -52,12 +53,21 @@ int main(int argc, char** argv) {
     ASB_LOG(ERROR, "cannot use base dir", "dir", config->base_dir, "error", files.error().message);
     return 2;
   }
-  agent::ExecService exec(files->base_dir(), config->exec_timeout, config->max_concurrent_execs);
+  agent::ExecService exec(files->base_dir(), config->exec_timeout, config->max_concurrent_execs,
+                          config->max_output_bytes);
   http::ServerOptions options;
   options.host = config->host;
   options.port = config->port;
   options.max_body_bytes = config->max_body_bytes;
   options.server_name = "asb-agent";
+  // Workers are started now, while the sandbox can still create threads: a fork bomb inside
+  // (pids limit reached) must leave the agent able to answer. Execs hold a worker while they
+  // run, so the pool has room for every exec slot plus the cheap file and health calls.
+  options.min_workers = 8;
+  options.max_workers = config->max_concurrent_execs + 16;
+  // Every client comes through the router, from one address: no per-IP cap below the global.
+  options.max_connections = 1024;
+  options.max_connections_per_ip = 1024;
   auto server = http::Server::Start(options, agent::MakeAgentHandler({&exec, &*files}));
   if (!server) {
     ASB_LOG(ERROR, "cannot listen", "host", config->host, "port", config->port, "error",
@@ -81,11 +91,16 @@ int main(int argc, char** argv) {
   // A sandbox's teardown waits for this process, so the drain is bounded: under gVisor, threads
   // blocked on idle keep-alive connections are not woken by shutdown(2), and without this bound
   // every gVisor pod deletion waited out the whole grace period (30 s).
-  std::thread([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    ASB_LOG(WARN, "asb-agent stop took over 500 ms; exiting anyway");
+  try {
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      ASB_LOG(WARN, "asb-agent stop took over 500 ms; exiting anyway");
+      std::_Exit(0);
+    }).detach();
+  } catch (const std::system_error&) {
+    // No thread to spare (pids limit): skip the graceful drain rather than abort.
     std::_Exit(0);
-  }).detach();
+  }
   (*server)->Stop();
   return 0;
 }

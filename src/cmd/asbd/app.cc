@@ -80,7 +80,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   apiserver::ApiServerOptions api_opts;
   api_opts.token = d->token_;
   api_opts.advertise_address = config.api_listen;
-  d->pod_streams_ = std::make_unique<NodePodStreams>();
+  d->pod_streams_ = std::make_unique<NodePodStreams>(config.state_dir);
   api_opts.pod_streams = d->pod_streams_.get();
   d->dialer_ = std::make_unique<PodDialer>(*d->store_);
   api_opts.dial_pod = [dialer = d->dialer_.get()](const std::string& ns, const std::string& pod,
@@ -139,6 +139,14 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   node_opts.node_name = config.node_name;
   node_opts.default_runtime_class = config.default_runtime_class;
   node_opts.workers = config.node_workers;
+  node_opts.on_container_exited = [streams = d->pod_streams_.get()](const std::string& uid,
+                                                                    const std::string& sandbox_id,
+                                                                    std::string_view runtime) {
+    streams->SavePrevious(uid, sandbox_id, runtime);
+  };
+  node_opts.on_pod_forgotten = [streams = d->pod_streams_.get()](const std::string& uid) {
+    streams->Forget(uid);
+  };
   d->node_ =
       std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->image_resolver_, node_opts);
   ASB_RETURN_IF_ERROR(d->node_->Start());

@@ -1,5 +1,7 @@
 #include "cmd/asbd/node_pod_streams.h"
 
+#include <unistd.h>
+
 #include <mutex>
 
 #include "base/file_util.h"
@@ -21,6 +23,22 @@ Result<UniqueFd> NodePodStreams::DialPod(const std::string& ns, const std::strin
   return node_->DialPod(ns, pod, port);
 }
 
+// Guarded by the caller's lock on mu_.
+std::string NodePodStreams::CurrentLog(const std::string& sandbox_id, std::string_view runtime) {
+  // The runtime is unknown while the container is down: look where either would have written.
+  for (runtime::Runtime* rt :
+       {static_cast<runtime::Runtime*>(native_), static_cast<runtime::Runtime*>(gvisor_)}) {
+    if (rt == nullptr || !(runtime.empty() || runtime == rt->name())) continue;
+    std::string path = rt->LogPath(sandbox_id);
+    if (!path.empty() && (runtime == rt->name() || PathExists(path))) return path;
+  }
+  return "";
+}
+
+std::string NodePodStreams::PreviousLog(const std::string& uid) const {
+  return state_dir_ + "/pod-logs/" + uid + ".previous.log";
+}
+
 Result<apiserver::PodLogFiles> NodePodStreams::LogFiles(const std::string& ns,
                                                         const std::string& pod) {
   std::shared_lock l(mu_);
@@ -28,18 +46,31 @@ Result<apiserver::PodLogFiles> NodePodStreams::LogFiles(const std::string& ns,
   ASB_ASSIGN_OR_RETURN(node::NodeAgent::PodSandbox sb, node_->SandboxOf(ns, pod));
   apiserver::PodLogFiles files;
   files.running = sb.running;
-  // The runtime is unknown while the container is down: look where either would have written.
-  if ((sb.runtime.empty() || sb.runtime == "native") && native_) {
-    std::string path = native_->SandboxDir(sb.sandbox_id) + "/output.log";
-    if (sb.runtime == "native" || PathExists(path)) files.current = path;
-  }
-  if (files.current.empty() && (sb.runtime.empty() || sb.runtime == "gvisor") && gvisor_) {
-    std::string path = gvisor_->BundleDir(sb.sandbox_id) + "/console.log";
-    if (sb.runtime == "gvisor" || PathExists(path)) files.current = path;
-  }
-  if (files.current.empty())
+  files.current = CurrentLog(sb.sandbox_id, sb.runtime);
+  if (PathExists(PreviousLog(sb.uid))) files.previous = PreviousLog(sb.uid);
+  // A container that exited and was not restarted (yet): its output is the saved copy.
+  if (!sb.running && !PathExists(files.current)) files.current = files.previous;
+  if (files.current.empty() && files.previous.empty())
     return MakeError(Code::kNotFound, "pod " + ns + "/" + pod + " has no container output yet");
   return files;
+}
+
+void NodePodStreams::SavePrevious(const std::string& uid, const std::string& sandbox_id,
+                                  std::string_view runtime) {
+  std::shared_lock l(mu_);
+  std::string from = CurrentLog(sandbox_id, runtime);
+  if (from.empty() || uid.find('/') != std::string::npos) return;
+  // The runtime's two halves, older first (runtime.h), together at most its output cap.
+  std::string text = ReadFile(from + ".1").value_or("") + ReadFile(from).value_or("");
+  if (text.empty()) return;
+  // Best effort: without it only --previous is missing. The runtime caps the file it copies.
+  if (!MakeDirs(state_dir_ + "/pod-logs", 0700)) return;
+  (void)AtomicWriteFile(PreviousLog(uid), text, 0600);
+}
+
+void NodePodStreams::Forget(const std::string& uid) {
+  if (uid.find('/') != std::string::npos) return;
+  ::unlink(PreviousLog(uid).c_str());
 }
 
 }  // namespace asb::asbd

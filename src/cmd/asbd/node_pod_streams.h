@@ -1,6 +1,9 @@
 // The API server's PodStreams in the embedded daemon: dials through the node agent and finds a
-// pod's output where its runtime writes it today (native: <state>/native/<id>/output.log,
-// gvisor: <state>/runsc/<id>/console.log).
+// pod's output where its runtime keeps it (Runtime::LogPath, plus its older half ".1").
+//
+// `kubectl logs --previous`: when a container exits, its output is copied to
+// <state>/pod-logs/<pod uid>.previous.log before the runtime removes the sandbox (the node's
+// on_container_exited hook), and removed when the node forgets the pod.
 //
 // The API server starts before the node, so the node is attached later; Attach(nullptr) at
 // shutdown waits for calls in flight and makes later ones fail with kUnavailable.
@@ -8,6 +11,7 @@
 
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include "apiserver/pod_streams.h"
 #include "node/node_agent.h"
@@ -18,13 +22,24 @@ namespace asb::asbd {
 
 class NodePodStreams final : public apiserver::PodStreams {
  public:
+  explicit NodePodStreams(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+
   void Attach(node::NodeAgent* node, runtime::native::NativeRuntime* native,
               runtime::RunscRuntime* gvisor);
 
   Result<UniqueFd> DialPod(const std::string& ns, const std::string& pod, uint16_t port) override;
   Result<apiserver::PodLogFiles> LogFiles(const std::string& ns, const std::string& pod) override;
 
+  // The node's hooks (NodeOptions::on_container_exited / on_pod_forgotten).
+  void SavePrevious(const std::string& uid, const std::string& sandbox_id,
+                    std::string_view runtime);
+  void Forget(const std::string& uid);
+
  private:
+  std::string CurrentLog(const std::string& sandbox_id, std::string_view runtime);
+  std::string PreviousLog(const std::string& uid) const;
+
+  const std::string state_dir_;
   std::shared_mutex mu_;
   node::NodeAgent* node_ = nullptr;                   // guarded by mu_
   runtime::native::NativeRuntime* native_ = nullptr;  // guarded by mu_

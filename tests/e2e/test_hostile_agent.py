@@ -1,0 +1,249 @@
+"""E2E: hostile commands against asb-agent and the router, on a real asbd, on both runtimes.
+
+Each test claims a real sandbox (native, or gVisor via runtimeClassName) through the Python
+client and checks that the abuse is contained and answered clearly:
+  - a fork bomb: the agent still answers, the API server too, the bomb ends with its exec;
+  - 200 MB of stdout: a capped result with stdout_truncated, the agent survives;
+  - a 2 GiB sparse file downloads whole, streamed (the agent's memory stays small);
+  - an exec timeout: a clear timed-out result, no process of the command left;
+  - 4,096 idle connections to the router: a new client is still served at once.
+Besides each test's own checks, the asbd fixture's teardown asserts that deleting everything
+leaves no sandbox process, mount or cgroup on the host.
+"""
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "python", "src"))
+from agentic_sandbox import SandboxClient  # noqa: E402
+
+RUNTIMES = ["native", "gvisor"]
+TEMPLATES = "/apis/extensions.agents.x-k8s.io/v1alpha1/namespaces/default/sandboxtemplates"
+CAP = 4 << 20  # asb-agent's default --max-output-bytes
+
+
+def _template(runtime):
+    spec = {
+        "containers": [{
+            "name": "python-runtime",
+            "image": "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0",
+            "ports": [{"containerPort": 8888}],
+            "readinessProbe": {"httpGet": {"path": "/", "port": 8888}, "periodSeconds": 1},
+            "resources": {"requests": {"cpu": "250m", "memory": "512Mi",
+                                       "ephemeral-storage": "512Mi"}},
+        }],
+        "restartPolicy": "OnFailure",
+    }
+    if runtime == "gvisor":
+        spec["runtimeClassName"] = "gvisor"
+    return {"apiVersion": "extensions.agents.x-k8s.io/v1alpha1", "kind": "SandboxTemplate",
+            "metadata": {"name": "hostile-" + runtime, "namespace": "default"},
+            "spec": {"podTemplate": {"spec": spec}}}
+
+
+@pytest.fixture(params=RUNTIMES)
+def sandbox(request, asbd):
+    """A claimed sandbox of the runtime in request.param (its own template)."""
+    runtime = request.param
+    if runtime == "gvisor" and not shutil.which("runsc"):
+        pytest.fail("runsc is not installed: the gVisor half of this suite cannot run")
+    status, body = asbd.request("POST", TEMPLATES, _template(runtime))
+    assert status == 201, body
+    with SandboxClient("hostile-" + runtime, kubeconfig=asbd.kubeconfig) as sb:
+        yield Sandbox(asbd, sb, runtime)
+
+
+class Sandbox:
+    """The claimed sandbox, plus raw router calls that show the agent's whole JSON answer."""
+
+    def __init__(self, asbd, client, runtime):
+        self.asbd = asbd
+        self.client = client
+        self.runtime = runtime
+        u = urllib.parse.urlsplit(asbd.router_url)
+        self.router_host, self.router_port = u.hostname, u.port
+
+    def headers(self, extra=None):
+        h = {"Authorization": "Bearer " + self.asbd.token, "X-Sandbox-ID": self.client.sandbox_name,
+             "Content-Type": "application/json"}
+        h.update(extra or {})
+        return h
+
+    def execute(self, command, timeout=None, headers=None, socket_timeout=120):
+        body = {"command": command}
+        if timeout is not None:
+            body["timeout"] = timeout
+        conn = http.client.HTTPConnection(self.router_host, self.router_port,
+                                          timeout=socket_timeout)
+        try:
+            conn.request("POST", "/execute", json.dumps(body), self.headers(headers))
+            r = conn.getresponse()
+            data = r.read()
+        finally:
+            conn.close()
+        assert r.status == 200, (r.status, data[:300])
+        return json.loads(data)
+
+    def processes(self):
+        """Process ids inside the sandbox (its own /proc), without the probe itself."""
+        r = self.execute("python3 -c \"import os; print(' '.join(sorted("
+                         "p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid())))\"")
+        assert r["exit_code"] == 0, r
+        return set(r["stdout"].split())
+
+    def agent_pids(self):
+        """Pids of asb-agent processes (argv[0]), as seen inside the sandbox."""
+        r = self.execute(
+            "python3 -c \"import os\nfor p in os.listdir('/proc'):\n"
+            " if not p.isdigit() or int(p) == os.getpid(): continue\n"
+            " try: a0 = open('/proc/%s/cmdline' % p, 'rb').read().split(bytes(1))[0]\n"
+            " except OSError: continue\n"
+            " if a0.endswith(b'asb-agent'): print(p)\"")
+        assert r["exit_code"] == 0, r
+        pids = r["stdout"].split()
+        assert pids, "no asb-agent process found in the sandbox"
+        return pids
+
+    def wait_processes(self, baseline, what, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            now = self.processes()
+            if now <= baseline:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("%s: processes left in the sandbox: %s (baseline %s)"
+                                     % (what, sorted(now - baseline), sorted(baseline)))
+            time.sleep(0.2)
+
+
+def _api_responsive(asbd, limit=2.0):
+    t0 = time.monotonic()
+    status, _ = asbd.request("GET", "/api/v1/pods")
+    took = time.monotonic() - t0
+    assert status == 200 and took < limit, "API server: HTTP %s after %.2fs" % (status, took)
+
+
+# gVisor sandboxes have no task limit inside (the pids cgroup bounds runsc's host threads, and
+# RLIMIT_NPROC does not bind root): the bomb grows until the sandbox's memory is gone and takes
+# asb-agent with it. That is the runtime's to bound (issue 9, runtime part); strict, so this
+# marker must go once it is fixed.
+GVISOR_BOMB = pytest.mark.xfail(strict=True, reason="no task limit inside gVisor sandboxes yet")
+
+
+@pytest.mark.parametrize("sandbox", ["native", pytest.param("gvisor", marks=GVISOR_BOMB)],
+                         indirect=True)
+def test_fork_bomb_leaves_the_agent_and_asbd_answering(sandbox):
+    baseline = sandbox.processes()
+    result = {}
+
+    def bomb():
+        # Every process forks forever: the sandbox sits at its pids limit until the exec's
+        # timeout kills the group.
+        result.update(sandbox.execute("sh -c 'b() { while :; do b & done; }; b'", timeout=6))
+
+    t = threading.Thread(target=bomb)
+    t.start()
+    time.sleep(2)  # the bomb is at the pids limit by now
+    # The agent answers while the bomb runs: health, and a spawn that fails clearly (or runs).
+    assert sandbox.client.is_ready(), "the agent stopped answering during the fork bomb"
+    during = sandbox.execute("echo alive", timeout=3)
+    assert during["stdout"] == "alive\n" or during["stderr"].startswith(
+        "Failed to execute command:"), during
+    _api_responsive(sandbox.asbd)
+    t.join(timeout=60)
+    assert not t.is_alive(), "the fork bomb's exec did not end at its timeout"
+    assert result.get("timed_out") is True and result["exit_code"] == 1, result
+    sandbox.wait_processes(baseline, "after the fork bomb")
+    assert sandbox.execute("echo after")["stdout"] == "after\n"
+    _api_responsive(sandbox.asbd)
+
+
+def test_stdout_flood_is_capped_and_flagged(sandbox):
+    t0 = time.monotonic()
+    r = sandbox.execute("sh -c 'head -c 209715200 /dev/zero | tr \"\\\\0\" x; echo tail >&2'")
+    took = time.monotonic() - t0
+    assert r["exit_code"] == 0, {k: v for k, v in r.items() if k != "stdout"}
+    assert len(r["stdout"]) == CAP and set(r["stdout"]) == {"x"}
+    assert r["stdout_truncated"] is True
+    assert r["stderr"] == "tail\n" and "stderr_truncated" not in r
+    assert took < 60, took
+    assert sandbox.client.run("echo still here").stdout == "still here\n"
+    # The seed-era client reads the same answer (extra fields ignored).
+    res = sandbox.client.run("head -c 5000000 /dev/zero")
+    assert res.exit_code == 0 and len(res.stdout) == CAP
+
+
+def test_two_gib_sparse_download_streams(sandbox):
+    size = 2 << 30
+    r = sandbox.execute("python3 -c \"f=open('sparse.bin','wb'); f.truncate(%d - 3); "
+                        "f.seek(%d - 3); f.write(b'end')\"" % (size, size))
+    assert r["exit_code"] == 0, r
+    agents = sandbox.agent_pids()
+    conn = http.client.HTTPConnection(sandbox.router_host, sandbox.router_port, timeout=120)
+    conn.request("GET", "/download/sparse.bin", headers=sandbox.headers())
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.getheader("Content-Length") == str(size)
+    total, last = 0, b""
+    while True:
+        chunk = resp.read(1 << 20)
+        if not chunk:
+            break
+        total += len(chunk)
+        last = (last + chunk)[-3:]
+    conn.close()
+    assert total == size and last == b"end"
+    # The sandbox survived and the agent never held the file (peak RSS well below 2 GiB).
+    assert sandbox.execute("echo ok")["stdout"] == "ok\n"
+    assert sandbox.agent_pids() == agents, "the agent restarted during the download"
+    for pid in agents:
+        st = sandbox.execute("cat /proc/%s/status" % pid)["stdout"]
+        peak = [line.split()[1] for line in st.splitlines() if line.startswith(("VmHWM:",
+                                                                                "VmRSS:"))]
+        assert peak, st
+        assert all(int(kb) < 256 * 1024 for kb in peak), "agent memory: %s kB" % peak
+
+
+def test_exec_timeout_gives_a_clear_result_and_kills_the_group(sandbox):
+    baseline = sandbox.processes()
+    t0 = time.monotonic()
+    res = sandbox.client.run("sh -c 'sleep 300 & sleep 300 & sleep 300'", timeout=2)
+    took = time.monotonic() - t0
+    assert res.exit_code == 1
+    assert "timed out after 2 seconds" in res.stderr, res.stderr
+    assert took < 10, took
+    sandbox.wait_processes(baseline, "after the timed-out exec")
+    # Upstream's SDK sends only X-Sandbox-Timeout: the agent answers a tenth earlier, before
+    # the router gives up.
+    r = sandbox.execute("sleep 300", headers={"X-Sandbox-Timeout": "3"})
+    assert r["timed_out"] is True and r["exit_code"] == 1
+    assert r["stderr"].endswith("timed out after 2.7 seconds"), r
+    sandbox.wait_processes(baseline, "after the header-timed exec")
+
+
+def test_four_thousand_idle_router_connections_do_not_lock_out_a_client(sandbox):
+    idle = []
+    try:
+        for _ in range(4096):
+            s = socket.create_connection((sandbox.router_host, sandbox.router_port), timeout=5)
+            idle.append(s)
+        # A new client connection is served at once (the oldest idle ones made room)...
+        t0 = time.monotonic()
+        assert sandbox.execute("echo fresh")["stdout"] == "fresh\n"
+        assert time.monotonic() - t0 < 1.0
+        # ...and so is the client library, whose kept-alive connection may have been evicted.
+        assert sandbox.client.run("echo old").stdout == "old\n"
+        _api_responsive(sandbox.asbd)
+    finally:
+        for s in idle:
+            s.close()
