@@ -232,6 +232,15 @@ SchemaPtr SandboxWarmPoolSchema() {
 
 SchemaPtr PodSchema() { return Root(PodSpec(), Obj({}).PreserveUnknown()); }
 
+// apps/v1 Deployment and StatefulSet (stored-only, api/workloads.h): the pod template is
+// described so strategic merge patches merge containers by name; the rest is kept as given.
+SchemaPtr WorkloadSchema() {
+  return Root(Obj({{"replicas", Int().Min(0)}, {"template", PodTemplate()}})
+                  .Required({"template"})
+                  .PreserveUnknown(),
+              Obj({}).PreserveUnknown());
+}
+
 SchemaPtr ServiceSchema() {
   SchemaPtr port = Obj({{"name", Str()},
                         {"protocol", Str().Enum({"TCP", "UDP", "SCTP"})},
@@ -312,6 +321,8 @@ const Schema& KindSchema(const ResourceInfo& res) {
     (*m)["Service"] = ServiceSchema();
     (*m)["Namespace"] = NamespaceSchema();
     (*m)["Event"] = EventSchema();
+    (*m)["Deployment"] = WorkloadSchema();
+    (*m)["StatefulSet"] = WorkloadSchema();
     return m;
   }();
   static const SchemaPtr kPermissive = Obj({{"metadata", ObjectMetaSchema()}}).PreserveUnknown();

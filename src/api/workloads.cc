@@ -61,6 +61,26 @@ FieldErrors AdmitCrd(Json& crd) {
   return out;
 }
 
+// The apps/v1 defaults kube-apiserver fills in (kubectl rollout status reads updateStrategy).
+void DefaultWorkload(const ResourceInfo& res, Json& obj) {
+  if (!obj.contains("spec") || !obj["spec"].is_object()) return;
+  Json& spec = obj["spec"];
+  auto set = [](Json& j, const char* key, Json v) {
+    if (!j.contains(key) || j[key].is_null()) j[key] = std::move(v);
+  };
+  set(spec, "replicas", 1);
+  set(spec, "revisionHistoryLimit", 10);
+  if (res.kind == "StatefulSet") {
+    set(spec, "podManagementPolicy", "OrderedReady");
+    set(spec, "updateStrategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"partition", 0}}}});
+  } else {
+    set(spec, "progressDeadlineSeconds", 600);
+    set(spec, "strategy",
+        {{"type", "RollingUpdate"},
+         {"rollingUpdate", {{"maxUnavailable", "25%"}, {"maxSurge", "25%"}}}});
+  }
+}
+
 }  // namespace
 
 std::string_view ComponentName(EmbeddedComponent c) {
@@ -102,6 +122,7 @@ FieldErrors AdmitStoredOnly(const ResourceInfo& res, Json& obj,
                             std::vector<std::string>* warnings) {
   if (res.kind == "CustomResourceDefinition" && res.group == "apiextensions.k8s.io")
     return AdmitCrd(obj);
+  if (IsWorkloadKind(res)) DefaultWorkload(res, obj);
   if (IsWorkloadKind(res) && ComponentForWorkload(obj) == EmbeddedComponent::kNone)
     warnings->push_back(res.kind + " " + GetString(obj, "metadata.namespace") + "/" +
                         GetString(obj, "metadata.name") +

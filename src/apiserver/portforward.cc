@@ -4,10 +4,28 @@
 #include "apiserver/portforward_session.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "http/websocket.h"
 
 namespace asb::apiserver::internal {
 
 namespace {
+
+// Binary WebSocket messages as a byte stream (message boundaries mean nothing to SPDY).
+class WebSocketTransport final : public ByteTransport {
+ public:
+  explicit WebSocketTransport(http::ws::Connection& conn) : conn_(conn) {}
+  std::string Read() override {
+    while (true) {
+      auto msg = conn_.Read();
+      if (!msg) return {};
+      if (!msg->data.empty()) return std::move(msg->data);
+    }
+  }
+  bool Write(std::string_view bytes) override { return conn_.WriteBinary(bytes).has_value(); }
+
+ private:
+  http::ws::Connection& conn_;
+};
 
 // Comma-separated tokens of every `name` header, trimmed and lower-cased.
 std::vector<std::string> HeaderTokens(const http::Request& req, std::string_view name) {
@@ -49,9 +67,24 @@ http::Response ServePortForward(store::Store& store, const ApiServerOptions& opt
   if (!Has(HeaderTokens(req, "Connection"), "upgrade") || upgrade.empty())
     return StatusResponse(400, "BadRequest",
                           "port-forward needs a protocol upgrade (Connection: Upgrade)");
-  if (Has(upgrade, "websocket"))
-    return StatusResponse(400, "BadRequest",
-                          "port-forward over WebSocket is not served; use the SPDY/3.1 upgrade");
+  auto dial = options.dial_pod;
+  auto run = [dial, ns, name](ByteTransport& transport) {
+    PortForwardSession session(
+        transport, [&](uint16_t port) { return dial(ns, name, port); }, ns + "/" + name);
+    session.Run();
+  };
+  if (Has(upgrade, "websocket")) {
+    // client-go's tunneling dialer: the SPDY byte stream rides in binary messages.
+    auto accept = http::ws::AcceptUpgrade(req, {kWebSocketTunnelProtocol});
+    if (!accept) return StatusResponse(400, "BadRequest", accept.error().message);
+    accept->upgrade = [run](int fd, std::string pending) {
+      http::ws::Connection conn(fd, http::ws::Role::kServer, std::move(pending));
+      WebSocketTransport transport(conn);
+      run(transport);
+      conn.Close();
+    };
+    return std::move(*accept);
+  }
   if (!Has(upgrade, "spdy/3.1"))
     return StatusResponse(400, "BadRequest", "unsupported upgrade protocol; want SPDY/3.1");
   if (!Has(HeaderTokens(req, "X-Stream-Protocol-Version"), kPortForwardProtocol))
@@ -64,12 +97,9 @@ http::Response ServePortForward(store::Store& store, const ApiServerOptions& opt
   resp.headers.Set("Connection", "Upgrade");
   resp.headers.Set("Upgrade", "SPDY/3.1");
   resp.headers.Set("X-Stream-Protocol-Version", kPortForwardProtocol);
-  auto dial = options.dial_pod;
-  resp.upgrade = [dial, ns, name](int fd, std::string pending) {
+  resp.upgrade = [run](int fd, std::string pending) {
     SocketTransport transport(fd, std::move(pending));
-    PortForwardSession session(
-        transport, [&](uint16_t port) { return dial(ns, name, port); }, ns + "/" + name);
-    session.Run();
+    run(transport);
   };
   return resp;
 }

@@ -4,7 +4,7 @@
 //      tunnelled in binary WebSocket messages (client-go's tunneling dialer);
 //   2. POST with `Upgrade: SPDY/3.1` and `X-Stream-Protocol-Version: portforward.k8s.io`, the
 //      older upgrade kubectl falls back to when (1) is refused.
-// The pod must exist and be Running (400 otherwise, like kube-apiserver); ApiServerOptions::
+// Both run the same PortForwardSession. The pod must exist and be Running (400 otherwise, like kube-apiserver); ApiServerOptions::
 // dial_pod opens each forwarded connection (the node's DialPod in asbd).
 #pragma once
 
@@ -17,6 +17,7 @@
 namespace asb::apiserver::internal {
 
 inline constexpr char kPortForwardProtocol[] = "portforward.k8s.io";
+inline constexpr char kWebSocketTunnelProtocol[] = "SPDY/3.1+portforward.k8s.io";
 
 http::Response ServePortForward(store::Store& store, const ApiServerOptions& options,
                                 http::Request& req, const std::string& ns, const std::string& name);

@@ -83,8 +83,7 @@ void PortForwardSession::Run() {
     while (ok) {
       auto frame = parser.Next();
       if (!frame) {
-        ASB_LOG(WARN, "port-forward: protocol error", "pod", pod_, "error",
-                frame.error().message);
+        ASB_LOG(WARN, "port-forward: protocol error", "pod", pod_, "error", frame.error().message);
         Send(spdy::EncodeGoAway(last_stream_id_, 1));
         ok = false;
         break;

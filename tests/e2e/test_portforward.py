@@ -67,12 +67,16 @@ def start_pool(asbd, kubectl, tmp_path, runtime, replicas=1):
 class PortForward:
     """`kubectl port-forward TARGET :REMOTE` in the background; .port is the local port."""
 
-    def __init__(self, kubectl, target, remote, namespace="default"):
+    def __init__(self, kubectl, target, remote, namespace="default", transport="websocket"):
         self.cmd = [kubectl.path, "--kubeconfig", kubectl.kubeconfig, "--cache-dir",
                     str(kubectl.cache), "-v=6", "-n", namespace, "port-forward", target,
                     ":%d" % remote]
+        env = dict(os.environ)
+        # kubectl 1.32 tunnels SPDY in WebSocket by default; this switch makes it use the
+        # older SPDY/3.1 upgrade it falls back to against servers without the tunnel.
+        env["KUBECTL_PORT_FORWARD_WEBSOCKETS"] = "true" if transport == "websocket" else "false"
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+                                     text=True, env=env)
         self.port = None
         # "Forwarding from 127.0.0.1:PORT -> REMOTE" is printed once the listener is up.
         line = self.proc.stdout.readline()
@@ -132,14 +136,23 @@ def sandbox_of(asbd, pod):
     return pod
 
 
-@pytest.mark.parametrize("runtime", ["native", "gvisor"])
+def assert_transport(err, transport):
+    if transport == "websocket":
+        assert re.search(r"GET \S+/portforward 101 Switching Protocols", err), err
+        assert "negotiated protocol: portforward.k8s.io" in err, err
+    else:
+        assert re.search(r"POST \S+/portforward 101 Switching Protocols", err), err
+
+
+@pytest.mark.parametrize("runtime,transport", [("native", "websocket"), ("native", "spdy"),
+                                               ("gvisor", "websocket"), ("gvisor", "spdy")])
 def test_port_forward_pod_big_download_concurrent_and_closed_port(asbd, kube, tmp_path,
-                                                                  runtime):
+                                                                  runtime, transport):
     pod = start_pool(asbd, kube, tmp_path, runtime)
     data = os.urandom(BIG)
     upload_via_router(asbd, sandbox_of(asbd, pod), "big.bin", data)
 
-    pf = PortForward(kube, "pod/" + pod, 8888)
+    pf = PortForward(kube, "pod/" + pod, 8888, transport=transport)
     try:
         status, body = get(pf.port, "/download/big.bin")
         assert status == 200
@@ -159,10 +172,10 @@ def test_port_forward_pod_big_download_concurrent_and_closed_port(asbd, kube, tm
         assert sizes == [BIG] * 4
     finally:
         err = pf.stop()
-    assert re.search(r"/portforward 101 Switching Protocols", err), err
+    assert_transport(err, transport)
 
     # A port nothing listens on: kubectl reports the error stream's message for the connection.
-    pf = PortForward(kube, "pod/" + pod, 9999)
+    pf = PortForward(kube, "pod/" + pod, 9999, transport=transport)
     try:
         with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
             get(pf.port, "/", timeout=20)
@@ -221,7 +234,7 @@ def test_port_forward_service_reaches_embedded_router(asbd, kube, tmp_path, runt
             assert outs == ["%d\n" % i for i in range(24)]
         finally:
             err = pf.stop()
-        assert "/portforward 101 Switching Protocols" in err, err
+        assert_transport(err, "websocket")
         # kubectl picked a router mirror pod and the Service's targetPort.
         assert re.search(r"pods/sandbox-router-[a-z0-9-]+/portforward", err), err
 
