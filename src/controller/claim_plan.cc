@@ -137,7 +137,7 @@ Json BuildColdSandbox(const Json& claim, const Json& tmpl) {
           {std::string(kLabelClaimUid), Uid(claim)}}},
         {"annotations", {{std::string(kAnnotationTemplateRef), tmpl_name}}},
         {"ownerReferences", Json::array({MakeControllerRef(api::SandboxClaimResource(), claim)})}}},
-      {"spec", Json::object()}};
+      {"spec", {{"operatingMode", "Running"}}}};
   if (auto cb = Label(claim, kLabelCreatedBy)) SetLabel(sb, kLabelCreatedBy, *cb);
   if (const Json* pt = Find(tmpl, "spec.podTemplate")) sb["spec"]["podTemplate"] = *pt;
   if (const Json* svc = Find(tmpl, "spec.service")) sb["spec"]["service"] = *svc;

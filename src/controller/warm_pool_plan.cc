@@ -99,7 +99,7 @@ Json BuildPoolMember(const Json& pool, const Json& tmpl) {
                {"annotations", {{std::string(kAnnotationTemplateRef), tmpl_name}}},
                {"ownerReferences",
                 Json::array({MakeControllerRef(api::SandboxWarmPoolResource(), pool)})}}},
-             {"spec", Json::object()}};
+             {"spec", {{"operatingMode", "Running"}}}};
   if (const Json* pt = Find(tmpl, "spec.podTemplate")) sb["spec"]["podTemplate"] = *pt;
   if (const Json* svc = Find(tmpl, "spec.service")) sb["spec"]["service"] = *svc;
   if (const Json* vct = Find(tmpl, "spec.volumeClaimTemplates"))

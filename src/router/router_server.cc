@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "http/fd_stream.h"
+#include "router/auth.h"
 #include "router/validate.h"
 
 namespace asb::router {
@@ -313,7 +314,7 @@ bool ConnectionSession::ServeOne() {
     bhttp::write(client_, res, ec);
     return !ec && res.keep_alive();
   }
-  if (!trusted_ && !Authorized(headers, opts.token))
+  if (!trusted_ && !CredentialsValid(headers, opts.token))
     return reject(401, "Missing or invalid bearer token.", nullptr);
   auto route = ResolveTarget(headers);
   if (!route) return reject(route.error().status, route.error().detail, nullptr);
@@ -341,7 +342,9 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
                               std::chrono::steady_clock::time_point start,
                               const std::string& request_id) {
   const RouterOptions& opts = server_.options_;
-  const int timeout_ms = static_cast<int>(opts.proxy_timeout.count());
+  // A request may ask for its own timeout (up to an hour), as upstream's SDKs do per command.
+  const int timeout_ms =
+      static_cast<int>(RequestTimeout(headers, opts.proxy_timeout, std::chrono::hours(1)).count());
   auto& req = parser.get();
   const std::string method(req.method_string());
   const std::string target_str(req.target());

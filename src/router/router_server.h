@@ -1,7 +1,9 @@
 // The router: the single HTTP entry point for traffic to sandboxes (port 8080 by default).
 //
 //   GET /healthz                      -> 200 {"status":"ok"} (no authentication)
-//   anything else                     -> needs "Authorization: Bearer <token>" (401 otherwise),
+//   anything else                     -> needs "Authorization: Bearer <token>" or Basic with the
+//                                        token as password (401 otherwise, auth.h); honours
+//                                        X-Sandbox-Timeout;
 //                                        is routed by X-Sandbox-ID/-Namespace/-Port (see
 //                                        validate.h) and proxied to the sandbox unchanged in
 //                                        method, path and query.

@@ -189,6 +189,14 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   kc.router_server = router_url;
   d->kubeconfig_path_ = config.state_dir + "/kubeconfig";
   ASB_RETURN_IF_ERROR(client::WriteKubeconfig(d->kubeconfig_path_, kc));
+  // A netrc beside it: HTTP clients that can't send a bearer header (upstream's Python SDK over
+  // `requests`) send Basic auth from NETRC=DIR/netrc, which the router accepts (router/auth.h).
+  std::string netrc;
+  for (const std::string& host : {router_addr.host, std::string("localhost")}) {
+    if (host == "localhost" && router_addr.host != "127.0.0.1") continue;
+    netrc += "machine " + host + " login asb password " + d->token_ + "\n";
+  }
+  ASB_RETURN_IF_ERROR(AtomicWriteFile(config.state_dir + "/netrc", netrc, 0600));
   ASB_LOG(INFO, "asbd serving", "api", d->api_url_, "router", router_url, "state_dir",
           config.state_dir, "kubeconfig", d->kubeconfig_path_);
   return d;
