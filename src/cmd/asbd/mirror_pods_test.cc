@@ -6,6 +6,7 @@
 
 #include "api/resource.h"
 #include "store/memory_store.h"
+#include "tests/testing/test_util.h"
 
 namespace asb::asbd {
 namespace {
