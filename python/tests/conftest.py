@@ -294,6 +294,6 @@ def fake_router():
 
 @pytest.fixture
 def kubeconfig(tmp_path, fake_api, fake_router, monkeypatch):
-    for var in ("ASB_KUBECONFIG", "ASB_STATE_DIR", "ASB_ROUTER_URL"):
+    for var in ("ASB_KUBECONFIG", "ASB_STATE_DIR", "ASB_ROUTER_URL", "KUBECONFIG"):
         monkeypatch.delenv(var, raising=False)
     return write_kubeconfig(tmp_path / "kubeconfig", fake_api.url, fake_router.url)

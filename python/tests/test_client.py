@@ -282,7 +282,7 @@ def test_methods_outside_context():
 
 
 def test_kubeconfig_location_precedence(tmp_path, monkeypatch):
-    for var in ("ASB_KUBECONFIG", "ASB_STATE_DIR"):
+    for var in ("ASB_KUBECONFIG", "ASB_STATE_DIR", "KUBECONFIG"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     import os
@@ -292,6 +292,13 @@ def test_kubeconfig_location_precedence(tmp_path, monkeypatch):
         assert default_kubeconfig_path() == str(tmp_path / ".local/state/asb/kubeconfig")
     monkeypatch.setenv("ASB_STATE_DIR", "/srv/asb")
     assert default_kubeconfig_path() == "/srv/asb/kubeconfig"
+    # kubectl's $KUBECONFIG beats the state dir: its first existing file, else its first entry.
+    present = tmp_path / "present.json"
+    present.write_text("{}")
+    monkeypatch.setenv("KUBECONFIG", "/nope/a:%s" % present)
+    assert default_kubeconfig_path() == str(present)
+    monkeypatch.setenv("KUBECONFIG", "/nope/a:/nope/b")
+    assert default_kubeconfig_path() == "/nope/a"
     monkeypatch.setenv("ASB_KUBECONFIG", "/etc/kc.json")
     assert default_kubeconfig_path() == "/etc/kc.json"
     assert default_kubeconfig_path("/x/kc") == "/x/kc"

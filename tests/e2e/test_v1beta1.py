@@ -246,3 +246,35 @@ def test_kubectl_both_versions(asbd, kubectl):
     kubectl("wait", "--for=condition=Ready", "sandboxes.v1beta1.agents.x-k8s.io/kc",
             "--timeout=120s")
     kubectl("delete", "sandboxclaims.v1beta1.extensions.agents.x-k8s.io", "kc")
+
+
+def test_our_client_current_sdk_shape_and_kubeconfig_env(asbd, kubectl, monkeypatch):
+    """agentic_sandbox's create_sandbox(warmpool=...) handle against real asbd, with the
+    kubeconfig found through kubectl's $KUBECONFIG: a v1beta1 claim, commands, files,
+    terminate leaving no claim."""
+    from agentic_sandbox import SandboxClient
+
+    _seed(asbd, kubectl)
+    for var in ("ASB_KUBECONFIG", "ASB_STATE_DIR", "ASB_ROUTER_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("KUBECONFIG", asbd.kubeconfig)
+    sandbox = SandboxClient().create_sandbox(warmpool=POOL, namespace="default")
+    try:
+        status, claim = asbd.request("GET", BETA + "/sandboxclaims/" + sandbox.claim_name)
+        assert status == 200, claim
+        assert claim["spec"]["warmPoolRef"]["name"] == POOL
+        assert claim["status"]["sandbox"]["name"] == sandbox.sandbox_name
+        assert sandbox.commands.run("echo hi").stdout == "hi\n"
+        r = sandbox.commands.run("exit 3")
+        assert r.exit_code == 3
+        sandbox.files.write("dir/a.txt", b"payload")
+        assert sandbox.files.read("dir/a.txt") == b"payload"
+        assert sandbox.files.exists("dir/a.txt")
+        assert not sandbox.files.exists("nope.txt")
+        entries = {e.name: e.type for e in sandbox.files.list(".")}
+        assert entries.get("dir") == "directory", entries
+    finally:
+        sandbox.terminate()
+    sandbox.terminate()  # idempotent
+    status, _ = asbd.request("GET", BETA + "/sandboxclaims/" + sandbox.claim_name)
+    assert status == 404

@@ -5,7 +5,7 @@
         print(sb.run("echo 'Hello from the sandboxed environment!'").stdout)
 """
 
-from .client import SandboxClient
+from .client import Sandbox, SandboxClient
 from .exceptions import (
     SandboxClaimFailedError,
     SandboxConnectionError,
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SandboxClient",
+    "Sandbox",
     "ExecutionResult",
     "FileEntry",
     "SandboxError",

@@ -43,7 +43,8 @@ from .models import AsbConfig, ExecutionResult, FileEntry
 log = logging.getLogger("agentic_sandbox")
 
 CLAIM_GROUP = "extensions.agents.x-k8s.io"
-CLAIM_VERSION = "v1alpha1"
+CLAIM_VERSION = "v1alpha1"  # claims by template (the seed's call)
+CLAIM_VERSION_POOL = "v1beta1"  # claims by warm pool (warmPoolRef, upstream's current SDK)
 CLAIM_PLURAL = "sandboxclaims"
 
 # Claim Ready=False reasons that will not fix themselves (upstream SDK's
@@ -91,11 +92,19 @@ class SandboxClient:
       kubeconfig: path of asbd's kubeconfig (default: see kubeconfig.default_kubeconfig_path).
       router_url: router base URL, overriding the kubeconfig's asb.dev/router extension.
       request_timeout: default seconds for API calls and file transfers.
+      warmpool: claim from this SandboxWarmPool instead of a template (a v1beta1 claim with
+        spec.warmPoolRef, as upstream's current SDK sends). Give template_name or warmpool.
+
+    Without either, the client is a factory in the shape of upstream's current SDK:
+        client = SandboxClient()
+        sandbox = client.create_sandbox(warmpool="python-sandbox-warmpool")
+        print(sandbox.commands.run("echo hi").stdout)
+        sandbox.files.write("a.txt", "x"); sandbox.terminate()
     """
 
     def __init__(
         self,
-        template_name: str,
+        template_name: Optional[str] = None,
         namespace: str = "default",
         server_port: int = 8888,
         sandbox_ready_timeout: float = 180,
@@ -104,10 +113,12 @@ class SandboxClient:
         router_url: Optional[str] = None,
         request_timeout: float = 60,
         labels: Optional[dict] = None,
+        warmpool: Optional[str] = None,
     ):
-        if not template_name:
-            raise ValueError("template_name is required")
+        if template_name and warmpool:
+            raise ValueError("give template_name or warmpool, not both")
         self.template_name = template_name
+        self.warmpool = warmpool
         self.namespace = namespace
         self.server_port = int(server_port)
         self.sandbox_ready_timeout = sandbox_ready_timeout
@@ -126,6 +137,8 @@ class SandboxClient:
     # ---- context manager ----------------------------------------------------------------
 
     def __enter__(self) -> "SandboxClient":
+        if not self.template_name and not self.warmpool:
+            raise ValueError("template_name (or warmpool) is required to claim a sandbox")
         try:
             self._connect_api()
             self._create_claim()
@@ -140,6 +153,25 @@ class SandboxClient:
     def __exit__(self, exc_type, exc, tb) -> bool:
         self._cleanup()
         return False
+
+    def create_sandbox(self, warmpool: str, namespace: Optional[str] = None,
+                       sandbox_ready_timeout: Optional[float] = None,
+                       labels: Optional[dict] = None) -> "Sandbox":
+        """Claims a sandbox from `warmpool` (upstream's current SDK call) and returns a handle
+        with .commands, .files and .terminate(). The claim lives until terminate() (or the end
+        of a `with` block on the handle)."""
+        if not warmpool:
+            raise ValueError("warmpool is required")
+        session = SandboxClient(
+            namespace=namespace or self.namespace, server_port=self.server_port,
+            sandbox_ready_timeout=(sandbox_ready_timeout if sandbox_ready_timeout is not None
+                                   else self.sandbox_ready_timeout),
+            port_forward_ready_timeout=self.port_forward_ready_timeout,
+            kubeconfig=self._kubeconfig, router_url=self._router_url_override,
+            request_timeout=self.request_timeout, labels=dict(self.labels, **(labels or {})),
+            warmpool=warmpool)
+        session.__enter__()
+        return Sandbox(session)
 
     # ---- sandbox operations -------------------------------------------------------------
 
@@ -233,9 +265,18 @@ class SandboxClient:
 
     # ---- API server side ----------------------------------------------------------------
 
+    def _claim_version(self) -> str:
+        return CLAIM_VERSION_POOL if self.warmpool else CLAIM_VERSION
+
+    def _claim_spec(self) -> dict:
+        if self.warmpool:
+            return {"warmPoolRef": {"name": self.warmpool}}
+        return {"sandboxTemplateRef": {"name": self.template_name}}
+
     def _claims_path(self, name: Optional[str] = None) -> str:
         p = "/apis/%s/%s/namespaces/%s/%s" % (
-            CLAIM_GROUP, CLAIM_VERSION, urllib.parse.quote(self.namespace, safe=""), CLAIM_PLURAL)
+            CLAIM_GROUP, self._claim_version(), urllib.parse.quote(self.namespace, safe=""),
+            CLAIM_PLURAL)
         return p + ("/" + urllib.parse.quote(name, safe="") if name else "")
 
     def _connect_api(self) -> None:
@@ -261,10 +302,10 @@ class SandboxClient:
         for _ in range(3):
             name = "sandbox-claim-" + secrets.token_hex(4)
             body = {
-                "apiVersion": "%s/%s" % (CLAIM_GROUP, CLAIM_VERSION),
+                "apiVersion": "%s/%s" % (CLAIM_GROUP, self._claim_version()),
                 "kind": "SandboxClaim",
                 "metadata": {"name": name, "namespace": self.namespace, "labels": labels},
-                "spec": {"sandboxTemplateRef": {"name": self.template_name}},
+                "spec": self._claim_spec(),
             }
             status, _, data = self._api.request(
                 "POST", self._claims_path(), body=json.dumps(body).encode(),
@@ -277,8 +318,6 @@ class SandboxClient:
             claim = self._json(data, "create SandboxClaim")
             self._claim_rv = (claim.get("metadata") or {}).get("resourceVersion", "")
             log.debug("created claim %s/%s rv=%s", self.namespace, name, self._claim_rv)
-            # The create response may already be Ready (a warm sandbox adopted in-process).
-            self._ready_from(claim)
             return claim
         raise SandboxError("could not pick a free SandboxClaim name after 3 attempts")
 
@@ -496,3 +535,58 @@ class SandboxClient:
             return json.loads(data.decode("utf-8"))
         except ValueError:
             raise SandboxError("%s: response is not JSON: %r" % (what, data[:200])) from None
+
+
+class _Commands:
+    """sandbox.commands (upstream's current SDK shape)."""
+
+    def __init__(self, session: SandboxClient):
+        self._s = session
+
+    def run(self, command: str, timeout: float = 60) -> ExecutionResult:
+        return self._s.run(command, timeout=timeout)
+
+
+class _Files:
+    """sandbox.files (upstream's current SDK shape)."""
+
+    def __init__(self, session: SandboxClient):
+        self._s = session
+
+    def write(self, path: str, content: Union[bytes, str], timeout: Optional[float] = None):
+        return self._s.write(path, content, timeout=timeout)
+
+    def read(self, path: str, timeout: Optional[float] = None) -> bytes:
+        return self._s.read(path, timeout=timeout)
+
+    def list(self, path: str = ".", timeout: Optional[float] = None) -> List[FileEntry]:
+        return self._s.list(path, timeout=timeout)
+
+    def exists(self, path: str, timeout: Optional[float] = None) -> bool:
+        return self._s.exists(path, timeout=timeout)
+
+
+class Sandbox:
+    """A claimed sandbox returned by SandboxClient.create_sandbox(warmpool=...)."""
+
+    def __init__(self, session: SandboxClient):
+        self._session = session
+        self.claim_name = session.claim_name
+        self.sandbox_name = session.sandbox_name
+        self.namespace = session.namespace
+        self.commands = _Commands(session)
+        self.files = _Files(session)
+
+    def is_ready(self) -> bool:
+        return self._session.is_ready()
+
+    def terminate(self) -> None:
+        """Deletes the claim (and so the sandbox). Idempotent."""
+        self._session._cleanup()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.terminate()
+        return False

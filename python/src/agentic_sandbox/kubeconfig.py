@@ -20,13 +20,21 @@ ROUTER_EXTENSION = "asb.dev/router"
 
 
 def default_kubeconfig_path(explicit: Optional[str] = None) -> str:
-    """The kubeconfig location: argument, $ASB_KUBECONFIG, $ASB_STATE_DIR/kubeconfig,
+    """The kubeconfig location: argument, $ASB_KUBECONFIG, $KUBECONFIG, $ASB_STATE_DIR/kubeconfig,
     /var/lib/asb/kubeconfig when running as root, else ~/.local/state/asb/kubeconfig."""
     if explicit:
         return os.path.expanduser(explicit)
     env = os.environ.get("ASB_KUBECONFIG")
     if env:
         return os.path.expanduser(env)
+    # kubectl's variable: a colon-separated list whose first existing file wins (this client
+    # does not merge several files, as kubectl does).
+    kube = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    for candidate in kube:
+        if os.path.exists(os.path.expanduser(candidate)):
+            return os.path.expanduser(candidate)
+    if kube:
+        return os.path.expanduser(kube[0])  # missing: load_config names it in its error
     state = os.environ.get("ASB_STATE_DIR")
     if state:
         return os.path.join(os.path.expanduser(state), "kubeconfig")
