@@ -11,6 +11,7 @@ speak it, against a real asbd with real sandboxes and real kubectl.
 import base64
 import json
 import os
+import socket
 import stat
 import sys
 import threading
@@ -56,10 +57,13 @@ class _Watch:
         self.thread.start()
 
     def _run(self):
-        for line in self.resp:
-            with self.cv:
-                self.events.append(json.loads(line))
-                self.cv.notify_all()
+        try:
+            for line in self.resp:
+                with self.cv:
+                    self.events.append(json.loads(line))
+                    self.cv.notify_all()
+        except (OSError, ValueError):
+            pass  # closed by close()
 
     def wait(self, pred, timeout=60):
         deadline = time.monotonic() + timeout
@@ -73,6 +77,13 @@ class _Watch:
                 self.cv.wait(left)
 
     def close(self):
+        # Shut the socket down first: the reader thread holds the response's buffer lock while
+        # it waits for a line, so close() alone would wait forever on a quiet watch.
+        try:
+            self.resp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+        except (AttributeError, OSError):
+            pass
+        self.thread.join(10)
         self.resp.close()
 
 
@@ -265,7 +276,7 @@ def test_our_client_current_sdk_shape_and_kubeconfig_env(asbd, kubectl, monkeypa
         assert claim["spec"]["warmPoolRef"]["name"] == POOL
         assert claim["status"]["sandbox"]["name"] == sandbox.sandbox_name
         assert sandbox.commands.run("echo hi").stdout == "hi\n"
-        r = sandbox.commands.run("exit 3")
+        r = sandbox.commands.run("sh -c 'exit 3'")
         assert r.exit_code == 3
         sandbox.files.write("dir/a.txt", b"payload")
         assert sandbox.files.read("dir/a.txt") == b"payload"
