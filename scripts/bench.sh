@@ -6,7 +6,8 @@
 # Usage: scripts/bench.sh [--quick] [--no-build] [bench ...]
 #   --quick     small sample counts (a smoke run of a minute or two)
 #   --no-build  use the binaries as they are
-#   bench ...   only these (api_bench claim_bench runtime_bench runsc_bench router_bench e2e_bench store_bench)
+#   bench ...   only these (api_bench claim_bench runtime_bench runsc_bench router_bench e2e_bench store_bench
+#               kubectl_exec_bench.py portforward_bench.py)
 # Environment: ASB_BUILD_DIR (default build).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,9 @@ benches=(
   "runtime_bench|30|5|yes"
   "runsc_bench|--runs 10|--runs 3|yes"
   "e2e_bench|--runtime all|--runtime all --quick|yes"
+  # kubectl's own paths (real kubectl against a real asbd), each beside the router doing the same
+  "kubectl_exec_bench.py|--runs 30|--runs 5|yes"
+  "portforward_bench.py|--runs 5|--runs 1 --mib 16|yes"
 )
 
 status=0
@@ -48,7 +52,10 @@ for entry in "${benches[@]}"; do
   echo "=================================================================="
   echo "== $name"
   echo "=================================================================="
-  if [[ ! -x "$BIN/$name" ]]; then
+  cmd=("$BIN/$name")
+  if [[ $name == *.py ]]; then
+    cmd=(/usr/bin/python3 "bench/$name" --bin "$BIN")
+  elif [[ ! -x "$BIN/$name" ]]; then
     echo "(not built: $BIN/$name is missing; skipped)"
     continue
   fi
@@ -58,9 +65,9 @@ for entry in "${benches[@]}"; do
   fi
   args=$full
   [[ $quick == 1 ]] && args=$short
-  echo "\$ $BIN/$name $args"
+  echo "\$ ${cmd[*]} $args"
   # shellcheck disable=SC2086  # args are word lists by design
-  "$BIN/$name" $args
+  "${cmd[@]}" $args
   rc=$?
   if [[ $rc != 0 ]]; then
     echo "bench.sh: $name FAILED (exit $rc)"
