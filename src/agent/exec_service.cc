@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "agent/shlex.h"
+#include "agent/spawn_setup.h"
 #include "base/cleanup.h"
 #include "base/unique_fd.h"
 
@@ -61,13 +62,6 @@ bool Drain(int fd, std::string& out, size_t cap, bool* truncated) {
     if (errno == EAGAIN) return true;
     return false;
   }
-}
-
-bool HaveCloseRange() {
-  // Closing one fd number nobody uses is a harmless probe; ENOSYS means no close_range.
-  static const bool have =
-      ::syscall(SYS_close_range, 0x7ffffff0u, 0x7ffffff0u, 0u) == 0 || errno != ENOSYS;
-  return have;
 }
 
 }  // namespace
@@ -138,25 +132,9 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
   posix_spawn_file_actions_addchdir_np(&actions, cwd_.c_str());
-  // Security: the child must not inherit client sockets or other agent fds, even ones a
-  // library opened without O_CLOEXEC. Only where close_range(2) exists: glibc's fallback walks
-  // /proc/self/fd and fails the whole spawn when /proc is missing (minimal rootfs, gVisor), and
-  // there our own fds are all O_CLOEXEC anyway.
-  if (HaveCloseRange()) posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  AddCloseInheritedFds(&actions);  // Security: no agent fd reaches the child
 
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  Cleanup destroy_attr([&] { posix_spawnattr_destroy(&attr); });
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  // SETSID: a new session makes the child a process-group leader, so a timeout can kill
-  // everything it started. SIGDEF/SIGMASK: the agent ignores SIGPIPE and its main thread
-  // blocks SIGTERM/SIGINT; commands must start with default dispositions and an empty mask.
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
+  const CommandSpawnAttr attr;  // new session, default signals, empty mask
 
   std::vector<char*> cargv;
   cargv.reserve(argv.size() + 1);
@@ -164,7 +142,7 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
   cargv.push_back(nullptr);
 
   pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
+  int rc = ::posix_spawnp(&pid, cargv[0], &actions, attr.get(), cargv.data(), environ);
   if (rc != 0) {
     Error e = ErrnoError(rc, "spawn");
     e.message = "[Errno " + std::to_string(rc) + "] " + StrError(rc) + ": " + PyRepr(argv[0]);

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "agent/spawn_setup.h"
 #include "base/cleanup.h"
 
 extern char** environ;
@@ -21,12 +22,6 @@ extern char** environ;
 namespace asb::agent {
 
 namespace {
-
-bool HaveCloseRange() {
-  static const bool have =
-      ::syscall(SYS_close_range, 0x7ffffff0u, 0x7ffffff0u, 0u) == 0 || errno != ENOSYS;
-  return have;
-}
 
 Status MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
   int p[2];
@@ -184,19 +179,9 @@ Result<std::unique_ptr<InteractiveProcess>> InteractiveProcess::Spawn(const Inte
     posix_spawn_file_actions_adddup2(&actions, child_err.get(), 2);
   }
   posix_spawn_file_actions_addchdir_np(&actions, o.cwd.c_str());
-  // Security: no agent fd (client sockets) reaches the child; see ExecService for the guard.
-  if (HaveCloseRange()) posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  AddCloseInheritedFds(&actions);  // Security: no agent fd reaches the child
 
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  Cleanup destroy_attr([&] { posix_spawnattr_destroy(&attr); });
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
+  const CommandSpawnAttr attr;  // new session, default signals, empty mask
 
   std::vector<char*> cargv;
   for (const std::string& a : o.argv) cargv.push_back(const_cast<char*>(a.c_str()));
@@ -208,7 +193,7 @@ Result<std::unique_ptr<InteractiveProcess>> InteractiveProcess::Spawn(const Inte
     cenv.push_back(nullptr);
     envp = cenv.data();
   }
-  int rc = ::posix_spawnp(&p->pid_, cargv[0], &actions, &attr, cargv.data(), envp);
+  int rc = ::posix_spawnp(&p->pid_, cargv[0], &actions, attr.get(), cargv.data(), envp);
   if (rc != 0) {
     p->pid_ = -1;
     Error e = ErrnoError(rc, "spawn");

@@ -1,0 +1,31 @@
+// What every command asb-agent starts gets, for ExecService (/execute) and InteractiveProcess
+// (kubectl exec): one copy of the fd guard and the spawn attributes.
+#pragma once
+
+#include <spawn.h>
+
+namespace asb::agent {
+
+// Security: the child must not inherit client sockets or other agent fds, even ones a library
+// opened without O_CLOEXEC. Only where close_range(2) exists: glibc's fallback walks
+// /proc/self/fd and fails the whole spawn when /proc is missing (minimal rootfs, gVisor), and
+// there our own fds are all O_CLOEXEC anyway.
+void AddCloseInheritedFds(posix_spawn_file_actions_t* actions);
+
+// posix_spawn attributes for a command. SETSID: a new session makes the child a process-group
+// leader, so a timeout or a dropped client can kill everything it started. SIGDEF/SIGMASK: the
+// agent ignores SIGPIPE and its main thread blocks SIGTERM/SIGINT; commands must start with
+// default dispositions and an empty mask.
+class CommandSpawnAttr {
+ public:
+  CommandSpawnAttr();
+  ~CommandSpawnAttr();
+  CommandSpawnAttr(const CommandSpawnAttr&) = delete;
+  CommandSpawnAttr& operator=(const CommandSpawnAttr&) = delete;
+  const posix_spawnattr_t* get() const { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+};
+
+}  // namespace asb::agent
