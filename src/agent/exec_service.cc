@@ -176,6 +176,7 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
       }
+      KillProcessGroupUntilGone(pid);
       return timed_out();
     }
     pollfd fds[3];
@@ -210,6 +211,7 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
       ::kill(-pid, SIGKILL);
       while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
+      KillProcessGroupUntilGone(pid);
       return tl::unexpected(e);
     }
     if (out_idx >= 0 && fds[out_idx].revents)

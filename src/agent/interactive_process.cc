@@ -229,6 +229,7 @@ void InteractiveProcess::Kill() {
   if (reaped_ || pid_ < 0) return;
   ::kill(-pid_, SIGKILL);
   ::kill(pid_, SIGKILL);
+  killed_ = true;
 }
 
 int InteractiveProcess::Reaped(pid_t got, int status) {
@@ -244,6 +245,8 @@ int InteractiveProcess::Reaped(pid_t got, int status) {
   } else {
     exit_code_ = 1;
   }
+  // The leader is reaped now, so the group empties once every member is dead and reaped.
+  if (killed_) KillProcessGroupUntilGone(pid_);
   return exit_code_;
 }
 

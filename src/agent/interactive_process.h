@@ -73,6 +73,7 @@ class InteractiveProcess {
   UniqueFd stderr_;
   std::mutex mu_;
   bool reaped_ = false;  // guarded by mu_: after waitpid the pid may be reused
+  bool killed_ = false;  // guarded by mu_: Kill() ran, so the group is emptied at reaping
   int exit_code_ = 0;
   // Records a waitpid result under mu_.
   int Reaped(pid_t got, int status);

@@ -4,7 +4,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "base/log.h"
 
 namespace asb::agent {
 
@@ -35,5 +40,21 @@ CommandSpawnAttr::CommandSpawnAttr() {
 }
 
 CommandSpawnAttr::~CommandSpawnAttr() { posix_spawnattr_destroy(&attr_); }
+
+bool KillProcessGroupUntilGone(pid_t pgid, int budget_ms) {
+  if (pgid <= 1) return true;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(budget_ms);
+  std::chrono::microseconds pause(100);
+  while (true) {
+    if (::kill(-pgid, SIGKILL) < 0 && errno == ESRCH) return true;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ASB_LOG(WARN, "process group still has members after SIGKILLs", "pgid", pgid);
+      return false;
+    }
+    // Killed members need the init to reap them before the group is empty.
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(10000));
+  }
+}
 
 }  // namespace asb::agent

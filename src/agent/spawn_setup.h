@@ -3,6 +3,7 @@
 #pragma once
 
 #include <spawn.h>
+#include <sys/types.h>
 
 namespace asb::agent {
 
@@ -27,5 +28,13 @@ class CommandSpawnAttr {
  private:
   posix_spawnattr_t attr_;
 };
+
+// Security: SIGKILLs process group `pgid` until no member is left, so a fork bomb that outruns
+// one kill(2) does not survive its command's timeout. One signal is not enough: members that
+// were forking while it was sent can leave children the kernel never signalled. Zombies count
+// as members, so the leader must already be reaped (orphans are reaped by the agent's init).
+// Gives up after `budget`, returning false; a member that left the group (setsid, setpgid)
+// is not reached.
+bool KillProcessGroupUntilGone(pid_t pgid, int budget_ms = 2000);
 
 }  // namespace asb::agent
