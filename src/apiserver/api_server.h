@@ -39,8 +39,8 @@ namespace asb::apiserver {
 struct ApiServerOptions {
   // Bearer token every request must carry; empty disables authentication (tests only).
   std::string token;
-  // The node behind pods/exec, pods/attach and pods/log (not owned; must outlive the server).
-  // nullptr: those answer 503.
+  // The node behind pods/exec, pods/attach, pods/log and pods/portforward (not owned; must
+  // outlive the server). nullptr: those answer 503.
   PodStreams* pod_streams = nullptr;
   // host:port advertised in /api serverAddressByClientCIDRs.
   std::string advertise_address = "127.0.0.1:6443";
@@ -51,10 +51,6 @@ struct ApiServerOptions {
   // How often a streaming watch checks that its client is still there.
   std::chrono::milliseconds watch_poll = std::chrono::milliseconds(500);
   Clock* clock = nullptr;  // nullptr = RealClock; used for Table AGE cells
-  // Opens a connection to `port` of pod ns/name for pods/portforward (asbd: the node's DialPod,
-  // or the embedded component behind a mirror pod). Unset: port-forward answers 503.
-  std::function<Result<UniqueFd>(const std::string& ns, const std::string& pod, uint16_t port)>
-      dial_pod;
 };
 
 class ApiServer {

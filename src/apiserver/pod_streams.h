@@ -24,8 +24,8 @@ struct PodLogFiles {
 class PodStreams {
  public:
   virtual ~PodStreams() = default;
-  // A connection to `port` inside pod ns/name's sandbox. kNotFound (not on this node),
-  // kUnavailable (not running), dial errors.
+  // A connection to `port` inside pod ns/name's sandbox (exec, attach, port-forward all dial
+  // here). kNotFound (not on this node), kUnavailable (not running), dial errors.
   [[nodiscard]] virtual Result<UniqueFd> DialPod(const std::string& ns, const std::string& pod,
                                                  uint16_t port) = 0;
   // The output files of pod ns/name (its one container). kNotFound when the node has none.

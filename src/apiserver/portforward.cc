@@ -59,7 +59,8 @@ http::Response ServePortForward(store::Store& store, const ApiServerOptions& opt
     return StatusResponse(400, "BadRequest",
                           "unable to forward port because pod is not running. Current status=" +
                               (phase.empty() ? std::string("Pending") : phase));
-  if (!options.dial_pod)
+  PodStreams* streams = options.pod_streams;
+  if (!streams)
     return StatusResponse(503, "ServiceUnavailable",
                           "port-forward is not available on this server");
 
@@ -67,10 +68,10 @@ http::Response ServePortForward(store::Store& store, const ApiServerOptions& opt
   if (!Has(HeaderTokens(req, "Connection"), "upgrade") || upgrade.empty())
     return StatusResponse(400, "BadRequest",
                           "port-forward needs a protocol upgrade (Connection: Upgrade)");
-  auto dial = options.dial_pod;
-  auto run = [dial, ns, name](ByteTransport& transport) {
+  auto run = [streams, ns, name](ByteTransport& transport) {
     PortForwardSession session(
-        transport, [&](uint16_t port) { return dial(ns, name, port); }, ns + "/" + name);
+        transport, [&](uint16_t port) { return streams->DialPod(ns, name, port); },
+        ns + "/" + name);
     session.Run();
   };
   if (Has(upgrade, "websocket")) {

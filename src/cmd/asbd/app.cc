@@ -80,13 +80,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   apiserver::ApiServerOptions api_opts;
   api_opts.token = d->token_;
   api_opts.advertise_address = config.api_listen;
-  d->pod_streams_ = std::make_unique<NodePodStreams>(config.state_dir);
-  api_opts.pod_streams = d->pod_streams_.get();
   d->dialer_ = std::make_unique<PodDialer>(*d->store_);
-  api_opts.dial_pod = [dialer = d->dialer_.get()](const std::string& ns, const std::string& pod,
-                                                  uint16_t port) {
-    return dialer->Dial(ns, pod, port);
-  };
+  d->pod_streams_ = std::make_unique<NodePodStreams>(config.state_dir, *d->dialer_);
+  api_opts.pod_streams = d->pod_streams_.get();
   d->api_ = std::make_unique<apiserver::ApiServer>(*d->store_, api_opts);
   // The HTTP server listens on an internal loopback port; the public port is the TlsFront,
   // which relays TLS (kubectl) and plaintext (asbctl, Python client) connections to it.
@@ -146,8 +142,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   node_opts.on_pod_forgotten = [streams = d->pod_streams_.get()](const std::string& uid) {
     streams->Forget(uid);
   };
-  d->node_ =
-      std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->images_, node_opts);
+  d->node_ = std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->images_, node_opts);
   ASB_RETURN_IF_ERROR(d->node_->Start());
   d->pod_streams_->Attach(d->node_.get(),
                           static_cast<runtime::native::NativeRuntime*>(d->native_.get()),

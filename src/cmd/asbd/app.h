@@ -13,8 +13,8 @@
 #include "apiserver/tls_front.h"
 #include "base/result.h"
 #include "cmd/asbd/config.h"
-#include "cmd/asbd/node_pod_streams.h"
 #include "cmd/asbd/mirror_pods.h"
+#include "cmd/asbd/node_pod_streams.h"
 #include "cmd/asbd/pod_dialer.h"
 #include "cmd/asbd/sandbox_backend.h"
 #include "controller/manager.h"
@@ -57,8 +57,8 @@ class Daemon {
   std::string kubeconfig_path_;
   std::string router_url_;
   std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<PodDialer> dialer_;            // before pod_streams_, which dials through it
   std::unique_ptr<NodePodStreams> pod_streams_;  // exec/attach/log: attached once the node runs
-  std::unique_ptr<PodDialer> dialer_;
   std::unique_ptr<apiserver::ApiServer> api_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<apiserver::TlsFront> front_;

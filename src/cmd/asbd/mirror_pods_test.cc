@@ -1,5 +1,6 @@
-// MirrorPods over the memory store (the store's own semantics, no database): static pods and Service, workload pods with owner
-// references and status, read-only repair, and cascading removal with the workload.
+// MirrorPods over the memory store (the store's own semantics, no database): static pods and
+// Service, workload pods with owner references and status, read-only repair, and cascading removal
+// with the workload.
 #include "cmd/asbd/mirror_pods.h"
 
 #include <gtest/gtest.h>

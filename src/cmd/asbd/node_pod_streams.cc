@@ -18,9 +18,7 @@ void NodePodStreams::Attach(node::NodeAgent* node, runtime::native::NativeRuntim
 
 Result<UniqueFd> NodePodStreams::DialPod(const std::string& ns, const std::string& pod,
                                          uint16_t port) {
-  std::shared_lock l(mu_);
-  if (!node_) return MakeError(Code::kUnavailable, "asbd is starting or shutting down");
-  return node_->DialPod(ns, pod, port);
+  return dialer_.Dial(ns, pod, port);
 }
 
 // Guarded by the caller's lock on mu_.

@@ -1,5 +1,6 @@
-// The API server's PodStreams in the embedded daemon: dials through the node agent and finds a
-// pod's output where its runtime keeps it (Runtime::LogPath, plus its older half ".1").
+// The API server's PodStreams in the embedded daemon: dials through PodDialer (the node, or the
+// embedded component behind a mirror pod) and finds a pod's output where its runtime keeps it
+// (Runtime::LogPath, plus its older half ".1").
 //
 // `kubectl logs --previous`: when a container exits, its output is copied to
 // <state>/pod-logs/<pod uid>.previous.log before the runtime removes the sandbox (the node's
@@ -14,6 +15,7 @@
 #include <string_view>
 
 #include "apiserver/pod_streams.h"
+#include "cmd/asbd/pod_dialer.h"
 #include "node/node_agent.h"
 #include "runtime/native/native_runtime.h"
 #include "runtime/runsc/runsc_runtime.h"
@@ -22,7 +24,9 @@ namespace asb::asbd {
 
 class NodePodStreams final : public apiserver::PodStreams {
  public:
-  explicit NodePodStreams(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+  // Every dial (exec, attach, port-forward) goes through `dialer`, which knows mirror pods.
+  NodePodStreams(std::string state_dir, PodDialer& dialer)
+      : state_dir_(std::move(state_dir)), dialer_(dialer) {}
 
   void Attach(node::NodeAgent* node, runtime::native::NativeRuntime* native,
               runtime::RunscRuntime* gvisor);
@@ -40,6 +44,7 @@ class NodePodStreams final : public apiserver::PodStreams {
   std::string PreviousLog(const std::string& uid) const;
 
   const std::string state_dir_;
+  PodDialer& dialer_;
   std::shared_mutex mu_;
   node::NodeAgent* node_ = nullptr;                   // guarded by mu_
   runtime::native::NativeRuntime* native_ = nullptr;  // guarded by mu_
