@@ -5,6 +5,7 @@ Needs the daemon fixture from tests/e2e/conftest.py (owned by the API server wor
 serves the router these tests skip with a loud reason.
 """
 
+import base64
 import concurrent.futures
 import hashlib
 import json
@@ -21,7 +22,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SEED = os.path.join(REPO, "examples", "seed")
 sys.path.insert(0, os.path.join(REPO, "python", "src"))
 
-from agentic_sandbox import SandboxClient, SandboxTemplateNotFoundError, load_config  # noqa: E402
+from agentic_sandbox import (SandboxClient, SandboxConnectionError,  # noqa: E402
+                             SandboxTemplateNotFoundError, load_config)
 
 # Candidate names of the conftest's daemon fixture, newest convention first.
 _DAEMON_FIXTURES = ("asbd", "asbd_server", "daemon", "asbd_daemon")
@@ -185,3 +187,23 @@ def test_unknown_template_fails_fast(asb_env):
         with SandboxClient("no-such-template", kubeconfig=kubeconfig, sandbox_ready_timeout=60):
             pass
     assert time.monotonic() - start < 30
+
+
+def test_tls_trusts_only_the_kubeconfig_ca(asb_env, tmp_path):
+    """The client verifies asbd's certificate against the kubeconfig's CA (and nothing else):
+    a kubeconfig naming another CA fails clearly instead of talking to an unverified server."""
+    kubeconfig, _ = asb_env
+    kc = json.load(open(kubeconfig))
+    assert kc["clusters"][0]["cluster"]["server"].startswith("https://"), kc["clusters"][0]
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=other-ca",
+                    "-keyout", str(tmp_path / "ca.key"), "-out", str(tmp_path / "ca.crt")],
+                   check=True, capture_output=True)
+    kc["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
+        (tmp_path / "ca.crt").read_bytes()).decode()
+    other = tmp_path / "kubeconfig"
+    other.write_text(json.dumps(kc))
+    with pytest.raises(SandboxConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        with SandboxClient("python-runtime-template", kubeconfig=str(other),
+                           sandbox_ready_timeout=10):
+            pass
