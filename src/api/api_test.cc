@@ -136,6 +136,14 @@ INSTANTIATE_TEST_SUITE_P(
             R"({"metadata":{"name":"s"},"spec":{"podTemplate":{"spec":{"containers":[{"name":"a","image":"i","resources":{"limits":{"memory":"-1Gi"}}}]}}}})",
             "spec.podTemplate.spec.containers[0].resources.limits.memory", "FieldValueInvalid"},
         BadCase{
+            "pod request above its limit", PodResource,
+            R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"i","resources":{"requests":{"cpu":"2"},"limits":{"cpu":"1"}}}]}})",
+            "spec.containers[0].resources.requests[cpu]", "FieldValueInvalid"},
+        BadCase{
+            "template request above its limit", SandboxTemplateResource,
+            R"({"metadata":{"name":"t"},"spec":{"podTemplate":{"spec":{"containers":[{"name":"a","image":"i","resources":{"requests":{"memory":"1Gi"},"limits":{"memory":"512Mi"}}}]}}}})",
+            "spec.podTemplate.spec.containers[0].resources.requests.memory", "FieldValueInvalid"},
+        BadCase{
             "label key", SandboxWarmPoolResource,
             R"({"metadata":{"name":"p","labels":{"a/b/c":"x"}},"spec":{"replicas":1,"sandboxTemplateRef":{"name":"t"}}})",
             "metadata.labels", "FieldValueInvalid"},
@@ -206,6 +214,12 @@ TEST(Validation, NamesQuantitiesAndMetadataAsKubernetes) {
                 "spec.containers[0].resources.limits[cpu]: Invalid value: \"lots\": quantities "
                 "must match the regular expression "
                 "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"});
+  EXPECT_EQ(messages(PodResource(),
+                     R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"i",)"
+                     R"("resources":{"requests":{"cpu":"1500m"},"limits":{"cpu":"1"}}}]}})"),
+            std::vector<std::string>{
+                "spec.containers[0].resources.requests[cpu]: Invalid value: \"1500m\": must be "
+                "less than or equal to cpu limit of 1"});
   EXPECT_EQ(
       messages(SandboxTemplateResource(),
                R"({"metadata":{"name":"t"},"spec":{"podTemplate":{"spec":{"containers":[{"name":)"

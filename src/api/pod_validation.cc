@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "base/k8s_names.h"
 #include "api/quantity.h"
+#include "base/k8s_names.h"
 
 namespace asb::api {
 
@@ -51,6 +51,22 @@ void ValidateQuantities(const Json& resources, const std::string& path, Quantity
           break;
       }
     }
+  }
+  // A request above its limit can never be met (Kubernetes' ValidateResourceRequirements).
+  const Json* limits = resources.contains("limits") ? &resources["limits"] : nullptr;
+  const Json* requests = resources.contains("requests") ? &resources["requests"] : nullptr;
+  if (!limits || !requests || !limits->is_object() || !requests->is_object()) return;
+  for (auto r = requests->begin(); r != requests->end(); ++r) {
+    auto l = limits->find(r.key());
+    if (l == limits->end()) continue;
+    auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : DumpJson(v); };
+    auto req = ParseQuantityMilli(text(r.value()));
+    auto lim = ParseQuantityMilli(text(*l));
+    if (!req || !lim || *req <= *lim) continue;  // unparsable ones are reported above
+    std::string field =
+        path + ".requests" + (style == QuantityStyle::kCore ? "[" + r.key() + "]" : "." + r.key());
+    out->push_back({FieldErrorType::kInvalid, field, text(r.value()),
+                    "must be less than or equal to " + r.key() + " limit of " + text(*l)});
   }
 }
 
