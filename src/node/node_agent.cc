@@ -35,13 +35,14 @@ NodeAgent::NodeAgent(store::Store& store, std::map<std::string, runtime::Runtime
     : store_(store),
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : RealClock::Get()),
+      timers_(options_.clock != nullptr ? *options_.clock : MonotonicClock::Get()),
       runtimes_(std::move(runtimes), options_.default_runtime_class),
       preparer_(images),
       writer_(store_),
       events_(store_, clock_, options_.node_name),
-      // Every deadline is a time on clock_ (converted to a delay in Sync), and the queue waits on
+      // Every deadline is a time on timers_ (converted to a delay in Sync), and the queue waits on
       // the same clock, so a FakeClock drives the whole schedule.
-      queue_(clock_, QueueOptions{.name = "node", .workers = options_.workers},
+      queue_(timers_, QueueOptions{.name = "node", .workers = options_.workers},
              [this](const std::string& key) -> Result<Requeue> {
                Sync(key);
                return Requeue::None();
@@ -192,11 +193,11 @@ void NodeAgent::Sync(const std::string& key) {
   Next next = SyncPod(key);
   // Rounded up: a timer never fires before the pod's deadline (which would sync it for nothing).
   if (next && !stopping_)
-    queue_.AddAfter(key, std::chrono::ceil<milliseconds>(*next - clock_.Now()));
+    queue_.AddAfter(key, std::chrono::ceil<milliseconds>(*next - timers_.Now()));
 }
 
 NodeAgent::Next NodeAgent::SyncPod(const std::string& key) {
-  const SystemTime now = clock_.Now();
+  const SystemTime now = timers_.Now();
   size_t slash = key.find('/');
   const std::string ns = key.substr(0, slash);
   const std::string name = key.substr(slash + 1);
@@ -261,8 +262,8 @@ NodeAgent::Next NodeAgent::SyncPod(const std::string& key) {
   Next next;
   if (rec->sandbox.exists) next = SyncRunning(*rec, pod, *plan);
   if (!rec->sandbox.exists && !Finished(rec->view)) {
-    next = rec->restart.MayStart(clock_.Now()) ? StartSandbox(*rec, pod, *plan, rt)
-                                               : Next(rec->restart.next_start_at());
+    next = rec->restart.MayStart(timers_.Now()) ? StartSandbox(*rec, pod, *plan, rt)
+                                                : Next(rec->restart.next_start_at());
   }
   return WriteStatusThen(pod, *rec, next);
 }
@@ -278,7 +279,7 @@ NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const P
     c.state = ContainerView::State::kWaiting;
     c.waiting_reason = kReasonErrImagePull;
     c.waiting_message = prepared.error().message;
-    milliseconds delay = rec.restart.OnPullFailed(clock_.Now());
+    milliseconds delay = rec.restart.OnPullFailed(timers_.Now());
     ASB_LOG(WARN, "node: image pull failed", "pod", rec.pod.key, "image", plan.container.image,
             "error", c.waiting_message, "retry_ms", delay.count());
     events_.Warning(pod, "Failed", c.waiting_message);
@@ -292,7 +293,7 @@ NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const P
     c.state = ContainerView::State::kWaiting;
     c.waiting_reason = kReasonRunContainerError;
     c.waiting_message = message;
-    milliseconds delay = rec.restart.OnStartFailed(clock_.Now());
+    milliseconds delay = rec.restart.OnStartFailed(timers_.Now());
     ASB_LOG(WARN, "node: starting sandbox failed", "pod", rec.pod.key, "error", message, "retry_ms",
             delay.count());
     events_.Warning(pod, "Failed", "Error: " + message);
@@ -316,7 +317,7 @@ NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const P
   }
   const auto start_ms =
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  const SystemTime now = clock_.Now();
+  const SystemTime now = timers_.Now();
   if (rec.restart.OnStarted(now)) ++c.restart_count;
   rec.sandbox.exists = true;
   rec.sandbox.id = spec.id;
@@ -324,7 +325,7 @@ NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const P
   events_.Normal(pod, "Created", "Created container " + plan.container.name);
   events_.Normal(pod, "Started", "Started container " + plan.container.name);
   c.state = ContainerView::State::kRunning;
-  c.started_at = now;
+  c.started_at = clock_.Now();
   c.image_id = prepared->image_id;
   c.container_id = std::string(rt->name()) + "://" + spec.id;
   c.ready = false;
@@ -344,7 +345,7 @@ NodeAgent::Next NodeAgent::SyncRunning(PodRecord& rec, const Json& pod, const Po
   if (!st) {
     if (st.error().code != Code::kNotFound) {
       ASB_LOG(WARN, "node: inspect failed", "pod", rec.pod.key, "error", st.error().message);
-      return clock_.Now() + options_.exit_check_interval;
+      return timers_.Now() + options_.exit_check_interval;
     }
     status.state = runtime::SandboxState::kExited;
     status.exit_code = 137;
@@ -352,7 +353,7 @@ NodeAgent::Next NodeAgent::SyncRunning(PodRecord& rec, const Json& pod, const Po
   } else {
     status = *st;
   }
-  const SystemTime now = clock_.Now();
+  const SystemTime now = timers_.Now();
   if (status.state == runtime::SandboxState::kRunning) {
     // The runtime has no exit events: a running sandbox is inspected every exit_check_interval,
     // or sooner when its probe is due.
@@ -364,7 +365,7 @@ NodeAgent::Next NodeAgent::SyncRunning(PodRecord& rec, const Json& pod, const Po
     }
     if (rec.probe.Due(now)) {
       ProbeOutcome out = RunProbe(*rt, rec.sandbox.id, *probe);
-      switch (rec.probe.OnResult(out.success, clock_.Now())) {
+      switch (rec.probe.OnResult(out.success, timers_.Now())) {
         case ProbeTracker::Change::kBecameReady:
           ASB_LOG(DEBUG, "node: pod ready", "pod", rec.pod.key);
           break;
@@ -389,7 +390,7 @@ NodeAgent::Next NodeAgent::SyncRunning(PodRecord& rec, const Json& pod, const Po
   t.reason = TerminatedReason(t.exit_code, status.oom_killed);
   t.message = status.message;
   t.started_at = c.state == ContainerView::State::kRunning ? c.started_at : status.started_at;
-  t.finished_at = status.finished_at != SystemTime{} ? status.finished_at : now;
+  t.finished_at = status.finished_at != SystemTime{} ? status.finished_at : clock_.Now();
   if (t.started_at == SystemTime{}) t.started_at = status.started_at;
   if (options_.on_container_exited && rt != nullptr)
     options_.on_container_exited(rec.pod.uid, rec.sandbox.id, rt->name());
@@ -423,7 +424,7 @@ NodeAgent::Next NodeAgent::SyncRunning(PodRecord& rec, const Json& pod, const Po
 }
 
 NodeAgent::Next NodeAgent::HandleDeletion(const std::string& key, const Json& pod) {
-  const SystemTime now = clock_.Now();
+  const SystemTime now = timers_.Now();
   std::shared_ptr<PodRecord> rec = FindRecord(key);
   const std::string uid = GetString(pod, "metadata.uid");
   const std::string id = rec ? rec->sandbox.id : SandboxIdForUid(uid);
@@ -477,10 +478,10 @@ NodeAgent::Next NodeAgent::HandleDeletion(const std::string& key, const Json& po
 
 NodeAgent::Next NodeAgent::AfterWriteError(const Error& error, const std::string& what,
                                            const std::string& key) {
-  if (error.code == Code::kAborted) return clock_.Now();  // changed meanwhile: re-read
+  if (error.code == Code::kAborted) return timers_.Now();  // changed meanwhile: re-read
   if (error.code == Code::kNotFound) return std::nullopt;
   ASB_LOG(WARN, "node: " + what + " failed", "pod", key, "error", error.message);
-  return clock_.Now() + kStoreRetry;
+  return timers_.Now() + kStoreRetry;
 }
 
 NodeAgent::Next NodeAgent::WriteStatusThen(Json& pod, const PodRecord& rec, Next next) {
@@ -504,7 +505,7 @@ Status NodeAgent::Recover() {
       continue;
     }
     // Re-adopt: keep its start time and readiness; the probe confirms it right away.
-    const SystemTime now = clock_.Now();
+    const SystemTime now = timers_.Now();
     rec->sandbox.exists = true;
     rec->sandbox.id = r.sandbox_id;
     SetRunning(*rec, r.runtime, true);
@@ -512,7 +513,7 @@ Status NodeAgent::Recover() {
     ContainerView& c = rec->view.container;
     c.state = ContainerView::State::kRunning;
     if (c.started_at == SystemTime{}) {
-      c.started_at = r.running->started_at != SystemTime{} ? r.running->started_at : now;
+      c.started_at = r.running->started_at != SystemTime{} ? r.running->started_at : clock_.Now();
     }
     c.container_id = std::string(r.runtime->name()) + "://" + r.sandbox_id;
     if (auto plan = ParsePod(*r.pod); plan && plan->container.readiness) {
@@ -561,7 +562,7 @@ void NodeAgent::SetRunning(PodRecord& rec, runtime::Runtime* rt, bool running) {
 
 NodeAgent::Next NodeAgent::Forget(const std::string& key, const std::shared_ptr<PodRecord>& rec) {
   if (!runtimes_.StopEverywhere(rec->sandbox.id, milliseconds(0))) {
-    return clock_.Now() + kStoreRetry;
+    return timers_.Now() + kStoreRetry;
   }
   EraseRecord(key);
   return std::nullopt;

@@ -18,7 +18,7 @@
 //
 // Time: every deadline (probe, exit check, back-off, retry) and every status timestamp is read
 // from NodeOptions::clock, and the queue waits on that clock too, so tests drive the node on a
-// FakeClock (Advance, then WakeTimers).
+// FakeClock (Advance, then WakeTimers). In a daemon deadlines are monotonic, timestamps wall time.
 //
 // Sandbox id = the pod uid (made filesystem-safe), hostname = the pod name.
 //
@@ -72,7 +72,8 @@ struct NodeOptions {
   std::chrono::milliseconds max_termination_grace{0};
   // Grace for sandboxes found at startup whose pod no longer exists.
   std::chrono::milliseconds orphan_grace{1000};
-  // Every deadline and timestamp (see the file comment); nullptr = RealClock.
+  // Every deadline and timestamp (see the file comment). nullptr: timestamps from RealClock,
+  // deadlines from MonotonicClock (so a stepped wall clock never stalls a probe or a restart).
   Clock* clock = nullptr;
   // Called just before an exited container's sandbox is removed (so its output can be kept for
   // `kubectl logs --previous`), with the pod uid, sandbox id and runtime name; and once the node
@@ -146,7 +147,8 @@ class NodeAgent {
 
   store::Store& store_;
   NodeOptions options_;
-  Clock& clock_;
+  Clock& clock_;   // timestamps in status and events
+  Clock& timers_;  // deadlines: monotonic unless a test clock is given
   RuntimeSet runtimes_;
   SandboxPreparer preparer_;
   PodWriter writer_;
