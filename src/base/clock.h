@@ -25,6 +25,25 @@ class RealClock final : public Clock {
   }
 };
 
+// Monotonic time in SystemTime's type: the wall time when first used plus steady_clock's time
+// since, so deadlines measured on it don't move when the wall clock is stepped (NTP at boot, an
+// operator's `date -s`). For schedules (timers, back-off), not for timestamps users read.
+class MonotonicClock final : public Clock {
+ public:
+  SystemTime Now() const override {
+    return origin_ + std::chrono::duration_cast<SystemTime::duration>(
+                         std::chrono::steady_clock::now() - steady_origin_);
+  }
+  static MonotonicClock& Get() {
+    static MonotonicClock c;
+    return c;
+  }
+
+ private:
+  const SystemTime origin_ = std::chrono::system_clock::now();
+  const std::chrono::steady_clock::time_point steady_origin_ = std::chrono::steady_clock::now();
+};
+
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(SystemTime start = SystemTime{} + std::chrono::hours(24 * 365 * 56))

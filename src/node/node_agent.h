@@ -7,15 +7,20 @@
 // KeyedQueue (base/keyed_queue.h, the controllers' queue too); a few workers run Sync(key) — read
 // the pod and the sandbox, act, write status only when it changed — and ask to be woken again at
 // the next probe, exit check or back-off deadline. No thread sleeps per pod; a slow start (gVisor:
-// ~300 ms) occupies one worker.
+// ~300 ms) occupies one worker. The parts it composes, each in its own file:
+//   runtime_set.h       runtime class -> runtime, never falling back to a weaker one
+//   sandbox_preparer.h  image resolution and the SandboxSpec (ErrImagePull vs RunContainerError)
+//   probe_tracker.h     the readiness-probe schedule and thresholds
+//   restart_tracker.h   restart policy, crash-loop and image-pull back-off
+//   recovery.h          adopt / restart / stop what an earlier asbd left running
+//   pod_writer.h        binding, the teardown finalizer and status writes
+//   pod_record.h        what the node knows about one pod, restored from its stored status
 //
-// Runtime classes: unset -> NodeOptions::default_runtime_class; "native" and "gvisor" pick the
-// runtime registered under that name. Any other class, or one whose runtime isn't available,
-// fails the pod (RuntimeClassNotFound): the node never falls back to a weaker isolation.
+// Time: every deadline (probe, exit check, back-off, retry) and every status timestamp is read
+// from NodeOptions::clock, and the queue waits on that clock too, so tests drive the node on a
+// FakeClock (Advance, then WakeTimers). In a daemon deadlines are monotonic, timestamps wall time.
 //
-// Sandbox id = the pod uid (made filesystem-safe), hostname = the pod name. Restarting asbd
-// re-adopts running sandboxes, restarts the ones that died (restartCount+1) and stops every
-// sandbox whose pod is gone, so nothing leaks across restarts.
+// Sandbox id = the pod uid (made filesystem-safe), hostname = the pod name.
 //
 // Thread-safe.
 #pragma once
@@ -28,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -38,16 +44,16 @@
 #include "base/unique_fd.h"
 #include "image/image_resolver.h"
 #include "node/pod_events.h"
+#include "node/pod_record.h"
 #include "node/pod_spec.h"
 #include "node/pod_status.h"
+#include "node/pod_writer.h"
+#include "node/runtime_set.h"
+#include "node/sandbox_preparer.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 
 namespace asb::node {
-
-// The finalizer the node puts on every pod before starting its sandbox; removed after the
-// sandbox is stopped, so a pod never disappears from the store while its sandbox still runs.
-inline constexpr char kSandboxFinalizer[] = "agents.asb.dev/sandbox-teardown";
 
 struct NodeOptions {
   std::string node_name = "asb-node";
@@ -66,7 +72,9 @@ struct NodeOptions {
   std::chrono::milliseconds max_termination_grace{0};
   // Grace for sandboxes found at startup whose pod no longer exists.
   std::chrono::milliseconds orphan_grace{1000};
-  Clock* clock = nullptr;  // timestamps in pod status; nullptr = RealClock
+  // Every deadline and timestamp (see the file comment). nullptr: timestamps from RealClock,
+  // deadlines from MonotonicClock (so a stepped wall clock never stalls a probe or a restart).
+  Clock* clock = nullptr;
   // Called just before an exited container's sandbox is removed (so its output can be kept for
   // `kubectl logs --previous`), with the pod uid, sandbox id and runtime name; and once the node
   // forgets a pod (deleted, replaced), with its uid. Must not block for long.
@@ -108,63 +116,42 @@ class NodeAgent {
   };
   [[nodiscard]] Result<PodSandbox> SandboxOf(const std::string& ns, const std::string& pod);
 
+  // Makes the queue re-read the clock for due deadlines: with a FakeClock, call after Advance.
+  void WakeTimers() { queue_.Wake(); }
+
  private:
-  using SteadyTime = std::chrono::steady_clock::time_point;
-
-  struct PodRecord {
-    std::string key;  // namespace/name
-    std::string ns;
-    std::string name;
-    std::string uid;
-    std::string sandbox_id;
-    // Guarded by NodeAgent::mu_ (DialPod reads them); written only by the key's worker.
-    runtime::Runtime* runtime = nullptr;
-    bool running = false;
-
-    bool sandbox_exists = false;  // a sandbox we started/adopted and haven't stopped
-    bool has_run = false;         // a sandbox ran before: the next start is a restart
-    PodView view;
-    int consecutive_restarts = 0;  // back-off exponent
-    int pull_failures = 0;
-    SteadyTime next_start_at{};
-    SteadyTime started_steady{};
-    // Readiness probe state.
-    SteadyTime next_probe_at{};
-    std::chrono::milliseconds fast_interval{0};
-    bool ever_ready = false;
-    int successes = 0;
-    int failures = 0;
-  };
+  using Next = std::optional<SystemTime>;  // when to sync the pod again; nullopt: on events only
 
   void WatchLoop();
   // Waits `d` or until Stop(), whichever comes first.
   void WaitForStop(std::chrono::milliseconds d);
   void Sync(const std::string& key);
-  // The body of Sync; returns when the key should be synced again (nullopt: only on events).
-  std::optional<SteadyTime> SyncPod(const std::string& key);
-  std::optional<SteadyTime> SyncRunning(PodRecord& rec, const Json& pod, const PodPlan& plan);
-  std::optional<SteadyTime> StartSandbox(PodRecord& rec, const Json& pod, const PodPlan& plan,
-                                         runtime::Runtime* rt);
-  std::optional<SteadyTime> HandleDeletion(const std::string& key, const Json& pod);
+  // The body of Sync.
+  Next SyncPod(const std::string& key);
+  Next SyncRunning(PodRecord& rec, const Json& pod, const PodPlan& plan);
+  Next StartSandbox(PodRecord& rec, const Json& pod, const PodPlan& plan, runtime::Runtime* rt);
+  Next HandleDeletion(const std::string& key, const Json& pod);
+  // When to retry after a failed store write: at once on a conflict, never when the pod is gone,
+  // else after a short delay (logged).
+  Next AfterWriteError(const Error& error, const std::string& what, const std::string& key);
+  // Status-only write of rec.view; on a conflict asks for an immediate re-sync.
+  Next WriteStatusThen(Json& pod, const PodRecord& rec, Next next);
   Status Recover();
 
   std::shared_ptr<PodRecord> FindRecord(const std::string& key);
   std::shared_ptr<PodRecord> NewRecord(const std::string& key, const Json& pod);
   void EraseRecord(const std::string& key);
   void SetRunning(PodRecord& rec, runtime::Runtime* rt, bool running);
-  // Stops the sandbox in every runtime (Stop is idempotent), so none can leak.
-  Status StopEverywhere(const std::string& sandbox_id, std::chrono::milliseconds grace);
-  // Resolves a class name; nullptr with a failure when it can't run here.
-  runtime::Runtime* RuntimeFor(const std::string& runtime_class, PodFailure* failure) const;
-  // Writes the computed status if it differs from the stored one. False on a write conflict.
-  bool WriteStatus(Json& pod, const PodView& view);
-  std::chrono::milliseconds Backoff(int failures) const;
+  // Stops the pod's sandbox and forgets the pod (it is gone, replaced or moved).
+  Next Forget(const std::string& key, const std::shared_ptr<PodRecord>& rec);
 
   store::Store& store_;
-  std::map<std::string, runtime::Runtime*> runtimes_;
-  image::ImageResolver& images_;
   NodeOptions options_;
-  Clock& clock_;
+  Clock& clock_;   // timestamps in status and events
+  Clock& timers_;  // deadlines: monotonic unless a test clock is given
+  RuntimeSet runtimes_;
+  SandboxPreparer preparer_;
+  PodWriter writer_;
   PodEvents events_;  // kubelet-like Events about pods (pod_events.h)
 
   std::mutex mu_;

@@ -57,25 +57,6 @@ std::string TerminatedReason(int exit_code, bool oom_killed) {
   return exit_code == 0 ? kReasonCompleted : kReasonError;
 }
 
-bool ShouldRestart(RestartPolicy policy, int exit_code) {
-  switch (policy) {
-    case RestartPolicy::kAlways:
-      return true;
-    case RestartPolicy::kOnFailure:
-      return exit_code != 0;
-    case RestartPolicy::kNever:
-      return false;
-  }
-  return false;
-}
-
-std::chrono::milliseconds RestartBackoff(int restarts, std::chrono::milliseconds base,
-                                         std::chrono::milliseconds cap) {
-  std::chrono::milliseconds d = base;
-  for (int i = 0; i < restarts && d < cap; ++i) d *= 2;
-  return std::min(d, cap);
-}
-
 std::string ComputePhase(const PodView& view) {
   if (view.failure) return "Failed";
   const ContainerView& c = view.container;

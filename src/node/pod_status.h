@@ -67,11 +67,4 @@ Json ComputePodStatus(const Json& pod, const PodView& view, const Json& old_stat
 // Terminated reason for an exit: "OOMKilled", "Completed" (exit 0), else "Error".
 std::string TerminatedReason(int exit_code, bool oom_killed);
 
-// The restart back-off after `restarts` consecutive restarts: base * 2^restarts, capped.
-std::chrono::milliseconds RestartBackoff(int restarts, std::chrono::milliseconds base,
-                                         std::chrono::milliseconds cap);
-
-// True when a container that terminated with exit_code is restarted under the policy.
-bool ShouldRestart(RestartPolicy policy, int exit_code);
-
 }  // namespace asb::node

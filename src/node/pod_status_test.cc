@@ -117,16 +117,7 @@ TEST(PodStatusTest, FailedPodCarriesReason) {
   EXPECT_EQ(s["message"], "runtime class \"kata\" is not available on this node");
 }
 
-TEST(PodStatusTest, BackoffAndRestartPolicy) {
-  using std::chrono::milliseconds;
-  EXPECT_EQ(RestartBackoff(0, milliseconds(10000), milliseconds(300000)), milliseconds(10000));
-  EXPECT_EQ(RestartBackoff(1, milliseconds(10000), milliseconds(300000)), milliseconds(20000));
-  EXPECT_EQ(RestartBackoff(5, milliseconds(10000), milliseconds(300000)), milliseconds(300000));
-  EXPECT_EQ(RestartBackoff(1000, milliseconds(10000), milliseconds(300000)), milliseconds(300000));
-  EXPECT_TRUE(ShouldRestart(RestartPolicy::kAlways, 0));
-  EXPECT_TRUE(ShouldRestart(RestartPolicy::kOnFailure, 1));
-  EXPECT_FALSE(ShouldRestart(RestartPolicy::kOnFailure, 0));
-  EXPECT_FALSE(ShouldRestart(RestartPolicy::kNever, 1));
+TEST(PodStatusTest, TerminatedReason) {
   EXPECT_EQ(TerminatedReason(0, false), "Completed");
   EXPECT_EQ(TerminatedReason(1, false), "Error");
   EXPECT_EQ(TerminatedReason(137, true), "OOMKilled");
