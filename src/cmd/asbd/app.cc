@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "apiserver/k8s_status.h"
 #include "apiserver/tls_front.h"
 #include "base/file_util.h"
 #include "base/log.h"
@@ -95,6 +96,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   http_opts.port = 0;
   http_opts.max_body_bytes = config.max_request_bytes;
   http_opts.server_name = "asbd";
+  http_opts.render_error = apiserver::StatusResponse;  // a 413 here is a Kubernetes Status too
   ASB_ASSIGN_OR_RETURN(d->server_, http::Server::Start(http_opts, d->api_->AsHandler()));
   ASB_ASSIGN_OR_RETURN(apiserver::CertificatePair cert,
                        LoadOrCreateCert(config.state_dir, api_addr.host));
@@ -146,8 +148,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   node_opts.on_pod_forgotten = [streams = d->pod_streams_.get()](const std::string& uid) {
     streams->Forget(uid);
   };
-  d->node_ =
-      std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->images_, node_opts);
+  d->node_ = std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->images_, node_opts);
   ASB_RETURN_IF_ERROR(d->node_->Start());
   d->pod_streams_->Attach(d->node_.get(),
                           static_cast<runtime::native::NativeRuntime*>(d->native_.get()),
