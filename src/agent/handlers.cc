@@ -14,6 +14,7 @@
 #include "agent/remote_command.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "http/errors.h"
 
 namespace asb::agent {
 
@@ -22,10 +23,14 @@ namespace {
 using http::Request;
 using http::Response;
 
-// FastAPI-shaped validation error: 422 {"detail": [{"type","loc","msg"}]}.
-Response ValidationError(std::string_view type, Json loc, std::string_view msg) {
-  return Response::Json(
-      422, {{"detail", Json::array({{{"type", type}, {"loc", std::move(loc)}, {"msg", msg}}})}});
+// FastAPI-shaped validation error: 422 {"detail": [{"type","loc","msg"}]} (http/errors.h).
+Response ValidationError(std::string_view type, const Json& loc, std::string_view msg) {
+  std::string field;
+  for (const Json& part : loc) field += (field.empty() ? "" : ".") + part.get<std::string>();
+  auto details = std::make_shared<ErrorDetails>();
+  details->causes.push_back({std::move(field), std::string(type), std::string(msg)});
+  return http::DetailResponse(
+      Error{Code::kInvalidArgument, std::string(msg), 0, "Invalid", std::move(details)});
 }
 
 Response Message(int status, std::string message) {
@@ -92,8 +97,8 @@ Response HandleUpload(const AgentServices& s, const Request& req, std::string_vi
   if (!boundary) return ValidationError("missing", {"body", "file"}, "Field required");
   auto parts = ParseMultipart(req.body, *boundary);
   if (!parts) {
-    return Response::Json(
-        400, {{"detail", "There was an error parsing the body: " + parts.error().message}});
+    return http::DetailResponse(Error{
+        Code::kInvalidArgument, "There was an error parsing the body: " + parts.error().message});
   }
   const MultipartPart* file = nullptr;
   for (const MultipartPart& p : *parts) {
@@ -226,11 +231,11 @@ http::Response HandleAgentRequest(const AgentServices& services, const http::Req
     return route.handle(services, req, rest);
   }
   if (!allowed.empty()) {
-    Response r = Response::Json(405, {{"detail", "Method Not Allowed"}});
+    Response r = http::DetailResponse(Error{Code::kUnimplemented, "Method Not Allowed"});
     r.headers.Set("Allow", allowed);
     return r;
   }
-  return Response::Json(404, {{"detail", "Not Found"}});
+  return http::DetailResponse(Error{Code::kNotFound, "Not Found"});
 }
 
 http::Handler MakeAgentHandler(AgentServices services) {

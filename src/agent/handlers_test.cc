@@ -9,6 +9,8 @@
 
 #include "base/file_util.h"
 #include "base/unique_fd.h"
+#include "http/client.h"
+#include "http/server.h"
 #include "tests/testing/test_util.h"
 
 namespace asb::agent {
@@ -109,6 +111,34 @@ TEST_F(HandlersTest, ExecuteBadInputIs422) {
     EXPECT_EQ(r.status, 422) << body;
     EXPECT_TRUE(BodyJson(r)["detail"].is_array()) << body;
   }
+}
+
+// Upstream's FastAPI request validation, field for field.
+TEST_F(HandlersTest, ValidationErrorHasFastApiShape) {
+  auto r = Call("POST", "/execute", "{}");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(BodyJson(r), Json::parse(R"({"detail":[{"type":"missing","loc":["body","command"],
+                                         "msg":"Field required"}]})"));
+}
+
+// The agent's listener is set up as asb-agent's main sets it up (the default renderer): an
+// upload over the body limit is answered in the agent's protocol, never with a Kubernetes Status.
+TEST_F(HandlersTest, OversizedUploadIsAnsweredWithDetailNotAStatus) {
+  http::ServerOptions opts;
+  opts.max_body_bytes = 1024;
+  auto server = http::Server::Start(opts, MakeAgentHandler({&*exec_, &*files_}));
+  ASSERT_TRUE(server) << server.error().message;
+  std::string body =
+      "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big\"\r\n\r\n" +
+      std::string(4096, 'x') + "\r\n--b--\r\n";
+  http::Request req{.method = "POST", .target = "/upload", .body = body};
+  req.headers.Set("Content-Type", "multipart/form-data; boundary=b");
+  auto resp = http::Fetch("127.0.0.1", (*server)->port(), req);
+  ASSERT_TRUE(resp) << resp.error().message;
+  EXPECT_EQ(resp->status, 413);
+  Json j = ParseJson(resp->body).value();
+  EXPECT_EQ(j, Json({{"detail", "Request entity too large: limit is 1024"}}));
+  EXPECT_FALSE(j.contains("kind"));
 }
 
 TEST_F(HandlersTest, UploadDownloadListExists) {

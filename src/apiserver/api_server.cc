@@ -16,16 +16,16 @@ using internal::Target;
 namespace {
 
 http::Response NotFoundPage(const std::string& path) {
-  return StatusResponse(
-      404, "NotFound", "the server could not find the requested resource",
-      {{"causes",
-        {{{"reason", "UnexpectedServerResponse"}, {"message", "404 page not found: " + path}}}}});
+  auto details = std::make_shared<ErrorDetails>();
+  details->causes.push_back({"", "UnexpectedServerResponse", "404 page not found: " + path});
+  return StatusResponse(Error{Code::kNotFound, "the server could not find the requested resource",
+                              0, "", std::move(details)});
 }
 
 http::Response MethodNotAllowed(const std::string& method) {
   return StatusResponse(
-      405, "MethodNotAllowed",
-      "the server does not allow this method on the requested resource (" + method + ")");
+      Error{Code::kUnimplemented,
+            "the server does not allow this method on the requested resource (" + method + ")"});
 }
 
 // Security: constant-time comparison so the token can't be recovered byte by byte from timing.
@@ -102,7 +102,7 @@ http::Response ApiServer::Route(http::Request& req) {
   if (path == "/healthz" || path == "/livez" || path == "/readyz")
     return http::Response::Text(200, "ok");
   if (!Authenticated(req, options_.token))
-    return StatusResponse(401, "Unauthorized", "Unauthorized");
+    return StatusResponse(Error{Code::kUnauthenticated, "Unauthorized"});
 
   std::vector<std::string> seg;
   for (auto& s : Split(path, '/'))

@@ -6,7 +6,10 @@
 #include <set>
 
 #include "apiserver/discovery.h"
+#include "apiserver/k8s_status.h"
 #include "base/strings.h"
+#include "http/client.h"
+#include "http/server.h"
 #include "store/sqlite_store.h"
 #include "tests/testing/test_util.h"
 
@@ -487,6 +490,72 @@ TEST_F(ApiServerTest, DeleteAndNamespaces) {
   EXPECT_EQ(Body(r)["metadata"]["namespace"], "team-a");
   Json all = Body(Do("GET", "/apis/extensions.agents.x-k8s.io/v1alpha1/sandboxwarmpools"));
   EXPECT_EQ(all["items"].size(), 1u);
+}
+
+// Errors about the namespace say so (details), a terminating namespace is Forbidden (by code,
+// not by the wording of its message), and patch retries decide on the code: a patch that pins a
+// stale resourceVersion gets the Conflict, one that merely mentions the word does not.
+TEST_F(ApiServerTest, NamespaceErrorsAndPatchConflictsByCode) {
+  const std::string in_ns = "/apis/extensions.agents.x-k8s.io/v1alpha1/namespaces/";
+  http::Response r = Do("POST", in_ns + "nope/sandboxwarmpools", kPool);
+  ASSERT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(Body(r)["reason"], "NotFound");
+  EXPECT_EQ(Body(r)["message"], "namespaces \"nope\" not found");
+  EXPECT_EQ(Body(r)["details"]["kind"], "namespaces");
+  EXPECT_EQ(Body(r)["details"]["name"], "nope");
+
+  ASSERT_EQ(
+      Do("POST", "/api/v1/namespaces", R"({"metadata":{"name":"going","finalizers":["x/y"]}})")
+          .status,
+      201);
+  ASSERT_EQ(Do("DELETE", "/api/v1/namespaces/going").status, 200);
+  r = Do("POST", in_ns + "going/sandboxwarmpools", kPool);
+  ASSERT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(Body(r)["reason"], "Forbidden");
+
+  ASSERT_EQ(Do("POST", kPools, kPool).status, 201);
+  const std::string pool = std::string(kPools) + "/pool";
+  r = Do("PATCH", pool, R"({"metadata":{"resourceVersion":"1"},"spec":{"replicas":3}})",
+         "application/merge-patch+json");
+  ASSERT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(Body(r)["reason"], "Conflict");
+  EXPECT_EQ(Body(r)["message"].get<std::string>().rfind(
+                "Operation cannot be fulfilled on sandboxwarmpools.extensions.agents.x-k8s.io "
+                "\"pool\": ",
+                0),
+            0u);
+  r = Do("PATCH", pool, R"([{"op":"replace","path":"/metadata/resourceVersion","value":"1"}])",
+         "application/json-patch+json");
+  EXPECT_EQ(r.status, 409) << r.body;
+  r = Do("PATCH", pool, R"({"metadata":{"labels":{"resourceVersion":"x"}}})",
+         "application/merge-patch+json");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["metadata"]["labels"]["resourceVersion"], "x");
+
+  r = Do("PATCH", pool, "{}", "text/plain");
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(Body(r)["reason"], "UnsupportedMediaType");
+  r = Do("POST", pool, kPool);  // POST on a named object
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(Body(r)["reason"], "MethodNotAllowed");
+}
+
+// asbd's listener renders its own errors (an oversized body) as a Status too.
+TEST(ApiServerListenerTest, OversizedBodyIsAKubernetesStatus) {
+  http::ServerOptions opts;
+  opts.max_body_bytes = 16;
+  opts.render_error = StatusResponse;
+  auto server =
+      http::Server::Start(opts, [](http::Request&) { return http::Response::Text(200, ""); });
+  ASSERT_TRUE(server) << server.error().message;
+  http::Request req{.method = "POST", .target = "/api/v1/namespaces", .body = std::string(64, 'x')};
+  auto resp = http::Fetch("127.0.0.1", (*server)->port(), req);
+  ASSERT_TRUE(resp) << resp.error().message;
+  EXPECT_EQ(resp->status, 413);
+  Json s = ParseJson(resp->body).value();
+  EXPECT_EQ(s["kind"], "Status");
+  EXPECT_EQ(s["reason"], "RequestEntityTooLarge");
+  EXPECT_EQ(s["code"], 413);
 }
 
 }  // namespace

@@ -8,16 +8,10 @@
 #include "api/resource.h"
 #include "apiserver/api_server.h"
 #include "base/json_util.h"
+#include "base/result.h"
 #include "http/message.h"
 
 namespace asb::apiserver::internal {
-
-// A handler step either yields a value or the final (error) response.
-template <class T>
-using Reply = tl::expected<T, http::Response>;
-inline tl::unexpected<http::Response> Fail(http::Response r) {
-  return tl::unexpected(std::move(r));
-}
 
 // A parsed resource URL.
 struct Target {
@@ -31,8 +25,8 @@ struct Target {
 std::string MediaType(const std::string& header_value);
 // True when the Accept header asks for a meta.k8s.io Table.
 bool WantsTable(const http::Request& req);
-// Go's strconv.ParseBool on a query parameter: nullopt when absent, error response when malformed.
-Reply<bool> QueryBool(const http::Request& req, const char* name);
+// Go's strconv.ParseBool on a query parameter: false when absent, kInvalidArgument when malformed.
+Result<bool> QueryBool(const http::Request& req, const char* name);
 
 // {"kind":"Table",...} for `items` of `res`. `column_definitions` false gives [] (watch events
 // after the first).

@@ -1,94 +1,102 @@
 #include "apiserver/k8s_status.h"
 
 #include "base/strings.h"
+#include "http/errors.h"
 
 namespace asb::apiserver {
 
-Json MakeStatus(int code, const std::string& reason, const std::string& message,
-                const Json& details) {
-  Json s = {{"kind", "Status"},
-            {"apiVersion", "v1"},
-            {"metadata", Json::object()},
-            {"status", code < 400 ? "Success" : "Failure"},
-            {"message", message},
-            {"reason", reason},
-            {"code", code}};
-  if (!details.is_null()) s["details"] = details;
-  return s;
-}
+namespace {
 
-http::Response StatusResponse(int code, const std::string& reason, const std::string& message,
-                              const Json& details) {
-  return http::Response::Json(code, MakeStatus(code, reason, message, details));
-}
-
-Json ResourceDetails(const api::ResourceInfo& res, const std::string& name) {
-  Json d = {{"name", name}, {"kind", res.plural}};
-  if (!res.group.empty()) d["group"] = res.group;
+std::shared_ptr<ErrorDetails> ResourceDetails(const api::ResourceInfo& res, const std::string& name,
+                                              std::string kind) {
+  auto d = std::make_shared<ErrorDetails>();
+  d->name = name;
+  d->group = res.group;
+  d->kind = std::move(kind);
   return d;
 }
 
-http::Response ErrorToStatus(const Error& error, const api::ResourceInfo* res,
-                             const std::string& name) {
-  std::string gr = res ? res->GroupResource() : "";
-  Json details = res ? ResourceDetails(*res, name) : Json(nullptr);
-  std::string quoted = gr + " \"" + name + "\"";
-  switch (error.code) {
-    case Code::kNotFound:
-      // The store names the missing thing itself when it is not the object (its namespace).
-      if (res && !name.empty() && error.message.find("namespace") == std::string::npos)
-        return StatusResponse(404, "NotFound", quoted + " not found", details);
-      return StatusResponse(404, "NotFound", error.message, details);
-    case Code::kAlreadyExists:
-      if (res && !name.empty())
-        return StatusResponse(409, "AlreadyExists", quoted + " already exists", details);
-      return StatusResponse(409, "AlreadyExists", error.message, details);
-    case Code::kAborted:
-      return StatusResponse(
-          409, "Conflict",
-          "Operation cannot be fulfilled on " + quoted + ": " +
-              (error.message.empty() ? "the object has been modified; please apply your changes "
-                                       "to the latest version and try again"
-                                     : error.message),
-          details);
-    case Code::kFailedPrecondition:
-      if (error.message.find("terminat") != std::string::npos)
-        return StatusResponse(403, "Forbidden", error.message, details);
-      return StatusResponse(409, "Conflict", error.message, details);
-    case Code::kGone:
-      return StatusResponse(410, "Expired", error.message);
-    case Code::kInvalidArgument:
-      return StatusResponse(400, "BadRequest", error.message);
-    case Code::kUnauthenticated:
-      return StatusResponse(401, "Unauthorized", error.message);
-    case Code::kPermissionDenied:
-      return StatusResponse(403, "Forbidden", error.message, details);
-    case Code::kResourceExhausted:
-      return StatusResponse(429, "TooManyRequests", error.message);
-    case Code::kUnimplemented:
-      return StatusResponse(405, "MethodNotAllowed", error.message);
-    case Code::kDeadlineExceeded:
-      return StatusResponse(504, "Timeout", error.message);
-    case Code::kUnavailable:
-      return StatusResponse(503, "ServiceUnavailable", error.message);
-    case Code::kOk:
-    case Code::kInternal:
-      break;
+}  // namespace
+
+Json StatusJson(const Error& error) {
+  const http::HttpError h = http::HttpErrorFor(error);
+  // A reason the table does not know (a refinement for another protocol) still reads as the
+  // code's Kubernetes reason; the table's row is what kubectl's client code switches on.
+  Json s = {{"kind", "Status"},    {"apiVersion", "v1"},       {"metadata", Json::object()},
+            {"status", "Failure"}, {"message", error.message}, {"reason", h.reason},
+            {"code", h.status}};
+  if (error.details) {
+    const ErrorDetails& d = *error.details;
+    Json details = Json::object();
+    if (!d.name.empty()) details["name"] = d.name;
+    if (!d.group.empty()) details["group"] = d.group;
+    if (!d.kind.empty()) details["kind"] = d.kind;
+    if (!d.causes.empty()) {
+      Json causes = Json::array();
+      for (const FieldCause& c : d.causes) {
+        Json cause = {{"reason", c.reason}, {"message", c.message}};
+        if (!c.field.empty()) cause["field"] = c.field;
+        causes.push_back(std::move(cause));
+      }
+      details["causes"] = std::move(causes);
+    }
+    s["details"] = std::move(details);
   }
-  return StatusResponse(500, "InternalError", "Internal error occurred: " + error.message);
+  return s;
 }
 
-http::Response InvalidResponse(const api::ResourceInfo& res, const std::string& name,
-                               const api::FieldErrors& errors) {
+http::Response StatusResponse(const Error& error) {
+  return http::Response::Json(http::HttpStatusFor(error), StatusJson(error));
+}
+
+Error ObjectError(Error error, const api::ResourceInfo* res, const std::string& name) {
+  if (error.code == Code::kInternal || error.code == Code::kOk) {
+    error.code = Code::kInternal;
+    error.message = "Internal error occurred: " + error.message;
+    return error;
+  }
+  if (res == nullptr || error.details != nullptr) return error;
+  const std::string quoted = res->GroupResource() + " \"" + name + "\"";
+  switch (error.code) {
+    case Code::kNotFound:
+      if (!name.empty()) error.message = quoted + " not found";
+      break;
+    case Code::kAlreadyExists:
+      if (!name.empty()) error.message = quoted + " already exists";
+      break;
+    case Code::kAborted:
+      error.message =
+          "Operation cannot be fulfilled on " + quoted + ": " +
+          (error.message.empty() ? "the object has been modified; please apply your changes to the "
+                                   "latest version and try again"
+                                 : error.message);
+      break;
+    case Code::kGone:
+    case Code::kInvalidArgument:
+    case Code::kUnauthenticated:
+    case Code::kResourceExhausted:
+    case Code::kUnimplemented:
+    case Code::kDeadlineExceeded:
+    case Code::kUnavailable:
+      return error;  // not about the object: Kubernetes gives these no details
+    case Code::kInternal:
+    case Code::kOk:  // handled above
+    case Code::kFailedPrecondition:
+    case Code::kPermissionDenied:
+      break;
+  }
+  error.details = ResourceDetails(*res, name, res->plural);
+  return error;
+}
+
+Error InvalidError(const api::ResourceInfo& res, const std::string& name,
+                   const api::FieldErrors& errors) {
   std::string qualified = res.group.empty() ? res.kind : res.kind + "." + res.group;
-  Json causes = Json::array();
-  for (const auto& e : errors)
-    causes.push_back({{"reason", e.Reason()}, {"message", e.Message()}, {"field", e.field}});
-  Json details = {{"name", name}, {"kind", res.kind}, {"causes", causes}};
-  if (!res.group.empty()) details["group"] = res.group;
-  return StatusResponse(
-      422, "Invalid", qualified + " \"" + name + "\" is invalid: " + api::AggregateMessage(errors),
-      details);
+  auto details = ResourceDetails(res, name, res.kind);
+  for (const auto& e : errors) details->causes.push_back({e.field, e.Reason(), e.Message()});
+  return Error{Code::kInvalidArgument,
+               qualified + " \"" + name + "\" is invalid: " + api::AggregateMessage(errors), 0,
+               "Invalid", std::move(details)};
 }
 
 }  // namespace asb::apiserver

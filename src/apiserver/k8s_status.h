@@ -1,5 +1,6 @@
-// Kubernetes `Status` error objects (kind Status, apiVersion v1) and the mapping from our error
-// codes and field errors to them. kubectl prints `Error from server (<reason>): <message>`.
+// Kubernetes `Status` error objects (kind Status, apiVersion v1), rendered from an asb::Error:
+// HTTP status and reason come from http/errors.h's one table, message and details from the
+// Error. kubectl prints `Error from server (<reason>): <message>`.
 #pragma once
 
 #include <string>
@@ -12,26 +13,22 @@
 
 namespace asb::apiserver {
 
-// A Status body. `details` may be null.
-Json MakeStatus(int code, const std::string& reason, const std::string& message,
-                const Json& details = nullptr);
-http::Response StatusResponse(int code, const std::string& reason, const std::string& message,
-                              const Json& details = nullptr);
+// The Status body for `error`, details (name/group/kind/causes[]) when it has them.
+Json StatusJson(const Error& error);
+// The API server's error renderer (also http::ServerOptions::render_error for asbd's listener).
+http::Response StatusResponse(const Error& error);
 
-// {"name":..,"group":..,"kind":<plural>} as Kubernetes fills details for resource errors.
-Json ResourceDetails(const api::ResourceInfo& res, const std::string& name);
-
-// Maps a store/handler error about object `name` of `res` to a Status response:
-//   kNotFound  -> 404 NotFound      `sandboxes.agents.x-k8s.io "x" not found`
-//   kAlreadyExists -> 409 AlreadyExists `... "x" already exists`
-//   kAborted   -> 409 Conflict      `Operation cannot be fulfilled on ...: <message>`
-//   kGone      -> 410 Expired, kInvalidArgument -> 400 BadRequest, kFailedPrecondition -> 409
-//   Conflict (or 403 Forbidden for a terminating namespace), kUnauthenticated -> 401, ...
-http::Response ErrorToStatus(const Error& error, const api::ResourceInfo* res,
-                             const std::string& name);
+// A store/handler error about object `name` of `res` (null: none), phrased as kube-apiserver
+// phrases it and given details {name, group, kind: <plural>} unless it already names what it is
+// about (a missing namespace):
+//   kNotFound      `sandboxes.agents.x-k8s.io "x" not found`
+//   kAlreadyExists `sandboxes.agents.x-k8s.io "x" already exists`
+//   kAborted       `Operation cannot be fulfilled on sandboxes.agents.x-k8s.io "x": <message>`
+// Other codes keep their message.
+Error ObjectError(Error error, const api::ResourceInfo* res, const std::string& name);
 
 // 422 Invalid: `Kind.group "name" is invalid: <aggregate>` with details.causes.
-http::Response InvalidResponse(const api::ResourceInfo& res, const std::string& name,
-                               const api::FieldErrors& errors);
+Error InvalidError(const api::ResourceInfo& res, const std::string& name,
+                   const api::FieldErrors& errors);
 
 }  // namespace asb::apiserver

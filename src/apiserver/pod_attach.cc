@@ -68,18 +68,20 @@ http::Response ServePodAttach(store::Store& store, PodStreams* streams,
                               const std::atomic<bool>& shutting_down, http::Request& req,
                               const std::string& ns, const std::string& name) {
   if (req.method != "GET" && req.method != "POST")
-    return StatusResponse(405, "MethodNotAllowed",
-                          "attach needs an upgrade request (GET or POST), not " + req.method);
+    return StatusResponse(Error{
+        Code::kUnimplemented, "attach needs an upgrade request (GET or POST), not " + req.method});
   auto pc = FindPodContainer(store, req, ns, name);
-  if (!pc) return pc.error();
-  if (auto running = RequireRunning(*pc, "attach to"); !running) return running.error();
-  if (!streams) return StatusResponse(503, "ServiceUnavailable", "attach is not available here");
+  if (!pc) return StatusResponse(pc.error());
+  if (auto running = RequireRunning(*pc, "attach to"); !running)
+    return StatusResponse(running.error());
+  if (!streams) return StatusResponse(Error{Code::kUnavailable, "attach is not available here"});
   auto files = streams->LogFiles(ns, name);
   if (!files)
-    return StatusResponse(503, "ServiceUnavailable",
-                          "pod " + name + " has no output to attach to: " + files.error().message);
+    return StatusResponse(
+        Error{Code::kUnavailable,
+              "pod " + name + " has no output to attach to: " + files.error().message});
   auto accept = http::ws::AcceptUpgrade(req, {"v5.channel.k8s.io", "v4.channel.k8s.io"});
-  if (!accept) return StatusResponse(400, "BadRequest", accept.error().message);
+  if (!accept) return StatusResponse(Error{Code::kInvalidArgument, accept.error().message});
   std::string path = files->current;
   accept->upgrade = [streams, &shutting_down, ns, name, path](int fd, std::string pending) {
     http::ws::Connection conn(fd, http::ws::Role::kServer, std::move(pending));

@@ -26,18 +26,18 @@ bool SendAll(int fd, std::string_view data) {
 // The dial error as a Status: the pod exists and is Running, so these are server-side trouble.
 http::Response DialFailure(const Error& e, const std::string& name) {
   if (e.code == Code::kNotFound || e.code == Code::kUnavailable)
-    return StatusResponse(503, "ServiceUnavailable",
-                          "pod " + name + " has no running sandbox on this node: " + e.message);
-  return StatusResponse(500, "InternalError",
-                        "error dialing the sandbox of pod " + name + ": " + e.message);
+    return StatusResponse(Error{
+        Code::kUnavailable, "pod " + name + " has no running sandbox on this node: " + e.message});
+  return StatusResponse(
+      Error{Code::kInternal, "error dialing the sandbox of pod " + name + ": " + e.message});
 }
 
 }  // namespace
 
-Reply<PodContainer> FindPodContainer(store::Store& store, const http::Request& req,
-                                     const std::string& ns, const std::string& name) {
+Result<PodContainer> FindPodContainer(store::Store& store, const http::Request& req,
+                                      const std::string& ns, const std::string& name) {
   auto pod = store.Get(api::PodResource(), ns, name);
-  if (!pod) return Fail(ErrorToStatus(pod.error(), &api::PodResource(), name));
+  if (!pod) return tl::unexpected(ObjectError(pod.error(), &api::PodResource(), name));
   PodContainer pc{std::move(*pod), req.Query("container").value_or("")};
   const Json* containers = nullptr;
   if (pc.pod.contains("spec") && pc.pod["spec"].contains("containers"))
@@ -47,25 +47,24 @@ Reply<PodContainer> FindPodContainer(store::Store& store, const http::Request& r
     for (const Json& c : *containers) names.push_back(c.value("name", ""));
   if (pc.container.empty()) {
     if (names.empty())
-      return Fail(StatusResponse(400, "BadRequest", "pod " + name + " has no containers"));
+      return MakeError(Code::kInvalidArgument, "pod " + name + " has no containers");
     pc.container = names[0];
     return pc;
   }
   for (const std::string& n : names)
     if (n == pc.container) return pc;
-  return Fail(StatusResponse(400, "BadRequest",
-                             "container " + pc.container + " is not valid for pod " + name));
+  return MakeError(Code::kInvalidArgument,
+                   "container " + pc.container + " is not valid for pod " + name);
 }
 
-Reply<bool> RequireRunning(const PodContainer& pc, const std::string& verb) {
+Result<bool> RequireRunning(const PodContainer& pc, const std::string& verb) {
   std::string name = GetString(pc.pod, "metadata.name");
   std::string phase = GetString(pc.pod, "status.phase", "Pending");
   if (phase == "Succeeded" || phase == "Failed")
-    return Fail(StatusResponse(400, "BadRequest",
-                               "cannot " + verb +
-                                   " a container in a completed pod; current "
-                                   "phase is " +
-                                   phase));
+    return MakeError(Code::kInvalidArgument, "cannot " + verb +
+                                                 " a container in a completed pod; current "
+                                                 "phase is " +
+                                                 phase);
   bool running = false;
   if (phase == "Running" && pc.pod.contains("status")) {
     for (const Json& cs : pc.pod["status"].value("containerStatuses", Json::array())) {
@@ -75,9 +74,8 @@ Reply<bool> RequireRunning(const PodContainer& pc, const std::string& verb) {
     }
   }
   if (!running)
-    return Fail(StatusResponse(400, "BadRequest",
-                               "container " + pc.container + " of pod " + name +
-                                   " is not running (pod phase " + phase + ")"));
+    return MakeError(Code::kInvalidArgument, "container " + pc.container + " of pod " + name +
+                                                 " is not running (pod phase " + phase + ")");
   return true;
 }
 
@@ -119,20 +117,22 @@ void RelaySockets(int a, std::string a_pending, int b, std::string b_pending) {
 http::Response ServePodExec(store::Store& store, PodStreams* streams, http::Request& req,
                             const std::string& ns, const std::string& name) {
   if (req.method != "GET" && req.method != "POST")
-    return StatusResponse(405, "MethodNotAllowed",
-                          "exec needs an upgrade request (GET or POST), not " + req.method);
+    return StatusResponse(Error{Code::kUnimplemented,
+                                "exec needs an upgrade request (GET or POST), not " + req.method});
   auto pc = FindPodContainer(store, req, ns, name);
-  if (!pc) return pc.error();
-  if (auto running = RequireRunning(*pc, "exec into"); !running) return running.error();
+  if (!pc) return StatusResponse(pc.error());
+  if (auto running = RequireRunning(*pc, "exec into"); !running)
+    return StatusResponse(running.error());
   if (!http::ws::IsUpgradeRequest(req)) {
     if (Trim(req.headers.GetOr("Upgrade", "")).empty())
-      return StatusResponse(400, "BadRequest", "Upgrade request required");
-    return StatusResponse(400, "BadRequest",
-                          "exec is served over WebSocket (v5.channel.k8s.io) only; this client "
-                          "asked for " +
-                              req.headers.GetOr("Upgrade", ""));
+      return StatusResponse(Error{Code::kInvalidArgument, "Upgrade request required"});
+    return StatusResponse(
+        Error{Code::kInvalidArgument,
+              "exec is served over WebSocket (v5.channel.k8s.io) only; this client "
+              "asked for " +
+                  req.headers.GetOr("Upgrade", "")});
   }
-  if (!streams) return StatusResponse(503, "ServiceUnavailable", "exec is not available here");
+  if (!streams) return StatusResponse(Error{Code::kUnavailable, "exec is not available here"});
   auto conn = streams->DialPod(ns, name, kAgentPort);
   if (!conn) return DialFailure(conn.error(), name);
 
@@ -152,13 +152,15 @@ http::Response ServePodExec(store::Store& store, PodStreams* streams, http::Requ
       return http::Response::Json(reply->status, *body);
     }
     if (reply->status == 404)
-      return StatusResponse(501, "NotImplemented",
-                            "pod " + name +
-                                " does not serve exec: its container must run "
-                                "asb-agent on port 8888 (the built-in image does)");
-    return StatusResponse(502, "InternalError",
-                          "the sandbox of pod " + name + " refused exec: HTTP " +
-                              std::to_string(reply->status) + " " + reply->body);
+      return StatusResponse(Error{Code::kUnimplemented,
+                                  "pod " + name +
+                                      " does not serve exec: its container must run "
+                                      "asb-agent on port 8888 (the built-in image does)",
+                                  0, "NotImplemented"});
+    return StatusResponse(Error{Code::kUnavailable,
+                                "the sandbox of pod " + name + " refused exec: HTTP " +
+                                    std::to_string(reply->status) + " " + reply->body,
+                                0, "BadGateway"});
   }
   http::Response r;
   r.status = 101;

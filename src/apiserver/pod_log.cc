@@ -28,43 +28,43 @@ struct LogOptions {
   std::optional<SystemTime> since;
 };
 
-Reply<std::optional<int64_t>> QueryInt(const http::Request& req, const char* name, int64_t min) {
+Result<std::optional<int64_t>> QueryInt(const http::Request& req, const char* name, int64_t min) {
   auto v = req.Query(name);
   if (!v || v->empty()) return std::optional<int64_t>();
   auto n = ParseInt(*v);
   if (!n || *n < min)
-    return Fail(StatusResponse(400, "BadRequest",
-                               std::string("invalid value for ") + name + ": \"" + *v +
-                                   "\" (want an integer >= " + std::to_string(min) + ")"));
+    return MakeError(Code::kInvalidArgument,
+                     std::string("invalid value for ") + name + ": \"" + *v +
+                         "\" (want an integer >= " + std::to_string(min) + ")");
   return std::optional<int64_t>(*n);
 }
 
-Reply<LogOptions> ParseLogOptions(const http::Request& req, SystemTime now) {
+Result<LogOptions> ParseLogOptions(const http::Request& req, SystemTime now) {
   LogOptions o;
   for (auto [name, field] : {std::pair{"follow", &o.follow}, std::pair{"previous", &o.previous},
                              std::pair{"timestamps", &o.timestamps}}) {
     auto b = QueryBool(req, name);
-    if (!b) return Fail(b.error());
+    if (!b) return tl::unexpected(b.error());
     *field = *b;
   }
   auto tail = QueryInt(req, "tailLines", 0);
-  if (!tail) return Fail(tail.error());
+  if (!tail) return tl::unexpected(tail.error());
   o.tail_lines = *tail;
   auto limit = QueryInt(req, "limitBytes", 1);
-  if (!limit) return Fail(limit.error());
+  if (!limit) return tl::unexpected(limit.error());
   o.limit_bytes = *limit;
   auto since_seconds = QueryInt(req, "sinceSeconds", 1);
-  if (!since_seconds) return Fail(since_seconds.error());
+  if (!since_seconds) return tl::unexpected(since_seconds.error());
   auto since_time = req.Query("sinceTime");
   if (*since_seconds && since_time)
-    return Fail(StatusResponse(400, "BadRequest",
-                               "at most one of sinceTime or sinceSeconds may be specified"));
+    return MakeError(Code::kInvalidArgument,
+                     "at most one of sinceTime or sinceSeconds may be specified");
   if (*since_seconds) o.since = now - std::chrono::seconds(**since_seconds);
   if (since_time) {
     o.since = ParseRfc3339(*since_time);
     if (!o.since)
-      return Fail(StatusResponse(400, "BadRequest",
-                                 "invalid sinceTime \"" + *since_time + "\" (want RFC 3339)"));
+      return MakeError(Code::kInvalidArgument,
+                       "invalid sinceTime \"" + *since_time + "\" (want RFC 3339)");
   }
   return o;
 }
@@ -190,28 +190,29 @@ http::Response ServePodLog(store::Store& store, PodStreams* streams,
                            const std::atomic<bool>& shutting_down, http::Request& req,
                            const std::string& ns, const std::string& name) {
   if (req.method != "GET")
-    return StatusResponse(405, "MethodNotAllowed", "pods/log is read with GET, not " + req.method);
+    return StatusResponse(
+        Error{Code::kUnimplemented, "pods/log is read with GET, not " + req.method});
   auto pc = FindPodContainer(store, req, ns, name);
-  if (!pc) return pc.error();
+  if (!pc) return StatusResponse(pc.error());
   auto opts = ParseLogOptions(req, std::chrono::system_clock::now());
-  if (!opts) return opts.error();
-  if (!streams) return StatusResponse(503, "ServiceUnavailable", "logs are not available here");
+  if (!opts) return StatusResponse(opts.error());
+  if (!streams) return StatusResponse(Error{Code::kUnavailable, "logs are not available here"});
   auto files = streams->LogFiles(ns, name);
   if (!files) {
     std::string phase = GetString(pc->pod, "status.phase", "Pending");
     if (phase == "Pending")
-      return StatusResponse(400, "BadRequest",
-                            "container \"" + pc->container + "\" in pod \"" + name +
-                                "\" is waiting to start: ContainerCreating");
-    return StatusResponse(400, "BadRequest",
-                          "container \"" + pc->container + "\" in pod \"" + name +
-                              "\" has no logs: " + files.error().message);
+      return StatusResponse(
+          Error{Code::kInvalidArgument, "container \"" + pc->container + "\" in pod \"" + name +
+                                            "\" is waiting to start: ContainerCreating"});
+    return StatusResponse(
+        Error{Code::kInvalidArgument, "container \"" + pc->container + "\" in pod \"" + name +
+                                          "\" has no logs: " + files.error().message});
   }
   std::string path = opts->previous ? files->previous : files->current;
   if (path.empty())
-    return StatusResponse(400, "BadRequest",
-                          "previous terminated container \"" + pc->container + "\" in pod \"" +
-                              name + "\" not found");
+    return StatusResponse(Error{Code::kInvalidArgument, "previous terminated container \"" +
+                                                            pc->container + "\" in pod \"" + name +
+                                                            "\" not found"});
   LogCursor offset;
   const bool follow = opts->follow && !opts->previous;  // a previous container has ended
   std::string pending = ReadLogFrom(path, offset);

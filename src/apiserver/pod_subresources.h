@@ -33,10 +33,10 @@ struct PodContainer {
   Json pod;
   std::string container;
 };
-Reply<PodContainer> FindPodContainer(store::Store& store, const http::Request& req,
-                                     const std::string& ns, const std::string& name);
+Result<PodContainer> FindPodContainer(store::Store& store, const http::Request& req,
+                                      const std::string& ns, const std::string& name);
 // 400 unless the pod is Running and the container's state is running.
-Reply<bool> RequireRunning(const PodContainer& pc, const std::string& verb);
+Result<bool> RequireRunning(const PodContainer& pc, const std::string& verb);
 
 http::Response ServePodExec(store::Store& store, PodStreams* streams, http::Request& req,
                             const std::string& ns, const std::string& name);

@@ -50,24 +50,26 @@ http::Response ServePortForward(store::Store& store, const ApiServerOptions& opt
                                 http::Request& req, const std::string& ns,
                                 const std::string& name) {
   if (req.method != "GET" && req.method != "POST")
-    return StatusResponse(405, "MethodNotAllowed",
-                          "port-forward needs an upgrade request (GET or POST), not " + req.method);
+    return StatusResponse(
+        Error{Code::kUnimplemented,
+              "port-forward needs an upgrade request (GET or POST), not " + req.method});
   auto pod = store.Get(api::PodResource(), ns, name);
-  if (!pod) return ErrorToStatus(pod.error(), &api::PodResource(), name);
+  if (!pod) return StatusResponse(ObjectError(pod.error(), &api::PodResource(), name));
   std::string phase = GetString(*pod, "status.phase");
   if (phase != "Running")
-    return StatusResponse(400, "BadRequest",
-                          "unable to forward port because pod is not running. Current status=" +
-                              (phase.empty() ? std::string("Pending") : phase));
+    return StatusResponse(
+        Error{Code::kInvalidArgument,
+              "unable to forward port because pod is not running. Current status=" +
+                  (phase.empty() ? std::string("Pending") : phase)});
   PodStreams* streams = options.pod_streams;
   if (!streams)
-    return StatusResponse(503, "ServiceUnavailable",
-                          "port-forward is not available on this server");
+    return StatusResponse(
+        Error{Code::kUnavailable, "port-forward is not available on this server"});
 
   std::vector<std::string> upgrade = HeaderTokens(req, "Upgrade");
   if (!Has(HeaderTokens(req, "Connection"), "upgrade") || upgrade.empty())
-    return StatusResponse(400, "BadRequest",
-                          "port-forward needs a protocol upgrade (Connection: Upgrade)");
+    return StatusResponse(Error{Code::kInvalidArgument,
+                                "port-forward needs a protocol upgrade (Connection: Upgrade)"});
   auto run = [streams, ns, name](ByteTransport& transport) {
     PortForwardSession session(
         transport, [&](uint16_t port) { return streams->DialPod(ns, name, port); },
@@ -77,7 +79,7 @@ http::Response ServePortForward(store::Store& store, const ApiServerOptions& opt
   if (Has(upgrade, "websocket")) {
     // client-go's tunneling dialer: the SPDY byte stream rides in binary messages.
     auto accept = http::ws::AcceptUpgrade(req, {kWebSocketTunnelProtocol});
-    if (!accept) return StatusResponse(400, "BadRequest", accept.error().message);
+    if (!accept) return StatusResponse(Error{Code::kInvalidArgument, accept.error().message});
     accept->upgrade = [run](int fd, std::string pending) {
       http::ws::Connection conn(fd, http::ws::Role::kServer, std::move(pending));
       WebSocketTransport transport(conn);
@@ -87,11 +89,12 @@ http::Response ServePortForward(store::Store& store, const ApiServerOptions& opt
     return std::move(*accept);
   }
   if (!Has(upgrade, "spdy/3.1"))
-    return StatusResponse(400, "BadRequest", "unsupported upgrade protocol; want SPDY/3.1");
+    return StatusResponse(
+        Error{Code::kInvalidArgument, "unsupported upgrade protocol; want SPDY/3.1"});
   if (!Has(HeaderTokens(req, "X-Stream-Protocol-Version"), kPortForwardProtocol))
-    return StatusResponse(403, "Forbidden",
-                          "unable to upgrade: unable to negotiate protocol: client does not "
-                          "support portforward.k8s.io");
+    return StatusResponse(Error{Code::kPermissionDenied,
+                                "unable to upgrade: unable to negotiate protocol: client does not "
+                                "support portforward.k8s.io"});
 
   http::Response resp;
   resp.status = 101;

@@ -4,8 +4,9 @@
 //      tunnelled in binary WebSocket messages (client-go's tunneling dialer);
 //   2. POST with `Upgrade: SPDY/3.1` and `X-Stream-Protocol-Version: portforward.k8s.io`, the
 //      older upgrade kubectl falls back to when (1) is refused.
-// Both run the same PortForwardSession. The pod must exist and be Running (400 otherwise, like kube-apiserver); ApiServerOptions::
-// dial_pod opens each forwarded connection (the node's DialPod in asbd).
+// Both run the same PortForwardSession. The pod must exist and be Running (400 otherwise, like
+// kube-apiserver); ApiServerOptions::pod_streams->DialPod opens each forwarded connection (in
+// asbd: PodDialer, the node or a mirror pod's component).
 #pragma once
 
 #include <string>

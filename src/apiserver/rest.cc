@@ -24,34 +24,36 @@ http::Response JsonReply(int code, const Json& body, const std::vector<std::stri
   return r;
 }
 
-http::Response MethodNotAllowed(const std::string& method) {
-  return StatusResponse(
-      405, "MethodNotAllowed",
+tl::unexpected<Error> MethodNotAllowed(const std::string& method) {
+  return MakeError(
+      Code::kUnimplemented,
       "the server does not allow this method on the requested resource (" + method + ")");
 }
 
-http::Response UnsupportedMediaType(const std::string& type, const std::string& accepted) {
-  return StatusResponse(415, "UnsupportedMediaType",
-                        "the body of the request was in an unknown format (" + type +
-                            ") - accepted media types include: " + accepted);
+tl::unexpected<Error> UnsupportedMediaType(const std::string& type, const std::string& accepted) {
+  return MakeError(Code::kInvalidArgument, "UnsupportedMediaType",
+                   "the body of the request was in an unknown format (" + type +
+                       ") - accepted media types include: " + accepted);
+}
+
+tl::unexpected<Error> BadRequest(std::string message) {
+  return MakeError(Code::kInvalidArgument, std::move(message));
 }
 
 // Kubernetes knows one dry-run value, "All"; anything else is refused, never taken as a real write.
-Reply<bool> DryRunValue(const std::string& value) {
+Result<bool> DryRunValue(const std::string& value) {
   if (value == "All") return true;
-  return Fail(
-      StatusResponse(400, "BadRequest",
-                     "dryRun: Unsupported value: \"" + value + "\": supported values: \"All\""));
+  return BadRequest("dryRun: Unsupported value: \"" + value + "\": supported values: \"All\"");
 }
 
-Reply<bool> QueryDryRun(const http::Request& req) {
+Result<bool> QueryDryRun(const http::Request& req) {
   auto v = req.Query("dryRun");
   if (!v) return false;
   return DryRunValue(*v);
 }
 
 // Decodes a JSON or YAML request body.
-Reply<Json> DecodeBody(const http::Request& req) {
+Result<Json> DecodeBody(const http::Request& req) {
   std::string type = MediaType(req.headers.GetOr("Content-Type", ""));
   Result<Json> parsed;
   if (type.empty() || type == "application/json") {
@@ -61,56 +63,50 @@ Reply<Json> DecodeBody(const http::Request& req) {
   } else if (type == kProtobufMediaType) {
     parsed = DecodeProtobufObject(req.body);  // kubectl create namespace/service
   } else {
-    return Fail(UnsupportedMediaType(type, "application/json, application/yaml"));
+    return UnsupportedMediaType(type, "application/json, application/yaml");
   }
   if (!parsed)
-    return Fail(StatusResponse(400, "BadRequest",
-                               "the request body could not be decoded: " + parsed.error().message));
+    return BadRequest("the request body could not be decoded: " + parsed.error().message);
   return std::move(*parsed);
 }
 
 // A decoded or patched object over api/limits.h's bounds: 413 for size (as kube-apiserver
 // answers an object etcd would refuse), 400 for nesting.
-http::Response LimitResponse(const Error& e) {
+tl::unexpected<Error> LimitError(const Error& e) {
   if (e.code == Code::kResourceExhausted)
-    return StatusResponse(413, "RequestEntityTooLarge", "Request entity too large: " + e.message);
-  return StatusResponse(400, "BadRequest", e.message);
+    return MakeError(Code::kResourceExhausted, "RequestEntityTooLarge",
+                     "Request entity too large: " + e.message);
+  return BadRequest(e.message);
 }
 
 // Checks limits and identity, handles unknown fields per fieldValidation, defaults and
 // validates `obj`. `current` is the stored object for updates (its status is kept on
 // main-resource writes, and update rules compare against it).
-Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::string>* warnings) {
+Result<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::string>* warnings) {
   const api::ResourceInfo& res = *ctx.target.res;
-  if (!obj.is_object())
-    return Fail(StatusResponse(400, "BadRequest", "the request body must be a JSON object"));
+  if (!obj.is_object()) return BadRequest("the request body must be a JSON object");
   // First, so nothing below (pruning, validation messages that print values) walks an object
   // deeper or larger than any stored object may be.
-  if (Status limits = api::CheckObjectLimits(obj); !limits)
-    return Fail(LimitResponse(limits.error()));
+  if (Status limits = api::CheckObjectLimits(obj); !limits) return LimitError(limits.error());
   std::string api_version = GetString(obj, "apiVersion");
   std::string kind = GetString(obj, "kind");
   if (!api_version.empty() && api_version != res.ApiVersion())
-    return Fail(StatusResponse(400, "BadRequest",
-                               "the API version in the data (" + api_version +
-                                   ") does not match the expected API version (" +
-                                   res.ApiVersion() + ")"));
+    return BadRequest("the API version in the data (" + api_version +
+                      ") does not match the expected API version (" + res.ApiVersion() + ")");
   if (!kind.empty() && kind != res.kind)
-    return Fail(StatusResponse(
-        400, "BadRequest",
-        "the kind in the data (" + kind + ") does not match the expected kind (" + res.kind + ")"));
+    return BadRequest("the kind in the data (" + kind + ") does not match the expected kind (" +
+                      res.kind + ")");
   obj["apiVersion"] = res.ApiVersion();
   obj["kind"] = res.kind;
   if (!obj.contains("metadata") || obj["metadata"].is_null()) obj["metadata"] = Json::object();
-  if (!obj["metadata"].is_object())
-    return Fail(StatusResponse(400, "BadRequest", "metadata must be an object"));
+  if (!obj["metadata"].is_object()) return BadRequest("metadata must be an object");
   Json& meta = obj["metadata"];
   if (res.namespaced) {
     std::string ns = GetString(meta, "namespace");
     if (!ns.empty() && ns != ctx.target.ns)
-      return Fail(StatusResponse(400, "BadRequest",
-                                 "the namespace of the provided object does not match the "
-                                 "namespace sent on the request"));
+      return BadRequest(
+          "the namespace of the provided object does not match the "
+          "namespace sent on the request");
     meta["namespace"] = ctx.target.ns;
   } else {
     meta.erase("namespace");
@@ -120,18 +116,15 @@ Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::st
     if (name.empty()) {
       meta["name"] = ctx.target.name;
     } else if (name != ctx.target.name) {
-      return Fail(StatusResponse(400, "BadRequest",
-                                 "the name of the object (" + name +
-                                     ") does not match the name on the URL (" + ctx.target.name +
-                                     ")"));
+      return BadRequest("the name of the object (" + name +
+                        ") does not match the name on the URL (" + ctx.target.name + ")");
     }
   }
 
   std::string mode = ctx.req.Query("fieldValidation").value_or("Warn");
   if (mode != "Strict" && mode != "Warn" && mode != "Ignore")
-    return Fail(StatusResponse(400, "BadRequest",
-                               "fieldValidation parameter unsupported: \"" + mode +
-                                   "\"; must be one of Ignore, Warn or Strict"));
+    return BadRequest("fieldValidation parameter unsupported: \"" + mode +
+                      "\"; must be one of Ignore, Warn or Strict");
   std::vector<std::string> unknown =
       api::FindUnknownFields(api::KindSchema(res), obj, /*prune=*/true);
   if (!unknown.empty() && mode == "Strict") {
@@ -139,7 +132,7 @@ Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::st
                       res.kind + ": strict decoding error: ";
     for (size_t i = 0; i < unknown.size(); ++i)
       msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i] + "\"";
-    return Fail(StatusResponse(400, "BadRequest", msg));
+    return BadRequest(msg);
   }
   if (mode == "Warn")
     for (const auto& u : unknown) warnings->push_back("unknown field \"" + u + "\"");
@@ -162,25 +155,25 @@ Reply<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::st
   if (!errors.empty()) {
     std::string name = GetString(obj, "metadata.name");
     if (name.empty()) name = GetString(obj, "metadata.generateName");
-    return Fail(InvalidResponse(res, name, errors));
+    return tl::unexpected(InvalidError(res, name, errors));
   }
   return obj;
 }
 
 // --- read -------------------------------------------------------------------------------------
 
-http::Response List(Ctx& ctx) {
+Result<http::Response> List(Ctx& ctx) {
   store::ListOptions opts;
   opts.label_selector = ctx.req.Query("labelSelector").value_or("");
   opts.field_selector = ctx.req.Query("fieldSelector").value_or("");
   opts.continue_token = ctx.req.Query("continue").value_or("");
   if (auto limit = ctx.req.Query("limit"); limit && !limit->empty()) {
     auto n = ParseInt(*limit);
-    if (!n || *n < 0) return StatusResponse(400, "BadRequest", "invalid limit: \"" + *limit + "\"");
+    if (!n || *n < 0) return BadRequest("invalid limit: \"" + *limit + "\"");
     opts.limit = *n;
   }
   auto listed = ctx.store.List(*ctx.target.res, ctx.target.ns, opts);
-  if (!listed) return ErrorToStatus(listed.error(), ctx.target.res, "");
+  if (!listed) return tl::unexpected(ObjectError(listed.error(), ctx.target.res, ""));
   std::string rv = std::to_string(listed->resource_version);
   // Both shapes carry the continue token: kubectl's plain `get` asks for Tables with limit=500
   // and pages on metadata.continue, so a Table without it silently ends the listing.
@@ -211,43 +204,44 @@ http::Response ObjectReply(Ctx& ctx, int code, const Json& obj,
   return JsonReply(code, obj, warnings);
 }
 
-Reply<Json> GetCurrent(Ctx& ctx) {
+Result<Json> GetCurrent(Ctx& ctx) {
   auto got = ctx.store.Get(*ctx.target.res, ctx.target.ns, ctx.target.name);
-  if (!got) return Fail(ErrorToStatus(got.error(), ctx.target.res, ctx.target.name));
+  if (!got) return tl::unexpected(ObjectError(got.error(), ctx.target.res, ctx.target.name));
   return std::move(*got);
 }
 
 // --- write ------------------------------------------------------------------------------------
 
-http::Response Create(Ctx& ctx) {
+Result<http::Response> Create(Ctx& ctx) {
   if (ctx.target.res->namespaced && ctx.target.ns.empty())
     return MethodNotAllowed("POST without a namespace");
   auto body = DecodeBody(ctx.req);
-  if (!body) return body.error();
+  if (!body) return tl::unexpected(body.error());
   std::vector<std::string> warnings;
   auto obj = Prepare(ctx, std::move(*body), nullptr, &warnings);
-  if (!obj) return obj.error();
+  if (!obj) return tl::unexpected(obj.error());
   if (ctx.dry_run) return JsonReply(201, *obj, warnings);
   std::string name = GetString(*obj, "metadata.name");
   auto created = ctx.store.Create(*ctx.target.res, std::move(*obj));
-  if (!created) return ErrorToStatus(created.error(), ctx.target.res, name);
+  if (!created) return tl::unexpected(ObjectError(created.error(), ctx.target.res, name));
   return JsonReply(201, *created, warnings);
 }
 
-Reply<Json> StoreUpdate(Ctx& ctx, Json obj) {
+Result<Json> StoreUpdate(Ctx& ctx, Json obj) {
   store::UpdateOptions opts;
   opts.status_only = ctx.target.sub == "status";
   if (ctx.dry_run) return obj;
   auto updated = ctx.store.Update(*ctx.target.res, std::move(obj), opts);
-  if (!updated) return Fail(ErrorToStatus(updated.error(), ctx.target.res, ctx.target.name));
+  if (!updated)
+    return tl::unexpected(ObjectError(updated.error(), ctx.target.res, ctx.target.name));
   return std::move(*updated);
 }
 
-http::Response Update(Ctx& ctx) {
+Result<http::Response> Update(Ctx& ctx) {
   auto body = DecodeBody(ctx.req);
-  if (!body) return body.error();
+  if (!body) return tl::unexpected(body.error());
   auto current = GetCurrent(ctx);
-  if (!current) return current.error();
+  if (!current) return tl::unexpected(current.error());
   Json incoming = std::move(*body);
   if (ctx.target.sub == "status" && incoming.is_object()) {
     // Only .status is taken from a status write.
@@ -261,61 +255,77 @@ http::Response Update(Ctx& ctx) {
   }
   std::vector<std::string> warnings;
   auto obj = Prepare(ctx, std::move(incoming), &*current, &warnings);
-  if (!obj) return obj.error();
+  if (!obj) return tl::unexpected(obj.error());
   auto updated = StoreUpdate(ctx, std::move(*obj));
-  if (!updated) return updated.error();
+  if (!updated) return tl::unexpected(updated.error());
   return JsonReply(200, *updated, warnings);
 }
 
-// Applies a PATCH body of the request's content type to `original`.
-Reply<Json> ApplyPatch(Ctx& ctx, const Json& original, const api::Schema* schema) {
-  std::string type = MediaType(ctx.req.headers.GetOr("Content-Type", ""));
-  const char* accepted =
-      "application/json-patch+json, application/merge-patch+json, "
-      "application/strategic-merge-patch+json";
-  bool json_patch = type == "application/json-patch+json";
-  bool merge = type == "application/merge-patch+json";
-  bool strategic = type == "application/strategic-merge-patch+json";
-  if (!json_patch && !merge && !strategic) return Fail(UnsupportedMediaType(type, accepted));
-  auto patch = ParseJson(ctx.req.body);
-  if (!patch)
-    return Fail(StatusResponse(400, "BadRequest",
-                               "the patch could not be decoded: " + patch.error().message));
-  Result<Json> out = json_patch ? api::ApplyJsonPatch(original, *patch)
-                     : merge    ? api::ApplyMergePatch(original, *patch)
-                                : api::ApplyStrategicMergePatch(original, *patch, schema);
+// A PATCH body, decoded once per request (retries re-apply it to the newer object).
+struct PatchBody {
+  enum class Type { kJson, kMerge, kStrategic } type;
+  Json patch;
+  // The patch itself sets metadata.resourceVersion: a conflict is then the caller's to see,
+  // not ours to retry (as kube-apiserver does).
+  bool pins_version = false;
+};
+
+Result<PatchBody> DecodePatch(const http::Request& req) {
+  std::string type = MediaType(req.headers.GetOr("Content-Type", ""));
+  PatchBody body{};
+  if (type == "application/json-patch+json") {
+    body.type = PatchBody::Type::kJson;
+  } else if (type == "application/merge-patch+json") {
+    body.type = PatchBody::Type::kMerge;
+  } else if (type == "application/strategic-merge-patch+json") {
+    body.type = PatchBody::Type::kStrategic;
+  } else {
+    return UnsupportedMediaType(type,
+                                "application/json-patch+json, application/merge-patch+json, "
+                                "application/strategic-merge-patch+json");
+  }
+  auto patch = ParseJson(req.body);
+  if (!patch) return BadRequest("the patch could not be decoded: " + patch.error().message);
+  body.patch = std::move(*patch);
+  if (body.type == PatchBody::Type::kJson) {
+    if (body.patch.is_array())
+      for (const Json& op : body.patch)
+        if (op.is_object() && GetString(op, "path") == "/metadata/resourceVersion")
+          body.pins_version = true;
+  } else if (const Json* rv = Find(body.patch, "metadata.resourceVersion")) {
+    body.pins_version = rv->is_string() && !rv->get<std::string>().empty();
+  }
+  return body;
+}
+
+// Applies a decoded PATCH body to `original`.
+Result<Json> ApplyPatch(const PatchBody& body, const Json& original, const api::Schema* schema) {
+  Result<Json> out = body.type == PatchBody::Type::kJson ? api::ApplyJsonPatch(original, body.patch)
+                     : body.type == PatchBody::Type::kMerge
+                         ? api::ApplyMergePatch(original, body.patch)
+                         : api::ApplyStrategicMergePatch(original, body.patch, schema);
   if (!out) {
-    if (out.error().code == Code::kResourceExhausted) return Fail(LimitResponse(out.error()));
-    return Fail(StatusResponse(400, "BadRequest", out.error().message));
+    if (out.error().code == Code::kResourceExhausted) return LimitError(out.error());
+    return BadRequest(out.error().message);
   }
   return std::move(*out);
 }
 
-// Whether the patch itself names a resourceVersion (then a conflict is the caller's, not ours
-// to retry).
-bool PatchPinsVersion(const http::Request& req) {
-  return req.body.find("\"resourceVersion\"") != std::string::npos;
-}
-
-http::Response Patch(Ctx& ctx) {
+Result<http::Response> Patch(Ctx& ctx) {
   const api::Schema& schema = api::KindSchema(*ctx.target.res);
+  ASB_ASSIGN_OR_RETURN(const PatchBody body, DecodePatch(ctx.req));
   for (int attempt = 0;; ++attempt) {
-    auto current = GetCurrent(ctx);
-    if (!current) return current.error();
-    auto patched = ApplyPatch(ctx, *current, &schema);
-    if (!patched) return patched.error();
-    Json obj = std::move(*patched);
-    if (!PatchPinsVersion(ctx.req) && obj.is_object() && obj["metadata"].is_object())
-      obj["metadata"]["resourceVersion"] = (*current)["metadata"]["resourceVersion"];
+    ASB_ASSIGN_OR_RETURN(const Json current, GetCurrent(ctx));
+    ASB_ASSIGN_OR_RETURN(Json obj, ApplyPatch(body, current, &schema));
+    if (!body.pins_version && obj.is_object() && obj["metadata"].is_object())
+      obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"];
     std::vector<std::string> warnings;
-    auto prepared = Prepare(ctx, std::move(obj), &*current, &warnings);
-    if (!prepared) return prepared.error();
-    auto updated = StoreUpdate(ctx, std::move(*prepared));
+    ASB_ASSIGN_OR_RETURN(Json prepared, Prepare(ctx, std::move(obj), &current, &warnings));
+    auto updated = StoreUpdate(ctx, std::move(prepared));
     if (updated) return JsonReply(200, *updated, warnings);
-    if (updated.error().status != 409 || PatchPinsVersion(ctx.req) ||
-        attempt + 1 >= kPatchRetries ||
-        updated.error().body.find("\"Conflict\"") == std::string::npos)
-      return updated.error();
+    // Only a stale resourceVersion that we filled in is ours to retry.
+    if (updated.error().code != Code::kAborted || body.pins_version || attempt + 1 >= kPatchRetries)
+      return tl::unexpected(updated.error());
   }
 }
 
@@ -343,51 +353,42 @@ Json ToScale(const Json& obj) {
       {"status", status}};
 }
 
-http::Response Scale(Ctx& ctx) {
+Result<http::Response> Scale(Ctx& ctx) {
   if (ctx.req.method == "GET") {
-    auto current = GetCurrent(ctx);
-    if (!current) return current.error();
-    return http::Response::Json(200, ToScale(*current));
+    ASB_ASSIGN_OR_RETURN(const Json current, GetCurrent(ctx));
+    return http::Response::Json(200, ToScale(current));
   }
   Json incoming;
+  std::optional<PatchBody> patch;
   if (ctx.req.method == "PUT") {
-    auto body = DecodeBody(ctx.req);
-    if (!body) return body.error();
-    incoming = std::move(*body);
+    ASB_ASSIGN_OR_RETURN(incoming, DecodeBody(ctx.req));
+  } else {
+    ASB_ASSIGN_OR_RETURN(patch, DecodePatch(ctx.req));
   }
   for (int attempt = 0;; ++attempt) {
-    auto current = GetCurrent(ctx);
-    if (!current) return current.error();
-    Json scale = ToScale(*current);
-    Json wanted;
-    if (ctx.req.method == "PUT") {
-      wanted = incoming;
-    } else {
-      auto patched = ApplyPatch(ctx, scale, nullptr);
-      if (!patched) return patched.error();
-      wanted = std::move(*patched);
+    ASB_ASSIGN_OR_RETURN(const Json current, GetCurrent(ctx));
+    Json wanted = incoming;
+    if (patch) {
+      ASB_ASSIGN_OR_RETURN(wanted, ApplyPatch(*patch, ToScale(current), nullptr));
     }
     const Json* replicas = Find(wanted, "spec.replicas");
     if (!replicas || !replicas->is_number_integer())
-      return InvalidResponse(
+      return tl::unexpected(InvalidError(
           *ctx.target.res, ctx.target.name,
-          {{api::FieldErrorType::kRequired, "spec.replicas", nullptr, "an integer is required"}});
-    Json obj = *current;
+          {{api::FieldErrorType::kRequired, "spec.replicas", nullptr, "an integer is required"}}));
+    Json obj = current;
     obj["spec"]["replicas"] = *replicas;
     std::string rv = GetString(wanted, "metadata.resourceVersion");
-    bool pinned = !rv.empty() && rv != GetString(*current, "metadata.resourceVersion");
+    bool pinned = !rv.empty() && rv != GetString(current, "metadata.resourceVersion");
     if (pinned) obj["metadata"]["resourceVersion"] = rv;
+    // Validated and written as a main-resource update: Prepare and StoreUpdate treat every
+    // subresource but "status" so.
     std::vector<std::string> warnings;
-    ctx.target.sub = "";  // validate and write as a main-resource update
-    auto prepared = Prepare(ctx, std::move(obj), &*current, &warnings);
-    ctx.target.sub = "scale";
-    if (!prepared) return prepared.error();
-    ctx.target.sub = "";
-    auto updated = StoreUpdate(ctx, std::move(*prepared));
-    ctx.target.sub = "scale";
+    ASB_ASSIGN_OR_RETURN(Json prepared, Prepare(ctx, std::move(obj), &current, &warnings));
+    auto updated = StoreUpdate(ctx, std::move(prepared));
     if (updated) return http::Response::Json(200, ToScale(*updated));
-    if (updated.error().status != 409 || pinned || attempt + 1 >= kPatchRetries)
-      return updated.error();
+    if (updated.error().code != Code::kAborted || pinned || attempt + 1 >= kPatchRetries)
+      return tl::unexpected(updated.error());
   }
 }
 
@@ -395,20 +396,19 @@ http::Response Scale(Ctx& ctx) {
 
 // kubectl sends `--dry-run=server` for deletes in the DeleteOptions body (`"dryRun": ["All"]`),
 // not in the query: a body that asks for a dry run marks the whole request as one (ctx.dry_run).
-Reply<store::DeleteOptions> DeleteOptionsFrom(Ctx& ctx) {
+Result<store::DeleteOptions> DeleteOptionsFrom(Ctx& ctx) {
   const http::Request& req = ctx.req;
   store::DeleteOptions opts;
   std::string policy = req.Query("propagationPolicy").value_or("");
   if (!Trim(req.body).empty()) {
     auto body = ParseJson(req.body);
     if (!body || !body->is_object())
-      return Fail(StatusResponse(400, "BadRequest", "the DeleteOptions body could not be decoded"));
+      return BadRequest("the DeleteOptions body could not be decoded");
     if (const Json* dry = Find(*body, "dryRun"); dry && !dry->is_null()) {
-      if (!dry->is_array())
-        return Fail(StatusResponse(400, "BadRequest", "dryRun: Invalid value: must be a list"));
+      if (!dry->is_array()) return BadRequest("dryRun: Invalid value: must be a list");
       for (const Json& v : *dry) {
         auto ok = DryRunValue(v.is_string() ? v.get<std::string>() : DumpJson(v));
-        if (!ok) return Fail(ok.error());
+        if (!ok) return tl::unexpected(ok.error());
         ctx.dry_run = true;
       }
     }
@@ -428,35 +428,35 @@ Reply<store::DeleteOptions> DeleteOptionsFrom(Ctx& ctx) {
   } else if (policy == "Orphan") {
     opts.propagation = store::Propagation::kOrphan;
   } else {
-    return Fail(StatusResponse(400, "BadRequest",
-                               "propagationPolicy: Unsupported value: \"" + policy +
-                                   "\": supported values: \"Foreground\", \"Background\", "
-                                   "\"Orphan\""));
+    return BadRequest("propagationPolicy: Unsupported value: \"" + policy +
+                      "\": supported values: \"Foreground\", \"Background\", "
+                      "\"Orphan\"");
   }
   return opts;
 }
 
-http::Response Delete(Ctx& ctx) {
+Result<http::Response> Delete(Ctx& ctx) {
   auto opts = DeleteOptionsFrom(ctx);
-  if (!opts) return opts.error();
+  if (!opts) return tl::unexpected(opts.error());
   if (ctx.dry_run) {
     auto current = GetCurrent(ctx);
-    if (!current) return current.error();
+    if (!current) return tl::unexpected(current.error());
     return http::Response::Json(200, *current);
   }
   auto deleted = ctx.store.Delete(*ctx.target.res, ctx.target.ns, ctx.target.name, *opts);
-  if (!deleted) return ErrorToStatus(deleted.error(), ctx.target.res, ctx.target.name);
+  if (!deleted)
+    return tl::unexpected(ObjectError(deleted.error(), ctx.target.res, ctx.target.name));
   return http::Response::Json(200, *deleted);
 }
 
-http::Response DeleteCollection(Ctx& ctx) {
+Result<http::Response> DeleteCollection(Ctx& ctx) {
   auto opts = DeleteOptionsFrom(ctx);
-  if (!opts) return opts.error();
+  if (!opts) return tl::unexpected(opts.error());
   store::ListOptions lopts;
   lopts.label_selector = ctx.req.Query("labelSelector").value_or("");
   lopts.field_selector = ctx.req.Query("fieldSelector").value_or("");
   auto listed = ctx.store.List(*ctx.target.res, ctx.target.ns, lopts);
-  if (!listed) return ErrorToStatus(listed.error(), ctx.target.res, "");
+  if (!listed) return tl::unexpected(ObjectError(listed.error(), ctx.target.res, ""));
   Json items = Json::array();
   for (const auto& item : listed->items) {
     std::string ns = GetString(item, "metadata.namespace");
@@ -469,7 +469,7 @@ http::Response DeleteCollection(Ctx& ctx) {
     if (deleted) {
       items.push_back(std::move(*deleted));
     } else if (deleted.error().code != Code::kNotFound) {
-      return ErrorToStatus(deleted.error(), ctx.target.res, name);
+      return tl::unexpected(ObjectError(deleted.error(), ctx.target.res, name));
     }
   }
   return http::Response::Json(
@@ -479,21 +479,20 @@ http::Response DeleteCollection(Ctx& ctx) {
             {"items", items}});
 }
 
-}  // namespace
-
-http::Response ServeResource(Ctx& ctx) {
+Result<http::Response> Dispatch(Ctx& ctx) {
   const std::string& m = ctx.req.method;
   const Target& t = ctx.target;
   if (m != "GET") {  // reads ignore dryRun, as Kubernetes does
     auto dry_run = QueryDryRun(ctx.req);
-    if (!dry_run) return dry_run.error();
+    if (!dry_run) return tl::unexpected(dry_run.error());
     ctx.dry_run = *dry_run;
   }
   if (t.name.empty()) {
     if (m == "GET") {
       auto watch = QueryBool(ctx.req, "watch");
-      if (!watch) return watch.error();
-      return *watch ? ServeWatch(ctx) : List(ctx);
+      if (!watch) return tl::unexpected(watch.error());
+      if (*watch) return ServeWatch(ctx);
+      return List(ctx);
     }
     if (m == "POST") return Create(ctx);
     if (m == "DELETE") return DeleteCollection(ctx);
@@ -505,13 +504,21 @@ http::Response ServeResource(Ctx& ctx) {
   }
   if (m == "GET") {
     auto current = GetCurrent(ctx);
-    if (!current) return current.error();
+    if (!current) return tl::unexpected(current.error());
     return ObjectReply(ctx, 200, *current);
   }
   if (m == "PUT") return Update(ctx);
   if (m == "PATCH") return Patch(ctx);
   if (m == "DELETE" && t.sub.empty()) return Delete(ctx);
   return MethodNotAllowed(m);
+}
+
+}  // namespace
+
+// Every handler above returns its error; this is the one place it becomes a Kubernetes Status.
+http::Response ServeResource(Ctx& ctx) {
+  Result<http::Response> r = Dispatch(ctx);
+  return r ? std::move(*r) : StatusResponse(r.error());
 }
 
 }  // namespace asb::apiserver::internal

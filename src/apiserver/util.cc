@@ -16,15 +16,14 @@ bool WantsTable(const http::Request& req) {
   return accept && accept->find("as=Table") != std::string::npos;
 }
 
-Reply<bool> QueryBool(const http::Request& req, const char* name) {
+Result<bool> QueryBool(const http::Request& req, const char* name) {
   auto v = req.Query(name);
   if (!v) return false;
   if (v->empty()) return true;  // "?watch" alone
   auto b = ParseBool(*v);
   if (!b)
-    return Fail(StatusResponse(
-        400, "BadRequest",
-        std::string("invalid boolean for query parameter ") + name + ": \"" + *v + "\""));
+    return MakeError(Code::kInvalidArgument, std::string("invalid boolean for query parameter ") +
+                                                 name + ": \"" + *v + "\"");
   return *b;
 }
 

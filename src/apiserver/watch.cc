@@ -18,7 +18,7 @@ std::string EventLine(const char* type, const Json& object) {
   return DumpJson(Json{{"type", type}, {"object", object}}) + "\n";
 }
 
-Json ExpiredStatus(const std::string& message) { return MakeStatus(410, "Expired", message); }
+Json ExpiredStatus(const std::string& message) { return StatusJson(Error{Code::kGone, message}); }
 
 }  // namespace
 
@@ -31,19 +31,21 @@ http::Response ServeWatch(Ctx& ctx) {
   if (!rv.empty()) {
     auto n = ParseInt(rv);
     if (!n || *n < 0)
-      return StatusResponse(400, "BadRequest", "invalid resourceVersion: \"" + rv + "\"");
+      return StatusResponse(
+          Error{Code::kInvalidArgument, "invalid resourceVersion: \"" + rv + "\""});
     opts.resource_version = *n;
   }
   auto bookmarks = QueryBool(ctx.req, "allowWatchBookmarks");
-  if (!bookmarks) return bookmarks.error();
+  if (!bookmarks) return StatusResponse(bookmarks.error());
   auto send_initial = QueryBool(ctx.req, "sendInitialEvents");
-  if (!send_initial) return send_initial.error();
+  if (!send_initial) return StatusResponse(send_initial.error());
   if (ctx.req.Query("sendInitialEvents") && !*send_initial) opts.send_initial_events = false;
   std::chrono::seconds timeout = ctx.options.max_watch_duration;
   if (auto t = ctx.req.Query("timeoutSeconds"); t && !t->empty()) {
     auto n = ParseInt(*t);
     if (!n || *n < 0)
-      return StatusResponse(400, "BadRequest", "invalid timeoutSeconds: \"" + *t + "\"");
+      return StatusResponse(
+          Error{Code::kInvalidArgument, "invalid timeoutSeconds: \"" + *t + "\""});
     if (*n > 0) timeout = std::min(timeout, std::chrono::seconds(*n));
   }
 
@@ -57,7 +59,7 @@ http::Response ServeWatch(Ctx& ctx) {
   auto watched = ctx.store.Watch(res, ctx.target.ns, opts);
   if (!watched) {
     if (watched.error().code != Code::kGone)
-      return ErrorToStatus(watched.error(), ctx.target.res, "");
+      return StatusResponse(ObjectError(watched.error(), ctx.target.res, ""));
     // kube-apiserver answers 200 and an ERROR event, then ends the stream.
     std::string line = EventLine("ERROR", ExpiredStatus(watched.error().message));
     resp.stream = [line](http::ResponseStream& out) { out.Write(line); };

@@ -1,12 +1,15 @@
 // Error vocabulary for the whole project: Result<T> = tl::expected<T, Error>, Status =
-// Result<void>. Codes follow abseil's canonical set; http/errors.h maps them to HTTP.
+// Result<void>. Codes follow abseil's canonical set; http/errors.h maps them (and the reasons
+// that refine them) to HTTP, one table for every protocol.
 #pragma once
 
 #include <cerrno>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
 #include <utility>
+#include <vector>
 
 namespace asb {
 
@@ -29,10 +32,31 @@ enum class Code {
 
 std::string_view CodeName(Code code);
 
+// One invalid field, as Kubernetes' details.causes[] and FastAPI's detail[] list them.
+struct FieldCause {
+  std::string field;    // "spec.replicas"
+  std::string reason;   // "FieldValueInvalid", "FieldValueRequired", ...
+  std::string message;  // "Invalid value: -1: must be greater than or equal to 0"
+};
+
+// What an error is about, for the protocols that say so (Kubernetes' Status.details).
+struct ErrorDetails {
+  std::string name;   // the object's name
+  std::string group;  // its API group ("" = core)
+  std::string kind;   // what Kubernetes puts there: the plural resource, or the kind for Invalid
+  std::vector<FieldCause> causes;
+};
+
 struct Error {
   Code code = Code::kInternal;
   std::string message;
   int sys_errno = 0;
+  // A machine-readable refinement of `code` in Kubernetes' StatusReason words ("Invalid",
+  // "RequestEntityTooLarge", "UnsupportedMediaType", ...); "" = the code's own reason. Callers
+  // decide on `code` (and this), never on the text of `message`.
+  std::string reason = {};
+  // Shared so copying an Error stays cheap; null = none.
+  std::shared_ptr<const ErrorDetails> details = {};
 
   // Prefixes context: Wrap("sandbox sb-1") on "pivot_root: EPERM" gives
   // "sandbox sb-1: pivot_root: EPERM".
@@ -49,6 +73,11 @@ using Status = Result<void>;
 
 inline tl::unexpected<Error> MakeError(Code code, std::string message) {
   return tl::unexpected(Error{code, std::move(message), 0});
+}
+// MakeError with a reason (and details): MakeError(Code::kInvalidArgument, "Invalid", msg, d).
+inline tl::unexpected<Error> MakeError(Code code, std::string reason, std::string message,
+                                       std::shared_ptr<const ErrorDetails> details = nullptr) {
+  return tl::unexpected(Error{code, std::move(message), 0, std::move(reason), std::move(details)});
 }
 inline Status OkStatus() { return {}; }
 

@@ -52,14 +52,10 @@ std::string ToYaml(const Json& j) {
 }
 
 int ReportError(Context& ctx, const Error& e) {
-  // Server errors carry "(Reason) message" from client::ErrorFromResponse.
-  if (StartsWith(e.message, "(")) {
-    size_t close = e.message.find(") ");
-    if (close != std::string::npos) {
-      fprintf(ctx.err, "Error from server (%s): %s\n", e.message.substr(1, close - 1).c_str(),
-              e.message.substr(close + 2).c_str());
-      return kExitError;
-    }
+  // A server's Status carries its reason beside the message (client::ErrorFromResponse).
+  if (!e.reason.empty()) {
+    fprintf(ctx.err, "Error from server (%s): %s\n", e.reason.c_str(), e.message.c_str());
+    return kExitError;
   }
   fprintf(ctx.err, "error: %s\n", e.message.c_str());
   return kExitError;

@@ -1,6 +1,7 @@
 #include "client/api_client.h"
 
 #include "base/strings.h"
+#include "http/errors.h"
 
 namespace asb::client {
 
@@ -9,37 +10,7 @@ Error ErrorFromResponse(int status, const std::string& body) {
   std::string message = parsed ? GetString(*parsed, "message") : "";
   std::string reason = parsed ? GetString(*parsed, "reason") : "";
   if (message.empty()) message = "HTTP " + std::to_string(status) + ": " + body;
-  Code code = Code::kInternal;
-  switch (status) {
-    case 400:
-    case 415:
-    case 422:
-      code = Code::kInvalidArgument;
-      break;
-    case 401:
-      code = Code::kUnauthenticated;
-      break;
-    case 403:
-      code = Code::kPermissionDenied;
-      break;
-    case 404:
-      code = Code::kNotFound;
-      break;
-    case 409:
-      code = reason == "AlreadyExists" ? Code::kAlreadyExists : Code::kAborted;
-      break;
-    case 410:
-      code = Code::kGone;
-      break;
-    case 503:
-      code = Code::kUnavailable;
-      break;
-    default:
-      break;
-  }
-  Error e{code, message, 0};
-  if (!reason.empty()) e.message = "(" + reason + ") " + message;
-  return e;
+  return http::ErrorFromHttp(status, std::move(reason), std::move(message));
 }
 
 Result<std::unique_ptr<ApiClient>> ApiClient::Create(const Kubeconfig& kc) {

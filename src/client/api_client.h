@@ -14,10 +14,10 @@
 
 namespace asb::client {
 
-// Status reason of the last failed call ("NotFound", "Invalid", ...), kept in Error::message as
-// "<message>"; the code follows the HTTP status: 404 kNotFound, 409 kAlreadyExists (reason
-// AlreadyExists) or kAborted, 400/415/422 kInvalidArgument, 401 kUnauthenticated, 403
-// kPermissionDenied, 410 kGone, 5xx kUnavailable/kInternal.
+// A failed call's Error carries the server Status's reason ("NotFound", "Invalid", ...) in
+// Error::reason and its message in Error::message; the code is http/errors.h's table read
+// backwards (404 kNotFound, 409 AlreadyExists kAlreadyExists, 409 Conflict kAborted, 422
+// kInvalidArgument, ...).
 class ApiClient {
  public:
   // Does not connect yet. kInvalidArgument for an unusable server URL. An https:// server is
@@ -55,7 +55,7 @@ class ApiClient {
   std::unique_ptr<http::Client> conn_;
 };
 
-// Maps an HTTP status and Status body to an Error (see ApiClient).
+// Maps an HTTP status and Status body to an Error (see ApiClient): http::ErrorFromHttp.
 Error ErrorFromResponse(int status, const std::string& body);
 
 }  // namespace asb::client

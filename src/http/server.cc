@@ -25,16 +25,6 @@ namespace {
 constexpr size_t kMaxDiscardBytes = 64u << 20;
 constexpr auto kMaxDiscardTime = std::chrono::seconds(10);
 
-Json StatusJson(int code, std::string_view reason, std::string message) {
-  return {{"kind", "Status"},
-          {"apiVersion", "v1"},
-          {"metadata", Json::object()},
-          {"status", "Failure"},
-          {"message", std::move(message)},
-          {"reason", reason},
-          {"code", code}};
-}
-
 // Streams the body to the client socket: as chunks, or raw when the length was announced.
 class ChunkedStream final : public ResponseStream {
  public:
@@ -87,7 +77,8 @@ class HttpConnection final : public Connection {
   bool HasBufferedInput() const override { return buffer_.size() > 0; }
 
  private:
-  bool SendSimple(int status, const Json& body, bool keep_alive);
+  // Answers `error` in the server's protocol (ServerOptions::render_error).
+  bool SendError(const Error& error, bool keep_alive);
   bool RejectTooLarge();
   bool SendResponse(Response& resp, bool keep_alive);
 
@@ -98,17 +89,16 @@ class HttpConnection final : public Connection {
   std::string remote_;
 };
 
-bool HttpConnection::SendSimple(int status, const Json& body, bool keep_alive) {
-  Response r = Response::Json(status, body);
+bool HttpConnection::SendError(const Error& error, bool keep_alive) {
+  Response r = options_.render_error(error);
   return SendResponse(r, keep_alive);
 }
 
 bool HttpConnection::RejectTooLarge() {
-  SendSimple(
-      413,
-      StatusJson(413, "RequestEntityTooLarge",
-                 "Request entity too large: limit is " + std::to_string(options_.max_body_bytes)),
-      false);
+  SendError(Error{Code::kResourceExhausted,
+                  "Request entity too large: limit is " + std::to_string(options_.max_body_bytes),
+                  0, "RequestEntityTooLarge"},
+            false);
   // Our side is done; read what the client still sends (bounded) so closing causes no reset
   // that would destroy the 413 before the client read it.
   ::shutdown(stream_.fd(), SHUT_WR);
@@ -189,11 +179,11 @@ bool HttpConnection::Serve() {
   stream_.clear_deadline();
   stream_.set_timeout_ms(options_.io_timeout_ms);
   if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-    return SendSimple(431,
-                      StatusJson(431, "RequestHeaderFieldsTooLarge",
-                                 "request header exceeds " +
-                                     std::to_string(options_.max_header_bytes) + " bytes"),
-                      false);
+    return SendError(
+        Error{Code::kResourceExhausted,
+              "request header exceeds " + std::to_string(options_.max_header_bytes) + " bytes", 0,
+              "RequestHeaderFieldsTooLarge"},
+        false);
   }
   // Beast checks Content-Length against body_limit as soon as the header is complete.
   if (ec == bhttp::error::body_limit) return RejectTooLarge();
@@ -201,7 +191,7 @@ bool HttpConnection::Serve() {
     // EOF or timeout between requests ends a keep-alive connection; garbage gets a 400.
     if (ec != bhttp::error::end_of_stream && ec != net::error::eof && !IsTimeout(ec) &&
         ec != net::error::connection_reset)
-      SendSimple(400, StatusJson(400, "BadRequest", "malformed HTTP request"), false);
+      SendError(Error{Code::kInvalidArgument, "malformed HTTP request"}, false);
     return false;
   }
   if (auto length = parser.content_length(); length && *length > options_.max_body_bytes)
@@ -227,14 +217,13 @@ bool HttpConnection::Serve() {
   req.remote_addr = remote_;
   Response resp;
   if (!req.ParseTarget()) {
-    resp = Response::Json(
-        400, {{"error", {{"code", "INVALID_ARGUMENT"}, {"message", "malformed request target"}}}});
+    resp = options_.render_error(Error{Code::kInvalidArgument, "malformed request target"});
   } else {
     try {
       resp = handler_(req);
     } catch (const std::exception& e) {
       ASB_LOG(ERROR, "handler threw", "path", req.path, "what", e.what());
-      resp = Response::Json(500, {{"error", {{"code", "INTERNAL"}, {"message", e.what()}}}});
+      resp = options_.render_error(Error{Code::kInternal, e.what()});
     }
   }
   return SendResponse(resp, keep_alive);
@@ -254,14 +243,13 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
   core.max_workers = o.max_workers;
   core.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
   core.name = o.server_name;
-  static const std::string kBusy = [] {
-    std::string body =
-        DumpJson(StatusJson(503, "ServiceUnavailable", "too many connections; retry later"));
-    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-           "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
-  core.overload_response = kBusy;
+  // Written raw by ServerCore to a connection it refuses, rendered once in this protocol.
+  Response busy = o.render_error(Error{Code::kUnavailable, "too many connections; retry later"});
+  core.overload_response = "HTTP/1.1 " + std::to_string(busy.status) + " " +
+                           std::string(StatusText(busy.status)) +
+                           "\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+                           "Connection: close\r\nContent-Length: " +
+                           std::to_string(busy.body.size()) + "\r\n\r\n" + busy.body;
   Server* raw = s.get();
   ASB_ASSIGN_OR_RETURN(s->core_, ServerCore::Start(core, [raw](int fd, const Peer& peer) {
                          return std::make_unique<HttpConnection>(raw->options_, raw->handler_, fd,

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "http/errors.h"
 #include "http/message.h"
 #include "http/server_core.h"
 
@@ -35,6 +36,10 @@ struct ServerOptions {
   size_t min_workers = 4;    // pre-started handler threads
   size_t max_workers = 256;  // requests served at once
   std::string server_name = "asb";
+  // Renders the errors the server answers itself (413, 431, malformed request, a handler that
+  // threw, overload): FastAPI's {"detail": ...} unless the protocol says otherwise (the API
+  // server passes its Kubernetes Status renderer).
+  ErrorRenderer render_error = DetailResponse;
 };
 
 class Server {

@@ -38,6 +38,33 @@ TEST(ServerTest, TooLargeBodyGets413) {
   auto resp = Fetch("127.0.0.1", (*server)->port(), req);
   ASSERT_TRUE(resp) << resp.error().message;
   EXPECT_EQ(resp->status, 413);
+  EXPECT_EQ(ParseJson(resp->body).value(),
+            Json({{"detail", "Request entity too large: limit is 10"}}));
+}
+
+// The server's own errors are rendered by the protocol's renderer, with the table's status.
+Response TestRenderer(const Error& e) {
+  return Response::Json(HttpStatusFor(e), {{"reason", HttpErrorFor(e).reason}, {"m", e.message}});
+}
+
+TEST(ServerTest, OwnErrorsGoThroughTheConfiguredRenderer) {
+  ServerOptions opts;
+  opts.max_body_bytes = 10;
+  opts.render_error = TestRenderer;
+  auto server = Server::Start(opts, [](Request& r) -> Response {
+    if (r.path == "/throw") throw std::runtime_error("boom");
+    return Response::Text(200, "ok");
+  });
+  ASSERT_TRUE(server);
+  auto big = Fetch("127.0.0.1", (*server)->port(),
+                   {.method = "POST", .target = "/", .body = std::string(100, 'x')});
+  ASSERT_TRUE(big) << big.error().message;
+  EXPECT_EQ(big->status, 413);
+  EXPECT_EQ(ParseJson(big->body).value()["reason"], "RequestEntityTooLarge");
+  auto threw = Fetch("127.0.0.1", (*server)->port(), {.method = "GET", .target = "/throw"});
+  ASSERT_TRUE(threw) << threw.error().message;
+  EXPECT_EQ(threw->status, 500);
+  EXPECT_EQ(ParseJson(threw->body).value(), Json({{"reason", "InternalError"}, {"m", "boom"}}));
 }
 
 TEST(ServerTest, StreamsChunksAndStopEndsStreams) {
@@ -69,6 +96,7 @@ TEST(ServerTest, HandlerExceptionBecomes500) {
   auto resp = Fetch("127.0.0.1", (*server)->port(), {.method = "GET", .target = "/"});
   ASSERT_TRUE(resp);
   EXPECT_EQ(resp->status, 500);
+  EXPECT_EQ(ParseJson(resp->body).value(), Json({{"detail", "boom"}}));
 }
 
 }  // namespace

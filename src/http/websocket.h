@@ -8,7 +8,7 @@
 //
 //   http::Response Handle(http::Request& req) {
 //     auto accept = ws::AcceptUpgrade(req, {"v5.channel.k8s.io"});
-//     if (!accept) return ErrorResponse(accept.error());
+//     if (!accept) return DetailResponse(accept.error());  // or the protocol's renderer
 //     accept->upgrade = [](int fd, std::string pending) {
 //       ws::Connection conn(fd, ws::Role::kServer, std::move(pending));
 //       while (auto msg = conn.Read()) ...

@@ -27,6 +27,7 @@
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "http/errors.h"
 #include "http/fd_stream.h"
 #include "router/auth.h"
 #include "router/validate.h"
@@ -165,7 +166,9 @@ class ConnectionSession final : public http::Connection {
  private:
   // Returns false when the client connection must end.
   bool ServeOne();
-  bool Reply(int status, std::string_view detail, bool keep_alive);
+  // Answers an error the router decides itself: upstream's {"detail": ...} with the status
+  // http/errors.h's table gives the error.
+  bool Reply(const Error& error, bool keep_alive);
   void LingeringClose();
   // Reads and discards the rest of a request body. True when all of it was read.
   bool DrainBody(bhttp::request_parser<bhttp::buffer_body>& parser);
@@ -212,12 +215,13 @@ void ConnectionSession::SetUpstream(UniqueFd fd) {
   if (server_.core_->stopping()) ::shutdown(upstream_fd_.get(), SHUT_RDWR);
 }
 
-bool ConnectionSession::Reply(int status, std::string_view detail, bool keep_alive) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+bool ConnectionSession::Reply(const Error& error, bool keep_alive) {
+  http::Response rendered = http::DetailResponse(error);
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(rendered.status), 11};
   res.set(bhttp::field::server, "asb-router");
   res.set(bhttp::field::content_type, "application/json");
-  if (status == 401) res.set(bhttp::field::www_authenticate, "Bearer");
-  res.body() = DumpJson(Json{{"detail", std::string(detail)}});
+  if (error.code == Code::kUnauthenticated) res.set(bhttp::field::www_authenticate, "Bearer");
+  res.body() = std::move(rendered.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
   error_code ec;
@@ -275,14 +279,16 @@ bool ConnectionSession::ServeOne() {
   ReadHeaderBounded(client_, client_buffer_, parser, opts.max_header_bytes, ec);
   client_.clear_deadline();
   if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-    Reply(431, "Request header fields too large.", false);
+    Reply(Error{Code::kResourceExhausted, "Request header fields too large.", 0,
+                "RequestHeaderFieldsTooLarge"},
+          false);
     return false;
   }
   if (ec) {
     // EOF or idle timeout between requests is the normal end of a keep-alive connection.
     if (ec != bhttp::error::end_of_stream && ec != net::error::eof && !IsTimeout(ec) &&
         ec != net::error::connection_reset)
-      Reply(400, "Malformed request.", false);
+      Reply(Error{Code::kInvalidArgument, "Malformed request."}, false);
     return false;
   }
   auto start = std::chrono::steady_clock::now();
@@ -297,10 +303,10 @@ bool ConnectionSession::ServeOne() {
   else
     request_id = RandomHex(8);
 
-  auto reject = [&](int status, std::string_view detail, const RouteTarget* t) {
+  auto reject = [&](const Error& error, const RouteTarget* t) {
     bool drained = DrainBody(parser);
-    AccessLog(method, path, t, status, 0, 0, start, request_id);
-    return Reply(status, detail, drained && req.keep_alive());
+    AccessLog(method, path, t, http::HttpStatusFor(error), 0, 0, start, request_id);
+    return Reply(error, drained && req.keep_alive());
   };
 
   if (path == "/healthz" && (method == "GET" || method == "HEAD")) {
@@ -315,9 +321,9 @@ bool ConnectionSession::ServeOne() {
     return !ec && res.keep_alive();
   }
   if (!trusted_ && !CredentialsValid(headers, opts.token))
-    return reject(401, "Missing or invalid bearer token.", nullptr);
+    return reject(Error{Code::kUnauthenticated, "Missing or invalid bearer token."}, nullptr);
   auto route = ResolveTarget(headers);
-  if (!route) return reject(route.error().status, route.error().detail, nullptr);
+  if (!route) return reject(route.error(), nullptr);
   return Proxy(parser, *route, headers, start, request_id);
 }
 
@@ -352,11 +358,11 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
   const bool client_keep_alive = req.keep_alive();
   const bool upgrade = IsUpgradeRequest(headers);
   const bool has_body = !parser.is_done();
-  auto fail = [&](int status, const std::string& detail) {
+  auto fail = [&](const Error& error) {
     CloseUpstream();
     bool drained = DrainBody(parser);
-    AccessLog(method, path, &target, status, 0, 0, start, request_id);
-    return Reply(status, detail, drained && client_keep_alive);
+    AccessLog(method, path, &target, http::HttpStatusFor(error), 0, 0, start, request_id);
+    return Reply(error, drained && client_keep_alive);
   };
 
   bool reused = UpstreamReusable(target);
@@ -369,12 +375,16 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
               "port", target.port, "code", CodeName(e.code), "error", e.message);
       switch (e.code) {
         case Code::kNotFound:
-          return fail(404, "Sandbox '" + target.ns + "/" + target.sandbox_id + "' not found.");
+          return fail(Error{Code::kNotFound,
+                            "Sandbox '" + target.ns + "/" + target.sandbox_id + "' not found."});
         case Code::kUnavailable:
         case Code::kFailedPrecondition:
-          return fail(503, "Sandbox '" + target.sandbox_id + "' is not ready: " + e.message);
+          return fail(Error{Code::kUnavailable,
+                            "Sandbox '" + target.sandbox_id + "' is not ready: " + e.message});
         default:
-          return fail(502, "Could not connect to the backend sandbox: " + target.sandbox_id);
+          return fail(Error{Code::kUnavailable,
+                            "Could not connect to the backend sandbox: " + target.sandbox_id, 0,
+                            "BadGateway"});
       }
     }
     int one = 1;
@@ -453,12 +463,14 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
     ASB_LOG(WARN, "router upstream response failed", "sandbox", target.sandbox_id, "request_id",
             request_id, "error", ec.message());
     bool client_ok = request_sent && parser.is_done() && client_keep_alive;
-    int status = IsTimeout(ec) ? 504 : 502;
-    AccessLog(method, path, &target, status, bytes_in, 0, start, request_id);
-    return Reply(status,
-                 IsTimeout(ec) ? "Timed out waiting for the backend sandbox: " + target.sandbox_id
-                               : "Could not connect to the backend sandbox: " + target.sandbox_id,
-                 client_ok);
+    Error error = IsTimeout(ec)
+                      ? Error{Code::kDeadlineExceeded,
+                              "Timed out waiting for the backend sandbox: " + target.sandbox_id}
+                      : Error{Code::kUnavailable,
+                              "Could not connect to the backend sandbox: " + target.sandbox_id, 0,
+                              "BadGateway"};
+    AccessLog(method, path, &target, http::HttpStatusFor(error), bytes_in, 0, start, request_id);
+    return Reply(error, client_ok);
   }
 
   auto& rp = *rp_storage;
@@ -543,11 +555,14 @@ Result<std::unique_ptr<RouterServer>> RouterServer::Start(RouterOptions options,
   core.idle_timeout = o.idle_timeout;
   core.name = "router";
   static const std::string kBusy = [] {
-    std::string body = R"({"detail":"Too many connections; retry later."})";
-    return "HTTP/1.1 503 Service Unavailable\r\nServer: asb-router\r\n"
+    http::Response busy =
+        http::DetailResponse(Error{Code::kUnavailable, "Too many connections; retry later."});
+    return "HTTP/1.1 " + std::to_string(busy.status) + " " +
+           std::string(http::StatusText(busy.status)) +
+           "\r\nServer: asb-router\r\n"
            "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
            "Content-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
+           std::to_string(busy.body.size()) + "\r\n\r\n" + busy.body;
   }();
   core.overload_response = kBusy;
   RouterServer* raw = s.get();

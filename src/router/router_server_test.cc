@@ -416,6 +416,7 @@ TEST_F(RouterServerTest, RejectsMissingOrWrongToken) {
   auto resp = Do(r);
   EXPECT_EQ(resp.status, 401);
   EXPECT_FALSE(Detail(resp).empty());
+  EXPECT_EQ(resp.headers.GetOr("WWW-Authenticate", ""), "Bearer");
   r.headers.Set("Authorization", "Bearer wrong");
   EXPECT_EQ(Do(r).status, 401);
   EXPECT_EQ(counting_.connects.load(), 0);
@@ -450,6 +451,9 @@ TEST_F(RouterServerTest, BackendErrorsMapToStatuses) {
   auto dead = Do(Req("GET", "/", "dead"));
   EXPECT_EQ(dead.status, 502);
   EXPECT_EQ(Detail(dead), "Could not connect to the backend sandbox: dead");
+  // Upstream's FastAPI HTTPException shape exactly: one "detail" string, nothing else.
+  EXPECT_EQ(ParseJson(dead.body).value(),
+            Json({{"detail", "Could not connect to the backend sandbox: dead"}}));
 }
 
 TEST_F(RouterServerTest, ProxiesMethodPathQueryAndStripsAuthorization) {

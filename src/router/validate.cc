@@ -62,21 +62,23 @@ const std::string* FindHeader(const HeaderList& headers, std::string_view name) 
   return nullptr;
 }
 
-tl::expected<RouteTarget, Rejection> ResolveTarget(const HeaderList& headers) {
+Result<RouteTarget> ResolveTarget(const HeaderList& headers) {
   RouteTarget t;
   const std::string* id = FindHeader(headers, "X-Sandbox-ID");
   if (id == nullptr || Trim(*id).empty())
-    return tl::unexpected(Rejection{400, "X-Sandbox-ID header is required."});
+    return MakeError(Code::kInvalidArgument, "X-Sandbox-ID header is required.");
   t.sandbox_id = std::string(Trim(*id));
   if (!IsDns1123Label(t.sandbox_id))
-    return tl::unexpected(Rejection{400, "Invalid sandbox ID format."});
+    return MakeError(Code::kInvalidArgument, "Invalid sandbox ID format.");
   if (const std::string* ns = FindHeader(headers, "X-Sandbox-Namespace")) {
     t.ns = std::string(Trim(*ns));
-    if (!IsDns1123Label(t.ns)) return tl::unexpected(Rejection{400, "Invalid namespace format."});
+    if (!IsDns1123Label(t.ns))
+      return MakeError(Code::kInvalidArgument, "Invalid namespace format.");
   }
   if (const std::string* port = FindHeader(headers, "X-Sandbox-Port")) {
     std::optional<int64_t> p = ParseInt(Trim(*port));
-    if (!p || *p < 1 || *p > 65535) return tl::unexpected(Rejection{400, "Invalid port format."});
+    if (!p || *p < 1 || *p > 65535)
+      return MakeError(Code::kInvalidArgument, "Invalid port format.");
     t.port = static_cast<uint16_t>(*p);
   }
   return t;

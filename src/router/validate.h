@@ -25,19 +25,13 @@ struct RouteTarget {
   uint16_t port = 8888;
 };
 
-// A rejection the router answers itself: HTTP status plus upstream's {"detail": ...} text.
-struct Rejection {
-  int status = 400;
-  std::string detail;
-};
-
 // First value of a header (case-insensitive name), or nullptr.
 const std::string* FindHeader(const HeaderList& headers, std::string_view name);
 
-// Reads X-Sandbox-ID / -Namespace / -Port. On failure the Rejection carries upstream's exact
-// message: "X-Sandbox-ID header is required.", "Invalid sandbox ID format.",
-// "Invalid namespace format.", "Invalid port format.".
-tl::expected<RouteTarget, Rejection> ResolveTarget(const HeaderList& headers);
+// Reads X-Sandbox-ID / -Namespace / -Port. On failure, kInvalidArgument (400) with upstream's
+// exact {"detail": ...} text as the message: "X-Sandbox-ID header is required.", "Invalid sandbox
+// ID format.", "Invalid namespace format.", "Invalid port format.".
+Result<RouteTarget> ResolveTarget(const HeaderList& headers);
 
 // Checks "Authorization: Bearer <token>" against `token` in constant time. An empty `token`
 // disables authentication (the caller opted out explicitly). Returns false when rejected.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "http/errors.h"
+
 namespace asb::router {
 namespace {
 
@@ -34,12 +36,12 @@ TEST(ResolveTargetTest, DefaultsAndErrors) {
   for (const Case& c : cases) {
     auto r = ResolveTarget(c.headers);
     if (c.status == 0) {
-      ASSERT_TRUE(r.has_value()) << c.detail_or_target << ": " << r.error().detail;
+      ASSERT_TRUE(r.has_value()) << c.detail_or_target << ": " << r.error().message;
       EXPECT_EQ(r->ns + "/" + r->sandbox_id + ":" + std::to_string(r->port), c.detail_or_target);
     } else {
       ASSERT_FALSE(r.has_value()) << c.detail_or_target;
-      EXPECT_EQ(r.error().status, c.status);
-      EXPECT_EQ(r.error().detail, c.detail_or_target);
+      EXPECT_EQ(http::HttpStatusFor(r.error()), c.status);
+      EXPECT_EQ(r.error().message, c.detail_or_target);
     }
   }
 }

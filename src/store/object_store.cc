@@ -181,10 +181,17 @@ Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object ob
       return MakeError(Code::kInvalidArgument,
                        QualifiedKind(res) + " is invalid: metadata.namespace: Required value");
     ObjPtr nso = FindLocked({api::NamespaceResource().GroupResource(), "", ns});
-    if (!nso) return MakeError(Code::kNotFound, "namespaces " + Quote(ns) + " not found");
+    // Both errors are about the namespace, not the object: details say so (Kubernetes' Status).
+    auto about_ns = [&] {
+      return std::make_shared<ErrorDetails>(ErrorDetails{ns, "", "namespaces", {}});
+    };
+    if (!nso)
+      return MakeError(Code::kNotFound, "", "namespaces " + Quote(ns) + " not found", about_ns());
     if (IsDeleting(*nso))
-      return MakeError(Code::kFailedPrecondition, "unable to create new content in namespace " +
-                                                      ns + " because it is being terminated");
+      return MakeError(
+          Code::kPermissionDenied, "",
+          "unable to create new content in namespace " + ns + " because it is being terminated",
+          about_ns());
   } else {
     meta.erase("namespace");
   }

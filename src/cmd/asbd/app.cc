@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "apiserver/k8s_status.h"
 #include "apiserver/tls_front.h"
 #include "base/file_util.h"
 #include "base/log.h"
@@ -91,6 +92,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   http_opts.port = 0;
   http_opts.max_body_bytes = config.max_request_bytes;
   http_opts.server_name = "asbd";
+  http_opts.render_error = apiserver::StatusResponse;  // a 413 here is a Kubernetes Status too
   ASB_ASSIGN_OR_RETURN(d->server_, http::Server::Start(http_opts, d->api_->AsHandler()));
   ASB_ASSIGN_OR_RETURN(apiserver::CertificatePair cert,
                        LoadOrCreateCert(config.state_dir, api_addr.host));
