@@ -26,6 +26,8 @@ LayerPool::~LayerPool() {
   }
   work_cv_.notify_all();
   thread_.join();
+  ASB_LOG(INFO, "writable layer pool stopped", "hits", stats_.hits, "misses", stats_.misses, "made",
+          stats_.made, "failures", stats_.failures, "released_inline", stats_.released_inline);
   // Loop finished every release before it returned; the ready layers close here.
   std::list<Size> sizes;
   std::deque<UniqueFd> late;  // Released while the thread was stopping
@@ -74,9 +76,14 @@ void LayerPool::Release(UniqueFd layer) {
   if (!layer) return;
   {
     std::lock_guard l(mu_);
-    releasing_.push_back(std::move(layer));
+    if (releasing_.size() >= options_.max_releasing) {
+      ++stats_.released_inline;
+    } else {
+      releasing_.push_back(std::move(layer));
+    }
   }
   work_cv_.notify_one();
+  layer.Reset();  // only when the queue was full (moved from otherwise)
 }
 
 LayerPool::Stats LayerPool::GetStats() {

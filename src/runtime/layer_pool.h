@@ -48,6 +48,10 @@ struct LayerPoolOptions {
   size_t depth = 4;              // ready layers kept per size; 0 = make every layer inline
   size_t max_sizes = 4;          // distinct sizes kept ready
   std::vector<int64_t> prefill;  // sizes to make ready from the start (e.g. the default size)
+  // Releases waiting for the thread beyond this are closed by the caller of Release instead
+  // (the cost it had before the pool): under a churn faster than the thread, used layers, which
+  // may hold up to their full size of disk, never pile up.
+  size_t max_releasing = 8;
   // After a failed background make (no loop device free, disk full), wait this long before the
   // next try, doubling up to 32x, so a broken host costs a log line a while, not a busy loop.
   std::chrono::milliseconds retry_after{500};
@@ -68,16 +72,18 @@ class LayerPool {
   [[nodiscard]] Result<ScratchLayer> Take(int64_t bytes);
 
   // Hands over a layer's mount fd once its sandbox is gone; the background thread closes it,
-  // which (as the last reference) unmounts it and frees its loop device and image.
+  // which (as the last reference) unmounts it and frees its loop device and image. With
+  // max_releasing already waiting, closes it here.
   void Release(UniqueFd layer);
 
   struct Stats {
-    size_t ready = 0;       // layers made and waiting for a Take
-    size_t releasing = 0;   // Released, not yet closed
-    uint64_t hits = 0;      // Takes served from the pool
-    uint64_t misses = 0;    // Takes that made their layer inline
-    uint64_t made = 0;      // layers made by the background thread
-    uint64_t failures = 0;  // failed background makes
+    size_t ready = 0;              // layers made and waiting for a Take
+    size_t releasing = 0;          // Released, not yet closed
+    uint64_t hits = 0;             // Takes served from the pool
+    uint64_t misses = 0;           // Takes that made their layer inline
+    uint64_t made = 0;             // layers made by the background thread
+    uint64_t failures = 0;         // failed background makes
+    uint64_t released_inline = 0;  // Releases closed by their caller (queue full)
   };
   Stats GetStats();
 

@@ -161,6 +161,18 @@ TEST_F(LayerPoolTest, LayersAreFreshAndFillUpWithEnospcAtTheirSize) {
   }
 }
 
+// With max_releasing waiting, the caller of Release pays for the close itself: the queue of used
+// layers (each may hold its full size of disk) never grows past the bound.
+TEST_F(LayerPoolTest, ReleasesBeyondTheBoundCloseInline) {
+  ScratchDisks disks(dir_);
+  LayerPool pool(disks, {.depth = 0, .max_sizes = 1, .max_releasing = 0});
+  ASSERT_OK_AND_ASSIGN(ScratchLayer l, pool.Take(8 * kMiB));
+  EXPECT_EQ(LoopDevicesBackedFrom(dir_), 1);
+  pool.Release(std::move(l.mount));
+  EXPECT_EQ(LoopDevicesBackedFrom(dir_), 0);  // gone when Release returned
+  EXPECT_EQ(pool.GetStats().released_inline, 1u);
+}
+
 TEST_F(LayerPoolTest, DestroyingThePoolLeavesNoLoopDevice) {
   ScratchDisks disks(dir_);
   {

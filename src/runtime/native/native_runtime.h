@@ -50,7 +50,7 @@ struct NativeRuntimeOptions {
   int64_t default_ephemeral_storage_bytes = int64_t{1} << 30;
   // Writable layers kept ready per ephemeral-storage size (runtime/layer_pool.h), for this many
   // sizes; the default size is filled from the start. depth 0: each start makes its own.
-  size_t layer_pool_depth = 4;
+  size_t layer_pool_depth = 8;
   size_t layer_pool_sizes = 4;
   std::chrono::milliseconds start_timeout{10000};
   // output.log and output.log.1 together stay below this (0 = unbounded).
