@@ -1,7 +1,7 @@
 """E2E hostile suite: a real asbd, real sandboxes on both runtimes, attacked from inside with
 `kubectl exec` the way a careless or hostile user would. Each test asserts that the damage is
-contained, the caller gets a clear error, asbd stays responsive, and (fixture teardown plus
-no_loop_devices_left) nothing is left on the host: processes, mounts, cgroups, loop devices.
+contained, the caller gets a clear error, asbd stays responsive, and (no_loop_devices_left)
+nothing is left on the host: processes, mounts, cgroups, and once asbd stops, loop devices.
 
 Fork bombs, stdout floods inside one exec and exec timeouts belong to asb-agent's own suite.
 """
@@ -13,6 +13,7 @@ import time
 import urllib.request
 
 import pytest
+from conftest import _sandbox_cgroups
 
 RUNTIMES = ["native", "gvisor"]
 IMAGE = "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0"
@@ -82,8 +83,17 @@ def loop_devices_of(state_dir):
 
 @pytest.fixture
 def no_loop_devices_left(asbd):
+    cgroups_before = _sandbox_cgroups()
     yield
     asbd.delete_all_sandboxes()
+    deadline = time.monotonic() + 30
+    while asbd.leftovers(cgroups_before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = asbd.leftovers(cgroups_before)
+    assert not left, "left behind after deleting every sandbox:\n%s" % "\n".join(left)
+    # A running asbd keeps fresh, never-used writable layers ready on loop devices (its layer
+    # pool); stopping it must free those along with every used one.
+    asbd.stop()
     deadline = time.monotonic() + 20
     while loop_devices_of(asbd.state_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
