@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 from conftest import _sandbox_cgroups
+from waiting import wait_for
 
 RUNTIMES = ["native", "gvisor"]
 IMAGE = "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0"
@@ -86,18 +87,13 @@ def no_loop_devices_left(asbd):
     cgroups_before = _sandbox_cgroups()
     yield
     asbd.delete_all_sandboxes()
-    deadline = time.monotonic() + 30
-    while asbd.leftovers(cgroups_before) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = asbd.leftovers(cgroups_before)
-    assert not left, "left behind after deleting every sandbox:\n%s" % "\n".join(left)
+    wait_for(lambda: (not asbd.leftovers(cgroups_before), asbd.leftovers(cgroups_before)),
+             "no sandbox process, mount or cgroup left after deleting every sandbox", timeout=30)
     # A running asbd keeps fresh, never-used writable layers ready on loop devices (its layer
     # pool); stopping it must free those along with every used one.
     asbd.stop()
-    deadline = time.monotonic() + 20
-    while loop_devices_of(asbd.state_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not loop_devices_of(asbd.state_dir), "writable layers' loop devices left behind"
+    wait_for(lambda: (not loop_devices_of(asbd.state_dir), loop_devices_of(asbd.state_dir)),
+             "no writable layer's loop device left once asbd stopped", timeout=20)
 
 
 def test_disk_fill_is_enospc_inside_and_bounded_on_the_host(asbd, kubectl, runtime,
