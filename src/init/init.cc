@@ -24,6 +24,7 @@
 #include "init/capped_log.h"
 #include "runtime/native/init_spec.h"
 #include "sys/caps.h"
+#include "sys/disk.h"
 #include "sys/net.h"
 #include "sys/process.h"
 #include "sys/seccomp.h"
@@ -36,6 +37,7 @@ namespace asb::init {
 namespace {
 
 using runtime::native::InitSpec;
+using runtime::native::kInitLayerFd;
 using runtime::native::kInitPidFd;
 using runtime::native::kInitSpecFd;
 using runtime::native::kInitSyncFd;
@@ -106,6 +108,12 @@ void ApplyMountOp(const MountOp& op) {
       return;
     case MountOp::Kind::kChdir:
       if (::chdir(op.target.c_str()) != 0) Fail("chdir " + op.target, errno);
+      return;
+    case MountOp::Kind::kMoveMount:
+      if (Status s = sys::MoveMount(op.fd, op.target); !s) {
+        Fail("attach the writable layer on " + op.target, s.error().sys_errno);
+      }
+      ::close(op.fd);
       return;
     case MountOp::Kind::kWrite: {
       int fd = ::open(op.target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
@@ -225,6 +233,11 @@ int RunMode(const InitSpec& s) {
   ::close(sp[1]);
   ::close(out[1]);
   ::close(err[1]);
+  // Layers to attach are the sandbox init's alone: a shim holding one would keep the file
+  // system alive past the sandbox (see init_spec.h, fd 6).
+  for (const MountOp& op : s.mounts) {
+    if (op.kind == MountOp::Kind::kMoveMount) ::close(op.fd);
+  }
   Json hello{{"shim_pid", ::getpid()},
              {"shim_start", sys::ProcStartTime(::getpid()).value_or(0)},
              {"init_pid", child},
@@ -311,8 +324,14 @@ int InitMain(int argc, char** argv) {
     return 2;
   }
   // Stray fds inherited from the daemon (anything it opened without O_CLOEXEC) go first.
+  // Run keeps fd 6 (the writable layer), exec fd 5 (the sandbox's pidfd): init_spec.h.
   bool exec_mode = std::strcmp(argv[1], "exec") == 0;
-  ::syscall(SYS_close_range, exec_mode ? kInitPidFd + 1 : kInitPidFd, ~0U, 0);
+  if (exec_mode) {
+    ::syscall(SYS_close_range, kInitPidFd + 1, ~0U, 0);
+  } else {
+    ::syscall(SYS_close_range, kInitPidFd, kInitPidFd, 0);
+    ::syscall(SYS_close_range, kInitLayerFd + 1, ~0U, 0);
+  }
   std::string text;
   char buf[65536];
   off_t off = 0;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,33 +56,74 @@ Result<LoopDevice> AttachLoop(int backing_fd) {
 Status SparseCopyFile(const std::string& src, const std::string& dst) {
   UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in) return ErrnoUnexpected("open " + src);
-  struct stat st;
-  if (::fstat(in.get(), &st) != 0) return ErrnoUnexpected("stat " + src);
   UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out) return ErrnoUnexpected("create " + dst);
-  auto fail = [&](const std::string& what) -> Status {
-    Error e = ErrnoError(errno, what);
-    ::unlink(dst.c_str());
-    return tl::unexpected(e);
-  };
-  if (::ftruncate(out.get(), st.st_size) != 0) return fail("truncate " + dst);
+  Status s = SparseCopyFd(in.get(), out.get(), src);
+  if (!s) ::unlink(dst.c_str());
+  return s;
+}
+
+Status SparseCopyFd(int src_fd, int dst_fd, const std::string& src_name) {
+  struct stat st;
+  if (::fstat(src_fd, &st) != 0) return ErrnoUnexpected("stat " + src_name);
+  if (::ftruncate(dst_fd, st.st_size) != 0) return ErrnoUnexpected("truncate copy of " + src_name);
   off_t pos = 0;
   while (pos < st.st_size) {
-    off_t data = ::lseek(in.get(), pos, SEEK_DATA);
+    off_t data = ::lseek(src_fd, pos, SEEK_DATA);
     if (data < 0) {
       if (errno == ENXIO) break;  // only a hole is left
-      return fail("SEEK_DATA " + src);
+      return ErrnoUnexpected("SEEK_DATA " + src_name);
     }
-    off_t hole = ::lseek(in.get(), data, SEEK_HOLE);
-    if (hole < 0) return fail("SEEK_HOLE " + src);
+    off_t hole = ::lseek(src_fd, data, SEEK_HOLE);
+    if (hole < 0) return ErrnoUnexpected("SEEK_HOLE " + src_name);
     off_t in_off = data, out_off = data;
     while (in_off < hole) {
-      ssize_t n = ::copy_file_range(in.get(), &in_off, out.get(), &out_off,
+      ssize_t n = ::copy_file_range(src_fd, &in_off, dst_fd, &out_off,
                                     static_cast<size_t>(hole - in_off), 0);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return fail("copy_file_range " + src);
+      if (n <= 0) return ErrnoUnexpected("copy_file_range " + src_name);
     }
     pos = hole;
+  }
+  return OkStatus();
+}
+
+Result<UniqueFd> MountDetached(const std::string& source, const std::string& fstype,
+                               const std::string& options, unsigned attrs) {
+  UniqueFd fs(::fsopen(fstype.c_str(), FSOPEN_CLOEXEC));
+  if (!fs) return ErrnoUnexpected("fsopen " + fstype);
+  // The kernel explains a refused configuration in the context's log ("e ext4: ..."): one line
+  // of it makes "mount failed: EINVAL" actionable.
+  auto fail = [&](const std::string& what) -> Error {
+    Error e = ErrnoError(errno, what + " (" + fstype + " on " + source + ")");
+    char msg[512];
+    ssize_t n = ::read(fs.get(), msg, sizeof(msg) - 1);
+    if (n > 0) e.message += ": " + std::string(msg, static_cast<size_t>(n));
+    return e;
+  };
+  if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", source.c_str(), 0) != 0) {
+    return tl::unexpected(fail("fsconfig source"));
+  }
+  for (const std::string& opt : Split(options, ',')) {
+    if (opt.empty()) continue;
+    size_t eq = opt.find('=');
+    int rc = eq == std::string::npos
+                 ? ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, opt.c_str(), nullptr, 0)
+                 : ::fsconfig(fs.get(), FSCONFIG_SET_STRING, opt.substr(0, eq).c_str(),
+                              opt.c_str() + eq + 1, 0);
+    if (rc != 0) return tl::unexpected(fail("fsconfig " + opt));
+  }
+  if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    return tl::unexpected(fail("fsconfig create"));
+  }
+  UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, attrs));
+  if (!mnt) return tl::unexpected(fail("fsmount"));
+  return mnt;
+}
+
+Status MoveMount(int mount_fd, const std::string& target) {
+  if (::move_mount(mount_fd, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    return ErrnoUnexpected("move_mount to " + target);
   }
   return OkStatus();
 }

@@ -1,9 +1,10 @@
 // Block-device primitives for disk-backed writable layers: loop devices (LOOP_CTL_GET_FREE +
-// LOOP_CONFIGURE), sparse file copies (SEEK_DATA/SEEK_HOLE + copy_file_range) and ext4 images
-// made by mkfs.ext4 (e2fsprogs).
+// LOOP_CONFIGURE), sparse file copies (SEEK_DATA/SEEK_HOLE + copy_file_range), ext4 images
+// made by mkfs.ext4 (e2fsprogs) and detached mounts (the new mount API: a file system mounted
+// in no namespace, held by an fd, attached later where it is needed).
 //
 // Syscalls: open(/dev/loop-control), ioctl(LOOP_CTL_GET_FREE, LOOP_CONFIGURE), lseek,
-// copy_file_range, posix_spawn (mkfs.ext4).
+// copy_file_range, posix_spawn (mkfs.ext4), fsopen, fsconfig, fsmount, move_mount.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,25 @@ struct LoopDevice {
 // Copies `src` to a new file `dst` (O_EXCL, mode 0600) preserving holes: only the data extents
 // are copied, so a sparse template of 1 GiB with 1 MiB of metadata costs 1 MiB of I/O.
 [[nodiscard]] Status SparseCopyFile(const std::string& src, const std::string& dst);
+
+// The same into an open, empty file `dst_fd` (e.g. an O_TMPFILE one): it gets `src`'s size and
+// data extents. `src_name` is for error messages.
+[[nodiscard]] Status SparseCopyFd(int src_fd, int dst_fd, const std::string& src_name);
+
+// Mounts `source` as `fstype` in no mount namespace (fsopen + fsconfig + fsmount) and returns
+// the mount's fd (O_PATH, O_CLOEXEC). `options` is a mount(2)-style comma-separated list
+// ("noinit_itable,nobarrier", "key=value"); `attrs` are MOUNT_ATTR_* flags. The fd is the only
+// reference: closing it unmounts (and, for a loop device with autoclear, frees the device),
+// unless MoveMount attached it somewhere first, after which that mount namespace holds it too and
+// the file system lives until both are gone. Whoever drops the last reference pays for the
+// unmount (writeback, the loop detach, freeing the image), so a caller can choose where that
+// cost lands. Errors carry the kernel's fs-context message when it gave one.
+[[nodiscard]] Result<UniqueFd> MountDetached(const std::string& source, const std::string& fstype,
+                                             const std::string& options, unsigned attrs);
+
+// Attaches the detached mount `mount_fd` (from MountDetached, possibly made by another process)
+// at `target` in the caller's mount namespace (move_mount with MOVE_MOUNT_F_EMPTY_PATH).
+[[nodiscard]] Status MoveMount(int mount_fd, const std::string& target);
 
 // Creates a sparse file of `size_bytes` at `path` (replacing it) holding an empty ext4 file
 // system without a journal (the layer is scratch space: it never outlives its sandbox) and

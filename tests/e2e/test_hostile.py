@@ -1,7 +1,7 @@
 """E2E hostile suite: a real asbd, real sandboxes on both runtimes, attacked from inside with
 `kubectl exec` the way a careless or hostile user would. Each test asserts that the damage is
-contained, the caller gets a clear error, asbd stays responsive, and (fixture teardown plus
-no_loop_devices_left) nothing is left on the host: processes, mounts, cgroups, loop devices.
+contained, the caller gets a clear error, asbd stays responsive, and (no_loop_devices_left)
+nothing is left on the host: processes, mounts, cgroups, and once asbd stops, loop devices.
 
 Fork bombs, stdout floods inside one exec and exec timeouts belong to asb-agent's own suite.
 """
@@ -13,6 +13,8 @@ import time
 import urllib.request
 
 import pytest
+from conftest import _sandbox_cgroups
+from waiting import wait_for
 
 RUNTIMES = ["native", "gvisor"]
 IMAGE = "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0"
@@ -82,12 +84,16 @@ def loop_devices_of(state_dir):
 
 @pytest.fixture
 def no_loop_devices_left(asbd):
+    cgroups_before = _sandbox_cgroups()
     yield
     asbd.delete_all_sandboxes()
-    deadline = time.monotonic() + 20
-    while loop_devices_of(asbd.state_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not loop_devices_of(asbd.state_dir), "writable layers' loop devices left behind"
+    wait_for(lambda: (not asbd.leftovers(cgroups_before), asbd.leftovers(cgroups_before)),
+             "no sandbox process, mount or cgroup left after deleting every sandbox", timeout=30)
+    # A running asbd keeps fresh, never-used writable layers ready on loop devices (its layer
+    # pool); stopping it must free those along with every used one.
+    asbd.stop()
+    wait_for(lambda: (not loop_devices_of(asbd.state_dir), loop_devices_of(asbd.state_dir)),
+             "no writable layer's loop device left once asbd stopped", timeout=20)
 
 
 def test_disk_fill_is_enospc_inside_and_bounded_on_the_host(asbd, kubectl, runtime,

@@ -26,6 +26,20 @@ using asb::testing::BuiltBinary;
 using asb::testing::TempDir;
 using asb::testing::WaitFor;
 
+// Loop devices whose backing file is under `dir` (an unnamed layer image shows as "dir/#N").
+int LoopDevicesBackedFrom(const std::string& dir) {
+  int n = 0;
+  auto parts = ReadFile("/proc/partitions");
+  if (!parts) return -1;
+  for (const std::string& line : Split(*parts, '\n')) {
+    auto f = Split(std::string(Trim(line)), ' ');
+    if (f.empty() || !StartsWith(f.back(), "loop")) continue;
+    auto backing = ReadFile("/sys/block/" + f.back() + "/loop/backing_file");
+    if (backing && backing->find(dir + "/") != std::string::npos) ++n;
+  }
+  return n;
+}
+
 class NativeRuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -214,17 +228,13 @@ TEST_F(NativeRuntimeTest, WritableLayerIsChargedToDiskNotMemory) {
   EXPECT_LE(out.value("written_mb", 1000), 96);
   ASSERT_OK(rt_->Stop(s.id, 0ms));
   started_.clear();
-  // Autoclear: the loop device went with the sandbox's mount namespace.
-  auto loops = ReadFile("/proc/partitions");
-  ASSERT_TRUE(loops.has_value());
-  for (const std::string& line : Split(*loops, '\n')) {
-    auto f = Split(std::string(Trim(line)), ' ');
-    if (f.empty() || !StartsWith(f.back(), "loop")) continue;
-    auto backing = ReadFile("/sys/block/" + f.back() + "/loop/backing_file");
-    if (backing) {
-      EXPECT_EQ(backing->find(tmp_.Sub("state")), std::string::npos) << *backing;
-    }
-  }
+  // The used layer went with Stop (its teardown runs in the pool's thread): the only loop devices
+  // left from this state dir are the pool's ready ones, and none once the runtime is gone.
+  ASSERT_TRUE(rt_->layer_pool().WaitIdle(30s));
+  EXPECT_EQ(LoopDevicesBackedFrom(tmp_.Sub("state")),
+            static_cast<int>(rt_->layer_pool().GetStats().ready));
+  rt_.reset();
+  EXPECT_EQ(LoopDevicesBackedFrom(tmp_.Sub("state")), 0);
 }
 
 // Inside, /proc/self/mountinfo names neither the state dir nor the sandbox id, and with a memory
@@ -389,6 +399,10 @@ TEST_F(NativeRuntimeTest, StopLeavesNothingBehind) {
   ASSERT_OK_AND_ASSIGN(ids, rt_->List());
   EXPECT_TRUE(ids.empty());
   EXPECT_OK(rt_->Stop(s.id, 0ms));  // idempotent
+  // Its writable layer went too: what is left are the pool's ready layers.
+  ASSERT_TRUE(rt_->layer_pool().WaitIdle(30s));
+  EXPECT_EQ(LoopDevicesBackedFrom(tmp_.Sub("state")),
+            static_cast<int>(rt_->layer_pool().GetStats().ready));
 }
 
 TEST_F(NativeRuntimeTest, FreshRuntimeFindsAndStopsLeftovers) {
@@ -406,6 +420,11 @@ TEST_F(NativeRuntimeTest, FreshRuntimeFindsAndStopsLeftovers) {
   ASSERT_OK(StartTracked(s2));
   ASSERT_OK(rt_->Stop(s.id, 1s));
   EXPECT_FALSE(PathExists(rt_->SandboxDir(s.id)));
+  // The leftover's layer was held by its mount namespace alone (the old daemon's fd closed):
+  // it went with the namespace. Left: the pool's ready layers and s2's.
+  ASSERT_TRUE(rt_->layer_pool().WaitIdle(30s));
+  EXPECT_EQ(LoopDevicesBackedFrom(tmp_.Sub("state")),
+            static_cast<int>(rt_->layer_pool().GetStats().ready) + 1);
 }
 
 TEST_F(NativeRuntimeTest, FailedStartNamesTheStepAndLeavesNothing) {
@@ -417,6 +436,9 @@ TEST_F(NativeRuntimeTest, FailedStartNamesTheStepAndLeavesNothing) {
   EXPECT_FALSE(PathExists(rt_->SandboxDir(s.id)));
   ASSERT_OK_AND_ASSIGN(sys::Cgroup cg, rt_->CgroupOf(s.id));
   for (const auto& d : cg.dirs()) EXPECT_FALSE(PathExists(d)) << d;
+  ASSERT_TRUE(rt_->layer_pool().WaitIdle(30s));
+  EXPECT_EQ(LoopDevicesBackedFrom(tmp_.Sub("state")),
+            static_cast<int>(rt_->layer_pool().GetStats().ready));
 
   SandboxSpec bad = Spec({"/probe", "sleep"});
   bad.rootfs.lower_dir = tmp_.Sub("missing");

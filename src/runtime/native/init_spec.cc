@@ -23,6 +23,8 @@ const char* KindName(MountOp::Kind k) {
       return "chdir";
     case MountOp::Kind::kWrite:
       return "write";
+    case MountOp::Kind::kMoveMount:
+      return "move_mount";
   }
   return "mount";
 }
@@ -83,7 +85,8 @@ Json InitSpecToJson(const InitSpec& s) {
                       {"data", m.data},
                       {"mode", m.mode},
                       {"uid", m.uid},
-                      {"gid", m.gid}});
+                      {"gid", m.gid},
+                      {"fd", m.fd}});
   }
   return Json{{"mode", s.mode},
               {"hostname", s.hostname},
@@ -128,6 +131,8 @@ Result<InitSpec> InitSpecFromJson(const Json& j) {
         op.kind = MountOp::Kind::kChdir;
       else if (kind == "write")
         op.kind = MountOp::Kind::kWrite;
+      else if (kind == "move_mount")
+        op.kind = MountOp::Kind::kMoveMount;
       else
         return MakeError(Code::kInvalidArgument, "unknown mount op kind " + kind);
       op.source = m.value("source", "");
@@ -138,6 +143,10 @@ Result<InitSpec> InitSpecFromJson(const Json& j) {
       op.mode = m.value("mode", uint32_t{0});
       op.uid = m.value("uid", int64_t{-1});
       op.gid = m.value("gid", int64_t{-1});
+      op.fd = m.value("fd", -1);
+      if (op.kind == MountOp::Kind::kMoveMount && op.fd < 0) {
+        return MakeError(Code::kInvalidArgument, "move_mount op without an fd");
+      }
       s.mounts.push_back(std::move(op));
     }
     s.root_dir = j.value("root_dir", "");

@@ -5,6 +5,10 @@
 //   fd 3      a sealed memfd holding the InitSpec as JSON
 //   fd 4      the sync socket (SOCK_STREAM, O_CLOEXEC in every process that holds it)
 //   fd 5      exec only: a pidfd of the sandbox's init, verified by the daemon (no pid reuse)
+//   fd 6      run only: the writable layer, a detached mount (runtime/scratch_disk.h
+//             ScratchLayer) that the sandbox init attaches (MountOp kMoveMount); the shim closes
+//             its copy at once, so the daemon's fd and the sandbox's mount namespace are the only
+//             references and the daemon decides where the layer's teardown runs
 // asb-init writes newline-terminated JSON messages on fd 4:
 //   {"shim_pid":N,"shim_start":T,"init_pid":M,"init_start":U}   once the sandbox init exists
 //   {"step":"pivot_root","errno":1}                               when a setup step failed
@@ -27,6 +31,7 @@ namespace asb::runtime::native {
 inline constexpr int kInitSpecFd = 3;
 inline constexpr int kInitSyncFd = 4;
 inline constexpr int kInitPidFd = 5;
+inline constexpr int kInitLayerFd = 6;
 
 struct InitSpec {
   std::string mode;  // "run" | "exec"

@@ -15,6 +15,7 @@ InitSpec FullSpec() {
   s.hostname = "sb-1";
   s.cgroup_procs = {"/sys/fs/cgroup/asb/sb-1/cgroup.procs"};
   s.mounts = {
+      {.kind = MountOp::Kind::kMoveMount, .target = "/scratch", .fd = 6},
       {.kind = MountOp::Kind::kMount,
        .source = "overlay",
        .target = "/r",
@@ -65,6 +66,7 @@ TEST(InitSpecTest, RoundTripKeepsEveryField) {
     EXPECT_EQ(b.mode, a.mode) << i;
     EXPECT_EQ(b.uid, a.uid) << i;
     EXPECT_EQ(b.gid, a.gid) << i;
+    EXPECT_EQ(b.fd, a.fd) << i;
   }
   EXPECT_EQ(out.root_dir, in.root_dir);
   EXPECT_EQ(out.uid_map, in.uid_map);
@@ -90,7 +92,9 @@ TEST(InitSpecTest, MalformedSpecsAreInvalidArgument) {
   Json bad_kind = good;
   bad_kind["mounts"][0]["kind"] = "format-disk";
   Json bad_flags = good;
-  bad_flags["mounts"][0]["flags"] = "ro";
+  bad_flags["mounts"][1]["flags"] = "ro";
+  Json move_without_fd = good;
+  move_without_fd["mounts"][0].erase("fd");
   const Json cases[] = {
       Json::array(),                                   // not an object
       with("mode", "daemonize"),                       // unknown mode
@@ -103,6 +107,7 @@ TEST(InitSpecTest, MalformedSpecsAreInvalidArgument) {
       with("log_limit_bytes", "8MiB"),                 // wrong type
       bad_kind,
       bad_flags,
+      move_without_fd,
   };
   for (const Json& j : cases) {
     auto r = InitSpecFromJson(j);

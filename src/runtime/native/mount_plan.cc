@@ -59,18 +59,14 @@ Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
   if (::stat(lower.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return MakeError(Code::kInvalidArgument, "rootfs.lower_dir " + lower + " is not a directory");
   }
-  if (in.scratch_device.empty() || in.scratch_device[0] != '/') {
-    return MakeError(Code::kInvalidArgument, "scratch_device must be an absolute device path");
+  if (in.scratch_mount_fd < 0) {
+    return MakeError(Code::kInvalidArgument, "scratch_mount_fd must be an fd");
   }
   const std::string& r = in.root_dir;
   const std::string& scratch = in.scratch_dir;
   std::vector<MountOp> ops;
-  ops.push_back({.kind = K::kMount,
-                 .source = in.scratch_device,
-                 .target = scratch,
-                 .fstype = "ext4",
-                 .flags = MS_NOSUID | MS_NODEV,
-                 .data = kScratchMountData});
+  // Mounted already (nosuid, nodev, kScratchMountData) by the daemon, off the start path.
+  ops.push_back({.kind = K::kMoveMount, .target = scratch, .fd = in.scratch_mount_fd});
   ops.push_back({.kind = K::kMkdir, .target = scratch, .mode = 0700});
   // The upper dir's owner becomes the owner of the merged "/": the sandbox's root.
   ops.push_back({.kind = K::kMkdir,

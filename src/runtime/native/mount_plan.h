@@ -24,12 +24,13 @@ namespace asb::runtime::native {
 
 struct MountOp {
   enum class Kind {
-    kMount,    // mount(source, target, fstype, flags, data)
-    kMkdir,    // mkdir -p target; then chmod `mode` if set; then chown uid/gid if >= 0
-    kTouch,    // create an empty regular file (bind-mount target)
-    kSymlink,  // symlink(source, target)
-    kChdir,    // chdir(target): later mounts may name paths relative to it
-    kWrite,    // create regular file `target` holding `data`, then chmod `mode`
+    kMount,      // mount(source, target, fstype, flags, data)
+    kMkdir,      // mkdir -p target; then chmod `mode` if set; then chown uid/gid if >= 0
+    kTouch,      // create an empty regular file (bind-mount target)
+    kSymlink,    // symlink(source, target)
+    kChdir,      // chdir(target): later mounts may name paths relative to it
+    kWrite,      // create regular file `target` holding `data`, then chmod `mode`
+    kMoveMount,  // attach the detached mount inherited as `fd` at `target`, then close `fd`
   };
   Kind kind = Kind::kMount;
   std::string source;
@@ -40,6 +41,7 @@ struct MountOp {
   uint32_t mode = 0;  // 0 = leave as created
   int64_t uid = -1;
   int64_t gid = -1;
+  int fd = -1;  // kMoveMount: the inherited fd (init_spec.h kInitLayerFd)
 
   bool operator==(const MountOp&) const = default;
 };
@@ -48,8 +50,9 @@ struct MountPlanInput {
   std::string root_dir;     // empty host dir: the overlay root is mounted here
   std::string scratch_dir;  // empty host dir: the writable layer (upper, work, lower mount point)
   RootFs rootfs;
-  // The writable layer's block device (runtime/scratch_disk.h: ext4 sized by ephemeral-storage).
-  std::string scratch_device;
+  // The fd (in asb-init) of the writable layer: a detached ext4 mount sized by ephemeral-storage
+  // (runtime/scratch_disk.h ScratchLayer), attached at scratch_dir.
+  int scratch_mount_fd = -1;
   // > 0: /proc/meminfo inside shows this as the machine's memory instead of the host's.
   int64_t memory_bytes = 0;
   uint32_t root_uid = 0;  // host uid/gid of the sandbox's root (owns "/")

@@ -23,7 +23,7 @@ class MountPlanTest : public ::testing::Test {
     in.root_dir = tmp_.Sub("root");
     in.scratch_dir = tmp_.Sub("scratch");
     in.rootfs.lower_dir = tmp_.path();  // any existing directory
-    in.scratch_device = "/dev/loop7";
+    in.scratch_mount_fd = 6;
     in.root_uid = in.root_gid = 100000;
     in.work_uid = in.work_gid = 101000;
     in.workdir = "/work";
@@ -52,7 +52,7 @@ TEST_F(MountPlanTest, RefusesBadInputNamingTheField) {
       {"',' in lower dir", [](auto& in) { in.rootfs.lower_dir += "/a,b"; }, "contains ','"},
       {"':' in scratch dir", [](auto& in) { in.scratch_dir += ":x"; }, "contains ','"},
       {"':' in root dir", [](auto& in) { in.root_dir += ":x"; }, "contains ','"},
-      {"relative scratch device", [](auto& in) { in.scratch_device = "loop7"; }, "scratch_device"},
+      {"no scratch mount fd", [](auto& in) { in.scratch_mount_fd = -1; }, "scratch_mount_fd"},
       {"bind onto /",
        [](auto& in) {
          in.rootfs.binds = {{"/usr", "/", true}};
@@ -86,11 +86,12 @@ TEST_F(MountPlanTest, OwnershipBindsAndMemoryView) {
   ASSERT_OK_AND_ASSIGN(std::vector<MountOp> ops, PlanMounts(in));
   const std::string& r = in.root_dir;
 
-  // The writable layer is the scratch device; the upper dir (the merged "/") is the sandbox
-  // root's, the working dir the process's.
-  EXPECT_NE(FindOp(ops, K::kMount, in.scratch_dir,
-                   [&](const MountOp& op) { return op.source == in.scratch_device; }),
-            nullptr);
+  // The writable layer is the inherited mount, attached first; the upper dir (the merged "/") is
+  // the sandbox root's, the working dir the process's.
+  ASSERT_FALSE(ops.empty());
+  EXPECT_EQ(ops[0].kind, K::kMoveMount);
+  EXPECT_EQ(ops[0].target, in.scratch_dir);
+  EXPECT_EQ(ops[0].fd, in.scratch_mount_fd);
   const MountOp* upper = FindOp(ops, K::kMkdir, in.scratch_dir + "/upper");
   ASSERT_NE(upper, nullptr);
   EXPECT_EQ(upper->uid, 100000);

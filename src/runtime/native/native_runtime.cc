@@ -175,6 +175,11 @@ Result<std::unique_ptr<NativeRuntime>> NativeRuntime::Create(NativeRuntimeOption
   std::unique_ptr<NativeRuntime> rt(new NativeRuntime(std::move(options)));
   ASB_ASSIGN_OR_RETURN(rt->seccomp_bpf_, sys::CompileSeccomp(SandboxSeccompPolicy()));
   ASB_RETURN_IF_ERROR(MakeDirs(rt->root_, 0700));
+  rt->layers_ = std::make_unique<LayerPool>(
+      rt->scratch_disks_,
+      LayerPoolOptions{.depth = rt->options_.layer_pool_depth,
+                       .max_sizes = rt->options_.layer_pool_sizes,
+                       .prefill = {rt->options_.default_ephemeral_storage_bytes}});
   ASB_ASSIGN_OR_RETURN(std::vector<std::string> ids, rt->List());
   for (const std::string& id : ids) {
     if (auto rec = rt->LoadRecord(id)) rt->used_slots_.insert(rec->slot);
@@ -272,17 +277,21 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   ASB_ASSIGN_OR_RETURN(sys::Cgroup cgroup, sys::Cgroup::Create(options_.cgroup, spec.id, limits));
 
   const uint32_t base = options_.id_map_base + slot * options_.id_map_size;
-  // Held open until asb-init has mounted it (sync EOF below); then the mount in the sandbox's
-  // mount namespace keeps it, and it goes away with that namespace (scratch_disk.h).
-  ASB_ASSIGN_OR_RETURN(
-      sys::LoopDevice scratch,
-      scratch_disks_.Create(dir + "/scratch.img", spec.limits.ephemeral_storage_bytes > 0
-                                                      ? spec.limits.ephemeral_storage_bytes
-                                                      : options_.default_ephemeral_storage_bytes));
+  // Ready-made (layer_pool.h); asb-init attaches it in the sandbox's mount namespace, and
+  // layer_fds_ keeps a reference until Stop/Cleanup hands it back (ReleaseLayer).
+  ASB_ASSIGN_OR_RETURN(ScratchLayer layer,
+                       layers_->Take(spec.limits.ephemeral_storage_bytes > 0
+                                         ? spec.limits.ephemeral_storage_bytes
+                                         : options_.default_ephemeral_storage_bytes));
+  const int layer_fd = layer.mount.get();
+  {
+    std::lock_guard l(mu_);
+    layer_fds_[spec.id] = std::move(layer.mount);
+  }
   MountPlanInput plan_in{.root_dir = dir + "/root",
                          .scratch_dir = dir + "/scratch",
                          .rootfs = spec.rootfs,
-                         .scratch_device = scratch.path,
+                         .scratch_mount_fd = kInitLayerFd,
                          .memory_bytes = spec.limits.memory_bytes,
                          .root_uid = base,
                          .root_gid = base,
@@ -323,7 +332,8 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
                                {log.get(), 1},
                                {log.get(), 2},
                                {spec_fd.get(), kInitSpecFd},
-                               {child_sync.get(), kInitSyncFd}}};
+                               {child_sync.get(), kInitSyncFd},
+                               {layer_fd, kInitLayerFd}}};
   auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
   ASB_ASSIGN_OR_RETURN(pid_t first, sys::Spawn(so));
   child_sync.Reset();
@@ -430,9 +440,22 @@ void NativeRuntime::Cleanup(const std::string& id, std::chrono::milliseconds tim
       ASB_LOG(WARN, "cgroup not removed", "id", id, "error", s.error().message);
     }
   }
+  ReleaseLayer(id);
   if (Status s = RemoveTree(SandboxDir(id)); !s) {
     ASB_LOG(WARN, "sandbox dir not removed", "id", id, "error", s.error().message);
   }
+}
+
+void NativeRuntime::ReleaseLayer(const std::string& id) {
+  UniqueFd layer;
+  {
+    std::lock_guard l(mu_);
+    auto it = layer_fds_.find(id);
+    if (it == layer_fds_.end()) return;  // started by an earlier daemon: its namespace held it
+    layer = std::move(it->second);
+    layer_fds_.erase(it);
+  }
+  layers_->Release(std::move(layer));
 }
 
 Status NativeRuntime::Stop(const std::string& id, std::chrono::milliseconds grace) {
@@ -444,6 +467,7 @@ Status NativeRuntime::Stop(const std::string& id, std::chrono::milliseconds grac
     }
   }
   if (!PathExists(SandboxDir(id))) {
+    ReleaseLayer(id);
     std::lock_guard l(mu_);
     live_.erase(id);
     return {};
@@ -466,6 +490,7 @@ Status NativeRuntime::Stop(const std::string& id, std::chrono::milliseconds grac
     if (!killed) return tl::unexpected(killed.error().Wrap("stop sandbox " + id));
     ASB_RETURN_IF_ERROR(cg->Remove());
   }
+  ReleaseLayer(id);
   // The mount points under the sandbox dir were only ever mounted in the sandbox's own mount
   // namespace, which died with its last process: on the host they are plain empty dirs.
   ASB_RETURN_IF_ERROR(RemoveTree(SandboxDir(id)));

@@ -9,8 +9,10 @@
 //   output.log  the sandbox's stdout and stderr (CRI format, capped, rotated to output.log.1:
 //               runtime.h "Container output")
 //   root/, scratch/  empty mount points (the mounts exist only in the sandbox's namespace;
-//               scratch/ is the writable layer, an ext4 on a loop device: runtime/scratch_disk.h)
-// <state_dir>/disk-templates/  empty ext4 images, one per ephemeral-storage size
+//               scratch/ is the writable layer, an ext4 on a loop device: runtime/scratch_disk.h,
+//               taken ready-made from a runtime/layer_pool.h and attached by asb-init)
+// <state_dir>/disk-templates/  empty ext4 images, one per ephemeral-storage size (the layers'
+//               images are unnamed O_TMPFILEs there)
 //
 // Restart policy: sandboxes outlive the daemon (no PR_SET_PDEATHSIG on the shim). A new
 // NativeRuntime on the same state dir finds them with List(), and Inspect/DialPort/Exec/Stop
@@ -30,6 +32,7 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "runtime/layer_pool.h"
 #include "runtime/runtime.h"
 #include "runtime/scratch_disk.h"
 #include "sys/cgroup.h"
@@ -45,6 +48,10 @@ struct NativeRuntimeOptions {
   uint32_t max_sandboxes = 4096;
   int64_t default_pids = 1024;
   int64_t default_ephemeral_storage_bytes = int64_t{1} << 30;
+  // Writable layers kept ready per ephemeral-storage size (runtime/layer_pool.h), for this many
+  // sizes; the default size is filled from the start. depth 0: each start makes its own.
+  size_t layer_pool_depth = 8;
+  size_t layer_pool_sizes = 4;
   std::chrono::milliseconds start_timeout{10000};
   // output.log and output.log.1 together stay below this (0 = unbounded).
   int64_t output_log_limit_bytes = 8 << 20;
@@ -76,6 +83,8 @@ class NativeRuntime final : public Runtime {
   std::string SandboxDir(const std::string& id) const;
   // The sandbox's cgroups (also for a sandbox left by an earlier daemon).
   [[nodiscard]] Result<sys::Cgroup> CgroupOf(const std::string& id) const;
+  // The writable layers' pool: for tests and diagnostics.
+  LayerPool& layer_pool() { return *layers_; }
 
  private:
   struct Record;  // state.json
@@ -89,16 +98,23 @@ class NativeRuntime final : public Runtime {
   [[nodiscard]] Result<std::shared_ptr<Live>> GetLive(const std::string& id);
   [[nodiscard]] Status StartLocked(const SandboxSpec& spec, uint32_t slot);
   void Cleanup(const std::string& id, std::chrono::milliseconds timeout);
+  // Hands the sandbox's layer (if this daemon started it) to the pool for teardown; call once
+  // its processes are gone.
+  void ReleaseLayer(const std::string& id);
 
   const NativeRuntimeOptions options_;
   std::string root_;         // <state_dir>/native
   std::string seccomp_bpf_;  // compiled once
   ScratchDisks scratch_disks_;
+  std::unique_ptr<LayerPool> layers_;  // uses scratch_disks_
 
   std::mutex mu_;
   std::set<uint32_t> used_slots_;
   std::set<std::string> starting_;
   std::map<std::string, std::shared_ptr<Live>> live_;
+  // The mount fd of each layer this daemon attached: holding it makes this daemon, not the
+  // sandbox's exit, drop the last reference (LayerPool::Release, off the stop path).
+  std::map<std::string, UniqueFd> layer_fds_;
 };
 
 // Validates a sandbox id: [a-z0-9-], 1..63 characters, not starting with '-'.
