@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "base/file_util.h"
-#include "runtime/runsc/command.h"
+#include "sys/command.h"
 #include "runtime/runsc/runsc_runtime.h"
 
 namespace {
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < runs; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     auto r =
-        asb::runtime::runsc::RunCommand({"runsc", "--root", dir + "/do-root",
+        asb::sys::RunCommand({"runsc", "--root", dir + "/do-root",
                                          "--platform=" + platform, "--network=none", "do", "true"},
                                         60s);
     if (r && r->exit_code == 0) baseline.push_back(Since(t0));
