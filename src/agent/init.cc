@@ -13,6 +13,7 @@ namespace asb::agent {
 namespace {
 constexpr int kInitSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 void Ignore(int) {}
+bool IsStopSignal(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT; }
 }  // namespace
 
 std::optional<int> RunInitIfPid1() {
@@ -47,11 +48,20 @@ std::optional<int> RunInitIfPid1() {
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return std::nullopt;
   }
+  // A stop signal sent from inside the sandbox (`kill 1` in a command: si_pid is a pid of this
+  // namespace) is not the node stopping the pod; the node's signals come from outside, where
+  // the sender has no pid here (si_pid 0). The server still exits on it, but the init then
+  // reports death by that signal instead of the server's clean exit, so the pod's
+  // restartPolicy (OnFailure in the templates) brings the runtime server back rather than
+  // leaving a Succeeded pod that no one replaces.
+  int killed_from_inside = 0;
   while (true) {
     siginfo_t info;
     int sig = ::sigwaitinfo(&set, &info);
     if (sig < 0) continue;  // EINTR
     if (sig != SIGCHLD) {
+      bool from_inside = info.si_code == SI_USER && info.si_pid > 0;
+      if (IsStopSignal(sig)) killed_from_inside = from_inside ? sig : 0;
       ::kill(child, sig);
       continue;
     }
@@ -62,6 +72,11 @@ std::optional<int> RunInitIfPid1() {
       if (pid < 0 && errno == EINTR) continue;
       if (pid <= 0) break;
       if (pid == child) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && killed_from_inside) {
+          ASB_LOG(WARN, "pid 1: runtime server stopped by a signal from inside the sandbox",
+                  "signal", killed_from_inside);
+          return 128 + killed_from_inside;
+        }
         if (WIFEXITED(status)) return WEXITSTATUS(status);
         if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
         return 1;

@@ -119,6 +119,27 @@ struct PodReadiness {
   bool terminal = false;
 };
 
+// "container python-runtime exited with code 137 (Error)" for the pod's first terminated or
+// restarting container, so a Sandbox (and the claim that mirrors it) says why its runtime server
+// is gone instead of only the pod's phase.
+std::string ContainerExit(const Json& pod) {
+  const Json* statuses = Find(pod, "status.containerStatuses");
+  if (!statuses || !statuses->is_array()) return "";
+  for (const Json& c : *statuses) {
+    const Json* t = Find(c, "state.terminated");
+    if (!t && !Find(c, "state.running")) t = Find(c, "lastState.terminated");
+    if (!t || !t->is_object()) continue;
+    std::string out = "container " + GetString(c, "name") + " exited with code " +
+                      std::to_string(t->value("exitCode", 0));
+    std::string why = GetString(*t, "reason");
+    if (!why.empty()) out += " (" + why + ")";
+    if (const Json* w = Find(c, "state.waiting.reason"); w && w->is_string())
+      out += ", now " + w->get<std::string>();
+    return out;
+  }
+  return "";
+}
+
 PodReadiness AssessPod(const std::optional<Json>& pod) {
   PodReadiness r;
   if (!pod) {
@@ -132,13 +153,18 @@ PodReadiness AssessPod(const std::optional<Json>& pod) {
   std::string phase = GetString(*pod, "status.phase", "Pending");
   if (phase == "Succeeded") {
     r.reason = std::string(kReasonPodSucceeded);
-    r.message = "Pod has completed successfully";
+    std::string exit = ContainerExit(*pod);
+    r.message = exit.empty() ? "Pod has completed successfully"
+                             : "Pod has completed: " + exit +
+                                   "; its restartPolicy does not restart it, so this sandbox "
+                                   "no longer serves (delete it or its claim for a new one)";
     r.terminal = true;
     return r;
   }
   if (phase == "Failed") {
     r.reason = std::string(kReasonPodFailed);
     std::string detail = GetString(*pod, "status.message");
+    if (detail.empty()) detail = ContainerExit(*pod);
     r.message = detail.empty() ? "Pod failed" : "Pod failed: " + detail;
     r.terminal = true;
     return r;
@@ -148,7 +174,9 @@ PodReadiness AssessPod(const std::optional<Json>& pod) {
       r.ready = true;
       r.message = "Pod is Ready";
     } else {
-      r.message = "Pod is Running but not Ready";
+      std::string exit = ContainerExit(*pod);
+      r.message =
+          exit.empty() ? "Pod is Running but not Ready" : "Pod is Running but not Ready: " + exit;
     }
     return r;
   }

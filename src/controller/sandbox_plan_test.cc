@@ -166,6 +166,35 @@ INSTANTIATE_TEST_SUITE_P(
                                 "SandboxSuspended", "suspending"}),
     [](const auto& tp) { return tp.param.name; });
 
+TEST(SandboxPlanTest, ReadySaysHowTheRuntimeServerEnded) {
+  Json sb = Sandbox();
+  SetAnnotation(sb, kAnnotationPodName, "sb-1");
+  Json pod = OwnedPod(sb, "Succeeded", false);
+  pod["status"]["containerStatuses"] =
+      Json::array({{{"name", "python-runtime"},
+                    {"state", {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}}}}});
+  SandboxPlan p = PlanSandbox(sb, pod, OwnedService(sb), kNow, {});
+  EXPECT_EQ(Ready(p)["reason"], "PodSucceeded");
+  EXPECT_EQ(Ready(p)["message"],
+            "Pod has completed: container python-runtime exited with code 0 (Completed); its "
+            "restartPolicy does not restart it, so this sandbox no longer serves (delete it or "
+            "its claim for a new one)");
+  // Restarting: the last exit and the back-off are named while the pod is not Ready.
+  pod = OwnedPod(sb, "Running", false);
+  pod["status"]["containerStatuses"] =
+      Json::array({{{"name", "python-runtime"},
+                    {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}},
+                    {"lastState", {{"terminated", {{"exitCode", 143}, {"reason", "Error"}}}}}}});
+  p = PlanSandbox(sb, pod, OwnedService(sb), kNow, {});
+  EXPECT_EQ(Ready(p)["message"],
+            "Pod is Running but not Ready: container python-runtime exited with code 143 "
+            "(Error), now CrashLoopBackOff; Service Exists");
+  // Running again after a restart: the old exit is history, not a reason.
+  pod["status"]["containerStatuses"][0]["state"] = {{"running", Json::object()}};
+  p = PlanSandbox(sb, pod, OwnedService(sb), kNow, {});
+  EXPECT_EQ(Ready(p)["message"], "Pod is Running but not Ready; Service Exists");
+}
+
 TEST(SandboxPlanTest, ReadyKeepsTransitionTimeWhenUnchanged) {
   Json sb = Sandbox();
   SetAnnotation(sb, kAnnotationPodName, "sb-1");

@@ -6,7 +6,9 @@ client and checks that the abuse is contained and answered clearly:
   - 200 MB of stdout: a capped result with stdout_truncated, the agent survives;
   - a 2 GiB sparse file downloads whole, streamed (the agent's memory stays small);
   - an exec timeout: a clear timed-out result, no process of the command left;
-  - 4,096 idle connections to the router: a new client is still served at once.
+  - 4,096 idle connections to the router: a new client is still served at once;
+  - `kill 1` from a command: the runtime server comes back (restartPolicy OnFailure), and while
+    it is down the claim says how it ended.
 Besides each test's own checks, the asbd fixture's teardown asserts that deleting everything
 leaves no sandbox process, mount or cgroup on the host.
 """
@@ -249,3 +251,53 @@ def test_four_thousand_idle_router_connections_do_not_lock_out_a_client(sandbox)
     finally:
         for s in idle:
             s.close()
+
+
+def _claim_ready(asbd, claim):
+    status, body = asbd.request(
+        "GET", "/apis/extensions.agents.x-k8s.io/v1beta1/namespaces/default/sandboxclaims/" + claim)
+    assert status == 200, body
+    for c in body.get("status", {}).get("conditions", []):
+        if c.get("type") == "Ready":
+            return c
+    return {}
+
+
+def test_kill_1_brings_the_runtime_server_back_and_the_claim_says_why(sandbox):
+    status, sb = sandbox.asbd.request(
+        "GET", "/apis/agents.x-k8s.io/v1beta1/namespaces/default/sandboxes/"
+        + sandbox.client.sandbox_name)
+    assert status == 200, sb
+    pod_name = sb["metadata"].get("annotations", {}).get("agents.x-k8s.io/pod-name",
+                                                         sandbox.client.sandbox_name)
+    pod_path = "/api/v1/namespaces/default/pods/" + pod_name
+    status, pod = sandbox.asbd.request("GET", pod_path)
+    assert status == 200, pod
+    restarts = pod["status"]["containerStatuses"][0].get("restartCount", 0)
+    # The server stops while it answers this very request: any answer, or none, will do.
+    try:
+        sandbox.execute("kill 1", socket_timeout=10)
+    except (AssertionError, OSError):
+        pass
+    said_why = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready = _claim_ready(sandbox.asbd, sandbox.client.claim_name)
+        if ready.get("status") == "False" and "exited with code 143" in ready.get("message", ""):
+            said_why = ready
+        status, pod = sandbox.asbd.request("GET", pod_path)
+        cs = pod["status"]["containerStatuses"][0]
+        if cs.get("ready") and cs.get("restartCount", 0) > restarts:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the runtime server did not come back after kill 1: %s" % pod["status"])
+    assert pod["status"]["phase"] == "Running", pod["status"]
+    assert cs["lastState"]["terminated"]["exitCode"] == 143, cs  # 128 + SIGTERM
+    assert said_why, "the claim never said how its sandbox's server ended"
+    # The claim is Ready again and the same sandbox serves.
+    deadline = time.monotonic() + 10
+    while _claim_ready(sandbox.asbd, sandbox.client.claim_name).get("status") != "True":
+        assert time.monotonic() < deadline, _claim_ready(sandbox.asbd, sandbox.client.claim_name)
+        time.sleep(0.05)
+    assert sandbox.execute("echo back")["stdout"] == "back\n"
