@@ -137,16 +137,6 @@ std::optional<Error> StepError(const std::vector<InitMessage>& messages) {
 
 }  // namespace
 
-Status ValidateSandboxId(const std::string& id) {
-  bool ok = !id.empty() && id.size() <= 63 && id[0] != '-';
-  for (char c : id) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
-  if (!ok) {
-    return MakeError(Code::kInvalidArgument,
-                     "sandbox id \"" + id + "\" must be 1-63 characters of [a-z0-9-]");
-  }
-  return {};
-}
-
 NativeRuntime::NativeRuntime(NativeRuntimeOptions options)
     : options_(std::move(options)),
       root_(options_.state_dir + "/native"),

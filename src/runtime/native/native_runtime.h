@@ -101,7 +101,4 @@ class NativeRuntime final : public Runtime {
   std::map<std::string, std::shared_ptr<Live>> live_;
 };
 
-// Validates a sandbox id: [a-z0-9-], 1..63 characters, not starting with '-'.
-[[nodiscard]] Status ValidateSandboxId(const std::string& id);
-
 }  // namespace asb::runtime::native

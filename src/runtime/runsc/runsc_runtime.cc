@@ -23,7 +23,7 @@
 #include "sys/net.h"
 #include "sys/process.h"
 
-namespace asb::runtime {
+namespace asb::runtime::runsc {
 
 using sys::Child;
 using sys::CommandResult;
@@ -199,7 +199,7 @@ std::shared_ptr<RunscRuntime::Tracked> RunscRuntime::Find(const std::string& id)
 }
 
 Status RunscRuntime::Start(const SandboxSpec& spec) {
-  ASB_RETURN_IF_ERROR(runsc::ValidateSpec(spec));
+  ASB_RETURN_IF_ERROR(ValidateSpec(spec));
   struct stat st {};
   if (::stat(spec.rootfs.lower_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return MakeError(Code::kInvalidArgument,
@@ -294,8 +294,8 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
   if (auto e = step(sys::CreatePersistentNetns(netns), "network namespace")) return fail(*e);
 
   // 3. config.json.
-  runsc::OciPaths paths{.rootfs = rootfs, .netns = netns, .cgroups_path = cgroups_path};
-  Json config = runsc::BuildOciConfig(spec, paths);
+  OciPaths paths{.rootfs = rootfs, .netns = netns, .cgroups_path = cgroups_path};
+  Json config = BuildOciConfig(spec, paths);
   if (auto e = step(AtomicWriteFile(bundle + "/config.json", DumpJson(config, 2), 0600),
                     "write config.json")) {
     return fail(*e);
@@ -432,11 +432,7 @@ Result<SandboxStatus> RunscRuntime::Inspect(const std::string& id) {
 }
 
 Status RunscRuntime::Stop(const std::string& id, std::chrono::milliseconds grace) {
-  if (auto v = runsc::ValidateSpec(
-          SandboxSpec{.id = id, .rootfs = {.lower_dir = "/"}, .process = {.argv = {"x"}}});
-      !v) {
-    return v;
-  }
+  ASB_RETURN_IF_ERROR(ValidateSandboxId(id));
   std::shared_ptr<Tracked> t = Find(id);
   // Start creates the bundle before anything else and Teardown removes it last, so without it
   // nothing of this sandbox exists: answer without running runsc (two Go processes, ~50 ms).
@@ -522,7 +518,7 @@ Status RunscRuntime::Teardown(const std::string& id) {
 
 Result<UniqueFd> RunscRuntime::DialPort(const std::string& id, uint16_t port) {
   const std::string netns = BundleDir(id) + "/netns";
-  if (id.empty() || id.find('/') != std::string::npos || !PathExists(netns)) {
+  if (!ValidateSandboxId(id) || !PathExists(netns)) {
     return MakeError(Code::kNotFound, "gvisor sandbox " + id + " not found");
   }
   return sys::ConnectInNetns(netns, port, kDialTimeout);
@@ -531,7 +527,7 @@ Result<UniqueFd> RunscRuntime::DialPort(const std::string& id, uint16_t port) {
 Result<ExecResult> RunscRuntime::Exec(const std::string& id, const ProcessSpec& process,
                                       std::chrono::milliseconds timeout) {
   const std::string bundle = BundleDir(id);
-  if (id.empty() || id.find('/') != std::string::npos || !PathExists(bundle)) {
+  if (!ValidateSandboxId(id) || !PathExists(bundle)) {
     return MakeError(Code::kNotFound, "gvisor sandbox " + id + " not found");
   }
   if (process.argv.empty()) return MakeError(Code::kInvalidArgument, "exec: argv is empty");
@@ -542,8 +538,7 @@ Result<ExecResult> RunscRuntime::Exec(const std::string& id, const ProcessSpec& 
   const std::string tag = RandomHex(6);
   const std::string process_json = bundle + "/exec-" + tag + ".json";
   const std::string pid_file = bundle + "/exec-" + tag + ".pid";
-  ASB_RETURN_IF_ERROR(
-      AtomicWriteFile(process_json, DumpJson(runsc::BuildOciProcess(process)), 0600));
+  ASB_RETURN_IF_ERROR(AtomicWriteFile(process_json, DumpJson(BuildOciProcess(process)), 0600));
   auto r = RunCommand(
       RunscArgv(id, {"exec", "--process", process_json, "--internal-pid-file", pid_file, id}),
       timeout);
@@ -586,4 +581,4 @@ Result<std::vector<std::string>> RunscRuntime::List() {
   return ids;
 }
 
-}  // namespace asb::runtime
+}  // namespace asb::runtime::runsc

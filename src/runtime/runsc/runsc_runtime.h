@@ -52,7 +52,7 @@
 #include "runtime/scratch_disk.h"
 #include "sys/cgroup.h"
 
-namespace asb::runtime {
+namespace asb::runtime::runsc {
 
 struct RunscOptions {
   std::string state_dir;             // required, absolute
@@ -118,4 +118,4 @@ class RunscRuntime final : public Runtime {
   std::map<std::string, std::shared_ptr<Tracked>> tracked_;  // guarded by mu_
 };
 
-}  // namespace asb::runtime
+}  // namespace asb::runtime::runsc
