@@ -92,7 +92,9 @@ bool PidfdWaitExit(int pidfd, std::chrono::milliseconds timeout);
 
 // SIGKILLs every process whose command line contains `needle`, other than this one, until none
 // is left or `timeout` passes; returns how many are left. For processes this one does not own
-// (an earlier daemon's children that outlived it), found by a path only they carry.
+// (an earlier daemon's children that outlived it), found by a path only they carry. A process
+// still inside execve (its new argv not yet set up) is not seen: call it for processes that
+// have been running, not ones that may be starting at the same moment.
 int KillProcessesMentioning(const std::string& needle, std::chrono::milliseconds timeout);
 
 }  // namespace asb::sys

@@ -1,6 +1,5 @@
 #include "runtime/native/native_runtime.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -187,20 +186,13 @@ Result<NativeRuntime::Record> NativeRuntime::LoadRecord(const std::string& id) c
 }
 
 Result<std::vector<std::string>> NativeRuntime::List() {
+  ASB_ASSIGN_OR_RETURN(std::vector<std::string> dirs, ListSubdirs(root_));
   std::vector<std::string> out;
-  DIR* d = ::opendir(root_.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return out;
-    return ErrnoUnexpected("opendir " + root_);
-  }
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
+  for (const std::string& name : dirs) {
     if (ValidateSandboxId(name) && PathExists(root_ + "/" + name + "/state.json")) {
       out.push_back(name);
     }
   }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -1,6 +1,5 @@
 #include "runtime/runsc/runsc_runtime.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -564,20 +563,9 @@ Result<ExecResult> RunscRuntime::Exec(const std::string& id, const ProcessSpec& 
 }
 
 Result<std::vector<std::string>> RunscRuntime::List() {
-  std::vector<std::string> ids;
-  DIR* d = ::opendir(bundles_dir_.c_str());
-  if (!d) {
-    if (errno == ENOENT) return ids;
-    return ErrnoUnexpected("opendir " + bundles_dir_);
-  }
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.empty() || name[0] == '.') continue;
-    if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
-    ids.push_back(name);
-  }
-  ::closedir(d);
-  std::sort(ids.begin(), ids.end());
+  // Every directory here is a bundle, also one a crashed Start left half-made (Stop removes it).
+  ASB_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListSubdirs(bundles_dir_));
+  std::erase_if(ids, [](const std::string& name) { return name[0] == '.'; });
   return ids;
 }
 
