@@ -18,34 +18,17 @@ import base64
 import http.client
 import json
 import os
-import shutil
-import signal
 import socket
 import ssl
 import statistics
 import struct
 import subprocess
-import tempfile
 import time
-import urllib.parse
+
+from bench_asbd import BenchAsbd
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-SANDBOX = """apiVersion: agents.x-k8s.io/v1alpha1
-kind: Sandbox
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  podTemplate:
-    spec:
-      runtimeClassName: {runtime}
-      containers:
-      - name: main
-        image: registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0
-        readinessProbe:
-          httpGet: {{path: "/", port: 8888}}
-"""
 
 
 def ws_exec(sock, host, target, headers):
@@ -109,28 +92,8 @@ def main():
     ap.add_argument("--runtimes", default="native,gvisor")
     ap.add_argument("--bin", default=os.path.join(REPO, "build", "bin"))
     args = ap.parse_args()
-    kubectl = shutil.which("kubectl")
-    if not kubectl:
-        raise SystemExit("kubectl not found on PATH")
-    tmp = tempfile.mkdtemp(prefix="asb-exec-bench-")
-    state = os.path.join(tmp, "state")
-    log = open(os.path.join(tmp, "asbd.log"), "wb")
-    daemon = subprocess.Popen([os.path.join(args.bin, "asbd"), "serve", "--state-dir", state,
-                               "--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"],
-                              stdout=log, stderr=log)
-    kubeconfig = os.path.join(state, "kubeconfig")
-    try:
-        deadline = time.monotonic() + 20
-        while not os.path.exists(kubeconfig) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        kc = json.load(open(kubeconfig))
-        cluster = kc["clusters"][0]["cluster"]
-        api = urllib.parse.urlparse(cluster["server"])
-        router = urllib.parse.urlparse(next(e["extension"]["server"]
-                                            for e in cluster["extensions"]
-                                            if e["name"] == "asb.dev/router"))
-        token = kc["users"][0]["user"]["token"]
-        kube = [kubectl, "--kubeconfig", kubeconfig, "--cache-dir", os.path.join(tmp, "cache")]
+    with BenchAsbd(args.bin, "asb-exec-bench-") as d:
+        api, router, token, kube = d.api, d.router, d.token, d.kube
         tls = ssl.create_default_context()
         tls.check_hostname = False
         tls.verify_mode = ssl.CERT_NONE  # loopback to our own self-signed server
@@ -138,10 +101,7 @@ def main():
         print("%-8s %-44s %10s %10s" % ("runtime", "operation", "p50 ms", "p95 ms"))
         for runtime in args.runtimes.split(","):
             name = "bench-" + runtime
-            subprocess.run(kube + ["apply", "-f", "-"], input=SANDBOX.format(
-                name=name, runtime=runtime), text=True, check=True, capture_output=True)
-            subprocess.run(kube + ["wait", "--for=condition=Ready", "pod/" + name,
-                                   "--timeout=60s"], check=True, capture_output=True)
+            d.create_sandbox(name, runtime)
 
             def kubectl_exec():
                 subprocess.run(kube + ["exec", name, "--", "true"], check=True,
@@ -186,12 +146,7 @@ def main():
                 p50, p95 = measure(fn, args.runs)
                 print("%-8s %-44s %10.2f %10.2f" % (runtime, label, p50, p95), flush=True)
             conn.close()
-            subprocess.run(kube + ["delete", "sandbox", name, "--wait=true"], check=True,
-                           capture_output=True)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=20)
-        shutil.rmtree(tmp, ignore_errors=True)
+            d.delete_sandbox(name)
 
 
 if __name__ == "__main__":

@@ -18,35 +18,17 @@ Needs root (sandboxes) and kubectl on PATH; run under the shared sandbox lock.
 import argparse
 import hashlib
 import http.client
-import json
 import os
 import re
-import shutil
-import signal
 import statistics
 import subprocess
-import tempfile
 import time
-import urllib.parse
+
+from bench_asbd import BenchAsbd
 import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-SANDBOX = """apiVersion: agents.x-k8s.io/v1alpha1
-kind: Sandbox
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  podTemplate:
-    spec:
-      runtimeClassName: {runtime}
-      containers:
-      - name: main
-        image: registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0
-        readinessProbe:
-          httpGet: {{path: "/", port: 8888}}
-"""
 
 
 def port_forward(kube, target, remote, websocket=True):
@@ -96,81 +78,56 @@ def main():
     ap.add_argument("--runtimes", default="native,gvisor")
     ap.add_argument("--bin", default=os.path.join(REPO, "build", "bin"))
     args = ap.parse_args()
-    kubectl = shutil.which("kubectl")
-    if not kubectl:
-        raise SystemExit("kubectl not found on PATH")
-    tmp = tempfile.mkdtemp(prefix="asb-pf-bench-")
-    state = os.path.join(tmp, "state")
-    log = open(os.path.join(tmp, "asbd.log"), "wb")
-    daemon = subprocess.Popen([os.path.join(args.bin, "asbd"), "serve", "--state-dir", state,
-                               "--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"],
-                              stdout=log, stderr=log)
-    kubeconfig = os.path.join(state, "kubeconfig")
-    forwards = []
-    try:
-        deadline = time.monotonic() + 20
-        while not os.path.exists(kubeconfig) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        kc = json.load(open(kubeconfig))
-        cluster = kc["clusters"][0]["cluster"]
-        router = urllib.parse.urlparse(next(e["extension"]["server"]
-                                            for e in cluster["extensions"]
-                                            if e["name"] == "asb.dev/router"))
-        token = kc["users"][0]["user"]["token"]
-        kube = [kubectl, "--kubeconfig", kubeconfig, "--cache-dir", os.path.join(tmp, "cache")]
-        data = os.urandom(args.mib << 20)
-        sha = hashlib.sha256(data).digest()
-        print("%-8s %-44s %10s %10s %10s" % ("runtime", "path (%d MiB download)" % args.mib,
-                                             "MiB/s p50", "MiB/s max", "GET / ms"))
-        for runtime in args.runtimes.split(","):
-            name = "pfbench-" + runtime
-            subprocess.run(kube + ["apply", "-f", "-"], input=SANDBOX.format(
-                name=name, runtime=runtime), text=True, check=True, capture_output=True)
-            subprocess.run(kube + ["wait", "--for=condition=Ready", "pod/" + name,
-                                   "--timeout=60s"], check=True, capture_output=True)
-            sandbox = {"X-Sandbox-ID": name, "X-Sandbox-Namespace": "default"}
-            boundary = uuid.uuid4().hex
-            body = (("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\""
-                     "\r\nContent-Type: application/octet-stream\r\n\r\n" % boundary).encode()
-                    + data + ("\r\n--%s--\r\n" % boundary).encode())
-            conn = http.client.HTTPConnection(router.hostname, router.port, timeout=120)
-            conn.request("POST", "/upload", body=body, headers=dict(
-                sandbox, **{"Authorization": "Bearer " + token,
-                            "Content-Type": "multipart/form-data; boundary=" + boundary}))
-            assert conn.getresponse().status == 200
-            conn.close()
+    with BenchAsbd(args.bin, "asb-pf-bench-") as d:
+        forwards = []
+        try:
+            router, token, kube = d.router, d.token, d.kube
+            data = os.urandom(args.mib << 20)
+            sha = hashlib.sha256(data).digest()
+            print("%-8s %-44s %10s %10s %10s" % ("runtime", "path (%d MiB download)" % args.mib,
+                                                 "MiB/s p50", "MiB/s max", "GET / ms"))
+            for runtime in args.runtimes.split(","):
+                name = "pfbench-" + runtime
+                d.create_sandbox(name, runtime)
+                sandbox = {"X-Sandbox-ID": name, "X-Sandbox-Namespace": "default"}
+                boundary = uuid.uuid4().hex
+                body = (("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\""
+                         "\r\nContent-Type: application/octet-stream\r\n\r\n" % boundary).encode()
+                        + data + ("\r\n--%s--\r\n" % boundary).encode())
+                conn = http.client.HTTPConnection(router.hostname, router.port, timeout=120)
+                conn.request("POST", "/upload", body=body, headers=dict(
+                    sandbox, **{"Authorization": "Bearer " + token,
+                                "Content-Type": "multipart/form-data; boundary=" + boundary}))
+                assert conn.getresponse().status == 200
+                conn.close()
 
-            pf_ws = port_forward(kube, "pod/" + name, 8888, websocket=True)
-            pf_spdy = port_forward(kube, "pod/" + name, 8888, websocket=False)
-            pf_svc = port_forward(kube + ["-n", "agent-sandbox-system"],
-                                  "svc/sandbox-router-svc", 8080)
-            forwards += [pf_ws[0], pf_spdy[0], pf_svc[0]]
-            paths = [
-                ("router (bearer token, X-Sandbox-ID)", router.hostname, router.port,
-                 dict(sandbox, Authorization="Bearer " + token)),
-                ("kubectl port-forward pod (WebSocket)", "127.0.0.1", pf_ws[1], {}),
-                ("kubectl port-forward pod (SPDY upgrade)", "127.0.0.1", pf_spdy[1], {}),
-                ("kubectl port-forward svc/sandbox-router-svc", "127.0.0.1", pf_svc[1], sandbox),
-            ]
-            for label, host, port, headers in paths:
-                download(host, port, "/download/big.bin", headers, sha)  # warm-up
-                rates = [download(host, port, "/download/big.bin", headers, sha)
-                         for _ in range(args.runs)]
-                ttfb = statistics.median(first_byte_ms(host, port, headers) for _ in range(20))
-                print("%-8s %-44s %10.0f %10.0f %10.2f" % (
-                    runtime, label, statistics.median(rates), max(rates), ttfb), flush=True)
+                pf_ws = port_forward(kube, "pod/" + name, 8888, websocket=True)
+                pf_spdy = port_forward(kube, "pod/" + name, 8888, websocket=False)
+                pf_svc = port_forward(kube + ["-n", "agent-sandbox-system"],
+                                      "svc/sandbox-router-svc", 8080)
+                forwards += [pf_ws[0], pf_spdy[0], pf_svc[0]]
+                paths = [
+                    ("router (bearer token, X-Sandbox-ID)", router.hostname, router.port,
+                     dict(sandbox, Authorization="Bearer " + token)),
+                    ("kubectl port-forward pod (WebSocket)", "127.0.0.1", pf_ws[1], {}),
+                    ("kubectl port-forward pod (SPDY upgrade)", "127.0.0.1", pf_spdy[1], {}),
+                    ("kubectl port-forward svc/sandbox-router-svc", "127.0.0.1", pf_svc[1], sandbox),
+                ]
+                for label, host, port, headers in paths:
+                    download(host, port, "/download/big.bin", headers, sha)  # warm-up
+                    rates = [download(host, port, "/download/big.bin", headers, sha)
+                             for _ in range(args.runs)]
+                    ttfb = statistics.median(first_byte_ms(host, port, headers) for _ in range(20))
+                    print("%-8s %-44s %10.0f %10.0f %10.2f" % (
+                        runtime, label, statistics.median(rates), max(rates), ttfb), flush=True)
+                for p in forwards:
+                    p.terminate()
+                    p.wait(timeout=10)
+                forwards = []
+                d.delete_sandbox(name)
+        finally:
             for p in forwards:
-                p.terminate()
-                p.wait(timeout=10)
-            forwards = []
-            subprocess.run(kube + ["delete", "sandbox", name, "--wait=true"], check=True,
-                           capture_output=True)
-    finally:
-        for p in forwards:
-            p.kill()
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=20)
-        shutil.rmtree(tmp, ignore_errors=True)
+                p.kill()
 
 
 if __name__ == "__main__":

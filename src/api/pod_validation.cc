@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "api/names.h"
+#include "base/k8s_names.h"
 #include "api/quantity.h"
 
 namespace asb::api {

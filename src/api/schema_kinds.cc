@@ -285,6 +285,13 @@ SchemaPtr EventSchema() {
               {"reportingInstance", Str()}});
 }
 
+const Schema& SchemaOfKind(const std::map<std::string, SchemaPtr>& by_kind,
+                           const std::string& kind) {
+  static const SchemaPtr kPermissive = Obj({{"metadata", ObjectMetaSchema()}}).PreserveUnknown();
+  auto it = by_kind.find(kind);
+  return it == by_kind.end() ? *kPermissive : *it->second;
+}
+
 }  // namespace schema_parts
 
 SchemaPtr ObjectMetaSchema() {
@@ -325,9 +332,7 @@ const Schema& KindSchema(const ResourceInfo& res) {
     (*m)["StatefulSet"] = WorkloadSchema();
     return m;
   }();
-  static const SchemaPtr kPermissive = Obj({{"metadata", ObjectMetaSchema()}}).PreserveUnknown();
-  auto it = kSchemas->find(res.kind);
-  return it == kSchemas->end() ? *kPermissive : *it->second;
+  return SchemaOfKind(*kSchemas, res.kind);
 }
 
 }  // namespace asb::api

@@ -2,6 +2,9 @@
 // core/v1; schema_v1beta1.cc). Internal to api/.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "api/schema.h"
 
 namespace asb::api {
@@ -14,6 +17,10 @@ SchemaPtr VolumeClaimTemplates();
 SchemaPtr TemplateRef();
 // {apiVersion, kind, metadata, spec?, status?}
 SchemaPtr Root(SchemaPtr spec, SchemaPtr status);
+// The schema of `kind` in `by_kind`, or the permissive one (metadata checked, the rest kept) for
+// kinds a version has no schema for.
+const Schema& SchemaOfKind(const std::map<std::string, SchemaPtr>& by_kind,
+                           const std::string& kind);
 }  // namespace schema_parts
 
 // The root schema of a v1beta1 agent-sandbox kind (permissive for others).

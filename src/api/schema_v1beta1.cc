@@ -114,9 +114,7 @@ const Schema& V1beta1KindSchema(const ResourceInfo& res) {
     (*m)["SandboxWarmPool"] = SandboxWarmPoolSchema();
     return m;
   }();
-  static const SchemaPtr kPermissive = Obj({{"metadata", ObjectMetaSchema()}}).PreserveUnknown();
-  auto it = kSchemas->find(res.kind);
-  return it == kSchemas->end() ? *kPermissive : *it->second;
+  return schema_parts::SchemaOfKind(*kSchemas, res.kind);
 }
 
 }  // namespace asb::api

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "api/limits.h"
-#include "api/names.h"
+#include "base/k8s_names.h"
 #include "api/pod_validation.h"
 #include "api/schema.h"
 #include "base/strings.h"

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "api/field_error.h"
-#include "api/names.h"
+#include "base/k8s_names.h"
 #include "api/resource.h"
 #include "base/json_util.h"
 

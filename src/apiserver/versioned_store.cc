@@ -67,11 +67,13 @@ Result<store::ListResult> VersionedStore::List(const api::ResourceInfo& res, con
   return listed;
 }
 
-Result<store::Object> VersionedStore::Create(const api::ResourceInfo& res, store::Object obj) {
-  if (!Converts(res)) return inner_.Create(res, std::move(obj));
+Result<store::Object> VersionedStore::Create(const api::ResourceInfo& res, store::Object obj,
+                                             const store::CreateOptions& options) {
+  if (!Converts(res)) return inner_.Create(res, std::move(obj), options);
   const api::ResourceInfo& storage = api::StorageResource(res);
-  ASB_ASSIGN_OR_RETURN(store::Object created,
-                       inner_.Create(storage, ToStorage(storage, std::move(obj), nullptr)));
+  ASB_ASSIGN_OR_RETURN(
+      store::Object created,
+      inner_.Create(storage, ToStorage(storage, std::move(obj), nullptr), options));
   return ToServed(res, std::move(created));
 }
 

@@ -20,7 +20,8 @@ class VersionedStore final : public store::Store {
                             const std::string& name) override;
   Result<store::ListResult> List(const api::ResourceInfo& res, const std::string& ns,
                                  const store::ListOptions& options) override;
-  Result<store::Object> Create(const api::ResourceInfo& res, store::Object obj) override;
+  Result<store::Object> Create(const api::ResourceInfo& res, store::Object obj,
+                               const store::CreateOptions& options = {}) override;
   Result<store::Object> Update(const api::ResourceInfo& res, store::Object obj,
                                const store::UpdateOptions& options) override;
   Result<store::Object> Delete(const api::ResourceInfo& res, const std::string& ns,

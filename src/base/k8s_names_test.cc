@@ -38,7 +38,7 @@ TEST(K8sNamesTest, Dns1123Label) {
                {"-abc", "RFC 1123 label"},
                {"abc-", "RFC 1123 label"},
                {"ABC", "RFC 1123 label"},
-               {"a.b", "RFC 1123 label"},
+               {"a.b", "must not contain dots"},
                {"a_b", "RFC 1123 label"},
                {"a b", "RFC 1123 label"},
                {"../etc", "RFC 1123 label"},

@@ -89,7 +89,12 @@ Result<store::Object> ClaimReconciler::MoveUnderClaimName(const store::Object& c
   const std::string ns = Namespace(claim);
   const api::ResourceInfo& sb_res = api::SandboxResource();
   store::Object sb;
-  auto created = store_.Create(sb_res, ClaimSandboxFromMember(member, claim));
+  // Born with the member's status (one write on the warm path, not a create and then a status
+  // write); the store sets generation 1 at create, which the inherited status observes.
+  Json desired = ClaimSandboxFromMember(member, claim);
+  desired["metadata"]["generation"] = 1;
+  desired["status"] = InheritedStatus(member, desired);
+  auto created = store_.Create(sb_res, std::move(desired), {.keep_status = true});
   if (created) {
     sb = std::move(*created);
   } else if (created.error().code == Code::kAlreadyExists) {

@@ -68,6 +68,13 @@ Result<Requeue> SandboxReconciler::Reconcile(const std::string& key) {
   }();
 
   if (plan.delete_sandbox && acted) return Requeue::None();
+  if (!acted && acted.error().code == Code::kAborted) {
+    // A conflict (the node wrote the pod's status between our read and our write) is not an
+    // error to show in the Sandbox's status or to back off from: read again and redo the plan.
+    ASB_LOG(DEBUG, "sandbox reconcile conflict, retrying", "key", key, "error",
+            acted.error().message);
+    return Requeue::After(Duration(0));
+  }
   if (!plan.status_first) {
     Json status =
         acted ? plan.status : ErrorStatus(*sandbox, plan.status, acted.error().message, now);

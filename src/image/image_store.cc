@@ -69,8 +69,13 @@ bool SafeName(const std::string& name) {
 }  // namespace
 
 std::vector<ImageAlias> DefaultAliases() {
+  // Upstream's python-runtime-sandbox from whichever registry a manifest names (the seed's
+  // release image, or the staging build upstream's current example templates use): the
+  // built-in image serves the same HTTP contract.
   return {{"registry.k8s.io/agent-sandbox/python-runtime-sandbox:*", std::string(kPythonRuntime)},
           {"registry.k8s.io/agent-sandbox/python-runtime-sandbox", std::string(kPythonRuntime)},
+          {"*/agent-sandbox/python-runtime-sandbox:*", std::string(kPythonRuntime)},
+          {"*/agent-sandbox/python-runtime-sandbox", std::string(kPythonRuntime)},
           {"python-runtime:*", std::string(kPythonRuntime)}};
 }
 

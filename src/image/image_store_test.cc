@@ -30,6 +30,12 @@ TEST(ImageStoreTest, DefaultAliasesMapTheUpstreamImage) {
             "python-runtime");
   EXPECT_EQ(store.ApplyAliases("registry.k8s.io/agent-sandbox/python-runtime-sandbox"),
             "python-runtime");
+  // Upstream's current example templates name a staging build of the same image.
+  EXPECT_EQ(store.ApplyAliases("staging.example/k8s-staging-images/agent-sandbox/"
+                               "python-runtime-sandbox:latest-main"),
+            "python-runtime");
+  EXPECT_EQ(store.ApplyAliases("example.com/agent-sandbox/other:v1"),
+            "example.com/agent-sandbox/other:v1");
   EXPECT_EQ(store.ApplyAliases("busybox:1.36"), "busybox:1.36");
 }
 

@@ -160,12 +160,14 @@ Result<ObjectStore::ObjPtr> ObjectStore::WriteLocked(const Key& key, std::shared
   return result;
 }
 
-Result<Object> ObjectStore::Create(const api::ResourceInfo& res, Object obj) {
+Result<Object> ObjectStore::Create(const api::ResourceInfo& res, Object obj,
+                                   const CreateOptions& options) {
   std::lock_guard w(writer_mu_);
-  return CreateLocked(res, std::move(obj));
+  return CreateLocked(res, std::move(obj), options);
 }
 
-Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object obj) {
+Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object obj,
+                                         const CreateOptions& options) {
   ASB_RETURN_IF_ERROR(CheckObject(res, obj));
   Json& meta = obj["metadata"];
   if (meta.is_null()) meta = Json::object();
@@ -221,7 +223,7 @@ Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object ob
   meta["generation"] = 1;
   meta.erase("deletionTimestamp");
   meta.erase("deletionGracePeriodSeconds");
-  if (res.has_status) {
+  if (res.has_status && !options.keep_status) {
     // Status is owned by the status subresource: a create can't set it (Kubernetes drops it),
     // except for the initial phase the built-in kinds start in.
     obj.erase("status");

@@ -65,7 +65,8 @@ class ObjectStore : public Store {
                      const std::string& name) override;
   Result<ListResult> List(const api::ResourceInfo& res, const std::string& ns,
                           const ListOptions& options) override;
-  Result<Object> Create(const api::ResourceInfo& res, Object obj) override;
+  Result<Object> Create(const api::ResourceInfo& res, Object obj,
+                        const CreateOptions& options = {}) override;
   Result<Object> Update(const api::ResourceInfo& res, Object obj,
                         const UpdateOptions& options = {}) override;
   Result<Object> Delete(const api::ResourceInfo& res, const std::string& ns,
@@ -94,7 +95,8 @@ class ObjectStore : public Store {
   [[nodiscard]] Status Load();
 
   // --- under writer_mu_ ---
-  [[nodiscard]] Result<Object> CreateLocked(const api::ResourceInfo& res, Object obj);
+  [[nodiscard]] Result<Object> CreateLocked(const api::ResourceInfo& res, Object obj,
+                                            const CreateOptions& options = {});
   [[nodiscard]] Result<Object> UpdateLocked(const api::ResourceInfo& res, Object obj,
                                             const UpdateOptions& options);
   [[nodiscard]] Result<Object> DeleteLocked(const api::ResourceInfo& res, const std::string& ns,

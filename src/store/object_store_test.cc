@@ -273,6 +273,15 @@ TEST_P(ObjectStoreTest, StatusSubresourceIsolation) {
   Json sb = MustCreate(Sbx(), MakeObj("default", "sb", nullptr, {{"replicas", 1}}));
   // status in a create is dropped for kinds with a status subresource.
   EXPECT_FALSE(sb.contains("status"));
+  // ... unless an in-process writer asks to keep it (one write for a Sandbox born Ready).
+  Json born = MakeObj("default", "born", nullptr, {{"replicas", 1}});
+  born["status"] = {{"phase", "Ready"}};
+  auto kept = store_->Create(Sbx(), born, {.keep_status = true});
+  ASSERT_TRUE(kept) << kept.error().message;
+  EXPECT_EQ((*kept)["status"]["phase"], "Ready");
+  auto got = store_->Get(Sbx(), "default", "born");
+  ASSERT_TRUE(got);
+  EXPECT_EQ((*got)["status"]["phase"], "Ready");
 
   Json st = sb;
   st["status"] = {{"phase", "Ready"}};

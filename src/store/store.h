@@ -80,6 +80,13 @@ struct DeleteOptions {
   std::optional<std::string> precondition_resource_version;  // kAborted (409) on mismatch
 };
 
+struct CreateOptions {
+  // In-process writers only (the API edge never sets it): keep the object's .status instead of
+  // dropping it as a create through the API does, so a controller can create a Sandbox that is
+  // born with the status it inherits (the warm claim's Sandbox) in one write instead of two.
+  bool keep_status = false;
+};
+
 struct UpdateOptions {
   // Status subresource write: only .status is taken from the object, everything else is kept.
   // Without it, kinds with a status subresource keep their stored .status.
@@ -99,7 +106,8 @@ class Store {
   // Sets metadata.uid, creationTimestamp, resourceVersion, generation=1, fills name from
   // generateName. apiVersion/kind are set from `res`. Errors: kAlreadyExists, kInvalidArgument
   // (no name), kNotFound (namespace missing), kFailedPrecondition (namespace terminating).
-  [[nodiscard]] virtual Result<Object> Create(const api::ResourceInfo& res, Object obj) = 0;
+  [[nodiscard]] virtual Result<Object> Create(const api::ResourceInfo& res, Object obj,
+                                              const CreateOptions& options = {}) = 0;
   // Replaces the object. When metadata.resourceVersion is set it must match (kAborted otherwise);
   // uid/creationTimestamp are kept; generation is bumped when anything outside metadata/status
   // changed. An object with deletionTimestamp whose last finalizer is removed is deleted.

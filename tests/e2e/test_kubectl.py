@@ -3,23 +3,13 @@
 import json
 import os
 import subprocess
-import time
 
 from conftest import REPO
+from waiting import wait_for
 
 SEED = os.path.join(REPO, "examples", "seed", "sandbox-template-and-pool.yaml")
 POOL = "sandboxwarmpool.extensions.agents.x-k8s.io/python-sandbox-warmpool"
 TEMPLATE = "sandboxtemplate.extensions.agents.x-k8s.io/python-runtime-template"
-
-
-def wait_for(pred, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def test_apply_get_scale_delete(asbd, kubectl):

@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+from waiting import wait_for
 
 RUNTIMES = ["native", "gvisor"]
 
@@ -30,17 +31,6 @@ spec:
       httpGet: {{path: "/", port: 8888}}
       periodSeconds: 1
 """
-
-
-def wait_for(pred, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
 def wait_line(proc, needle, timeout=15.0):

@@ -14,12 +14,12 @@ import json
 import os
 import re
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
 
 import pytest
+from waiting import wait_for
 
 from conftest import REPO
 
@@ -30,17 +30,6 @@ BIG = 10 * 1024 * 1024
 def seed(name):
     with open(os.path.join(SEED_DIR, name)) as f:
         return f.read()
-
-
-def wait_for(pred, what, timeout=120):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = pred()
-        if ok:
-            return last
-        time.sleep(0.1)
-    raise AssertionError("timed out after %ss waiting for %s; last: %s" % (timeout, what, last))
 
 
 def start_pool(asbd, kubectl, tmp_path, runtime, replicas=1):

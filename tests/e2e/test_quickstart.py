@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+from waiting import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED_DIR = os.path.join(REPO, "examples", "seed")
@@ -36,17 +37,6 @@ def _sandboxes(kubectl):
 def _ready(sandbox):
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in (sandbox.get("status") or {}).get("conditions") or [])
-
-
-def _wait(predicate, what, timeout=180):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = predicate()
-        if ok:
-            return last
-        time.sleep(0.1)
-    raise AssertionError("timed out after %ss waiting for %s; last: %s" % (timeout, what, last))
 
 
 def _pool_ready(kubectl, want):
@@ -73,14 +63,14 @@ def test_seed_quickstart(asbd, kubectl, runtime):
         assert "      runtimeClassName: gvisor\n" in manifest
         manifest = manifest.replace("      runtimeClassName: gvisor\n", "")
     kubectl("apply", "-f", "-", input=manifest)
-    before = _wait(_pool_ready(kubectl, 2), "2 Ready pool members")
+    before = wait_for(_pool_ready(kubectl, 2), "2 Ready pool members", timeout=180)
 
     r = _run_seed_script(asbd)
     assert r.returncode == 0, "test_sandbox.py failed:\n%s\n%s\n%s" % (r.stdout, r.stderr,
                                                                       asbd.log())
     assert r.stdout.strip() == HELLO
 
-    after = _wait(_pool_ready(kubectl, 2), "the pool to refill to 2 Ready")
+    after = wait_for(_pool_ready(kubectl, 2), "the pool to refill to 2 Ready", timeout=180)
     claims = json.loads(kubectl("get", "sandboxclaims.extensions.agents.x-k8s.io", "-n",
                                 "default", "-o", "json").stdout)["items"]
     assert claims == [], "the client's claim outlived the client"
@@ -92,7 +82,7 @@ def test_seed_quickstart(asbd, kubectl, runtime):
         pods = json.loads(kubectl("get", "pods", "-n", "default", "-o", "json").stdout)["items"]
         names = {p["metadata"]["name"] for p in pods}
         return gone.isdisjoint(names), sorted(names)
-    _wait(pod_gone, "the claimed sandbox's pod to be torn down", timeout=60)
+    wait_for(pod_gone, "the claimed sandbox's pod to be torn down", timeout=60)
     if runtime == "gvisor":
         # The seed's template really runs under gVisor: its sandboxes are runsc bundles.
         bundles = os.listdir(os.path.join(asbd.state_dir, "runsc"))
@@ -103,7 +93,7 @@ def _native_pool(kubectl, replicas):
     manifest = _seed("sandbox-template-and-pool.yaml").replace(
         "      runtimeClassName: gvisor\n", "").replace("replicas: 2", "replicas: %d" % replicas)
     kubectl("apply", "-f", "-", input=manifest)
-    _wait(_pool_ready(kubectl, replicas), "%d Ready pool members" % replicas)
+    wait_for(_pool_ready(kubectl, replicas), "%d Ready pool members" % replicas, timeout=180)
 
 
 def test_twenty_parallel_claims_get_distinct_sandboxes(asbd, kubectl):
@@ -143,6 +133,6 @@ def test_sandboxes_survive_asbd_crash_and_restart(asbd, kubectl):
     _native_pool(kubectl, 2)
     asbd.kill9()
     asbd.start()
-    _wait(_pool_ready(kubectl, 2), "the pool to be Ready after restart", timeout=120)
+    wait_for(_pool_ready(kubectl, 2), "the pool to be Ready after restart", timeout=120)
     with SandboxClient("python-runtime-template", kubeconfig=asbd.kubeconfig) as sb:
         assert sb.run("echo after-restart").stdout.strip() == "after-restart"
