@@ -53,7 +53,7 @@
 #include "client/kubeconfig.h"
 #include "cmd/asbd/app.h"
 #include "http/client.h"
-#include "runtime/runsc/command.h"
+#include "sys/command.h"
 
 extern char** environ;
 
@@ -417,7 +417,7 @@ void BaselineRunscDo(const std::string& dir, int runs, const std::string& platfo
   for (int i = 0; i < runs; ++i) {
     auto t0 = SteadyClock::now();
     auto r =
-        asb::runtime::runsc::RunCommand({"runsc", "--root", dir + "/runsc-do-root",
+        asb::sys::RunCommand({"runsc", "--root", dir + "/runsc-do-root",
                                          "--platform=" + platform, "--network=none", "do", "true"},
                                         60s);
     if (!r) {
@@ -835,7 +835,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string dir = tmpl_dir;
-  bool have_runsc = asb::runtime::runsc::RunCommand({"runsc", "--version"}, 10s).has_value();
+  bool have_runsc = asb::sys::RunCommand({"runsc", "--version"}, 10s).has_value();
 
   std::printf("e2e_bench: runtimes=%s scale=%.2f sustain=%ds threads=%d exec-runs=%d%s\n",
               asb::Join(o.runtimes, ",").c_str(), o.scale, o.sustain_seconds, o.sustain_threads,

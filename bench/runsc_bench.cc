@@ -23,15 +23,15 @@
 #include <vector>
 
 #include "base/file_util.h"
-#include "runtime/runsc/command.h"
 #include "runtime/runsc/runsc_runtime.h"
+#include "sys/command.h"
 
 namespace {
 
 using namespace std::chrono_literals;
-using asb::runtime::RunscOptions;
-using asb::runtime::RunscRuntime;
 using asb::runtime::SandboxSpec;
+using asb::runtime::runsc::RunscOptions;
+using asb::runtime::runsc::RunscRuntime;
 using Ms = std::chrono::duration<double, std::milli>;
 
 double Since(std::chrono::steady_clock::time_point t0) {
@@ -110,10 +110,9 @@ int main(int argc, char** argv) {
   std::vector<double> baseline, start, to_port, exec, stop;
   for (int i = 0; i < runs; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    auto r =
-        asb::runtime::runsc::RunCommand({"runsc", "--root", dir + "/do-root",
-                                         "--platform=" + platform, "--network=none", "do", "true"},
-                                        60s);
+    auto r = asb::sys::RunCommand({"runsc", "--root", dir + "/do-root", "--platform=" + platform,
+                                   "--network=none", "do", "true"},
+                                  60s);
     if (r && r->exit_code == 0) baseline.push_back(Since(t0));
   }
   for (int i = 0; i < runs; ++i) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "base/unique_fd.h"
@@ -66,6 +67,19 @@ Status RemoveTree(const std::string& path) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<std::vector<std::string>> ListSubdirs(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) return out;
+  if (ec) return MakeError(Code::kInternal, "list " + dir + ": " + ec.message());
+  for (const auto& entry : it) {
+    if (entry.is_directory(ec) && !entry.is_symlink(ec)) out.push_back(entry.path().filename());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string SelfExeDir() {

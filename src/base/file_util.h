@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 
@@ -17,6 +18,9 @@ namespace asb {
 // rm -rf without crossing mount points; OK if missing.
 [[nodiscard]] Status RemoveTree(const std::string& path);
 bool PathExists(const std::string& path);
+// Names of the directories directly under `dir` (not symlinks to one; no "." or ".."), sorted.
+// A missing `dir` has none.
+[[nodiscard]] Result<std::vector<std::string>> ListSubdirs(const std::string& dir);
 // Directory of /proc/self/exe, for finding sibling binaries (asb-init, asb-agent).
 std::string SelfExeDir();
 

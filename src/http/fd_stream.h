@@ -37,51 +37,41 @@ class FdStream {
 
   template <class MutableBufferSequence>
   size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
-    std::array<iovec, 16> iov{};
-    size_t n = 0;
-    for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers) && n < iov.size(); ++it) {
-      boost::asio::mutable_buffer b(*it);
-      if (b.size() == 0) continue;
-      iov[n++] = iovec{b.data(), b.size()};
-    }
-    ec = {};
-    if (n == 0) return 0;
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = n;
-    // Read first, wait only when nothing is there: most reads find data (one syscall, not two).
-    for (;;) {
-      ssize_t r = ::recvmsg(fd_, &msg, MSG_DONTWAIT);
-      if (r > 0) return static_cast<size_t>(r);
-      if (r == 0) {
-        ec = boost::asio::error::eof;
-        return 0;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!Wait(POLLIN, ec)) return 0;
-        continue;
-      }
-      ec = boost::system::error_code(errno, boost::system::system_category());
-      return 0;
-    }
+    return Transfer<boost::asio::mutable_buffer>(buffers, POLLIN, ec);
   }
   template <class MutableBufferSequence>
   size_t read_some(const MutableBufferSequence& buffers) {
-    boost::system::error_code ec;
-    size_t n = read_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
+    return OrThrow([&](auto& ec) { return read_some(buffers, ec); });
   }
 
   template <class ConstBufferSequence>
   size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+    return Transfer<boost::asio::const_buffer>(buffers, POLLOUT, ec);
+  }
+  template <class ConstBufferSequence>
+  size_t write_some(const ConstBufferSequence& buffers) {
+    return OrThrow([&](auto& ec) { return write_some(buffers, ec); });
+  }
+
+ private:
+  // The throwing form Beast's SyncReadStream/SyncWriteStream also ask for.
+  template <class Op>
+  static size_t OrThrow(Op op) {
+    boost::system::error_code ec;
+    size_t n = op(ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+  // One loop for both directions (POLLIN: recvmsg, POLLOUT: sendmsg). It tries the call first
+  // and waits only when nothing can move: most calls find data or room (one syscall, not two).
+  template <class Buffer, class BufferSequence>
+  size_t Transfer(const BufferSequence& buffers, short events, boost::system::error_code& ec) {
     std::array<iovec, 16> iov{};
     size_t n = 0;
     for (auto it = boost::asio::buffer_sequence_begin(buffers);
          it != boost::asio::buffer_sequence_end(buffers) && n < iov.size(); ++it) {
-      boost::asio::const_buffer b(*it);
+      Buffer b(*it);
       if (b.size() == 0) continue;
       iov[n++] = iovec{const_cast<void*>(b.data()), b.size()};
     }
@@ -90,27 +80,25 @@ class FdStream {
     msghdr msg{};
     msg.msg_iov = iov.data();
     msg.msg_iovlen = n;
+    const bool reading = events == POLLIN;
     for (;;) {
-      ssize_t r = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (r >= 0) return static_cast<size_t>(r);
+      ssize_t r = reading ? ::recvmsg(fd_, &msg, MSG_DONTWAIT)
+                          : ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (r > 0 || (r == 0 && !reading)) return static_cast<size_t>(r);
+      if (r == 0) {
+        ec = boost::asio::error::eof;
+        return 0;
+      }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!Wait(POLLOUT, ec)) return 0;
+        if (!Wait(events, ec)) return 0;
         continue;
       }
       ec = boost::system::error_code(errno, boost::system::system_category());
       return 0;
     }
   }
-  template <class ConstBufferSequence>
-  size_t write_some(const ConstBufferSequence& buffers) {
-    boost::system::error_code ec;
-    size_t n = write_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
-  }
 
- private:
   int WaitMs() const {
     if (deadline_ == Clock::time_point::max()) return timeout_ms_;
     auto left =

@@ -112,4 +112,18 @@ class Runtime {
   }
 };
 
+// A sandbox id names directories, a cgroup and runsc's container on the host, so every runtime
+// checks it before touching any of them: 1-63 characters of [a-z0-9-], not starting with '-' (no
+// path or option syntax). kInvalidArgument naming the id.
+[[nodiscard]] inline Status ValidateSandboxId(const std::string& id) {
+  bool ok = !id.empty() && id.size() <= 63 && id[0] != '-';
+  for (char c : id) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  if (!ok) {
+    return MakeError(
+        Code::kInvalidArgument,
+        "id: \"" + id + "\" must be 1-63 characters of [a-z0-9-], not starting with '-'");
+  }
+  return {};
+}
+
 }  // namespace asb::runtime

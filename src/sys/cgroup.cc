@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "base/file_util.h"
@@ -84,6 +86,21 @@ Result<Cgroup> Cgroup::Open(const CgroupConfig& config, const std::string& name)
   if (PathExists(config.mount_root + "/freezer")) {
     cg.freezer_dir_ = dir_for("freezer");
     cg.dirs_.push_back(cg.freezer_dir_);
+  }
+  return cg;
+}
+
+Result<Cgroup> Cgroup::OpenAllHierarchies(const CgroupConfig& config, const std::string& name) {
+  ASB_ASSIGN_OR_RETURN(Cgroup cg, Open(config, name));
+  if (cg.v2_) return cg;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(config.mount_root, ec)) {
+    // cpu,cpuacct-style names are symlinks to a hierarchy listed under its own name.
+    if (!entry.is_directory(ec) || entry.is_symlink(ec)) continue;
+    std::string dir = entry.path().string() + ParentFor(config) + "/" + name;
+    if (std::find(cg.dirs_.begin(), cg.dirs_.end(), dir) == cg.dirs_.end()) {
+      cg.dirs_.push_back(dir);
+    }
   }
   return cg;
 }
@@ -185,6 +202,18 @@ Result<std::vector<pid_t>> Cgroup::Pids() const {
 bool Cgroup::OomKilled() const {
   if (v2_) return ReadKeyed(memory_dir_ + "/memory.events", "oom_kill") > 0;
   return ReadKeyed(memory_dir_ + "/memory.oom_control", "oom_kill") > 0;
+}
+
+Result<UniqueFd> Cgroup::OomEventfd() const {
+  if (v2_) return MakeError(Code::kUnimplemented, "cgroup v2 has no OOM eventfd");
+  UniqueFd ctl(::open((memory_dir_ + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ctl) return ErrnoUnexpected("open " + memory_dir_ + "/memory.oom_control");
+  UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!efd) return ErrnoUnexpected("eventfd");
+  // The registration lives until the eventfd is closed; the control fd may go at once.
+  ASB_RETURN_IF_ERROR(WriteCgroupFile(memory_dir_ + "/cgroup.event_control",
+                                      std::to_string(efd.get()) + " " + std::to_string(ctl.get())));
+  return efd;
 }
 
 Status Cgroup::KillAll(std::chrono::milliseconds timeout) {

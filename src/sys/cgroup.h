@@ -3,7 +3,10 @@
 // <parent> defaults to "/asb" (as Docker uses /docker on v1). The parent directory is created
 // on demand and left in place.
 //
-// Syscalls: mkdir, rmdir, open/write of cgroupfs files, kill.
+// Groups another program made (runsc makes its own from the OCI cgroupsPath) are named with
+// OpenAllHierarchies and removed or watched with the same methods.
+//
+// Syscalls: mkdir, rmdir, open/write of cgroupfs files, eventfd, kill.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 
 namespace asb::sys {
 
@@ -43,10 +47,16 @@ class Cgroup {
                                              const CgroupLimits& limits);
   // Names the groups of an existing sandbox (after a daemon restart) without touching them.
   [[nodiscard]] static Result<Cgroup> Open(const CgroupConfig& config, const std::string& name);
+  // Open, plus on v1 the group's directory in every other mounted hierarchy (cpuset, devices,
+  // blkio, ...), where runc-style runtimes make one too, so Remove leaves none of them behind.
+  [[nodiscard]] static Result<Cgroup> OpenAllHierarchies(const CgroupConfig& config,
+                                                         const std::string& name);
 
   bool is_v2() const { return v2_; }
   // Every directory of this group (one per v1 controller, or the single v2 directory).
   const std::vector<std::string>& dirs() const { return dirs_; }
+  // The directory holding the memory controller's files (the one directory on v2).
+  const std::string& memory_dir() const { return memory_dir_; }
   // The cgroup.procs files a process writes "0" into to join all of this group's controllers.
   std::vector<std::string> ProcsFiles() const;
 
@@ -54,6 +64,11 @@ class Cgroup {
   [[nodiscard]] Result<std::vector<pid_t>> Pids() const;
   // Whether the kernel OOM-killed a process in the group (memory.oom_control / memory.events).
   bool OomKilled() const;
+  // v1 only: an eventfd (O_CLOEXEC, O_NONBLOCK) the kernel signals when the group hits its
+  // memory limit, just before the kill is counted in OomKilled, and again when the group is
+  // removed (then memory_dir() is gone). kUnimplemented on v2, which has no such event (read
+  // OomKilled after the exit); other errors errno-mapped.
+  [[nodiscard]] Result<UniqueFd> OomEventfd() const;
   // SIGKILLs every process in the group (v2 cgroup.kill; v1 freeze, kill, thaw, repeat) and
   // waits until it is empty. kDeadlineExceeded if processes remain at the deadline.
   [[nodiscard]] Status KillAll(std::chrono::milliseconds timeout);

@@ -8,13 +8,29 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <thread>
 
+#include "sys/mounts.h"
+
 namespace asb::sys {
+namespace {
+
+// Runs fn on a fresh thread and returns its result: a namespace change dies with the thread.
+template <class F>
+auto OnFreshThread(F fn) -> decltype(fn()) {
+  std::optional<decltype(fn())> out;
+  std::thread t([&] { out.emplace(fn()); });
+  t.join();
+  return std::move(*out);
+}
+
+}  // namespace
 
 int BringUpLoopback() {
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -33,21 +49,16 @@ int BringUpLoopback() {
 }
 
 Result<UniqueFd> ConnectInNetns(int netns_fd, uint16_t port, std::chrono::milliseconds timeout) {
-  int sock = -1;
-  int sock_errno = 0;
-  // setns affects only the calling thread; a fresh thread that exits afterwards means no
-  // daemon thread is ever left in a sandbox's namespace.
-  std::thread t([&] {
-    if (::setns(netns_fd, CLONE_NEWNET) != 0) {
-      sock_errno = errno;
-      return;
-    }
-    sock = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (sock < 0) sock_errno = errno;
-  });
-  t.join();
-  if (sock < 0) return tl::unexpected(ErrnoError(sock_errno, "socket in sandbox netns"));
-  UniqueFd fd(sock);
+  // The socket keeps the namespace it was made in; only making it needs the switch.
+  ASB_ASSIGN_OR_RETURN(
+      UniqueFd fd, OnFreshThread([&]() -> Result<UniqueFd> {
+        if (::setns(netns_fd, CLONE_NEWNET) != 0) {
+          return ErrnoUnexpected("setns into sandbox netns");
+        }
+        UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        if (!s) return ErrnoUnexpected("socket in sandbox netns");
+        return s;
+      }));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -79,6 +90,36 @@ Result<UniqueFd> ConnectInNetns(int netns_fd, uint16_t port, std::chrono::millis
   int one = 1;
   ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   return fd;
+}
+
+Result<UniqueFd> ConnectInNetns(const std::string& netns_path, uint16_t port,
+                                std::chrono::milliseconds timeout) {
+  UniqueFd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return ErrnoUnexpected("open netns " + netns_path);
+  return ConnectInNetns(ns.get(), port, timeout);
+}
+
+Status CreatePersistentNetns(const std::string& path) {
+  {
+    UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+    if (!f) return ErrnoUnexpected("create netns file " + path);
+  }
+  Status st = OnFreshThread([&]() -> Status {
+    if (::unshare(CLONE_NEWNET) != 0) return ErrnoUnexpected("unshare(CLONE_NEWNET)");
+    if (int e = BringUpLoopback()) return tl::unexpected(ErrnoError(e, "bring up lo"));
+    if (::mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      return ErrnoUnexpected("bind-mount netns onto " + path);
+    }
+    return OkStatus();
+  });
+  if (!st) ::unlink(path.c_str());
+  return st;
+}
+
+Status RemovePersistentNetns(const std::string& path) {
+  ASB_RETURN_IF_ERROR(Unmount(path));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoUnexpected("unlink " + path);
+  return OkStatus();
 }
 
 }  // namespace asb::sys

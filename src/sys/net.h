@@ -1,11 +1,16 @@
-// Network namespace helpers: bringing up loopback in a fresh namespace, and dialing a port
-// inside another network namespace from the host (what CRI port-forward does).
+// Network namespace helpers: bringing up loopback in a fresh namespace, a namespace that
+// outlives its processes (persisted by a bind mount of its nsfs file, as `ip netns add` does),
+// and dialing a port inside another network namespace from the host (what CRI port-forward
+// does). Namespace switches happen on short-lived threads (a thread's network namespace is its
+// own), so no daemon thread ever changes namespace.
 //
-// Syscalls: socket, ioctl(SIOCGIFFLAGS/SIOCSIFFLAGS), setns(CLONE_NEWNET), connect, poll.
+// Syscalls: socket, ioctl(SIOCGIFFLAGS/SIOCSIFFLAGS), unshare/setns(CLONE_NEWNET), mount,
+// umount2, connect, poll.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -23,5 +28,16 @@ int BringUpLoopback();
 // kInternal. Thread-safe.
 [[nodiscard]] Result<UniqueFd> ConnectInNetns(int netns_fd, uint16_t port,
                                               std::chrono::milliseconds timeout);
+// The same for a namespace persisted at `netns_path` (CreatePersistentNetns). Also kNotFound
+// when there is no such file.
+[[nodiscard]] Result<UniqueFd> ConnectInNetns(const std::string& netns_path, uint16_t port,
+                                              std::chrono::milliseconds timeout);
+
+// Creates a network namespace holding only loopback (up) and bind-mounts it onto `path` (a new
+// file; kAlreadyExists if one is there), so it lives until RemovePersistentNetns. Nothing is
+// left behind on failure. Errors are errno-mapped and name the step.
+[[nodiscard]] Status CreatePersistentNetns(const std::string& path);
+// Unmounts and unlinks a file made by CreatePersistentNetns. OK if missing. Idempotent.
+[[nodiscard]] Status RemovePersistentNetns(const std::string& path);
 
 }  // namespace asb::sys

@@ -8,8 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <thread>
+
 #include "base/file_util.h"
 #include "base/strings.h"
+
+extern char** environ;
 
 namespace asb::sys {
 
@@ -38,6 +43,8 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
     lifted.emplace_back(high);
     posix_spawn_file_actions_adddup2(&actions, high, dst);
   }
+  // After the dup2s, so the targets survive; the lifted copies are O_CLOEXEC anyway.
+  posix_spawn_file_actions_addclosefrom_np(&actions, max_target + 1);
   sigset_t empty, all;
   sigemptyset(&empty);
   sigfillset(&all);
@@ -55,7 +62,9 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
   for (const auto& e : options.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, options.path.c_str(), &actions, &attr, argv.data(), envp.data());
+  // posix_spawnp searches PATH only for a name without '/'; a path is used as it is.
+  int rc = ::posix_spawnp(&pid, options.path.c_str(), &actions, &attr, argv.data(),
+                          options.inherit_env ? environ : envp.data());
   if (rc != 0) return tl::unexpected(ErrnoError(rc, "spawn " + options.path));
   return pid;
 }
@@ -66,6 +75,43 @@ Result<int> WaitPid(pid_t pid) {
     if (errno != EINTR) return ErrnoUnexpected("waitpid");
   }
   return status;
+}
+
+Result<ExitStatus> Child::Wait(std::chrono::milliseconds timeout) {
+  if (reaped_) return status_;
+  if (pid_ <= 0) return MakeError(Code::kFailedPrecondition, "wait: no child");
+  if (!PidfdWaitExit(pidfd_.get(), timeout)) {
+    return MakeError(Code::kDeadlineExceeded, "child still running");
+  }
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED) != 0) {
+    if (errno != EINTR) return ErrnoUnexpected("waitid");
+  }
+  if (info.si_code == CLD_EXITED) {
+    status_ = {.exit_code = info.si_status, .term_signal = 0};
+  } else {
+    status_ = {.exit_code = 128 + info.si_status, .term_signal = info.si_status};
+  }
+  reaped_ = true;
+  pidfd_.Reset();
+  return status_;
+}
+
+void Child::Signal(int sig) {
+  if (reaped_ || !pidfd_) return;
+  (void)PidfdSignal(pidfd_.get(), sig);
+}
+
+Result<Child> SpawnChild(const SpawnOptions& options) {
+  ASB_ASSIGN_OR_RETURN(pid_t pid, Spawn(options));
+  auto pidfd = PidfdOpen(pid);
+  if (!pidfd) {
+    // Cannot happen for our own unreaped child unless pidfds are unsupported (< Linux 5.3).
+    ::kill(pid, SIGKILL);
+    (void)WaitPid(pid);
+    return tl::unexpected(pidfd.error());
+  }
+  return Child(pid, std::move(*pidfd));
 }
 
 Result<uint64_t> ProcStartTime(pid_t pid) {
@@ -120,6 +166,33 @@ bool PidfdWaitExit(int pidfd, std::chrono::milliseconds timeout) {
     if (rc > 0) return true;
     if (rc == 0) return false;
     if (errno != EINTR) return false;
+  }
+}
+
+namespace {
+std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    auto pid = ParseInt(entry.path().filename().string());
+    if (!pid || *pid <= 0 || *pid == ::getpid()) continue;
+    auto cmdline = ReadFile(entry.path().string() + "/cmdline");
+    if (cmdline && cmdline->find(needle) != std::string::npos)
+      out.push_back(static_cast<pid_t>(*pid));
+  }
+  return out;
+}
+}  // namespace
+
+int KillProcessesMentioning(const std::string& needle, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    std::vector<pid_t> pids = ProcessesMentioning(needle);
+    if (pids.empty()) return 0;
+    if (std::chrono::steady_clock::now() >= deadline) return static_cast<int>(pids.size());
+    for (pid_t pid : pids) ::kill(pid, SIGKILL);
+    // Killed processes vanish once their parent reaps them; look again shortly.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 

@@ -22,7 +22,7 @@
 #include "base/strings.h"
 #include "tests/testing/test_util.h"
 
-namespace asb::runtime {
+namespace asb::runtime::runsc {
 namespace {
 
 using namespace std::chrono_literals;
@@ -459,4 +459,4 @@ TEST_F(RunscRuntimeTest, RejectsBadInputAndDuplicates) {
 }
 
 }  // namespace
-}  // namespace asb::runtime
+}  // namespace asb::runtime::runsc

@@ -116,11 +116,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
     runtimes["native"] = d->native_.get();
   }
   if (config.gvisor != "off") {
-    runtime::RunscOptions runsc_opts;
+    runtime::runsc::RunscOptions runsc_opts;
     runsc_opts.state_dir = config.state_dir;
     runsc_opts.runsc_path = config.runsc_path;
     runsc_opts.platform = config.runsc_platform;
-    auto gvisor = runtime::RunscRuntime::Create(runsc_opts);
+    auto gvisor = runtime::runsc::RunscRuntime::Create(runsc_opts);
     if (gvisor) {
       d->gvisor_ = std::move(*gvisor);
       runtimes["gvisor"] = d->gvisor_.get();
@@ -148,7 +148,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   ASB_RETURN_IF_ERROR(d->node_->Start());
   d->pod_streams_->Attach(d->node_.get(),
                           static_cast<runtime::native::NativeRuntime*>(d->native_.get()),
-                          static_cast<runtime::RunscRuntime*>(d->gvisor_.get()));
+                          static_cast<runtime::runsc::RunscRuntime*>(d->gvisor_.get()));
 
   controller::ManagerOptions ctl_opts;
   ctl_opts.sandbox_workers = config.controller_workers;

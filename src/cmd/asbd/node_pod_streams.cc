@@ -9,7 +9,7 @@
 namespace asb::asbd {
 
 void NodePodStreams::Attach(node::NodeAgent* node, runtime::native::NativeRuntime* native,
-                            runtime::RunscRuntime* gvisor) {
+                            runtime::runsc::RunscRuntime* gvisor) {
   std::unique_lock l(mu_);
   node_ = node;
   native_ = native;

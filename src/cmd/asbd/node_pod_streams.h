@@ -29,7 +29,7 @@ class NodePodStreams final : public apiserver::PodStreams {
       : state_dir_(std::move(state_dir)), dialer_(dialer) {}
 
   void Attach(node::NodeAgent* node, runtime::native::NativeRuntime* native,
-              runtime::RunscRuntime* gvisor);
+              runtime::runsc::RunscRuntime* gvisor);
 
   Result<UniqueFd> DialPod(const std::string& ns, const std::string& pod, uint16_t port) override;
   Result<apiserver::PodLogFiles> LogFiles(const std::string& ns, const std::string& pod) override;
@@ -48,7 +48,7 @@ class NodePodStreams final : public apiserver::PodStreams {
   std::shared_mutex mu_;
   node::NodeAgent* node_ = nullptr;                   // guarded by mu_
   runtime::native::NativeRuntime* native_ = nullptr;  // guarded by mu_
-  runtime::RunscRuntime* gvisor_ = nullptr;           // guarded by mu_
+  runtime::runsc::RunscRuntime* gvisor_ = nullptr;    // guarded by mu_
 };
 
 }  // namespace asb::asbd

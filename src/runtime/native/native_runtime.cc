@@ -1,6 +1,5 @@
 #include "runtime/native/native_runtime.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -137,16 +136,6 @@ std::optional<Error> StepError(const std::vector<InitMessage>& messages) {
 
 }  // namespace
 
-Status ValidateSandboxId(const std::string& id) {
-  bool ok = !id.empty() && id.size() <= 63 && id[0] != '-';
-  for (char c : id) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
-  if (!ok) {
-    return MakeError(Code::kInvalidArgument,
-                     "sandbox id \"" + id + "\" must be 1-63 characters of [a-z0-9-]");
-  }
-  return {};
-}
-
 NativeRuntime::NativeRuntime(NativeRuntimeOptions options)
     : options_(std::move(options)),
       root_(options_.state_dir + "/native"),
@@ -202,20 +191,13 @@ Result<NativeRuntime::Record> NativeRuntime::LoadRecord(const std::string& id) c
 }
 
 Result<std::vector<std::string>> NativeRuntime::List() {
+  ASB_ASSIGN_OR_RETURN(std::vector<std::string> dirs, ListSubdirs(root_));
   std::vector<std::string> out;
-  DIR* d = ::opendir(root_.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return out;
-    return ErrnoUnexpected("opendir " + root_);
-  }
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
+  for (const std::string& name : dirs) {
     if (ValidateSandboxId(name) && PathExists(root_ + "/" + name + "/state.json")) {
       out.push_back(name);
     }
   }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
   return out;
 }
 

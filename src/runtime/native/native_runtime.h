@@ -117,7 +117,4 @@ class NativeRuntime final : public Runtime {
   std::map<std::string, UniqueFd> layer_fds_;
 };
 
-// Validates a sandbox id: [a-z0-9-], 1..63 characters, not starting with '-'.
-[[nodiscard]] Status ValidateSandboxId(const std::string& id);
-
 }  // namespace asb::runtime::native

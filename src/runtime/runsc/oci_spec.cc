@@ -6,27 +6,12 @@
 namespace asb::runtime::runsc {
 namespace {
 
-bool ValidId(const std::string& id) {
-  if (id.empty() || id.size() > 63 || id.front() == '-') return false;
-  for (char c : id) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool IsAbsolute(const std::string& p) { return !p.empty() && p.front() == '/'; }
 
 }  // namespace
 
 Status ValidateSpec(const SandboxSpec& spec) {
-  if (!ValidId(spec.id)) {
-    return MakeError(
-        Code::kInvalidArgument,
-        "id: must be 1-63 chars of [a-z0-9-] not starting with '-': \"" + spec.id + "\"");
-  }
+  ASB_RETURN_IF_ERROR(ValidateSandboxId(spec.id));
   if (!IsAbsolute(spec.rootfs.lower_dir)) {
     return MakeError(Code::kInvalidArgument, "rootfs.lower_dir: must be an absolute path: \"" +
                                                  spec.rootfs.lower_dir + "\"");

@@ -1,47 +1,50 @@
 #include "runtime/runsc/runsc_runtime.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <condition_variable>
-#include <filesystem>
 #include <thread>
 
 #include "base/file_util.h"
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "runtime/runsc/command.h"
-#include "runtime/runsc/host_setup.h"
 #include "runtime/runsc/oci_spec.h"
+#include "sys/cgroup.h"
+#include "sys/command.h"
+#include "sys/mounts.h"
+#include "sys/net.h"
 #include "sys/process.h"
 
-namespace asb::runtime {
+namespace asb::runtime::runsc {
 
-using runsc::Child;
-using runsc::CommandResult;
-using runsc::RunCommand;
+using sys::Child;
+using sys::CommandResult;
+using sys::RunCommand;
 using namespace std::chrono_literals;
+
+// Dialing the app is a connect to loopback: it either completes at once or the app's accept
+// queue is full, which two seconds will not fix (the native runtime waits as long).
+constexpr std::chrono::milliseconds kDialTimeout{2000};
 
 // One sandbox started by this instance: the `runsc run` child and its monitor thread, which
 // reaps the child and watches the cgroup v1 OOM eventfd.
 struct RunscRuntime::Tracked {
   std::mutex mu;
   std::condition_variable cv;
-  Child run;                     // guarded by mu for Signal/Wait
-  UniqueFd oom_efd;              // eventfd registered on memory.oom_control (v1), may be empty
-  std::string oom_control_path;  // its memory.oom_control
+  Child run;           // guarded by mu for Signal/Wait
+  sys::Cgroup cgroup;  // the group runsc made from cgroupsPath (v1: its memory dir is watched)
+  UniqueFd oom_efd;    // sys::Cgroup::OomEventfd (v1), may be empty
   std::thread monitor;
-  bool exited = false;  // guarded by mu
-  CommandResult exit;   // guarded by mu
-  bool oom = false;     // guarded by mu
+  bool exited = false;   // guarded by mu
+  sys::ExitStatus exit;  // guarded by mu
+  bool oom = false;      // guarded by mu
   SystemTime started_at{};
   SystemTime finished_at{};  // guarded by mu
 };
@@ -60,35 +63,6 @@ std::string ReadTail(const std::string& path) {
 bool IsNotFound(const CommandResult& r) {
   return r.err.find("does not exist") != std::string::npos ||
          r.out.find("does not exist") != std::string::npos;
-}
-
-// v1 only: memory.oom_control reports "oom_kill N" (kernel >= 4.13) and "under_oom 0|1".
-bool CgroupSawOom(const std::string& oom_control_path) {
-  auto text = ReadFile(oom_control_path);
-  if (!text) return false;
-  for (const std::string& line : Split(*text, '\n')) {
-    auto parts = Split(line, ' ');
-    if (parts.size() != 2) continue;
-    auto v = ParseInt(parts[1]);
-    if (!v) continue;
-    if ((parts[0] == "oom_kill" || parts[0] == "under_oom") && *v > 0) return true;
-  }
-  return false;
-}
-
-// Registers an eventfd that fires on OOM in a v1 memory cgroup (and also when the cgroup is
-// removed, which the monitor tells apart by the cgroup files being gone).
-UniqueFd RegisterOomEventfd(const std::string& cgroup_dir) {
-  UniqueFd ctl(::open((cgroup_dir + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ctl) return UniqueFd();
-  UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!efd) return UniqueFd();
-  std::string line = std::to_string(efd.get()) + " " + std::to_string(ctl.get());
-  UniqueFd ev(::open((cgroup_dir + "/cgroup.event_control").c_str(), O_WRONLY | O_CLOEXEC));
-  if (!ev || ::write(ev.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-    return UniqueFd();
-  }
-  return efd;
 }
 
 }  // namespace
@@ -116,11 +90,11 @@ void RunscRuntime::Monitor(std::shared_ptr<Tracked> t) {
       // real OOM; the files vanish on removal.
       const auto until = std::chrono::steady_clock::now() + 500ms;
       while (std::chrono::steady_clock::now() < until) {
-        if (!PathExists(t->oom_control_path)) {
+        if (!PathExists(t->cgroup.memory_dir())) {
           watch_oom = false;
           break;
         }
-        if (CgroupSawOom(t->oom_control_path)) {
+        if (t->cgroup.OomKilled()) {
           std::lock_guard l(t->mu);
           t->oom = true;
           break;
@@ -224,7 +198,7 @@ std::shared_ptr<RunscRuntime::Tracked> RunscRuntime::Find(const std::string& id)
 }
 
 Status RunscRuntime::Start(const SandboxSpec& spec) {
-  ASB_RETURN_IF_ERROR(runsc::ValidateSpec(spec));
+  ASB_RETURN_IF_ERROR(ValidateSpec(spec));
   struct stat st {};
   if (::stat(spec.rootfs.lower_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return MakeError(Code::kInvalidArgument,
@@ -243,7 +217,7 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
   const std::string console = LogPath(id);
   const std::string cgroups_path = options_.cgroup_parent + "/runsc-" + id;
 
-  runsc::ScopedMount scratch_mount, rootfs_mount;
+  sys::ScopedMount scratch_mount, rootfs_mount;
   Child run;
   auto fail = [&](const Error& e) -> Status {
     if (run.valid()) {
@@ -255,7 +229,7 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
     }
     rootfs_mount = {};
     scratch_mount = {};
-    (void)runsc::RemovePersistentNetns(netns);
+    (void)sys::RemovePersistentNetns(netns);
     (void)RemoveTree(bundle);
     ASB_LOG(WARN, "runsc start failed", "id", id, "error", e.message);
     return tl::unexpected(e.Wrap("gvisor sandbox " + id));
@@ -275,7 +249,7 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
     auto dev = scratch_disks_.Create(bundle + "/scratch.img", eph);
     if (!dev) return fail(dev.error().Wrap("writable layer"));
     // The device now lives as long as this mount (Teardown's unmount frees it).
-    auto m = runsc::MountBlockDevice(dev->path, "ext4", kScratchMountData, scratch);
+    auto m = sys::MountBlockDevice(dev->path, "ext4", kScratchMountData, scratch);
     if (!m) return fail(m.error().Wrap("writable layer"));
     scratch_mount = std::move(*m);
     if (::chmod(scratch.c_str(), 0700) != 0) return fail(ErrnoError(errno, "chmod scratch"));
@@ -286,7 +260,7 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
   }
   {
     auto m =
-        runsc::MountOverlay(spec.rootfs.lower_dir, scratch + "/upper", scratch + "/work", rootfs);
+        sys::MountOverlay(spec.rootfs.lower_dir, scratch + "/upper", scratch + "/work", rootfs);
     if (!m) return fail(m.error().Wrap("root overlay"));
     rootfs_mount = std::move(*m);
   }
@@ -316,11 +290,11 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
   }
 
   // 2. Network namespace with only loopback.
-  if (auto e = step(runsc::CreatePersistentNetns(netns), "network namespace")) return fail(*e);
+  if (auto e = step(sys::CreatePersistentNetns(netns), "network namespace")) return fail(*e);
 
   // 3. config.json.
-  runsc::OciPaths paths{.rootfs = rootfs, .netns = netns, .cgroups_path = cgroups_path};
-  Json config = runsc::BuildOciConfig(spec, paths);
+  OciPaths paths{.rootfs = rootfs, .netns = netns, .cgroups_path = cgroups_path};
+  Json config = BuildOciConfig(spec, paths);
   if (auto e = step(AtomicWriteFile(bundle + "/config.json", DumpJson(config, 2), 0600),
                     "write config.json")) {
     return fail(*e);
@@ -356,8 +330,11 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
     if (!drained || !WIFEXITED(*drained) || WEXITSTATUS(*drained) != 0) {
       return fail(Error{Code::kInternal, "asb-init log did not start"});
     }
-    auto child =
-        runsc::SpawnChild(RunscArgv(id, {"run", "--bundle", bundle, id}), out_w.get(), err_w.get());
+    std::vector<std::string> argv = RunscArgv(id, {"run", "--bundle", bundle, id});
+    auto child = sys::SpawnChild({.path = argv[0],
+                                  .argv = argv,
+                                  .inherit_env = true,
+                                  .fds = {{null.get(), 0}, {out_w.get(), 1}, {err_w.get(), 2}}});
     if (!child) return fail(child.error().Wrap("spawn runsc run"));
     run = std::move(*child);
   }
@@ -399,10 +376,10 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
   auto t = std::make_shared<Tracked>();
   t->run = std::move(run);
   t->started_at = std::chrono::system_clock::now();
-  const std::string v1_memory = "/sys/fs/cgroup/memory" + cgroups_path;
-  if (PathExists(v1_memory + "/memory.oom_control")) {
-    t->oom_control_path = v1_memory + "/memory.oom_control";
-    t->oom_efd = RegisterOomEventfd(v1_memory);
+  if (auto cg = RunscCgroup(id); cg && !cg->is_v2()) {
+    t->cgroup = std::move(*cg);
+    auto efd = t->cgroup.OomEventfd();
+    if (efd) t->oom_efd = std::move(*efd);
     ASB_LOG(DEBUG, "oom eventfd", "id", id, "ok", t->oom_efd.valid());
   }
   t->monitor = std::thread(Monitor, t);
@@ -454,11 +431,7 @@ Result<SandboxStatus> RunscRuntime::Inspect(const std::string& id) {
 }
 
 Status RunscRuntime::Stop(const std::string& id, std::chrono::milliseconds grace) {
-  if (auto v = runsc::ValidateSpec(
-          SandboxSpec{.id = id, .rootfs = {.lower_dir = "/"}, .process = {.argv = {"x"}}});
-      !v) {
-    return v;
-  }
+  ASB_RETURN_IF_ERROR(ValidateSandboxId(id));
   std::shared_ptr<Tracked> t = Find(id);
   // Start creates the bundle before anything else and Teardown removes it last, so without it
   // nothing of this sandbox exists: answer without running runsc (two Go processes, ~50 ms).
@@ -518,41 +491,25 @@ Status RunscRuntime::Stop(const std::string& id, std::chrono::milliseconds grace
   }
   // Sandboxes recovered after an asbd restart have no tracked child: make sure no runsc process
   // of theirs survives the bundle.
-  if (int left = runsc::KillProcessesMentioning(BundleDir(id), 5s); left > 0)
+  if (int left = sys::KillProcessesMentioning(BundleDir(id), 5s); left > 0)
     return MakeError(Code::kInternal,
                      std::to_string(left) + " runsc processes of " + id + " survived SIGKILL");
   return Teardown(id);
 }
 
-namespace {
-// runsc creates <hierarchy>/<parent>/runsc-<id> in every cgroup hierarchy and removes them on
-// `delete`; a sandbox whose runsc processes had to be SIGKILLed (recovered after an asbd crash)
-// leaves them behind, so remove whatever is left. v1 (one dir per controller) and v2 alike.
-Status RemoveRunscCgroups(const std::string& parent, const std::string& id) {
-  const std::string root = "/sys/fs/cgroup";
-  std::vector<std::string> hierarchies = {root};
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(root, ec))
-    if (entry.is_directory(ec) && !entry.is_symlink(ec)) hierarchies.push_back(entry.path());
-  for (const std::string& h : hierarchies) {
-    const std::string dir = h + parent + "/runsc-" + id;
-    // The kernel may still be tearing down the group's last tasks: retry EBUSY briefly.
-    for (int attempt = 0; ::rmdir(dir.c_str()) != 0; ++attempt) {
-      if (errno == ENOENT || errno == ENOTDIR) break;
-      if (errno != EBUSY || attempt == 50) return ErrnoUnexpected("rmdir " + dir);
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-  return OkStatus();
+Result<sys::Cgroup> RunscRuntime::RunscCgroup(const std::string& id) const {
+  return sys::Cgroup::OpenAllHierarchies({.parent = options_.cgroup_parent}, "runsc-" + id);
 }
-}  // namespace
 
 Status RunscRuntime::Teardown(const std::string& id) {
-  ASB_RETURN_IF_ERROR(RemoveRunscCgroups(options_.cgroup_parent, id));
+  // runsc makes <hierarchy>/<parent>/runsc-<id> in every hierarchy and removes them on
+  // `delete`; a sandbox whose runsc processes had to be SIGKILLed (recovered after an asbd
+  // crash) leaves them behind.
+  if (auto cg = RunscCgroup(id)) ASB_RETURN_IF_ERROR(cg->Remove(1s));
   const std::string bundle = BundleDir(id);
-  ASB_RETURN_IF_ERROR(runsc::Unmount(bundle + "/rootfs"));
-  ASB_RETURN_IF_ERROR(runsc::Unmount(bundle + "/scratch"));
-  ASB_RETURN_IF_ERROR(runsc::RemovePersistentNetns(bundle + "/netns"));
+  ASB_RETURN_IF_ERROR(sys::Unmount(bundle + "/rootfs"));
+  ASB_RETURN_IF_ERROR(sys::Unmount(bundle + "/scratch"));
+  ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(bundle + "/netns"));
   ASB_RETURN_IF_ERROR(RemoveTree(bundle));
   ASB_LOG(INFO, "gvisor sandbox removed", "id", id);
   return OkStatus();
@@ -560,16 +517,16 @@ Status RunscRuntime::Teardown(const std::string& id) {
 
 Result<UniqueFd> RunscRuntime::DialPort(const std::string& id, uint16_t port) {
   const std::string netns = BundleDir(id) + "/netns";
-  if (id.empty() || id.find('/') != std::string::npos || !PathExists(netns)) {
+  if (!ValidateSandboxId(id) || !PathExists(netns)) {
     return MakeError(Code::kNotFound, "gvisor sandbox " + id + " not found");
   }
-  return runsc::DialInNetns(netns, port);
+  return sys::ConnectInNetns(netns, port, kDialTimeout);
 }
 
 Result<ExecResult> RunscRuntime::Exec(const std::string& id, const ProcessSpec& process,
                                       std::chrono::milliseconds timeout) {
   const std::string bundle = BundleDir(id);
-  if (id.empty() || id.find('/') != std::string::npos || !PathExists(bundle)) {
+  if (!ValidateSandboxId(id) || !PathExists(bundle)) {
     return MakeError(Code::kNotFound, "gvisor sandbox " + id + " not found");
   }
   if (process.argv.empty()) return MakeError(Code::kInvalidArgument, "exec: argv is empty");
@@ -580,8 +537,7 @@ Result<ExecResult> RunscRuntime::Exec(const std::string& id, const ProcessSpec& 
   const std::string tag = RandomHex(6);
   const std::string process_json = bundle + "/exec-" + tag + ".json";
   const std::string pid_file = bundle + "/exec-" + tag + ".pid";
-  ASB_RETURN_IF_ERROR(
-      AtomicWriteFile(process_json, DumpJson(runsc::BuildOciProcess(process)), 0600));
+  ASB_RETURN_IF_ERROR(AtomicWriteFile(process_json, DumpJson(BuildOciProcess(process)), 0600));
   auto r = RunCommand(
       RunscArgv(id, {"exec", "--process", process_json, "--internal-pid-file", pid_file, id}),
       timeout);
@@ -607,21 +563,10 @@ Result<ExecResult> RunscRuntime::Exec(const std::string& id, const ProcessSpec& 
 }
 
 Result<std::vector<std::string>> RunscRuntime::List() {
-  std::vector<std::string> ids;
-  DIR* d = ::opendir(bundles_dir_.c_str());
-  if (!d) {
-    if (errno == ENOENT) return ids;
-    return ErrnoUnexpected("opendir " + bundles_dir_);
-  }
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.empty() || name[0] == '.') continue;
-    if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
-    ids.push_back(name);
-  }
-  ::closedir(d);
-  std::sort(ids.begin(), ids.end());
+  // Every directory here is a bundle, also one a crashed Start left half-made (Stop removes it).
+  ASB_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListSubdirs(bundles_dir_));
+  std::erase_if(ids, [](const std::string& name) { return name[0] == '.'; });
   return ids;
 }
 
-}  // namespace asb::runtime
+}  // namespace asb::runtime::runsc

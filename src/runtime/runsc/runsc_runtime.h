@@ -50,8 +50,9 @@
 
 #include "runtime/runtime.h"
 #include "runtime/scratch_disk.h"
+#include "sys/cgroup.h"
 
-namespace asb::runtime {
+namespace asb::runtime::runsc {
 
 struct RunscOptions {
   std::string state_dir;             // required, absolute
@@ -102,6 +103,8 @@ class RunscRuntime final : public Runtime {
                                      std::initializer_list<std::string> sub) const;
   // "running", "created", "stopped", ... or kNotFound when runsc does not know the id.
   Result<std::string> RunscState(const std::string& id);
+  // The cgroups runsc made for `id` from cgroupsPath <cgroup_parent>/runsc-<id>.
+  Result<sys::Cgroup> RunscCgroup(const std::string& id) const;
   // delete --force (when runsc knows the id), unmount, remove netns and the bundle.
   Status Teardown(const std::string& id);
   std::shared_ptr<Tracked> Find(const std::string& id);
@@ -115,4 +118,4 @@ class RunscRuntime final : public Runtime {
   std::map<std::string, std::shared_ptr<Tracked>> tracked_;  // guarded by mu_
 };
 
-}  // namespace asb::runtime
+}  // namespace asb::runtime::runsc
