@@ -1,11 +1,18 @@
 // Durability: anything the store acknowledged survives the process dying without a clean
 // shutdown (kill -9 or _exit), and the next Open sees it with monotonic revisions.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "api/resource.h"
+#include "base/file_util.h"
+#include "store/sqlite_log.h"
 #include "store/sqlite_store.h"
 #include "tests/testing/store_fixtures.h"
 #include "tests/testing/test_util.h"
@@ -78,3 +85,29 @@ TEST(StoreDurabilityTest, SurvivesExitWithoutClose) { RunCrashTest(Death::kExit)
 
 }  // namespace
 }  // namespace asb::store
+
+// A state dir whose lock is still held (a crashed daemon's child not yet gone) is waited for;
+// one held past the wait is refused, naming the lock.
+TEST(StoreLockTest, WaitsForAHeldLockThenRefusesClearly) {
+  asb::testing::TempDir dir;
+  ASSERT_TRUE(asb::MakeDirs(dir.path(), 0700));
+  const std::string lock = dir.path() + "/store.lock";
+  int held = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
+
+  auto refused = asb::store::SqliteLog::Open(dir.path(), std::chrono::milliseconds(100));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, asb::Code::kFailedPrecondition);
+  EXPECT_NE(refused.error().message.find("is in use by another process (flock " + lock),
+            std::string::npos)
+      << refused.error().message;
+
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    ::close(held);
+  });
+  auto opened = asb::store::SqliteLog::Open(dir.path(), std::chrono::seconds(10));
+  release.join();
+  EXPECT_TRUE(opened) << opened.error().message;
+}

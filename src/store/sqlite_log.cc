@@ -5,15 +5,18 @@
 #include <sys/file.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <thread>
 
 #include "base/file_util.h"
 #include "base/log.h"
 
 namespace asb::store {
 
-Result<std::unique_ptr<SqliteLog>> SqliteLog::Open(const std::string& state_dir) {
+Result<std::unique_ptr<SqliteLog>> SqliteLog::Open(const std::string& state_dir,
+                                                   std::chrono::milliseconds lock_wait) {
   std::unique_ptr<SqliteLog> log(new SqliteLog(state_dir));
-  ASB_RETURN_IF_ERROR(log->Init());
+  ASB_RETURN_IF_ERROR(log->Init(lock_wait));
   return log;
 }
 
@@ -34,15 +37,26 @@ Status SqliteLog::Prepare(const char* sql, sqlite3_stmt** stmt) {
   return OkStatus();
 }
 
-Status SqliteLog::Init() {
+Status SqliteLog::Init(std::chrono::milliseconds lock_wait) {
   ASB_RETURN_IF_ERROR(MakeDirs(state_dir_, 0700));
   std::string lock_path = state_dir_ + "/store.lock";
   lock_fd_.Reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock_fd_) return ErrnoUnexpected("open " + lock_path);
-  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0)
-    return MakeError(
-        Code::kFailedPrecondition,
-        "store " + state_dir_ + " is in use by another process (flock " + lock_path + ")");
+  const auto deadline = std::chrono::steady_clock::now() + lock_wait;
+  bool logged = false;
+  while (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) return ErrnoUnexpected("flock " + lock_path);
+    if (std::chrono::steady_clock::now() >= deadline)
+      return MakeError(
+          Code::kFailedPrecondition,
+          "store " + state_dir_ + " is in use by another process (flock " + lock_path + ")");
+    if (!logged) {
+      ASB_LOG(WARN, "store is locked; waiting for the process holding it to exit", "lock",
+              lock_path, "wait_ms", lock_wait.count());
+      logged = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 
   std::string db_path = state_dir_ + "/store.db";
   // ObjectStore serializes every call (its writer lock, and Load before any Commit), so no

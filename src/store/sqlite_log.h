@@ -8,6 +8,7 @@
 // One process owns a state dir at a time (flock on state_dir/store.lock).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -21,9 +22,13 @@ namespace asb::store {
 
 class SqliteLog final : public ObjectLog {
  public:
-  // Opens (creating if needed) the database in state_dir. Errors: kFailedPrecondition (another
-  // process holds the state dir), kInternal (SQLite, or the dir cannot be created).
-  [[nodiscard]] static Result<std::unique_ptr<SqliteLog>> Open(const std::string& state_dir);
+  // Opens (creating if needed) the database in state_dir. A state dir another process holds is
+  // waited for up to `lock_wait`: right after a crash the lock can outlive the daemon for a
+  // moment (a child it forked holds the lock's open file until that child execs or exits).
+  // Errors: kFailedPrecondition (still held after lock_wait), kInternal (SQLite, or the dir
+  // cannot be created).
+  [[nodiscard]] static Result<std::unique_ptr<SqliteLog>> Open(
+      const std::string& state_dir, std::chrono::milliseconds lock_wait = std::chrono::seconds(5));
   ~SqliteLog() override;
 
   SqliteLog(const SqliteLog&) = delete;
@@ -34,7 +39,7 @@ class SqliteLog final : public ObjectLog {
 
  private:
   explicit SqliteLog(std::string state_dir) : state_dir_(std::move(state_dir)) {}
-  [[nodiscard]] Status Init();
+  [[nodiscard]] Status Init(std::chrono::milliseconds lock_wait);
   [[nodiscard]] Status Prepare(const char* sql, sqlite3_stmt** stmt);
   [[nodiscard]] Status Exec(const char* sql);
 
