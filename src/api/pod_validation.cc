@@ -18,6 +18,23 @@ constexpr std::string_view kQuantityCrdPattern =
     "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\."
     "[0-9]*)?)|(\\.[0-9]+))))?$";
 
+// A resources value as the text Kubernetes parses (a number is its JSON form).
+std::string QuantityText(const Json& v) {
+  return v.is_string() ? v.get<std::string>() : DumpJson(v);
+}
+
+// resources.<section>[<name>] for core Pods, resources.<section>.<name> for pod templates.
+std::string QuantityField(const std::string& path, std::string_view section,
+                          const std::string& name, QuantityStyle style) {
+  return path + "." + std::string(section) +
+         (style == QuantityStyle::kCore ? "[" + name + "]" : "." + name);
+}
+
+// The amount the node uses: millicores for cpu, units for the rest (as CheckQuantity reads it).
+Result<int64_t> QuantityAmount(const std::string& name, const Json& v) {
+  return name == "cpu" ? ParseQuantityMilli(QuantityText(v)) : ParseQuantityValue(QuantityText(v));
+}
+
 void ValidateQuantities(const Json& resources, const std::string& path, QuantityStyle style,
                         FieldErrors* out) {
   if (!resources.is_object()) return;
@@ -27,9 +44,8 @@ void ValidateQuantities(const Json& resources, const std::string& path, Quantity
     for (auto q = it->begin(); q != it->end(); ++q) {
       const Json& v = q.value();
       if (!v.is_string() && !v.is_number()) continue;  // the schema reports the type
-      std::string field = path + "." + section +
-                          (style == QuantityStyle::kCore ? "[" + q.key() + "]" : "." + q.key());
-      std::string text = v.is_string() ? v.get<std::string>() : DumpJson(v);
+      std::string field = QuantityField(path, section, q.key(), style);
+      std::string text = QuantityText(v);
       switch (CheckQuantity(text, q.key() == "cpu")) {
         case QuantityProblem::kNone:
           break;
@@ -59,14 +75,12 @@ void ValidateQuantities(const Json& resources, const std::string& path, Quantity
   for (auto r = requests->begin(); r != requests->end(); ++r) {
     auto l = limits->find(r.key());
     if (l == limits->end()) continue;
-    auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : DumpJson(v); };
-    auto req = ParseQuantityMilli(text(r.value()));
-    auto lim = ParseQuantityMilli(text(*l));
+    auto req = QuantityAmount(r.key(), r.value());
+    auto lim = QuantityAmount(r.key(), *l);
     if (!req || !lim || *req <= *lim) continue;  // unparsable ones are reported above
-    std::string field =
-        path + ".requests" + (style == QuantityStyle::kCore ? "[" + r.key() + "]" : "." + r.key());
-    out->push_back({FieldErrorType::kInvalid, field, text(r.value()),
-                    "must be less than or equal to " + r.key() + " limit of " + text(*l)});
+    out->push_back({FieldErrorType::kInvalid, QuantityField(path, "requests", r.key(), style),
+                    QuantityText(r.value()),
+                    "must be less than or equal to " + r.key() + " limit of " + QuantityText(*l)});
   }
 }
 
