@@ -24,6 +24,7 @@ import time
 import urllib.parse
 
 import pytest
+from waiting import wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "python", "src"))
@@ -279,25 +280,25 @@ def test_kill_1_brings_the_runtime_server_back_and_the_claim_says_why(sandbox):
         sandbox.execute("kill 1", socket_timeout=10)
     except (AssertionError, OSError):
         pass
-    said_why = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    said_why = []
+
+    def server_back():
         ready = _claim_ready(sandbox.asbd, sandbox.client.claim_name)
         if ready.get("status") == "False" and "exited with code 143" in ready.get("message", ""):
-            said_why = ready
+            said_why.append(ready)
         status, pod = sandbox.asbd.request("GET", pod_path)
         cs = pod["status"]["containerStatuses"][0]
-        if cs.get("ready") and cs.get("restartCount", 0) > restarts:
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("the runtime server did not come back after kill 1: %s" % pod["status"])
+        return cs.get("ready") is True and cs.get("restartCount", 0) > restarts, pod
+
+    pod = wait_for(server_back, "the runtime server to come back after kill 1", timeout=60)
+    cs = pod["status"]["containerStatuses"][0]
     assert pod["status"]["phase"] == "Running", pod["status"]
     assert cs["lastState"]["terminated"]["exitCode"] == 143, cs  # 128 + SIGTERM
     assert said_why, "the claim never said how its sandbox's server ended"
     # The claim is Ready again and the same sandbox serves.
-    deadline = time.monotonic() + 10
-    while _claim_ready(sandbox.asbd, sandbox.client.claim_name).get("status") != "True":
-        assert time.monotonic() < deadline, _claim_ready(sandbox.asbd, sandbox.client.claim_name)
-        time.sleep(0.05)
+    def claim_ready():
+        ready = _claim_ready(sandbox.asbd, sandbox.client.claim_name)
+        return ready.get("status") == "True", ready
+
+    wait_for(claim_ready, "the claim Ready again", timeout=10)
     assert sandbox.execute("echo back")["stdout"] == "back\n"

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from waiting import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = os.path.join(REPO, "examples", "seed")
@@ -93,20 +94,16 @@ def _seed_manifest(runtime_class="native", replicas=2):
 
 
 def _wait_pool_ready(kubeconfig, want, timeout=120):
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
+    def check():
         out = _kubectl(kubeconfig, "get", "sandboxes.agents.x-k8s.io", "-n", "default",
                        "-o", "json")
         items = json.loads(out).get("items", [])
         ready = [i for i in items if any(
             c.get("type") == "Ready" and c.get("status") == "True"
             for c in (i.get("status") or {}).get("conditions") or [])]
-        if len(ready) >= want:
-            return
-        last = "%d/%d sandboxes Ready" % (len(ready), len(items))
-        time.sleep(0.2)
-    raise AssertionError("warm pool not ready after %ds: %s" % (timeout, last))
+        return len(ready) >= want, "%d/%d sandboxes Ready" % (len(ready), len(items))
+    wait_for(check, "the warm pool to have %d Ready sandboxes" % want, timeout=timeout,
+             interval=0.2)
 
 
 @pytest.fixture
