@@ -233,21 +233,28 @@ void InteractiveProcess::Kill() {
 }
 
 int InteractiveProcess::Reaped(pid_t got, int status) {
-  std::lock_guard l(mu_);
-  if (reaped_) return exit_code_;
-  reaped_ = true;
-  if (got != pid_) {
-    exit_code_ = 1;
-  } else if (WIFEXITED(status)) {
-    exit_code_ = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    exit_code_ = 128 + WTERMSIG(status);
-  } else {
-    exit_code_ = 1;
+  int code;
+  bool empty_group;
+  {
+    std::lock_guard l(mu_);
+    if (reaped_) return exit_code_;
+    reaped_ = true;
+    if (got != pid_) {
+      exit_code_ = 1;
+    } else if (WIFEXITED(status)) {
+      exit_code_ = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      exit_code_ = 128 + WTERMSIG(status);
+    } else {
+      exit_code_ = 1;
+    }
+    code = exit_code_;
+    empty_group = killed_;
   }
-  // The leader is reaped now, so the group empties once every member is dead and reaped.
-  if (killed_) KillProcessGroupUntilGone(pid_);
-  return exit_code_;
+  // The leader is reaped now, so the group empties once every member is dead and reaped. Not
+  // under mu_: this may take up to its budget, and Kill()/TryWait() must not wait for it.
+  if (empty_group) KillProcessGroupUntilGone(pid_);
+  return code;
 }
 
 std::optional<int> InteractiveProcess::TryWait() {
