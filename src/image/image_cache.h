@@ -6,9 +6,10 @@
 //   agent/               the asb-agent layer stacked on top of images that lack a server
 //   tmp/                 downloads and unpacks in progress (cleared at startup)
 // Every entry appears by one rename of a finished temporary (a crash or a failed pull leaves
-// nothing half-made where readers look); a layer blob is removed once it is unpacked (the
-// unpacked tree is what sandboxes use). Pulls of one reference, and downloads of one layer, are
-// serialized: 20 pods of one new image cause one download and one unpack.
+// nothing half-made where readers look). Layers are unpacked while they download and no
+// compressed copy is kept (the unpacked tree is what sandboxes use). Pulls of one reference, and
+// downloads of one layer, are serialized: 20 pods of one new image cause one download and one
+// unpack.
 #pragma once
 
 #include <chrono>

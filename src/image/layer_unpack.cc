@@ -84,13 +84,11 @@ Result<std::string> CleanEntryPath(const std::string& name) {
   return Join(out, "/");
 }
 
-Result<UnpackStats> UnpackLayer(const std::string& archive_path, const std::string& dest_in) {
-  char real[PATH_MAX];
-  if (::realpath(dest_in.c_str(), real) == nullptr) return ErrnoUnexpected("realpath " + dest_in);
-  const std::string dest = real;
-  UniqueFd root_fd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root_fd) return ErrnoUnexpected("open " + dest);
+namespace {
+Result<UnpackStats> Unpack(archive* in, const std::string& dest_in);
+}  // namespace
 
+Result<UnpackStats> UnpackLayer(const std::string& archive_path, const std::string& dest) {
   std::unique_ptr<archive, ReadCloser> in(archive_read_new());
   archive_read_support_filter_gzip(in.get());
   archive_read_support_filter_zstd(in.get());
@@ -98,6 +96,33 @@ Result<UnpackStats> UnpackLayer(const std::string& archive_path, const std::stri
   if (archive_read_open_filename(in.get(), archive_path.c_str(), 1 << 20) != ARCHIVE_OK) {
     return MakeError(Code::kInvalidArgument, ArchiveError(in.get(), "layer " + archive_path));
   }
+  return Unpack(in.get(), dest);
+}
+
+Result<UnpackStats> UnpackLayerFd(int fd, const std::string& dest) {
+  std::unique_ptr<archive, ReadCloser> in(archive_read_new());
+  archive_read_support_filter_gzip(in.get());
+  archive_read_support_filter_zstd(in.get());
+  archive_read_support_format_tar(in.get());
+  if (archive_read_open_fd(in.get(), fd, 1 << 20) != ARCHIVE_OK) {
+    return MakeError(Code::kInvalidArgument, ArchiveError(in.get(), "layer"));
+  }
+  return Unpack(in.get(), dest);
+}
+
+namespace {
+
+Result<UnpackStats> Unpack(archive* in_archive, const std::string& dest_in) {
+  char real[PATH_MAX];
+  if (::realpath(dest_in.c_str(), real) == nullptr) return ErrnoUnexpected("realpath " + dest_in);
+  const std::string dest = real;
+  UniqueFd root_fd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd) return ErrnoUnexpected("open " + dest);
+
+  struct NoClose {
+    void operator()(archive*) const {}
+  };
+  std::unique_ptr<archive, NoClose> in(in_archive);
   std::unique_ptr<archive, WriteCloser> out(archive_write_disk_new());
   // SECURE_SYMLINKS: refuse to write through a symlink; NODOTDOT: refuse ".." (checked here
   // first for a clearer message). UNLINK: a later entry replaces an earlier one of another type.
@@ -188,4 +213,5 @@ Result<UnpackStats> UnpackLayer(const std::string& archive_path, const std::stri
   return stats;
 }
 
+}  // namespace
 }  // namespace asb::image

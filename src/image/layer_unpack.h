@@ -27,6 +27,9 @@ struct UnpackStats {
 // a temporary directory and removes it.
 [[nodiscard]] Result<UnpackStats> UnpackLayer(const std::string& archive_path,
                                               const std::string& dest);
+// The same from a stream (a socket a download writes into: the layer is unpacked while it
+// arrives). Reads up to the end of the archive, not necessarily to the end of `fd`.
+[[nodiscard]] Result<UnpackStats> UnpackLayerFd(int fd, const std::string& dest);
 
 // The cleaned relative path of a layer entry ("./a/b" and "/a/b" -> "a/b", "./" -> ""), or an
 // error naming the entry when a component is "..". Exposed for tests.

@@ -195,43 +195,44 @@ Result<PulledManifest> RegistryClient::GetManifest() {
   return GetManifestOnce(ref_.ManifestRef(), true);
 }
 
-Status RegistryClient::FetchBlob(const Descriptor& d, const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd) return ErrnoUnexpected("create " + path);
+Status RegistryClient::StreamBlob(const Descriptor& d,
+                                  const std::function<Status(std::string_view)>& sink) {
   Sha256 hash;
-  int64_t written = 0;
+  int64_t received = 0;
   GetOptions o;
   o.sink = [&](std::string_view piece) -> Status {
-    written += static_cast<int64_t>(piece.size());
-    if (written > d.size) {
+    received += static_cast<int64_t>(piece.size());
+    if (received > d.size) {
       return MakeError(Code::kInternal, ref_.registry + ": blob " + d.digest +
                                             " is larger than the manifest's " +
                                             std::to_string(d.size) + " bytes");
     }
     hash.Update(piece);
-    return WriteAll(fd.get(), piece, path);
+    return sink(piece);
   };
-  auto fail = [&](Error e) -> Status {
-    ::unlink(path.c_str());
-    return tl::unexpected(std::move(e));
-  };
-  auto reply = Get("blobs/" + d.digest, o);
-  if (!reply) return fail(reply.error());
-  if (reply->status != 200) return fail(RegistryError(*reply, "blob " + d.digest));
-  if (written != d.size) {
-    return fail(Error{Code::kInternal,
-                      ref_.registry + ": blob " + d.digest + " has " + std::to_string(written) +
-                          " bytes, the manifest says " + std::to_string(d.size),
-                      0});
+  ASB_ASSIGN_OR_RETURN(HttpReply reply, Get("blobs/" + d.digest, o));
+  if (reply.status != 200) return tl::unexpected(RegistryError(reply, "blob " + d.digest));
+  if (received != d.size) {
+    return MakeError(Code::kInternal, ref_.registry + ": blob " + d.digest + " has " +
+                                          std::to_string(received) + " bytes, the manifest says " +
+                                          std::to_string(d.size));
   }
   std::string got = hash.Digest();
   if (got != d.digest) {
-    return fail(Error{Code::kInternal,
-                      ref_.registry + ": blob digest mismatch: expected " + d.digest + ", got " +
-                          got + " (corrupted in the registry or in transit)",
-                      0});
+    return MakeError(Code::kInternal, ref_.registry + ": blob digest mismatch: expected " +
+                                          d.digest + ", got " + got +
+                                          " (corrupted in the registry or in transit)");
   }
   return {};
+}
+
+Status RegistryClient::FetchBlob(const Descriptor& d, const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) return ErrnoUnexpected("create " + path);
+  Status st =
+      StreamBlob(d, [&](std::string_view piece) { return WriteAll(fd.get(), piece, path); });
+  if (!st) ::unlink(path.c_str());
+  return st;
 }
 
 Result<std::string> RegistryClient::FetchSmallBlob(const Descriptor& d, size_t max) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -42,6 +43,10 @@ class RegistryClient {
   // Streams blob `d` to `path` (created, must not exist), checking its size and digest as it
   // goes; a bad blob leaves no file.
   [[nodiscard]] Status FetchBlob(const Descriptor& d, const std::string& path);
+  // Hands blob `d` to `sink` piece by piece as it arrives, checking its size on the way and its
+  // digest at the end: the caller must not trust what it was given until this returns OK.
+  [[nodiscard]] Status StreamBlob(const Descriptor& d,
+                                  const std::function<Status(std::string_view)>& sink);
   // A small blob (the image config) into memory, checked, up to `max` bytes.
   [[nodiscard]] Result<std::string> FetchSmallBlob(const Descriptor& d, size_t max);
 
