@@ -56,7 +56,7 @@ Result<std::optional<store::Object>> ClaimReconciler::FindOwned(const store::Obj
     if (bound == Name(sb) || named) return std::optional<store::Object>(std::move(sb));
     store::Object moved;
     ASB_RETURN_IF_ERROR(store_.Transact([&](store::Txn& txn) -> Status {
-      ASB_ASSIGN_OR_RETURN(moved, TakeOverMember(txn, sb, claim));
+      ASB_ASSIGN_OR_RETURN(moved, TakeOverMember(txn, sb, claim, clock_.Now()));
       return OkStatus();
     }));
     return std::optional<store::Object>(std::move(moved));
@@ -81,7 +81,7 @@ Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Obj
     // Nothing else runs (pool refill, reconciles of the member) before the claim is Ready.
     store::Object sandbox, written;
     Status done = store_.Transact([&](store::Txn& txn) -> Status {
-      ASB_ASSIGN_OR_RETURN(sandbox, TakeOverMember(txn, candidate, claim));
+      ASB_ASSIGN_OR_RETURN(sandbox, TakeOverMember(txn, candidate, claim, now));
       store::Object next = claim;
       next["status"] = ClaimStatus(claim, sandbox, now);
       next["metadata"].erase("resourceVersion");

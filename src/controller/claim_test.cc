@@ -12,6 +12,7 @@
 #include "controller/manager.h"
 #include "controller/object_util.h"
 #include "controller/pod_transplant.h"
+#include "controller/sandbox_plan.h"
 #include "controller/warm_pool_plan.h"
 #include "tests/testing/controller_fixtures.h"
 
@@ -433,8 +434,9 @@ TEST_F(ClaimReconcilerTest, WarmAdoptionIsOneWriteThatLeavesTheClaimReady) {
   ASSERT_OK(store_->Create(api::SandboxClaimResource(), ClaimObj("c1", "tmpl")));
   const int64_t r0 = store_->CurrentRevision();
   std::vector<std::unique_ptr<store::Watcher>> watches;
-  for (const api::ResourceInfo* r : {&api::SandboxResource(), &api::PodResource(),
-                                     &api::SandboxClaimResource(), &api::EventResource()}) {
+  for (const api::ResourceInfo* r :
+       {&api::SandboxResource(), &api::PodResource(), &api::ServiceResource(),
+        &api::SandboxClaimResource(), &api::EventResource()}) {
     ASSERT_OK_AND_ASSIGN(auto w, store_->Watch(*r, "default", {.resource_version = r0}));
     watches.push_back(std::move(w));
   }
@@ -451,16 +453,18 @@ TEST_F(ClaimReconcilerTest, WarmAdoptionIsOneWriteThatLeavesTheClaimReady) {
                                      GetString(ev->object, "metadata.name");
     }
   }
-  ASSERT_EQ(events.size(), 5u);
+  ASSERT_EQ(events.size(), 6u);
   std::vector<std::string> order;
   for (const auto& [rev, what] : events) order.push_back(what);
   EXPECT_EQ(events.begin()->first, r0 + 1);
-  EXPECT_EQ(events.rbegin()->first, r0 + 5);
-  ASSERT_EQ(order.size(), 5u);
-  EXPECT_EQ(order[4].rfind("ADDED Event/c1.", 0), 0u) << order[4];  // recorded after the write
+  EXPECT_EQ(events.rbegin()->first, r0 + 6);
+  ASSERT_EQ(order.size(), 6u);
+  EXPECT_EQ(order[5].rfind("ADDED Event/c1.", 0), 0u) << order[5];  // recorded after the write
   order.pop_back();
-  EXPECT_EQ(order, (std::vector<std::string>{"DELETED Sandbox/m1", "ADDED Sandbox/c1",
-                                             "MODIFIED Pod/m1", "MODIFIED SandboxClaim/c1"}));
+  // (The pod's labels and the Service are what the new Sandbox's first reconcile would write.)
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"DELETED Sandbox/m1", "ADDED Sandbox/c1", "MODIFIED Pod/m1",
+                                      "ADDED Service/c1", "MODIFIED SandboxClaim/c1"}));
 
   auto claim = Get(api::SandboxClaimResource(), "c1");
   ASSERT_TRUE(claim);
@@ -474,8 +478,18 @@ TEST_F(ClaimReconcilerTest, WarmAdoptionIsOneWriteThatLeavesTheClaimReady) {
   auto pod = Get(api::PodResource(), "m1");
   ASSERT_TRUE(pod);
   EXPECT_TRUE(IsControlledBy(*pod, *sb));
+  EXPECT_EQ(Label(*pod, kLabelSandboxNameHash), NameHash("c1"));
+  EXPECT_FALSE(Label(*pod, kLabelWarmPoolSandbox));
   EXPECT_FALSE(Get(api::SandboxResource(), "m1"));
 
+  // The Sandbox's own reconcile has no pod or Service write left to do (this member's status is
+  // not a real one, so its status write is not checked here); the claim's next reconcile writes
+  // nothing.
+  auto svc = Get(api::ServiceResource(), "c1");
+  ASSERT_TRUE(svc);
+  SandboxPlan plan = PlanSandbox(*sb, *pod, *svc, clock_.Now(), {});
+  EXPECT_FALSE(plan.update_pod);
+  EXPECT_FALSE(plan.create_service);
   const int64_t after = store_->CurrentRevision();
   ASSERT_OK(r.Reconcile("default/c1"));
   EXPECT_EQ(store_->CurrentRevision(), after) << "a second reconcile wrote something";
@@ -492,7 +506,7 @@ TEST_F(ClaimReconcilerTest, AStaleMemberAbortsTheWholeTakeOver) {
                        store_->Create(api::SandboxClaimResource(), ClaimObj("c1", "tmpl")));
   const int64_t r0 = store_->CurrentRevision();
   Status st = store_->Transact([&](store::Txn& txn) -> Status {
-    ASB_ASSIGN_OR_RETURN(Json sb, TakeOverMember(txn, stale, claim));
+    ASB_ASSIGN_OR_RETURN(Json sb, TakeOverMember(txn, stale, claim, clock_.Now()));
     (void)sb;
     return OkStatus();
   });

@@ -9,6 +9,7 @@
 
 #include <optional>
 
+#include "base/clock.h"
 #include "base/result.h"
 #include "store/store.h"
 
@@ -22,10 +23,12 @@ Json ClaimSandboxFromMember(const Json& member, const Json& claim);
 // In `txn`: deletes warm `member` with uid and resourceVersion preconditions (a member someone
 // took or changed since it was read fails the whole write with kAborted), creates the Sandbox
 // named like `claim` (ClaimSandboxFromMember) born with member's status, renamed (it runs the
-// same pod), and re-points member's pod at it. Returns the new Sandbox as it will be stored.
+// same pod), and re-points member's pod at it, with the pod metadata and the Service the new
+// Sandbox's first reconcile would write (PlanSandbox at `now`). Returns the new Sandbox as it
+// will be stored.
 // The caller checks that `member` may be taken (its pool's Ready member, or already the claim's).
 [[nodiscard]] Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member,
-                                                   const Json& claim);
+                                                   const Json& claim, SystemTime now);
 
 // If `sandbox` is named like the claim that controls it and `pod` is controlled by another
 // Sandbox that the same claim controls (the adopted member), moves the pod under `sandbox` and
