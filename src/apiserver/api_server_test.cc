@@ -87,6 +87,42 @@ TEST_F(ApiServerTest, RejectsRequestsWithoutToken) {
   EXPECT_EQ(Do("GET", "/healthz", "", "", false).status, 200);
 }
 
+// Counter value of one apiserver_request_total series in a /metrics body, or -1.
+double RequestCount(const std::string& body, const std::string& labels) {
+  std::string key = "apiserver_request_total{" + labels + "} ";
+  size_t at = body.find(key);
+  return at == std::string::npos ? -1 : std::stod(body.substr(at + key.size()));
+}
+
+TEST_F(ApiServerTest, MetricsNeedTheTokenAndCountRequestsByVerbResourceAndCode) {
+  EXPECT_EQ(Do("GET", "/metrics", "", "", /*auth=*/false).status, 401);
+  http::Response before = Do("GET", "/metrics");
+  ASSERT_EQ(before.status, 200);
+  EXPECT_EQ(before.headers.GetOr("Content-Type", ""), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string create = R"(verb="POST",resource="sandboxwarmpools",subresource="",code="201")";
+  const std::string list = R"(verb="LIST",resource="sandboxwarmpools",subresource="",code="200")";
+  const std::string missing = R"(verb="GET",resource="sandboxwarmpools",subresource="",code="404")";
+  double created0 = std::max(0.0, RequestCount(before.body, create));
+  double listed0 = std::max(0.0, RequestCount(before.body, list));
+  double missing0 = std::max(0.0, RequestCount(before.body, missing));
+
+  ASSERT_EQ(Do("POST", kPools, kPool).status, 201);
+  ASSERT_EQ(Do("GET", kPools).status, 200);
+  ASSERT_EQ(Do("GET", std::string(kPools) + "/nope").status, 404);
+  ASSERT_EQ(Do("GET", std::string(kPools) + "/nope").status, 404);
+
+  http::Response after = Do("GET", "/metrics");
+  EXPECT_EQ(RequestCount(after.body, create), created0 + 1);
+  EXPECT_EQ(RequestCount(after.body, list), listed0 + 1);
+  EXPECT_EQ(RequestCount(after.body, missing), missing0 + 2);
+  EXPECT_NE(after.body.find("# TYPE apiserver_request_duration_seconds histogram"),
+            std::string::npos);
+  EXPECT_NE(after.body.find(R"(apiserver_request_duration_seconds_count{verb="POST",)"
+                            R"(resource="sandboxwarmpools",subresource=""})"),
+            std::string::npos);
+  EXPECT_EQ(Do("POST", "/metrics", "{}").status, 405);
+}
+
 TEST_F(ApiServerTest, DiscoveryListsSubresources) {
   Json list = Body(Do("GET", "/apis/extensions.agents.x-k8s.io/v1alpha1"));
   std::set<std::string> names;
