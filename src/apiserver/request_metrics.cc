@@ -17,9 +17,7 @@ struct ApiMetrics {
       "apiserver_request_duration_seconds",
       "Response latency distribution in seconds for each verb, resource and subresource "
       "(WATCH and CONNECT excluded).",
-      {"verb", "resource", "subresource"},
-      {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-       10, 30, 60});
+      {"verb", "resource", "subresource"}, metrics::LatencyBucketsSeconds());
 };
 
 ApiMetrics& Metrics() {
@@ -32,15 +30,6 @@ std::string_view MethodVerb(const std::string& method) {
   for (std::string_view v : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
     if (method == v) return v;
   return "other";
-}
-
-std::string_view StatusCode(int status) {
-  static const std::string* kCodes = [] {
-    auto* codes = new std::string[600];
-    for (int i = 100; i < 600; ++i) codes[i] = std::to_string(i);
-    return codes;
-  }();
-  return status >= 100 && status < 600 ? std::string_view(kCodes[status]) : "other";
 }
 
 }  // namespace
@@ -57,7 +46,7 @@ void RecordRequest(const http::Request& req, const RequestInfo& info, int status
                    std::chrono::steady_clock::time_point start) {
   std::string_view verb = info.verb.empty() ? MethodVerb(req.method) : info.verb;
   ApiMetrics& m = Metrics();
-  m.total.With({verb, info.resource, info.subresource, StatusCode(status)}).Inc();
+  m.total.With({verb, info.resource, info.subresource, metrics::StatusCodeLabel(status)}).Inc();
   if (verb == "WATCH" || verb == "CONNECT") return;
   m.duration.With({verb, info.resource, info.subresource})
       .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

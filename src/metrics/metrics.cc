@@ -399,4 +399,22 @@ const std::vector<double>& LatencyBucketsMs() {
   return kBuckets;
 }
 
+const std::vector<double>& LatencyBucketsSeconds() {
+  static const std::vector<double> kBuckets = [] {
+    std::vector<double> b;
+    for (double ms : LatencyBucketsMs()) b.push_back(ms / 1000);
+    return b;
+  }();
+  return kBuckets;
+}
+
+std::string_view StatusCodeLabel(int status) {
+  static const std::string* kCodes = [] {
+    auto* codes = new std::string[600];
+    for (int i = 100; i < 600; ++i) codes[i] = std::to_string(i);
+    return codes;
+  }();
+  return status >= 100 && status < 600 ? std::string_view(kCodes[status]) : "other";
+}
+
 }  // namespace asb::metrics

@@ -191,5 +191,10 @@ inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; cha
 // Latency buckets in milliseconds, 0.1 ms to 4 min: asb's warm paths take 1-5 ms and its cold
 // paths seconds, so upstream's buckets (from 100 ms) would put every warm claim in the first one.
 const std::vector<double>& LatencyBucketsMs();
+// The same bounds in seconds, for metrics named _seconds (Prometheus's base unit).
+const std::vector<double>& LatencyBucketsSeconds();
+
+// An HTTP status as a label value ("200"), from a fixed table: "other" outside 100-599.
+std::string_view StatusCodeLabel(int status);
 
 }  // namespace asb::metrics
