@@ -377,6 +377,46 @@ TEST_F(ApiServerTest, YamlBodiesAndPatches) {
       404);
 }
 
+TEST_F(ApiServerTest, ClaimStartupIsServedInBothVersionsAndWriteOnce) {
+  const std::string alpha =
+      "/apis/extensions.agents.x-k8s.io/v1alpha1/namespaces/default/"
+      "sandboxclaims";
+  const std::string beta =
+      "/apis/extensions.agents.x-k8s.io/v1beta1/namespaces/default/"
+      "sandboxclaims";
+  ASSERT_EQ(
+      Do("POST", alpha, R"({"metadata":{"name":"c"},"spec":{"sandboxTemplateRef":{"name":"t"}}})")
+          .status,
+      201);
+  const Json startup = {{"controllerObservedTime", "2026-12-01T10:00:00.000100Z"},
+                        {"firstReadyTime", "2026-12-01T10:00:00.002300Z"}};
+  http::Response r =
+      Do("PATCH", alpha + "/c/status", DumpJson({{"status", {{"startup", startup}}}}),
+         "application/merge-patch+json");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["status"]["startup"], startup);
+  // Read in v1beta1 and in v1alpha1: the same fields, nothing pruned or renamed.
+  EXPECT_EQ(Body(Do("GET", beta + "/c"))["status"]["startup"], startup);
+  EXPECT_EQ(Body(Do("GET", alpha + "/c"))["status"]["startup"], startup);
+
+  // Once set, a value can be neither changed nor removed (in either version).
+  r = Do("PATCH", beta + "/c/status",
+         R"({"status":{"startup":{"firstReadyTime":"2026-12-01T11:00:00.000000Z"}}})",
+         "application/merge-patch+json");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("status.startup.firstReadyTime"), std::string::npos) << r.body;
+  r = Do("PATCH", alpha + "/c/status", R"({"status":{"startup":{"controllerObservedTime":null}}})",
+         "application/merge-patch+json");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("immutable"), std::string::npos) << r.body;
+  // Adding the one not yet set is allowed.
+  r = Do("PATCH", beta + "/c/status",
+         R"({"status":{"startup":{"admissionObservedTime":"2026-12-01T10:00:00.000000Z"}}})",
+         "application/merge-patch+json");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(Do("GET", alpha + "/c"))["status"]["startup"].size(), 3u);
+}
+
 TEST_F(ApiServerTest, ScaleSubresource) {
   ASSERT_EQ(Do("POST", kPools, kPool).status, 201);
   std::string scale = std::string(kPools) + "/pool/scale";
