@@ -299,6 +299,7 @@ Registry::CollectorHandle& Registry::CollectorHandle::operator=(CollectorHandle&
 
 void Registry::CollectorHandle::Reset() {
   if (!registry_) return;
+  std::lock_guard<std::mutex> render(registry_->render_mu_);
   std::lock_guard<std::mutex> lock(registry_->mu_);
   registry_->collectors_.erase(id_);
   registry_ = nullptr;
@@ -314,8 +315,9 @@ Registry::CollectorHandle Registry::AddCollector(const std::string& name, const 
 }
 
 std::string Registry::Render() const {
-  // Collectors run outside the lock: they may take their own locks (the store's), and a
-  // collector handle may be reset meanwhile from another thread. Copy them first.
+  // Collectors run outside mu_ (they take their own locks, the store's) but under render_mu_,
+  // which keeps their owners alive until they return.
+  std::lock_guard<std::mutex> render(render_mu_);
   std::vector<Collector> collectors;
   std::vector<std::pair<std::string, const Entry*>> families;
   {

@@ -147,8 +147,9 @@ class Registry {
                                   std::vector<std::string> label_names, std::vector<double> bounds);
 
   using CollectFn = std::function<std::vector<GaugeSample>()>;
-  // A gauge family computed by `fn` at every scrape. Until the returned handle is destroyed;
-  // several live collectors of one name are rendered as one family (their samples joined).
+  // A gauge family computed by `fn` at every scrape. Until the returned handle is destroyed
+  // (which waits for a scrape in progress; `fn` must not destroy handles or render). Several
+  // live collectors of one name are rendered as one family (their samples joined).
   class CollectorHandle {
    public:
     CollectorHandle() = default;
@@ -179,6 +180,9 @@ class Registry {
   Entry& Add(const std::string& name, int kind, const std::string& help,
              const std::vector<std::string>& label_names);
 
+  // Held for a whole Render and by CollectorHandle::Reset, so a collector's owner can't go away
+  // while its callback runs. Taken before mu_.
+  mutable std::mutex render_mu_;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> families_;
   std::map<uint64_t, Collector> collectors_;
