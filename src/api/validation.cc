@@ -4,9 +4,9 @@
 #include <string>
 
 #include "api/limits.h"
-#include "base/k8s_names.h"
 #include "api/pod_validation.h"
 #include "api/schema.h"
+#include "base/k8s_names.h"
 #include "base/strings.h"
 
 namespace asb::api {
@@ -117,6 +117,24 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
 FieldErrors ValidateUpdate(const ResourceInfo& res, const Json& old_obj, const Json& new_obj) {
   if (res.group.empty() && res.kind == "Pod") return ValidatePodUpdate(old_obj, new_obj);
   return {};
+}
+
+FieldErrors ValidateStatusUpdate(const ResourceInfo& res, const Json& old_obj,
+                                 const Json& new_obj) {
+  FieldErrors errors;
+  if (res.kind != "SandboxClaim") return errors;
+  const Json* old_startup = Find(old_obj, "status.startup");
+  if (!old_startup || !old_startup->is_object()) return errors;
+  const Json* new_startup = Find(new_obj, "status.startup");
+  for (const auto& [field, value] : old_startup->items()) {
+    const Json* now = new_startup && new_startup->is_object() && new_startup->contains(field)
+                          ? &(*new_startup)[field]
+                          : nullptr;
+    if (now && *now == value) continue;
+    errors.push_back({FieldErrorType::kInvalid, "status.startup." + field,
+                      now ? *now : Json(nullptr), "field is immutable once set"});
+  }
+  return errors;
 }
 
 }  // namespace asb::api

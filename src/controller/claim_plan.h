@@ -58,7 +58,7 @@ std::optional<SystemTime> ClaimExpiry(const Json& claim);
 
 // Claim status: Ready mirrored from the sandbox's Ready (observedGeneration = the claim's),
 // sandbox {name, podIPs} (v1alpha1 reads also get the v0.1.0 key `Name`, api/conversion.h). Without
-// a sandbox: Ready False with `reason`/`message`.
+// a sandbox: Ready False with `reason`/`message`. Both carry status.startup (claim_startup.h).
 Json ClaimStatus(const Json& claim, const std::optional<Json>& sandbox, SystemTime now,
                  std::string_view reason = "", const std::string& message = "");
 

@@ -5,6 +5,7 @@
 #include "api/views.h"
 #include "base/log.h"
 #include "controller/claim_plan.h"
+#include "controller/claim_startup.h"
 #include "controller/conditions.h"
 #include "controller/events.h"
 #include "controller/object_util.h"
@@ -270,6 +271,7 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
   Json status = ClaimStatus(*claim, sandbox, now, reason, message);
   Result<bool> wrote = WriteStatusIfChanged(store_, claim_res, *claim, status);
   if (!wrote && wrote.error().code != Code::kNotFound) return tl::unexpected(wrote.error());
+  if (wrote && *wrote) RecordClaimStartup(*claim, status, sandbox ? &*sandbox : nullptr);
   // Only now wake the pool: its refill (create, pod, ...) would otherwise compete with this
   // claim's status write for the store and the CPU.
   if (!adopted_from.empty() && notify_pool_) notify_pool_(adopted_from);

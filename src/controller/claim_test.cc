@@ -14,6 +14,7 @@
 #include "controller/pod_transplant.h"
 #include "controller/sandbox_plan.h"
 #include "controller/warm_pool_plan.h"
+#include "metrics/metrics.h"
 #include "tests/testing/controller_fixtures.h"
 
 namespace asb::controller {
@@ -307,6 +308,17 @@ TEST_F(ManagerTest, ClaimWithoutWarmMemberColdStartsSandboxNamedLikeClaim) {
   EXPECT_EQ(Label(*sb, kLabelLaunchType), "cold");
   EXPECT_TRUE(ConditionTrue(*sb, kCondReady));
   EXPECT_TRUE(Get(api::PodResource(), "sandbox-claim-cold"));
+  // status.startup: seen by the controller, then Ready (claim_startup.h), in that order.
+  auto claim = Get(api::SandboxClaimResource(), "sandbox-claim-cold");
+  auto seen = ParseRfc3339(GetString(*claim, "status.startup.controllerObservedTime"));
+  auto ready = ParseRfc3339(GetString(*claim, "status.startup.firstReadyTime"));
+  ASSERT_TRUE(seen && ready) << DumpJson((*claim)["status"]);
+  EXPECT_LT(*seen, *ready);
+  std::string metrics = metrics::Registry::Default().Render();
+  EXPECT_NE(metrics.find("agent_sandbox_claim_controller_startup_latency_ms_count{"
+                         "launch_type=\"cold\",sandbox_template=\"python-runtime-template\"}"),
+            std::string::npos)
+      << metrics;
   ASSERT_OK(store_->Delete(api::SandboxClaimResource(), "default", "sandbox-claim-cold"));
   EXPECT_TRUE(WaitFor(
       [&] {
