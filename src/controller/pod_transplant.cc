@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "controller/claim_plan.h"
 #include "controller/object_util.h"
+#include "controller/sandbox_volumes.h"
 #include "controller/store_ops.h"
 
 namespace asb::controller {
@@ -73,6 +74,8 @@ Result<std::optional<store::Object>> TakeOverPod(store::Store& store, const Json
     }
   }
   if (!moved) return MakeError(Code::kAborted, "pod " + Name(pod) + " kept changing");
+  // The member's volume claims follow its pod, or deleting the member would take them.
+  ASB_RETURN_IF_ERROR(MoveClaims(store, *member, sandbox));
   ASB_RETURN_IF_ERROR(
       DeleteIfExists(store, api::SandboxResource(), ns, Name(*member), Uid(*member)));
   ASB_LOG(DEBUG, "sandbox took over warm pod", "sandbox", KeyOf(sandbox), "pod", Name(pod),
