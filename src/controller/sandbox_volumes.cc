@@ -83,6 +83,13 @@ Result<std::string> EnsureClaims(store::Store& store, const Json& sandbox) {
     }
     if (!IsControlledBy(*pvc, sandbox)) {
       auto ref = ControllerRef(*pvc);
+      // Another Sandbox's: a warm member whose claims just moved to the claim's Sandbox (the
+      // member is being deleted), or a name clash. Not this sandbox's to fix: it waits.
+      if (ref && ref->kind == "Sandbox") {
+        if (waiting.empty())
+          waiting = "PersistentVolumeClaim " + name + " belongs to Sandbox " + ref->name;
+        continue;
+      }
       if (ref)
         return MakeError(Code::kFailedPrecondition, "PersistentVolumeClaim \"" + name +
                                                         "\" is owned by " + ref->kind + "/" +
