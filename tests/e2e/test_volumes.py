@@ -196,3 +196,88 @@ spec:
     kubectl("delete", "pvc", "huge")
     volumes = os.path.join(asbd.state_dir, "volumes")
     assert not os.path.isdir(volumes) or not os.listdir(volumes)
+
+
+TEMPLATE_AND_POOL = """apiVersion: extensions.agents.x-k8s.io/v1beta1
+kind: SandboxTemplate
+metadata: {name: vol-tmpl, namespace: default}
+spec:
+  podTemplate:
+    spec:
+      runtimeClassName: native
+      restartPolicy: Always
+      containers:
+      - name: main
+        image: registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0
+        readinessProbe:
+          httpGet: {path: "/", port: 8888}
+          periodSeconds: 1
+        volumeMounts:
+        - {name: workspace, mountPath: /workspace}
+  volumeClaimTemplates:
+  - metadata: {name: workspace}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 32Mi}}
+---
+apiVersion: extensions.agents.x-k8s.io/v1beta1
+kind: SandboxWarmPool
+metadata: {name: vol-pool, namespace: default}
+spec:
+  replicas: 1
+  sandboxTemplateRef: {name: vol-tmpl}
+"""
+
+
+def test_warm_claim_keeps_its_members_volume_across_an_asbd_crash(asbd, kubectl):
+    kubectl("apply", "-f", "-", input=TEMPLATE_AND_POOL)
+
+    def member_ready():
+        pool = get_json(kubectl, "sandboxwarmpool", "vol-pool")
+        return (pool.get("status") or {}).get("readyReplicas", 0) >= 1, pool
+
+    wait_for(member_ready, "the warm member Ready", timeout=90)
+    member = [s["metadata"]["name"] for s in get_json(kubectl, "sandboxes")["items"]][0]
+    member_pvc = "workspace-" + member
+    assert get_json(kubectl, "pvc", member_pvc)["status"]["phase"] == "Bound"
+
+    kubectl("apply", "-f", "-", input="""apiVersion: extensions.agents.x-k8s.io/v1beta1
+kind: SandboxClaim
+metadata: {name: mine, namespace: default}
+spec:
+  warmPoolRef: {name: vol-pool}
+""")
+    kubectl("wait", "--for=condition=Ready", "sandboxclaim/mine", "--timeout=60s")
+    # The claim's Sandbox took over the member's pod, and the member's claim with it.
+    sb = get_json(kubectl, "sandbox", "mine")
+    pod = sb["metadata"]["annotations"]["agents.x-k8s.io/pod-name"]
+    assert pod == member, sb["metadata"]
+
+    def moved():
+        pvc = get_json(kubectl, "pvc", member_pvc)
+        return pvc["metadata"]["ownerReferences"][0]["name"] == "mine", pvc["metadata"]
+
+    wait_for(moved, "the member's claim to belong to the claim's Sandbox", timeout=15)
+    kubectl("exec", pod, "--", "sh", "-c", "echo warm > /workspace/note && sync")
+
+    # asbd dies and comes back: the sandbox and its mounted volume are adopted, not re-made.
+    asbd.kill9()
+    asbd.start()
+    assert kubectl("exec", pod, "--", "cat", "/workspace/note").stdout == "warm\n"
+    pv_name = get_json(kubectl, "pvc", member_pvc)["spec"]["volumeName"]
+    assert len([m for m in mounts_of(asbd.state_dir) if pv_name in m]) == 1
+
+    # Deleting the claim deletes its Sandbox, the claim's volume and the image; the pool's new
+    # member gets a volume of its own.
+    kubectl("delete", "sandboxclaim", "mine", "--wait=true", "--timeout=60s")
+
+    def gone():
+        left = [p["metadata"]["name"] for p in get_json(kubectl, "pvc")["items"]
+                if p["metadata"]["name"] == member_pvc]
+        left += [m for m in mounts_of(asbd.state_dir) if pv_name in m]
+        if os.path.exists(os.path.join(asbd.state_dir, "volumes", pv_name)):
+            left.append(pv_name)
+        return not left, left
+
+    wait_for(gone, "the claimed volume to be deleted", timeout=60)
+    wait_for(member_ready, "a new warm member Ready", timeout=90)
