@@ -10,6 +10,7 @@
 #include "controller/events.h"
 #include "controller/object_util.h"
 #include "controller/pod_transplant.h"
+#include "controller/sandbox_volumes.h"
 #include "controller/store_ops.h"
 
 namespace asb::controller {
@@ -124,6 +125,11 @@ Result<ClaimReconciler::ColdResult> ClaimReconciler::ColdStart(const store::Obje
   Json desired = BuildColdSandbox(claim, *tmpl);
   if (std::string rejected = InjectEnv(desired, claim, *tmpl); !rejected.empty()) {
     out.reason = kReasonEnvVarsInjectionRejected;  // terminal until the claim or template changes
+    out.message = rejected;
+    return out;
+  }
+  if (std::string rejected = MergeClaimVolumeTemplates(desired, claim, *tmpl); !rejected.empty()) {
+    out.reason = kReasonVolumeClaimTemplatesError;  // terminal until the claim or template changes
     out.message = rejected;
     return out;
   }

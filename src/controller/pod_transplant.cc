@@ -5,6 +5,7 @@
 #include "controller/claim_plan.h"
 #include "controller/object_util.h"
 #include "controller/sandbox_plan.h"
+#include "controller/sandbox_volumes.h"
 #include "controller/store_ops.h"
 
 namespace asb::controller {
@@ -73,6 +74,8 @@ Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member, const 
   desired["status"] = InheritedStatus(member, desired);
   ASB_ASSIGN_OR_RETURN(store::Object sandbox,
                        txn.Create(sb_res, std::move(desired), {.keep_status = true}));
+  // The member's volume claims follow it, or the garbage collector would take them with it.
+  ASB_RETURN_IF_ERROR(MoveClaims(txn, member, sandbox));
 
   // The pod as the store holds it now (nothing else writes during the transaction, so this
   // compare-and-set can't conflict). A pod that isn't the member's (gone, or never made) is the
@@ -135,6 +138,8 @@ Result<std::optional<store::Object>> TakeOverPod(store::Store& store, const Json
     }
   }
   if (!moved) return MakeError(Code::kAborted, "pod " + Name(pod) + " kept changing");
+  // The member's volume claims follow its pod, or deleting the member would take them.
+  ASB_RETURN_IF_ERROR(MoveClaims(store, *member, sandbox));
   ASB_RETURN_IF_ERROR(
       DeleteIfExists(store, api::SandboxResource(), ns, Name(*member), Uid(*member)));
   ASB_LOG(DEBUG, "sandbox took over warm pod", "sandbox", KeyOf(sandbox), "pod", Name(pod),
