@@ -18,11 +18,14 @@
 #include "cmd/asbd/pod_dialer.h"
 #include "cmd/asbd/sandbox_backend.h"
 #include "controller/manager.h"
+#include "controller/state_metrics.h"
 #include "http/server.h"
 #include "image/image_store.h"
 #include "node/node_agent.h"
 #include "router/router_server.h"
 #include "runtime/runtime.h"
+#include "storage/local_volumes.h"
+#include "storage/provisioner.h"
 #include "store/sqlite_store.h"
 
 namespace asb::asbd {
@@ -65,11 +68,14 @@ class Daemon {
   std::unique_ptr<image::ImageStore> images_;
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
+  std::unique_ptr<storage::LocalVolumes> volumes_;
+  std::unique_ptr<storage::LocalProvisioner> provisioner_;
   std::unique_ptr<node::NodeAgent> node_;
   std::unique_ptr<controller::ControllerManager> controllers_;
   std::unique_ptr<SandboxBackend> backend_;
   std::unique_ptr<router::RouterServer> router_;
   std::unique_ptr<MirrorPods> mirror_pods_;
+  std::unique_ptr<controller::StateMetrics> state_metrics_;  // /metrics gauges over store_
   bool stopped_ = false;
 };
 
