@@ -31,6 +31,12 @@ bool TagOk(std::string_view t) {
 
 bool HostOk(std::string_view h) {
   if (h.empty() || h.size() > 255) return false;
+  // A host name or address starts with a letter or digit ("[" for IPv6): "..", "-x" are not.
+  char first = h.front();
+  if (!((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') ||
+        (first >= '0' && first <= '9') || first == '[')) {
+    return false;
+  }
   for (char ch : h) {
     bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']';

@@ -49,7 +49,7 @@ TEST(ReferenceTest, RejectsMalformedReferences) {
   for (const std::string& bad : std::vector<std::string>{
            "", "example.com/", "example.com/UPPER:1", "example.com/a/../b:1", "example.com/a:b/c",
            "example.com/a@sha256:short", "example.com/a@md5:" + std::string(32, 'a'),
-           "example.com/a:-bad", "exa mple.com/a:1", "example.com//a:1"}) {
+           "example.com/a:-bad", "exa mple.com/a:1", "example.com//a:1", "../a:1", "-x.com/a:1"}) {
     EXPECT_FALSE(ParseReference(bad)) << bad;
   }
 }
