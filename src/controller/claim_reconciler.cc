@@ -96,7 +96,6 @@ Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Obj
       if (c == Code::kAborted || c == Code::kNotFound) continue;
       return tl::unexpected(done.error().Wrap("adopt " + Name(candidate)));
     }
-    if (const Json* status = Find(written, "status")) RecordClaimStartup(claim, *status, &sandbox);
     auto pool = ControllerRef(candidate);
     ASB_LOG(INFO, "claim adopted warm sandbox", "claim", KeyOf(claim), "sandbox", Name(candidate),
             "pool", pool ? pool->name : "");
