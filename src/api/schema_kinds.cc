@@ -4,6 +4,7 @@
 
 #include "api/schema.h"
 #include "api/schema_parts.h"
+#include "api/storage.h"
 
 namespace asb::api {
 
@@ -152,7 +153,7 @@ SchemaPtr PodTemplate() {
 SchemaPtr VolumeClaimTemplates() {
   return Arr(
       Obj({{"metadata", Obj({{"name", Str()}, {"labels", StrMap()}, {"annotations", StrMap()}})},
-           {"spec", Any()}}));
+           {"spec", PersistentVolumeClaimSpecSchema()}}));
 }
 
 SchemaPtr TemplateRef() { return Obj({{"name", Str()}}).Required({"name"}); }
@@ -340,6 +341,9 @@ const Schema& KindSchema(const ResourceInfo& res) {
     (*m)["Service"] = ServiceSchema();
     (*m)["Namespace"] = NamespaceSchema();
     (*m)["Event"] = EventSchema();
+    (*m)["PersistentVolumeClaim"] = PersistentVolumeClaimSchema();
+    (*m)["PersistentVolume"] = PersistentVolumeSchema();
+    (*m)["StorageClass"] = StorageClassSchema();
     (*m)["Deployment"] = WorkloadSchema();
     (*m)["StatefulSet"] = WorkloadSchema();
     return m;

@@ -6,6 +6,7 @@
 #include "api/limits.h"
 #include "api/pod_validation.h"
 #include "api/schema.h"
+#include "api/storage.h"
 #include "base/k8s_names.h"
 #include "base/strings.h"
 
@@ -102,6 +103,12 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
       if (const Json* pod = Find(*spec, "podTemplate.spec"))
         ValidatePodSpec(*pod, "spec.podTemplate.spec", QuantityStyle::kCustomResource, &out);
     }
+    if (IsAgentsKind(res))
+      if (const Json* vcts = Find(*spec, "volumeClaimTemplates"))
+        ValidateVolumeClaimTemplates(*vcts, "spec.volumeClaimTemplates", &out);
+    ValidateStorageObject(res, obj, &out);
+  } else if (res.kind == "StorageClass") {
+    ValidateStorageObject(res, obj, &out);
   } else if (res.kind != "Namespace" && res.kind != "Event" && res.kind != "ServiceAccount" &&
              res.group != "rbac.authorization.k8s.io") {  // kinds without a spec
     out.push_back({FieldErrorType::kRequired, "spec", nullptr, ""});

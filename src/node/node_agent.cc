@@ -301,7 +301,12 @@ NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const P
     return rec.restart.next_start_at();
   };
   if (!prepared) return start_failed(prepared.error().message);
-  const runtime::SandboxSpec& spec = prepared->spec;
+  runtime::SandboxSpec& spec = prepared->spec;
+  if (options_.pod_volumes) {
+    auto binds = options_.pod_volumes(pod);
+    if (!binds) return start_failed("mounting volumes: " + binds.error().message);
+    spec.rootfs.binds.insert(spec.rootfs.binds.end(), binds->begin(), binds->end());
+  }
 
   // A leftover with this id (a failed earlier attempt, a dead sandbox from before a restart)
   // would make Start fail with kAlreadyExists; Stop is idempotent.

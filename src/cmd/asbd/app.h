@@ -24,6 +24,8 @@
 #include "node/node_agent.h"
 #include "router/router_server.h"
 #include "runtime/runtime.h"
+#include "storage/local_volumes.h"
+#include "storage/provisioner.h"
 #include "store/sqlite_store.h"
 
 namespace asb::asbd {
@@ -66,6 +68,8 @@ class Daemon {
   std::unique_ptr<image::ImageStore> images_;
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
+  std::unique_ptr<storage::LocalVolumes> volumes_;
+  std::unique_ptr<storage::LocalProvisioner> provisioner_;
   std::unique_ptr<node::NodeAgent> node_;
   std::unique_ptr<controller::ControllerManager> controllers_;
   std::unique_ptr<SandboxBackend> backend_;

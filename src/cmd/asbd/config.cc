@@ -62,6 +62,7 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("runscPath", &c->runsc_path));
   ASB_RETURN_IF_ERROR(take("runscPlatform", &c->runsc_platform));
   ASB_RETURN_IF_ERROR(take("controllerWorkers", &c->controller_workers));
+  ASB_RETURN_IF_ERROR(take("maxVolumeBytes", &c->max_volume_bytes));
   for (const auto& item : file.items())
     if (!known.count(item.key())) return Bad("/" + item.key(), "unknown key");
   if (auto it = file.find("imageAliases"); it != file.end()) {
@@ -107,6 +108,7 @@ Status Validate(const DaemonConfig& c) {
     return Bad("/runscPlatform", "unknown value \"" + c.runsc_platform + "\"");
   if (c.node_workers < 1) return Bad("/nodeWorkers", "must be at least 1");
   if (c.controller_workers < 1) return Bad("/controllerWorkers", "must be at least 1");
+  if (c.max_volume_bytes < 1) return Bad("/maxVolumeBytes", "must be at least 1");
   if (c.node_name.empty()) return Bad("/nodeName", "required");
   return {};
 }
@@ -127,7 +129,8 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"runscPath", c.runsc_path},
           {"runscPlatform", c.runsc_platform},
           {"imageAliases", aliases},
-          {"controllerWorkers", c.controller_workers}};
+          {"controllerWorkers", c.controller_workers},
+          {"maxVolumeBytes", c.max_volume_bytes}};
 }
 
 }  // namespace asb::asbd

@@ -38,6 +38,8 @@ struct DaemonConfig {
   // Image aliases, first match wins. A config file's list replaces this one entirely.
   std::vector<ImageAliasConfig> image_aliases = DefaultImageAliases();
   int controller_workers = 4;  // per kind (sandbox, claim); pools use half
+  // Largest PersistentVolumeClaim the node-local provisioner makes (larger ones stay Pending).
+  int64_t max_volume_bytes = int64_t{64} << 30;
 };
 
 // Overlays a JSON config file onto `config`. kInvalidArgument with "/path: problem".
