@@ -158,6 +158,17 @@ SchemaPtr VolumeClaimTemplates() {
 
 SchemaPtr TemplateRef() { return Obj({{"name", Str()}}).Required({"name"}); }
 
+SchemaPtr ClaimStartup() {
+  auto time = [](const char* what) { return Str().Format("date-time").Describe(what); };
+  return Obj({{"admissionObservedTime",
+               time("When admission first saw the claim (not set by asb)")},
+              {"controllerObservedTime", time("When the controller first observed the claim")},
+              {"firstReadyTime", time("When the claim first became Ready")},
+              {"firstReadyTimeUnavailable",
+               Bool().Describe("The claim was Ready before its first Ready time was recorded")}})
+      .Describe("Write-once startup timestamps (metav1.MicroTime)");
+}
+
 SchemaPtr Root(SchemaPtr spec, SchemaPtr status) {
   SchemaBuilder b = Obj({{"apiVersion", Str()}, {"kind", Str()}, {"metadata", ObjectMetaSchema()}});
   if (spec) b.raw().properties.emplace_back("spec", spec);
@@ -213,6 +224,7 @@ SchemaPtr SandboxClaimSchema() {
   SchemaPtr status =
       Obj({{"conditions", Arr(Condition()).MergeKey("type")},
            {"sandbox", Obj({{"name", Str()}, {"Name", Str()}, {"podIPs", Arr(Str())}})},
+           {"startup", ClaimStartup()},
            {"observedGeneration", Int()}});
   return Root(spec, status);
 }

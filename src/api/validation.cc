@@ -126,4 +126,22 @@ FieldErrors ValidateUpdate(const ResourceInfo& res, const Json& old_obj, const J
   return {};
 }
 
+FieldErrors ValidateStatusUpdate(const ResourceInfo& res, const Json& old_obj,
+                                 const Json& new_obj) {
+  FieldErrors errors;
+  if (res.kind != "SandboxClaim") return errors;
+  const Json* old_startup = Find(old_obj, "status.startup");
+  if (!old_startup || !old_startup->is_object()) return errors;
+  const Json* new_startup = Find(new_obj, "status.startup");
+  for (const auto& [field, value] : old_startup->items()) {
+    const Json* now = new_startup && new_startup->is_object() && new_startup->contains(field)
+                          ? &(*new_startup)[field]
+                          : nullptr;
+    if (now && *now == value) continue;
+    errors.push_back({FieldErrorType::kInvalid, "status.startup." + field,
+                      now ? *now : Json(nullptr), "field is immutable once set"});
+  }
+  return errors;
+}
+
 }  // namespace asb::api

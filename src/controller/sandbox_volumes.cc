@@ -134,6 +134,23 @@ Status MoveClaims(store::Store& store, const Json& from, const Json& to) {
   return OkStatus();
 }
 
+Status MoveClaims(store::Txn& txn, const Json& from, const Json& to) {
+  const api::ResourceInfo& res = api::PersistentVolumeClaimResource();
+  const Json* vcts = Templates(from);
+  if (!vcts) return OkStatus();
+  for (const Json& vct : *vcts) {
+    const std::string name = ClaimNameFor(from, GetString(vct, "metadata.name"));
+    auto pvc = txn.Get(res, Namespace(from), name);
+    if (!pvc && pvc.error().code == Code::kNotFound) continue;
+    if (!pvc) return tl::unexpected(pvc.error());
+    if (!IsControlledBy(*pvc, from)) continue;
+    SetControllerRef(*pvc, MakeControllerRef(api::SandboxResource(), to));
+    auto r = txn.Update(res, *pvc);
+    if (!r) return tl::unexpected(r.error().Wrap("move PersistentVolumeClaim " + name));
+  }
+  return OkStatus();
+}
+
 std::string MergeClaimVolumeTemplates(Json& sandbox, const Json& claim, const Json& tmpl) {
   const Json* extra = Templates(claim);
   if (!extra || extra->empty()) return "";

@@ -37,6 +37,9 @@ void AddClaimVolumes(const Json& sandbox, Json& pod_spec);
 // Moves the claims `from` (an adopted warm member) controls to `to` (the claim's Sandbox that
 // took over its pod), before `from` is deleted so the garbage collector can't take them.
 [[nodiscard]] Status MoveClaims(store::Store& store, const Json& from, const Json& to);
+// The same inside a multi-object write (the warm claim's adoption): no retries, since a
+// conflict aborts the whole write and the reconciler runs it again.
+[[nodiscard]] Status MoveClaims(store::Txn& txn, const Json& from, const Json& to);
 
 // SandboxClaim volumeClaimTemplates merged into a cold Sandbox's per the template's
 // volumeClaimTemplatesPolicy (upstream mergeVolumeClaimTemplates): Disallowed (default) rejects

@@ -6,6 +6,7 @@
 #include "api/object_meta.h"
 #include "api/resource.h"
 #include "base/log.h"
+#include "node/node_metrics.h"
 #include "node/probe.h"
 #include "node/recovery.h"
 
@@ -320,8 +321,9 @@ NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const P
   if (auto st = rt->Start(spec); !st) {
     return start_failed(std::string(rt->name()) + " runtime: " + st.error().message);
   }
-  const auto start_ms =
-      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  const auto start_took = std::chrono::steady_clock::now() - t0;
+  RecordSandboxStart(rt->name(), start_took);
+  const auto start_ms = std::chrono::duration_cast<milliseconds>(start_took).count();
   const SystemTime now = timers_.Now();
   if (rec.restart.OnStarted(now)) ++c.restart_count;
   rec.sandbox.exists = true;
@@ -453,6 +455,8 @@ NodeAgent::Next NodeAgent::HandleDeletion(const std::string& key, const Json& po
   if (options_.max_termination_grace > milliseconds(0)) {
     grace = std::min(grace, options_.max_termination_grace);
   }
+  std::string stopped_runtime;  // for the stop latency metric: only a sandbox that ran
+  if (rec && rec->sandbox.runtime) stopped_runtime = rec->sandbox.runtime->name();
   if (rec) {
     if (rec->sandbox.exists) {
       const Json* containers = Find(pod, "spec.containers");
@@ -463,11 +467,14 @@ NodeAgent::Next NodeAgent::HandleDeletion(const std::string& key, const Json& po
     }
     SetRunning(*rec, nullptr, false);
   }
+  const auto stop_t0 = std::chrono::steady_clock::now();
   if (auto st = runtimes_.StopEverywhere(id, grace); !st) {
     ASB_LOG(WARN, "node: stopping sandbox failed; will retry", "pod", key, "error",
             st.error().message);
     return now + options_.backoff_base / 10;
   }
+  if (!stopped_runtime.empty())
+    RecordSandboxStop(stopped_runtime, std::chrono::steady_clock::now() - stop_t0);
   // Forget the pod before the finalizer goes: once the store deletes it, nothing here may still
   // claim to know it (DialPod answers kNotFound).
   EraseRecord(key);

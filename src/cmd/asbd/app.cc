@@ -78,6 +78,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   auto store = store::SqliteStore::Open(config.state_dir);
   if (!store) return tl::unexpected(store.error().Wrap("open store in " + config.state_dir));
   d->store_ = std::move(*store);
+  d->state_metrics_ = std::make_unique<controller::StateMetrics>(*d->store_);
 
   apiserver::ApiServerOptions api_opts;
   api_opts.token = d->token_;
@@ -236,6 +237,7 @@ void Daemon::Stop() {
   front_.reset();
   server_.reset();
   api_.reset();
+  state_metrics_.reset();
   store_.reset();
 }
 

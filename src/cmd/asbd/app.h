@@ -18,6 +18,7 @@
 #include "cmd/asbd/pod_dialer.h"
 #include "cmd/asbd/sandbox_backend.h"
 #include "controller/manager.h"
+#include "controller/state_metrics.h"
 #include "http/server.h"
 #include "image/image_store.h"
 #include "node/node_agent.h"
@@ -74,6 +75,7 @@ class Daemon {
   std::unique_ptr<SandboxBackend> backend_;
   std::unique_ptr<router::RouterServer> router_;
   std::unique_ptr<MirrorPods> mirror_pods_;
+  std::unique_ptr<controller::StateMetrics> state_metrics_;  // /metrics gauges over store_
   bool stopped_ = false;
 };
 
