@@ -258,8 +258,10 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
         resolved = false;
       } else if (*adopted) {
         sandbox = std::move(*adopted);
-        *claim =
-            std::move(claim_after);  // its status already says Ready: the write below is a no-op
+        // The adoption's write carried the claim's Ready status, so the status write below is a
+        // no-op: the startup latency that write would have observed is observed here.
+        RecordClaimStartup(*claim, claim_after["status"], &*sandbox);
+        *claim = std::move(claim_after);
         event = {"SandboxAdopted", "Adopted warm pool Sandbox into " + Name(*sandbox)};
       }
     }
