@@ -67,17 +67,29 @@ void JoinCgroups(const InitSpec& s) {
   }
 }
 
-int MkdirAll(const std::string& path) {
+// Below `root` (the sandbox's future /), no component may be a symlink: the image owns those
+// paths, and following one of its links here, before pivot_root, would create or chown a
+// directory on the host (`/app -> /etc` with workingDir /app/x). Such a path fails with ELOOP.
+// Above `root` the paths are asbd's own.
+int MkdirAll(const std::string& path, const std::string& root) {
+  const bool in_root = !root.empty() && path.size() > root.size() &&
+                       path.compare(0, root.size(), root) == 0 && path[root.size()] == '/';
   std::string cur;
   for (const std::string& part : Split(path, '/')) {
     if (part.empty()) continue;
     cur += "/" + part;
     if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return errno;
+    if (in_root && cur.size() > root.size()) {
+      struct stat st {};
+      if (::lstat(cur.c_str(), &st) != 0) return errno;
+      if (S_ISLNK(st.st_mode)) return ELOOP;
+      if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+    }
   }
   return 0;
 }
 
-void ApplyMountOp(const MountOp& op) {
+void ApplyMountOp(const MountOp& op, const std::string& root) {
   switch (op.kind) {
     case MountOp::Kind::kMount:
       if (::mount(op.source.empty() ? nullptr : op.source.c_str(), op.target.c_str(),
@@ -87,7 +99,11 @@ void ApplyMountOp(const MountOp& op) {
       }
       return;
     case MountOp::Kind::kMkdir:
-      if (int e = MkdirAll(op.target)) Fail("mkdir " + op.target, e);
+      if (int e = MkdirAll(op.target, root)) {
+        Fail("mkdir " + op.target +
+                 (e == ELOOP ? " (a symlink in the image on this path is not followed)" : ""),
+             e);
+      }
       if (op.mode != 0 && ::chmod(op.target.c_str(), op.mode) != 0) {
         Fail("chmod " + op.target, errno);
       }
@@ -178,7 +194,7 @@ std::string ResolveExecutable(const InitSpec& s) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     Fail("make mounts private", errno);
   }
-  for (const MountOp& op : s.mounts) ApplyMountOp(op);
+  for (const MountOp& op : s.mounts) ApplyMountOp(op, s.root_dir);
   if (::sethostname(s.hostname.data(), s.hostname.size()) != 0) Fail("sethostname", errno);
   if (int e = sys::BringUpLoopback()) Fail("loopback up", e);
   // pivot_root(".", ".") stacks the old root under the new one; detaching "." then drops it

@@ -84,6 +84,13 @@ class Registry:
         self.log.close()
 
 
+class Symlink:
+    """A symlink entry for _build's `files`."""
+
+    def __init__(self, target):
+        self.target = target
+
+
 def _build(layout, tag, files, config_args):
     """An image from busybox-static: `files` maps image paths to contents (None: a link to
     busybox), config_args go to `umoci config`. The layer tar is written here and added with
@@ -97,8 +104,9 @@ def _build(layout, tag, files, config_args):
         t.add("/bin/busybox", arcname="bin/busybox")
         for path, content in files.items():
             info = tarfile.TarInfo(path.lstrip("/"))
-            if content is None:
-                info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            if content is None or isinstance(content, Symlink):
+                info.type = tarfile.SYMTYPE
+                info.linkname = content.target if content else "busybox"
                 t.addfile(info)
             else:
                 mode = 0o644
@@ -292,6 +300,29 @@ def test_corrupted_blob_is_refused_and_leaves_nothing(asbd, kubectl, registry, t
     cache = _cache_dir(asbd)
     assert not os.path.exists(os.path.join(cache, "layers", layer.split(":")[1]))
     assert os.listdir(os.path.join(cache, "tmp")) == []
+
+
+def test_a_working_dir_through_an_image_symlink_stays_inside_the_sandbox(asbd, kubectl, registry,
+                                                                          tmp_path):
+    # The image's /app is an absolute link to /etc. The native runtime makes the pod's
+    # workingDir before pivot_root; following the link there would create the directory in the
+    # host's /etc. It must refuse instead, and say why.
+    layout = str(tmp_path / "layout")
+    _build(layout, "link", dict(BUSYBOX_LINKS, **{"/app": Symlink("/etc")}),
+           ["--config.cmd", "sh"])
+    image = registry.push(layout, "link", "test/link:1")
+    leaf = "asb-escape-%d" % os.getpid()
+    _apply(kubectl, _pod("link", image, "native", command=["/bin/sh", "-c", "true"],
+                         workingDir="/app/" + leaf))
+
+    def refused():
+        pod = _get(kubectl, "pod", "link")
+        said = json.dumps(pod.get("status") or {}) + json.dumps(_events(kubectl, "link"))
+        return "is not followed" in said and said
+
+    said = wait_for(refused, "the pod to say the image's symlink is not followed", timeout=60)
+    assert "/app/" + leaf in said, said
+    assert not os.path.exists("/etc/" + leaf)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
