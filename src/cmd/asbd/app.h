@@ -16,6 +16,7 @@
 #include "cmd/asbd/mirror_pods.h"
 #include "cmd/asbd/node_pod_streams.h"
 #include "cmd/asbd/pod_dialer.h"
+#include "cmd/asbd/pod_network_setup.h"
 #include "cmd/asbd/sandbox_backend.h"
 #include "controller/manager.h"
 #include "http/server.h"
@@ -65,6 +66,7 @@ class Daemon {
   std::unique_ptr<image::ImageStore> images_;
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
+  PodNetworkSetup pod_network_;  // empty with podNetwork "none"
   std::unique_ptr<node::NodeAgent> node_;
   std::unique_ptr<controller::ControllerManager> controllers_;
   std::unique_ptr<SandboxBackend> backend_;

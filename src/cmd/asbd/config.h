@@ -38,6 +38,12 @@ struct DaemonConfig {
   // Image aliases, first match wins. A config file's list replaces this one entirely.
   std::vector<ImageAliasConfig> image_aliases = DefaultImageAliases();
   int controller_workers = 4;  // per kind (sandbox, claim); pools use half
+  // Pod network (net/pod_network.h): "bridge" gives each sandbox a veth and an address from
+  // pod_cidr on the host bridge pod_bridge; "none" leaves sandboxes with only lo (reached by
+  // entering their network namespace).
+  std::string pod_network = "bridge";
+  std::string pod_cidr = "10.244.0.0/16";
+  std::string pod_bridge = "asb0";
 };
 
 // Overlays a JSON config file onto `config`. kInvalidArgument with "/path: problem".
