@@ -17,6 +17,8 @@ PACKAGES=(
   python3 python3-venv python3-pytest
   # sandboxes: gVisor, iproute2 for diagnostics, procps for tests that count processes
   runsc iproute2 procps file
+  # the pod network's firewall (net/nft_ruleset.h: nft -f)
+  nftables
   # the writable layer: mkfs.ext4 makes its template images (runtime/scratch_disk.h)
   e2fsprogs
   # kubectl exec -it tests drive a real terminal

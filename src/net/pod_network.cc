@@ -15,6 +15,7 @@
 #include "base/unique_fd.h"
 #include "net/netlink.h"
 #include "runtime/runtime.h"
+#include "sys/command.h"
 #include "sys/net.h"
 
 namespace asb::net {
@@ -51,6 +52,34 @@ Status WireInside(int netns_fd, Ipv4 ip, int prefix, Ipv4 gateway) {
   });
   t.join();
   return std::move(*out);
+}
+
+constexpr char kIpForward[] = "/proc/sys/net/ipv4/ip_forward";
+constexpr std::chrono::seconds kNftTimeout{10};
+
+Status RunNft(const std::string& nft, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {nft};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = sys::RunCommand(argv, kNftTimeout);
+  if (!r) {
+    if (r.error().code == Code::kNotFound) {
+      return MakeError(Code::kNotFound, "the pod firewall needs nft (Debian package nftables): " +
+                                            r.error().message);
+    }
+    return tl::unexpected(r.error());
+  }
+  if (r->timed_out || r->exit_code != 0) {
+    return MakeError(Code::kInternal, "nft " + args.front() + " failed: " + r->err);
+  }
+  return {};
+}
+
+// Forwarding on, remembering what it was the first time (a restarted daemon finds it on).
+Status EnableForwarding(const std::string& orig_path) {
+  ASB_ASSIGN_OR_RETURN(std::string now, ReadFile(kIpForward));
+  if (now.rfind('1', 0) == 0) return {};
+  if (!PathExists(orig_path)) ASB_RETURN_IF_ERROR(AtomicWriteFile(orig_path, now, 0600));
+  return WriteSysctl("net/ipv4/ip_forward", "1");
 }
 
 }  // namespace
@@ -99,6 +128,15 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Create(PodNetworkOptions options
     if (!bridge) return tl::unexpected(bridge.error());
   }
   ASB_RETURN_IF_ERROR(nl.AddAddress(*bridge, ipam->gateway(), options.cidr.prefix));
+  // The firewall before the bridge is up: no packet ever crosses it unfiltered.
+  const std::string ruleset = options.state_dir + "/net/ruleset.nft";
+  ASB_RETURN_IF_ERROR(AtomicWriteFile(
+      ruleset, BuildRuleset({options.bridge, options.cidr, options.egress, options.nft_table}),
+      0600));
+  ASB_RETURN_IF_ERROR(RunNft(options.nft_path, {"-f", ruleset}));
+  if (options.egress == EgressMode::kManaged) {
+    ASB_RETURN_IF_ERROR(EnableForwarding(options.state_dir + "/net/ip_forward.orig"));
+  }
   ASB_RETURN_IF_ERROR(nl.SetUp(*bridge));
   ASB_LOG(INFO, "pod network ready", "bridge", options.bridge, "cidr", ToString(options.cidr),
           "in_use", ipam->All().size());
@@ -185,6 +223,17 @@ void PodNetwork::Shutdown() {
   if (Status st = nl->DeleteLink(options_.bridge); !st) {
     ASB_LOG(WARN, "pod network: bridge not removed", "bridge", options_.bridge, "error",
             st.error().message);
+  }
+  if (Status st = RunNft(options_.nft_path, {"delete", "table", "ip", options_.nft_table}); !st) {
+    ASB_LOG(WARN, "pod network: firewall table not removed", "error", st.error().message);
+  }
+  const std::string orig = options_.state_dir + "/net/ip_forward.orig";
+  if (auto was = ReadFile(orig)) {
+    if (Status st = WriteSysctl("net/ipv4/ip_forward", *was); !st) {
+      ASB_LOG(WARN, "pod network: ip_forward not restored", "error", st.error().message);
+    } else {
+      ::unlink(orig.c_str());
+    }
   }
 }
 

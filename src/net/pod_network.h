@@ -13,6 +13,12 @@
 //             namespace belongs to the host's user namespace (the sandbox holds no capability
 //             over it, so it can neither change its address nor bind below 1024 otherwise)
 //
+// Firewall: Create loads the nftables table `ip asb` (net/nft_ruleset.h: ingress only from the
+// node, managed or deny-all egress, masquerade) from <state_dir>/net/ruleset.nft with `nft -f`,
+// once: no rule names a single sandbox, so starts and stops cost no nft call. Managed egress
+// needs forwarding: net.ipv4.ip_forward is set to 1, and put back by Shutdown if it was 0 (the
+// old value is kept in <state_dir>/net/ip_forward.orig across restarts).
+//
 // One daemon per bridge: Create takes an exclusive lock, /run/asb/bridge-<name>.lock, held while
 // this object lives (two daemons with separate address files on one bridge would hand out the
 // same addresses).
@@ -33,6 +39,7 @@
 #include "base/unique_fd.h"
 #include "net/ip.h"
 #include "net/ipam.h"
+#include "net/nft_ruleset.h"
 
 namespace asb::net {
 
@@ -40,6 +47,9 @@ struct PodNetworkOptions {
   std::string state_dir;  // required: <state_dir>/net holds ipam.json and ns/
   Cidr cidr{Ipv4{(10u << 24) | (244u << 16)}, 16};  // 10.244.0.0/16
   std::string bridge = "asb0";
+  EgressMode egress = EgressMode::kManaged;
+  std::string nft_path = "nft";  // Debian's nftables
+  std::string nft_table = kNftTable;
 };
 
 struct PodAttachment {
@@ -52,7 +62,7 @@ class PodNetwork {
   // Creates the bridge (or takes the existing one) and loads the addresses in use. Errors:
   // kFailedPrecondition when the CIDR overlaps a host route that is not the bridge's (it would
   // hide part of the host's network) or another daemon holds the bridge; kInvalidArgument (bad
-  // CIDR or address file); netlink errors.
+  // CIDR or address file); kNotFound when `nft` is missing; netlink and nft errors.
   [[nodiscard]] static Result<std::unique_ptr<PodNetwork>> Create(PodNetworkOptions options);
 
   // Gives sandbox `id` its namespace, veth and address. kAlreadyExists when it has them
@@ -66,7 +76,8 @@ class PodNetwork {
   // Detaches every sandbox not in `live` (left by an asbd that died mid-start or mid-stop).
   // Call before anything starts sandboxes.
   [[nodiscard]] Status ReleaseAllExcept(const std::set<std::string>& live);
-  // Removes the bridge when no sandbox holds an address (else they keep it). Idempotent.
+  // Removes the bridge and the firewall table (and restores ip_forward) when no sandbox holds
+  // an address (else they keep all three). Idempotent.
   void Shutdown();
 
   const PodNetworkOptions& options() const { return options_; }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "base/file_util.h"
@@ -22,6 +23,9 @@ namespace asb::net {
 namespace {
 
 constexpr char kBridge[] = "asbtest0";
+constexpr char kTable[] = "asbtest";
+
+bool TableExists() { return std::system("nft list table ip asbtest > /dev/null 2>&1") == 0; }
 
 bool LinkExists(const std::string& name) {
   auto nl = Netlink::Open();
@@ -53,19 +57,31 @@ class PodNetworkTest : public ::testing::Test {
     options_.state_dir = dir_.path();
     options_.cidr = *ParseCidr("10.251.0.0/24");
     options_.bridge = kBridge;
+    options_.nft_table = kTable;
+    ip_forward_ = ReadFile("/proc/sys/net/ipv4/ip_forward").value_or("");
   }
   void TearDown() override {
     if (!testing::IsRoot()) return;
     // Whatever a failed test left: the bridge goes with the last address.
     if (auto nl = Netlink::Open()) (void)nl->DeleteLink(kBridge);
+    (void)std::system("nft delete table ip asbtest > /dev/null 2>&1");
+    EXPECT_EQ(ReadFile("/proc/sys/net/ipv4/ip_forward").value_or("?"), ip_forward_)
+        << "the pod network did not put ip_forward back";
+    if (!ip_forward_.empty()) {
+      UniqueFd f(::open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC));
+      ASSERT_EQ(::write(f.get(), ip_forward_.data(), ip_forward_.size()),
+                static_cast<ssize_t>(ip_forward_.size()));
+    }
   }
   testing::TempDir dir_;
   PodNetworkOptions options_;
+  std::string ip_forward_;  // before the test
 };
 
 TEST_F(PodNetworkTest, AttachWiresAnAddressReachableFromTheHostAndDetachRemovesAll) {
   ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
   ASSERT_TRUE(LinkExists(kBridge));
+  EXPECT_TRUE(TableExists());
   ASSERT_OK_AND_ASSIGN(PodAttachment a, net->Attach("sb-1"));
   EXPECT_EQ(ToString(a.ip), "10.251.0.2");
   EXPECT_EQ(a.netns_path, dir_.Sub("net/ns/sb-1"));
@@ -86,6 +102,7 @@ TEST_F(PodNetworkTest, AttachWiresAnAddressReachableFromTheHostAndDetachRemovesA
   EXPECT_FALSE(net->PodIP("sb-1"));
   net->Shutdown();
   EXPECT_FALSE(LinkExists(kBridge));
+  EXPECT_FALSE(TableExists());
 }
 
 TEST_F(PodNetworkTest, SandboxesOnTheBridgeCannotReachEachOther) {
@@ -109,6 +126,7 @@ TEST_F(PodNetworkTest, SandboxesOnTheBridgeCannotReachEachOther) {
   EXPECT_FALSE(from_a);
   ASSERT_OK(net->Detach("sb-a"));
   ASSERT_OK(net->Detach("sb-b"));
+  net->Shutdown();
 }
 
 TEST_F(PodNetworkTest, AddressesSurviveARestartAndLeftoversAreReleased) {

@@ -10,10 +10,9 @@ import ipaddress
 import json
 import os
 import shutil
+import socket
 import subprocess
-import sys
-import time
-import urllib.error
+import threading
 import urllib.request
 
 import pytest
@@ -42,6 +41,133 @@ spec:
           httpGet: {{path: "/", port: 8888}}
           periodSeconds: 1
 """ % IMAGE
+
+
+PUBLIC = ("198.51.100.1", "198.51.100.2")    # TEST-NET-2: (host side, remote host)
+PRIVATE = ("172.31.254.1", "172.31.254.2")   # a private address (172.16.0.0/12)
+HTTP_PORT = 8000
+
+
+class RemoteHost:
+    """A "remote" host on this machine: a network namespace of its own reached over a veth with
+    a route from the host, running an HTTP server on its address. close() removes everything,
+    and is safe to call after a partial start."""
+
+    def __init__(self, tag, host_addr, addr):
+        self.ns = "asbt-%s-%d" % (tag, os.getpid())
+        self.veth = "asbt%s%d" % (tag[:2], os.getpid() % 100000)
+        self.host_addr, self.addr = host_addr, addr
+        self.server = None
+
+    def start(self):
+        ip = lambda *a: subprocess.run(["ip"] + list(a), check=True, capture_output=True)
+        ip("netns", "add", self.ns)
+        ip("link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.ns)
+        ip("addr", "add", self.host_addr + "/24", "dev", self.veth)
+        ip("link", "set", self.veth, "up")
+        ip("-n", self.ns, "addr", "add", self.addr + "/24", "dev", "eth0")
+        ip("-n", self.ns, "link", "set", "eth0", "up")
+        ip("-n", self.ns, "link", "set", "lo", "up")
+        ip("-n", self.ns, "route", "add", "default", "via", self.host_addr)
+        self.log = open(os.path.join("/tmp", self.ns + ".log"), "w+")
+        self.server = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, "python3", "-m", "http.server", str(HTTP_PORT),
+             "--bind", self.addr], stdout=self.log, stderr=self.log)
+
+        def answers():
+            try:
+                with urllib.request.urlopen("http://%s:%d/" % (self.addr, HTTP_PORT),
+                                            timeout=1) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+        wait_for(answers, "test host %s answers from the host" % self.addr, timeout=15)
+        return self
+
+    def requests_from(self):
+        """Client addresses in the server's access log."""
+        self.log.flush()
+        with open(self.log.name) as f:
+            return [l.split()[0] for l in f if '"GET ' in l]
+
+    def close(self):
+        if self.server:
+            self.server.kill()
+            self.server.wait()
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
+        if getattr(self, "log", None):
+            self.log.close()
+            os.unlink(self.log.name)
+
+
+@pytest.fixture
+def remote_hosts():
+    hosts = []
+    try:
+        for tag, (host_addr, addr) in (("pub", PUBLIC), ("priv", PRIVATE)):
+            hosts.append(RemoteHost(tag, host_addr, addr))
+            hosts[-1].start()
+        yield hosts[0], hosts[1]
+    finally:
+        for h in hosts:
+            h.close()
+
+
+@pytest.fixture
+def host_service():
+    """A TCP service of the host's on all its addresses (what a sandbox must never reach)."""
+    srv = socket.socket()
+    srv.bind(("0.0.0.0", 0))
+    srv.listen(16)
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+                c.sendall(b"host\n")
+                c.close()
+            except OSError:
+                pass
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield srv.getsockname()[1]
+    stop.set()
+    t.join()
+    srv.close()
+
+
+def host_addresses():
+    out = subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True,
+                         check=True)
+    return [a["local"] for l in json.loads(out.stdout) for a in l.get("addr_info", [])
+            if not l["ifname"].startswith("asbt")]
+
+
+# Run inside a sandbox: one line per target, "ok" or the error's name.
+PROBE = r"""python3 -c "
+import socket, sys
+for target in sys.argv[1:]:
+    host, port = target.rsplit(':', 1)
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect((host, int(port)))
+        if port == '%d':
+            s.sendall(b'GET / HTTP/1.0\r\n\r\n')
+            print(target, 'ok' if s.recv(12).startswith(b'HTTP/1.0 200') else 'bad-answer')
+        else:
+            print(target, 'ok')
+    except OSError as e:
+        print(target, type(e).__name__)
+" """ % HTTP_PORT
+
+
+def reach(asbd, sandbox, targets):
+    out = router_execute(asbd, sandbox, PROBE + " ".join(targets), timeout=60)
+    return dict(line.split() for line in out["stdout"].splitlines())
 
 
 @pytest.fixture(params=RUNTIMES)
@@ -166,3 +292,57 @@ def test_address_survives_an_asbd_restart(asbd, kubectl, netcheck):
     pod = json.loads(kubectl("get", "pod", "keep", "-o", "json").stdout)
     assert pod["status"]["podIP"] == ip
     assert router_execute(asbd, "keep", "echo hi")["stdout"].strip() == "hi"
+
+
+def test_default_policy(asbd, kubectl, runtime, remote_hosts, host_service, netcheck):
+    public, private = remote_hosts
+    make_sandbox(kubectl, runtime, "a-" + runtime)
+    _, other = make_sandbox(kubectl, runtime, "b-" + runtime)
+    targets = {
+        "public": "%s:%d" % (public.addr, HTTP_PORT),
+        "private": "%s:%d" % (private.addr, HTTP_PORT),
+        "other sandbox": "%s:8888" % other["status"]["podIP"],
+        "host via the bridge": "%s:%d" % (GATEWAY, host_service),
+    }
+    for i, addr in enumerate(host_addresses()):
+        targets["host address %s" % addr] = "%s:%d" % (addr, host_service)
+    seen = len(public.requests_from())  # start() checked it from the host
+    got = reach(asbd, "a-" + runtime, list(targets.values()))
+    assert got[targets["public"]] == "ok", got
+    # Masqueraded: the remote host saw the host's address, not the pod's.
+    assert public.requests_from()[seen:] == [PUBLIC[0]], public.requests_from()
+    refused = {name: got[t] for name, t in targets.items() if name != "public"}
+    assert all(v != "ok" for v in refused.values()), refused
+    assert len(private.requests_from()) == 1  # only start()'s own check
+    # Ingress: the remote hosts cannot open a connection to a sandbox; the node can.
+    r = subprocess.run(["ip", "netns", "exec", public.ns, "python3", "-c",
+                        "import socket; socket.create_connection(('%s', 8888), timeout=2)"
+                        % other["status"]["podIP"]], capture_output=True, text=True)
+    assert r.returncode != 0, "a remote host reached a sandbox"
+    socket.create_connection((other["status"]["podIP"], 8888), timeout=2).close()
+    # The drops were counted.
+    table = subprocess.run(["nft", "list", "table", "ip", "asb"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "egress to a blocked range" in table and "sandbox to a host service" in table
+
+
+@pytest.fixture
+def deny_all(asbd):
+    asbd.stop()
+    asbd.extra_args += ["--pod-egress", "deny-all"]
+    asbd.start()
+    return asbd
+
+
+def test_deny_all_lets_nothing_out(deny_all, kubectl, runtime, remote_hosts, host_service,
+                                   netcheck):
+    public, private = remote_hosts
+    make_sandbox(kubectl, runtime, "d-" + runtime)
+    targets = ["%s:%d" % (public.addr, HTTP_PORT), "%s:%d" % (private.addr, HTTP_PORT),
+               "%s:%d" % (GATEWAY, host_service)]
+    seen = len(public.requests_from())
+    got = reach(deny_all, "d-" + runtime, targets)
+    assert all(v != "ok" for v in got.values()), got
+    assert len(public.requests_from()) == seen
+    # The router still reaches it (that is how the probe ran).
+    assert router_execute(deny_all, "d-" + runtime, "echo in")["stdout"].strip() == "in"

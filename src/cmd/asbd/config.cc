@@ -66,6 +66,7 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("podNetwork", &c->pod_network));
   ASB_RETURN_IF_ERROR(take("podCIDR", &c->pod_cidr));
   ASB_RETURN_IF_ERROR(take("podBridge", &c->pod_bridge));
+  ASB_RETURN_IF_ERROR(take("podEgress", &c->pod_egress));
   for (const auto& item : file.items())
     if (!known.count(item.key())) return Bad("/" + item.key(), "unknown key");
   if (auto it = file.find("imageAliases"); it != file.end()) {
@@ -114,6 +115,8 @@ Status Validate(const DaemonConfig& c) {
   if (c.node_name.empty()) return Bad("/nodeName", "required");
   if (c.pod_network != "bridge" && c.pod_network != "none")
     return Bad("/podNetwork", "unknown value \"" + c.pod_network + "\" (bridge, none)");
+  if (c.pod_egress != "managed" && c.pod_egress != "deny-all")
+    return Bad("/podEgress", "unknown value \"" + c.pod_egress + "\" (managed, deny-all)");
   if (auto cidr = net::ParseCidr(c.pod_cidr); !cidr) {
     return Bad("/podCIDR", cidr.error().message);
   } else if (cidr->prefix > 30) {
@@ -147,7 +150,8 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"controllerWorkers", c.controller_workers},
           {"podNetwork", c.pod_network},
           {"podCIDR", c.pod_cidr},
-          {"podBridge", c.pod_bridge}};
+          {"podBridge", c.pod_bridge},
+          {"podEgress", c.pod_egress}};
 }
 
 }  // namespace asb::asbd

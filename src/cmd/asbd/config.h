@@ -44,6 +44,9 @@ struct DaemonConfig {
   std::string pod_network = "bridge";
   std::string pod_cidr = "10.244.0.0/16";
   std::string pod_bridge = "asb0";
+  // Egress from sandboxes (net/nft_ruleset.h): "managed" (the public internet, never private,
+  // link-local, CGNAT or the host's own addresses) or "deny-all" (air-gapped hosts).
+  std::string pod_egress = "managed";
 };
 
 // Overlays a JSON config file onto `config`. kInvalidArgument with "/path: problem".

@@ -57,6 +57,13 @@ TEST(ConfigTest, PodNetworkValuesAreChecked) {
   auto mode = Validate(c);
   ASSERT_FALSE(mode);
   EXPECT_EQ(mode.error().message, "/podNetwork: unknown value \"cni\" (bridge, none)");
+  c.pod_network = "bridge";
+  c.pod_egress = "open";
+  auto egress = Validate(c);
+  ASSERT_FALSE(egress);
+  EXPECT_EQ(egress.error().message, "/podEgress: unknown value \"open\" (managed, deny-all)");
+  c.pod_egress = "deny-all";
+  EXPECT_TRUE(Validate(c));
   c.pod_network = "none";
   c.pod_bridge = "asbv00000001";  // would collide with a sandbox's veth
   EXPECT_FALSE(Validate(c));

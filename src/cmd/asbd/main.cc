@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--pod-cidr", config.pod_cidr, "IPv4 block for pod addresses")
       ->capture_default_str();
+  serve->add_option("--pod-egress", config.pod_egress, "sandbox egress: managed or deny-all")
+      ->capture_default_str();
 
   // Precedence: defaults < --config file < flags. Parse once to find --config, load the file,
   // then parse again so flags win.

@@ -10,6 +10,8 @@ Result<PodNetworkSetup> StartPodNetwork(const DaemonConfig& config,
   opts.state_dir = config.state_dir;
   ASB_ASSIGN_OR_RETURN(opts.cidr, net::ParseCidr(config.pod_cidr));
   opts.bridge = config.pod_bridge;
+  opts.egress =
+      config.pod_egress == "deny-all" ? net::EgressMode::kDenyAll : net::EgressMode::kManaged;
   PodNetworkSetup out;
   ASB_ASSIGN_OR_RETURN(out.network, net::PodNetwork::Create(std::move(opts)));
   std::set<std::string> live;
