@@ -134,7 +134,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
 
   if (config.pod_network == "bridge") {
     auto net = StartPodNetwork(config, runtimes);
-    if (!net) return tl::unexpected(net.error().Wrap("pod network"));
+    if (!net) return tl::unexpected(net.error().Wrap("pod network (podNetwork \"none\" runs without one)"));
     d->pod_network_ = std::move(*net);
   }
 
