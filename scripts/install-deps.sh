@@ -15,6 +15,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # Python client tests (pytest from Debian; the client itself needs only the stdlib)
   python3 python3-venv python3-pytest
+  # the e2e suite parses /metrics with the Prometheus client's own parser (test_metrics.py)
+  python3-prometheus-client
   # sandboxes: gVisor, iproute2 for diagnostics, procps for tests that count processes
   runsc iproute2 procps file
   # the pod network's firewall (net/nft_ruleset.h: nft -f)

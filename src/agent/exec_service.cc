@@ -142,7 +142,13 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
   cargv.push_back(nullptr);
 
   pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, cargv[0], &actions, attr.get(), cargv.data(), environ);
+  int rc;
+  {
+    CommandTaskGroupScope group;  // the command starts in the commands' task group (gVisor)
+    rc = group.error() != 0
+             ? group.error()
+             : ::posix_spawnp(&pid, cargv[0], &actions, attr.get(), cargv.data(), environ);
+  }
   if (rc != 0) {
     Error e = ErrnoError(rc, "spawn");
     e.message = "[Errno " + std::to_string(rc) + "] " + StrError(rc) + ": " + PyRepr(argv[0]);

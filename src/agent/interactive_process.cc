@@ -80,6 +80,11 @@ Result<pid_t> ForkOnPty(const std::string& program, const std::vector<std::strin
   sigfillset(&all);
   // No signal handler may run in the child before its dispositions are reset.
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  CommandTaskGroupScope group;  // the command starts in the commands' task group (gVisor)
+  if (group.error() != 0) {
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return tl::unexpected(ErrnoError(group.error(), "join the commands' task group"));
+  }
   pid_t pid = ::fork();
   if (pid == 0) {
     int err = 0;
@@ -193,7 +198,13 @@ Result<std::unique_ptr<InteractiveProcess>> InteractiveProcess::Spawn(const Inte
     cenv.push_back(nullptr);
     envp = cenv.data();
   }
-  int rc = ::posix_spawnp(&p->pid_, cargv[0], &actions, attr.get(), cargv.data(), envp);
+  int rc;
+  {
+    CommandTaskGroupScope group;  // the command starts in the commands' task group (gVisor)
+    rc = group.error() != 0
+             ? group.error()
+             : ::posix_spawnp(&p->pid_, cargv[0], &actions, attr.get(), cargv.data(), envp);
+  }
   if (rc != 0) {
     p->pid_ = -1;
     Error e = ErrnoError(rc, "spawn");

@@ -37,4 +37,35 @@ class CommandSpawnAttr {
 // is not reached.
 bool KillProcessGroupUntilGone(pid_t pgid, int budget_ms = 2000);
 
+// gVisor's task limit for commands (see init/gvisor_entry.h): asb-init starts the agent outside
+// the commands' group of gVisor's pids cgroup and hands it two open `tasks` files, the group's
+// and the root's, named by the environment variable kTaskGroupFdsEnv ("IN,OUT"). A command
+// starts in the group because the thread that spawns it is moved in for the spawn and back out
+// afterwards (gVisor, like Linux v1, moves single threads through `tasks`; a child starts in
+// its creating thread's group). So a fork bomb meets EAGAIN inside its group while the agent's
+// own threads never count against it. Without the variable (native runtime, where the pod's
+// host cgroup is the limit) these do nothing.
+inline constexpr const char* kTaskGroupFdsEnv = "ASB_TASK_GROUP_FDS";
+
+// Once, first thing in main, while single-threaded: takes the fds (close-on-exec from here on)
+// and removes the variable, so no command sees it. Also marks the agent non-dumpable: the
+// files behind those fds are mode 0, but /proc/<agent>/fd must not even be searchable by
+// commands running as the same uid, nor the agent ptrace-able by them.
+void AdoptCommandTaskGroup();
+
+// Around each spawn of a command: the calling thread is in the commands' group while it lives.
+class CommandTaskGroupScope {
+ public:
+  CommandTaskGroupScope();
+  ~CommandTaskGroupScope();
+  CommandTaskGroupScope(const CommandTaskGroupScope&) = delete;
+  CommandTaskGroupScope& operator=(const CommandTaskGroupScope&) = delete;
+  // 0, or the errno of moving in: the caller must not spawn, the command would escape the limit.
+  int error() const { return error_; }
+
+ private:
+  bool moved_ = false;
+  int error_ = 0;
+};
+
 }  // namespace asb::agent

@@ -37,10 +37,12 @@ constexpr char kPod[] = R"("podTemplate":{"metadata":{"labels":{"a":"b"}},
     "spec":{"containers":[{"name":"c","image":"i"}]}})";
 
 TEST(Conversion, SandboxEveryFieldBothWays) {
-  Json alpha = J(std::string(R"({"apiVersion":"agents.x-k8s.io/v1alpha1","kind":"Sandbox",
+  Json alpha = J(
+      std::string(R"({"apiVersion":"agents.x-k8s.io/v1alpha1","kind":"Sandbox",
     "metadata":{"name":"s","namespace":"default","annotations":{"x":"y"}},
-    "spec":{)") + kPod +
-                 R"(,"volumeClaimTemplates":[{"metadata":{"name":"v"},"spec":{}}],
+    "spec":{)") +
+      kPod +
+      R"(,"volumeClaimTemplates":[{"metadata":{"name":"v"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}],
       "shutdownTime":"2030-01-01T00:00:00Z","shutdownPolicy":"Delete","replicas":0,"service":false},
     "status":{"serviceFQDN":"s.default.svc","service":"s","selector":"k=v","podIPs":["10.0.0.1"],
       "replicas":0,"conditions":[{"type":"Ready","status":"False","reason":"SandboxSuspended"}]}})");
@@ -116,7 +118,7 @@ TEST(Conversion, ClaimWrittenInBetaReadsInAlphaWithThePoolsTemplate) {
   Json b = J(R"({"apiVersion":"extensions.agents.x-k8s.io/v1beta1","kind":"SandboxClaim",
     "metadata":{"name":"c","namespace":"default"},
     "spec":{"warmPoolRef":{"name":"pool"},"lifecycle":{"shutdownPolicy":"Retain"},
-      "volumeClaimTemplates":[{"metadata":{"name":"v"},"spec":{}}]},
+      "volumeClaimTemplates":[{"metadata":{"name":"v"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}]},
     "status":{"sandbox":{"name":"c"}}})");
   ConvertContext ctx;
   ctx.pool_template = [](const std::string& ns, const std::string& pool) {

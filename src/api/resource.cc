@@ -84,6 +84,14 @@ const std::vector<ResourceInfo>& AllResources() {
       {"", "v1", "Pod", "pods", "pod", {"po"}, true, true, false},
       {"", "v1", "Service", "services", "service", {"svc"}, true, true, false},
       {"", "v1", "Event", "events", "event", {"ev"}, true, false, false},
+      // Volumes (api/storage.h): claims made from volumeClaimTemplates, the volumes asbd's
+      // node-local provisioner makes for them, and the classes naming a provisioner.
+      {"", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim",
+       {"pvc"}, true, true, false},
+      {"", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", {"pv"}, false, true,
+       false},
+      {"storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", {"sc"}, false,
+       false, false},
       // Stored-only kinds: upstream's release manifests and the seed's router Deployment apply
       // (api/workloads.h says which workloads asbd serves with its embedded components).
       {"", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", {"sa"}, true, false, false},

@@ -4,6 +4,7 @@
 
 #include "api/schema.h"
 #include "api/schema_parts.h"
+#include "api/storage.h"
 
 namespace asb::api {
 
@@ -152,10 +153,21 @@ SchemaPtr PodTemplate() {
 SchemaPtr VolumeClaimTemplates() {
   return Arr(
       Obj({{"metadata", Obj({{"name", Str()}, {"labels", StrMap()}, {"annotations", StrMap()}})},
-           {"spec", Any()}}));
+           {"spec", PersistentVolumeClaimSpecSchema()}}));
 }
 
 SchemaPtr TemplateRef() { return Obj({{"name", Str()}}).Required({"name"}); }
+
+SchemaPtr ClaimStartup() {
+  auto time = [](const char* what) { return Str().Format("date-time").Describe(what); };
+  return Obj({{"admissionObservedTime",
+               time("When admission first saw the claim (not set by asb)")},
+              {"controllerObservedTime", time("When the controller first observed the claim")},
+              {"firstReadyTime", time("When the claim first became Ready")},
+              {"firstReadyTimeUnavailable",
+               Bool().Describe("The claim was Ready before its first Ready time was recorded")}})
+      .Describe("Write-once startup timestamps (metav1.MicroTime)");
+}
 
 SchemaPtr Root(SchemaPtr spec, SchemaPtr status) {
   SchemaBuilder b = Obj({{"apiVersion", Str()}, {"kind", Str()}, {"metadata", ObjectMetaSchema()}});
@@ -212,6 +224,7 @@ SchemaPtr SandboxClaimSchema() {
   SchemaPtr status =
       Obj({{"conditions", Arr(Condition()).MergeKey("type")},
            {"sandbox", Obj({{"name", Str()}, {"Name", Str()}, {"podIPs", Arr(Str())}})},
+           {"startup", ClaimStartup()},
            {"observedGeneration", Int()}});
   return Root(spec, status);
 }
@@ -328,6 +341,9 @@ const Schema& KindSchema(const ResourceInfo& res) {
     (*m)["Service"] = ServiceSchema();
     (*m)["Namespace"] = NamespaceSchema();
     (*m)["Event"] = EventSchema();
+    (*m)["PersistentVolumeClaim"] = PersistentVolumeClaimSchema();
+    (*m)["PersistentVolume"] = PersistentVolumeSchema();
+    (*m)["StorageClass"] = StorageClassSchema();
     (*m)["Deployment"] = WorkloadSchema();
     (*m)["StatefulSet"] = WorkloadSchema();
     return m;

@@ -15,6 +15,8 @@ SchemaPtr Condition();
 SchemaPtr PodTemplate();
 SchemaPtr VolumeClaimTemplates();
 SchemaPtr TemplateRef();
+// SandboxClaim status.startup (KEP-1348; controller/claim_startup.h), the same in both versions.
+SchemaPtr ClaimStartup();
 // {apiVersion, kind, metadata, spec?, status?}
 SchemaPtr Root(SchemaPtr spec, SchemaPtr status);
 // The schema of `kind` in `by_kind`, or the permissive one (metadata checked, the rest kept) for

@@ -14,6 +14,7 @@ namespace asb::api {
 
 namespace {
 
+using schema_parts::ClaimStartup;
 using schema_parts::Condition;
 using schema_parts::PodTemplate;
 using schema_parts::Root;
@@ -83,6 +84,7 @@ SchemaPtr SandboxClaimSchema() {
           .Required({"warmPoolRef"});
   SchemaPtr status = Obj({{"conditions", Arr(Condition()).MergeKey("type")},
                           {"sandbox", Obj({{"name", Str()}, {"podIPs", Arr(Str())}})},
+                          {"startup", ClaimStartup()},
                           {"observedGeneration", Int()}});
   return Root(spec, status);
 }

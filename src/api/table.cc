@@ -4,6 +4,7 @@
 
 #include "api/object_meta.h"
 #include "api/sandbox_claim.h"
+#include "api/storage.h"
 #include "base/strings.h"
 
 namespace asb::api {
@@ -84,6 +85,32 @@ const std::vector<TableColumn>& TableColumns(const ResourceInfo& res) {
                        {"Cluster-IP", "string", "", "Cluster IP", 0},
                        {"Ports", "string", "", "Ports", 0},
                        AgeCol()};
+    (*m)["PersistentVolumeClaim"] = {
+        NameCol(),
+        {"Status", "string", "", "The claim's phase", 0},
+        {"Volume", "string", "", "The bound PersistentVolume", 0},
+        {"Capacity", "string", "", "The bound volume's size", 0},
+        {"Access Modes", "string", "", "The volume's access modes", 0},
+        {"StorageClass", "string", "", "The claim's StorageClass", 0},
+        {"VolumeAttributesClass", "string", "", "The claim's VolumeAttributesClass", 0},
+        AgeCol(),
+        {"VolumeMode", "string", "", "Filesystem or Block", 1}};
+    (*m)["PersistentVolume"] = {NameCol(),
+                                {"Capacity", "string", "", "The volume's size", 0},
+                                {"Access Modes", "string", "", "The volume's access modes", 0},
+                                {"Reclaim Policy", "string", "", "What deleting the claim does", 0},
+                                {"Status", "string", "", "The volume's phase", 0},
+                                {"Claim", "string", "", "The bound claim (namespace/name)", 0},
+                                {"StorageClass", "string", "", "The volume's StorageClass", 0},
+                                {"VolumeAttributesClass", "string", "", "", 0},
+                                {"Reason", "string", "", "Why the volume is in its phase", 0},
+                                AgeCol()};
+    (*m)["StorageClass"] = {NameCol(),
+                            {"Provisioner", "string", "", "The provisioner", 0},
+                            {"ReclaimPolicy", "string", "", "Reclaim policy of its volumes", 0},
+                            {"VolumeBindingMode", "string", "", "When volumes are bound", 0},
+                            {"AllowVolumeExpansion", "string", "", "Whether claims may grow", 0},
+                            AgeCol()};
     (*m)["Namespace"] = {NameCol(), {"Status", "string", "", "Namespace phase", 0}, AgeCol()};
     (*m)["Deployment"] = {NameCol(),
                           {"Ready", "string", "", "Ready replicas / desired", 0},
@@ -148,6 +175,43 @@ Json TableCells(const ResourceInfo& res, const Json& obj, SystemTime now) {
     }
     return {name, GetString(obj, "spec.type", "ClusterIP"),
             GetString(obj, "spec.clusterIP", "<none>"), ports.empty() ? "<none>" : ports, age};
+  }
+  if (k == "PersistentVolumeClaim") {
+    bool bound = GetString(obj, "status.phase") == "Bound";
+    std::string sc = GetString(obj, "spec.storageClassName");
+    return {name,
+            IsDeleting(obj) ? "Terminating" : GetString(obj, "status.phase", "Pending"),
+            GetString(obj, "spec.volumeName"),
+            bound ? GetString(obj, "status.capacity.storage") : "",
+            bound ? AccessModesShort(Find(obj, "status.accessModes")) : "",
+            sc.empty() ? "<unset>" : sc,
+            GetString(obj, "spec.volumeAttributesClassName", "<unset>"),
+            age,
+            GetString(obj, "spec.volumeMode", "Filesystem")};
+  }
+  if (k == "PersistentVolume") {
+    std::string claim;
+    if (const Json* ref = Find(obj, "spec.claimRef"); ref && ref->is_object())
+      claim = GetString(*ref, "namespace") + "/" + GetString(*ref, "name");
+    return {name,
+            GetString(obj, "spec.capacity.storage"),
+            AccessModesShort(Find(obj, "spec.accessModes")),
+            GetString(obj, "spec.persistentVolumeReclaimPolicy", "Retain"),
+            IsDeleting(obj) ? "Terminating" : GetString(obj, "status.phase", "Pending"),
+            claim,
+            GetString(obj, "spec.storageClassName"),
+            "<unset>",
+            GetString(obj, "status.reason"),
+            age};
+  }
+  if (k == "StorageClass") {
+    const Json* expand = Find(obj, "allowVolumeExpansion");
+    return {IsDefaultClass(obj) ? name + " (default)" : name,
+            GetString(obj, "provisioner"),
+            GetString(obj, "reclaimPolicy", "Delete"),
+            GetString(obj, "volumeBindingMode", "Immediate"),
+            expand && expand->is_boolean() && expand->get<bool>() ? "true" : "false",
+            age};
   }
   if (k == "Namespace") return {name, GetString(obj, "status.phase", "Active"), age};
   if (k == "Deployment" || k == "StatefulSet") {

@@ -4,9 +4,10 @@
 #include <string>
 
 #include "api/limits.h"
-#include "base/k8s_names.h"
 #include "api/pod_validation.h"
 #include "api/schema.h"
+#include "api/storage.h"
+#include "base/k8s_names.h"
 #include "base/strings.h"
 
 namespace asb::api {
@@ -102,6 +103,12 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
       if (const Json* pod = Find(*spec, "podTemplate.spec"))
         ValidatePodSpec(*pod, "spec.podTemplate.spec", QuantityStyle::kCustomResource, &out);
     }
+    if (IsAgentsKind(res))
+      if (const Json* vcts = Find(*spec, "volumeClaimTemplates"))
+        ValidateVolumeClaimTemplates(*vcts, "spec.volumeClaimTemplates", &out);
+    ValidateStorageObject(res, obj, &out);
+  } else if (res.kind == "StorageClass") {
+    ValidateStorageObject(res, obj, &out);
   } else if (res.kind != "Namespace" && res.kind != "Event" && res.kind != "ServiceAccount" &&
              res.group != "rbac.authorization.k8s.io") {  // kinds without a spec
     out.push_back({FieldErrorType::kRequired, "spec", nullptr, ""});
@@ -117,6 +124,24 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
 FieldErrors ValidateUpdate(const ResourceInfo& res, const Json& old_obj, const Json& new_obj) {
   if (res.group.empty() && res.kind == "Pod") return ValidatePodUpdate(old_obj, new_obj);
   return {};
+}
+
+FieldErrors ValidateStatusUpdate(const ResourceInfo& res, const Json& old_obj,
+                                 const Json& new_obj) {
+  FieldErrors errors;
+  if (res.kind != "SandboxClaim") return errors;
+  const Json* old_startup = Find(old_obj, "status.startup");
+  if (!old_startup || !old_startup->is_object()) return errors;
+  const Json* new_startup = Find(new_obj, "status.startup");
+  for (const auto& [field, value] : old_startup->items()) {
+    const Json* now = new_startup && new_startup->is_object() && new_startup->contains(field)
+                          ? &(*new_startup)[field]
+                          : nullptr;
+    if (now && *now == value) continue;
+    errors.push_back({FieldErrorType::kInvalid, "status.startup." + field,
+                      now ? *now : Json(nullptr), "field is immutable once set"});
+  }
+  return errors;
 }
 
 }  // namespace asb::api

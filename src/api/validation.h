@@ -6,9 +6,9 @@
 #include <string_view>
 
 #include "api/field_error.h"
-#include "base/k8s_names.h"
 #include "api/resource.h"
 #include "base/json_util.h"
+#include "base/k8s_names.h"
 
 namespace asb::api {
 
@@ -25,5 +25,9 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj);
 // Rules that compare an update with the stored object (Pods: only the mutable spec fields may
 // change). Main-resource updates only; status writes are not checked. Empty result = allowed.
 FieldErrors ValidateUpdate(const ResourceInfo& res, const Json& old_obj, const Json& new_obj);
+
+// Rules for a status subresource write: a SandboxClaim's status.startup fields are write-once
+// (KEP-1348): one that is set may be neither changed nor removed. Empty result = allowed.
+FieldErrors ValidateStatusUpdate(const ResourceInfo& res, const Json& old_obj, const Json& new_obj);
 
 }  // namespace asb::api

@@ -92,17 +92,24 @@ ApiServer::ApiServer(store::Store& store, ApiServerOptions options)
       clock_(options_.clock ? *options_.clock : RealClock::Get()) {}
 
 http::Response ApiServer::Handle(http::Request& req) {
-  http::Response resp = Route(req);
+  const auto start = std::chrono::steady_clock::now();
+  RequestInfo info;
+  http::Response resp = Route(req, info);
+  RecordRequest(req, info, resp.status, start);
   ASB_LOG(DEBUG, "api request", "method", req.method, "target", req.target, "status", resp.status);
   return resp;
 }
 
-http::Response ApiServer::Route(http::Request& req) {
+http::Response ApiServer::Route(http::Request& req, RequestInfo& info) {
   const std::string& path = req.path;
   if (path == "/healthz" || path == "/livez" || path == "/readyz")
     return http::Response::Text(200, "ok");
   if (!Authenticated(req, options_.token))
     return StatusResponse(Error{Code::kUnauthenticated, "Unauthorized"});
+  if (path == "/metrics") {
+    if (!(req.method == "GET" || req.method == "HEAD")) return MethodNotAllowed(req.method);
+    return MetricsResponse(req);
+  }
 
   std::vector<std::string> seg;
   for (auto& s : Split(path, '/'))
@@ -140,6 +147,13 @@ http::Response ApiServer::Route(http::Request& req) {
   }
   if (seg.size() == 7 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "namespaces" &&
       seg[4] == "pods") {
+    // Literals only: label values must not point into this request's memory.
+    for (std::string_view sub : {"exec", "attach", "log", "portforward"})
+      if (seg[6] == sub) {
+        info.resource = "pods";
+        info.subresource = sub;
+        info.verb = sub == "log" ? "GET" : "CONNECT";
+      }
     if (seg[6] == "exec")
       return internal::ServePodExec(versioned_, options_.pod_streams, req, seg[3], seg[5]);
     if (seg[6] == "attach")
@@ -162,6 +176,10 @@ http::Response ApiServer::Route(http::Request& req) {
   }
   std::optional<Target> target = ParseTarget(seg);
   if (!target) return NotFoundPage(path);
+  info.resource = target->res->plural;
+  info.subresource = target->sub == "status" ? "status" : target->sub == "scale" ? "scale" : "";
+  auto watch = internal::QueryBool(req, "watch");
+  info.verb = KubeVerb(req, !target->name.empty(), watch && *watch);
   Ctx ctx{versioned_, options_, clock_, shutting_down_, req, *target};
   return internal::ServeResource(ctx);
 }

@@ -8,6 +8,7 @@
 //   .../[namespaces/NS/]PLURAL/NAME     GET, PUT, PATCH (merge|strategic|json), DELETE
 //   .../PLURAL/NAME/status              GET, PUT, PATCH  (kinds with a status subresource)
 //   .../PLURAL/NAME/scale               GET, PUT, PATCH  (autoscaling/v1 Scale)
+//   GET  /metrics                        Prometheus text format (request_metrics.h, metrics/)
 //
 // Every request except the health probes needs `Authorization: Bearer <token>` when a token is
 // configured (401 Status otherwise). Writes are defaulted and validated (api/validation.h) before
@@ -27,6 +28,7 @@
 
 #include "api/resource.h"
 #include "apiserver/pod_streams.h"
+#include "apiserver/request_metrics.h"
 #include "apiserver/versioned_store.h"
 #include "base/clock.h"
 #include "base/result.h"
@@ -71,7 +73,8 @@ class ApiServer {
   void Shutdown() { shutting_down_ = true; }
 
  private:
-  http::Response Route(http::Request& req);
+  // Serves the request and says in `info` what it was, for the request metrics.
+  http::Response Route(http::Request& req, RequestInfo& info);
 
   VersionedStore versioned_;  // what request handlers use: converts at the version edge
   ApiServerOptions options_;

@@ -87,6 +87,42 @@ TEST_F(ApiServerTest, RejectsRequestsWithoutToken) {
   EXPECT_EQ(Do("GET", "/healthz", "", "", false).status, 200);
 }
 
+// Counter value of one apiserver_request_total series in a /metrics body, or -1.
+double RequestCount(const std::string& body, const std::string& labels) {
+  std::string key = "apiserver_request_total{" + labels + "} ";
+  size_t at = body.find(key);
+  return at == std::string::npos ? -1 : std::stod(body.substr(at + key.size()));
+}
+
+TEST_F(ApiServerTest, MetricsNeedTheTokenAndCountRequestsByVerbResourceAndCode) {
+  EXPECT_EQ(Do("GET", "/metrics", "", "", /*auth=*/false).status, 401);
+  http::Response before = Do("GET", "/metrics");
+  ASSERT_EQ(before.status, 200);
+  EXPECT_EQ(before.headers.GetOr("Content-Type", ""), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string create = R"(verb="POST",resource="sandboxwarmpools",subresource="",code="201")";
+  const std::string list = R"(verb="LIST",resource="sandboxwarmpools",subresource="",code="200")";
+  const std::string missing = R"(verb="GET",resource="sandboxwarmpools",subresource="",code="404")";
+  double created0 = std::max(0.0, RequestCount(before.body, create));
+  double listed0 = std::max(0.0, RequestCount(before.body, list));
+  double missing0 = std::max(0.0, RequestCount(before.body, missing));
+
+  ASSERT_EQ(Do("POST", kPools, kPool).status, 201);
+  ASSERT_EQ(Do("GET", kPools).status, 200);
+  ASSERT_EQ(Do("GET", std::string(kPools) + "/nope").status, 404);
+  ASSERT_EQ(Do("GET", std::string(kPools) + "/nope").status, 404);
+
+  http::Response after = Do("GET", "/metrics");
+  EXPECT_EQ(RequestCount(after.body, create), created0 + 1);
+  EXPECT_EQ(RequestCount(after.body, list), listed0 + 1);
+  EXPECT_EQ(RequestCount(after.body, missing), missing0 + 2);
+  EXPECT_NE(after.body.find("# TYPE apiserver_request_duration_seconds histogram"),
+            std::string::npos);
+  EXPECT_NE(after.body.find(R"(apiserver_request_duration_seconds_count{verb="POST",)"
+                            R"(resource="sandboxwarmpools",subresource=""})"),
+            std::string::npos);
+  EXPECT_EQ(Do("POST", "/metrics", "{}").status, 405);
+}
+
 TEST_F(ApiServerTest, DiscoveryListsSubresources) {
   Json list = Body(Do("GET", "/apis/extensions.agents.x-k8s.io/v1alpha1"));
   std::set<std::string> names;
@@ -339,6 +375,46 @@ TEST_F(ApiServerTest, YamlBodiesAndPatches) {
   EXPECT_EQ(
       Do("PATCH", std::string(kPools) + "/missing", "{}", "application/merge-patch+json").status,
       404);
+}
+
+TEST_F(ApiServerTest, ClaimStartupIsServedInBothVersionsAndWriteOnce) {
+  const std::string alpha =
+      "/apis/extensions.agents.x-k8s.io/v1alpha1/namespaces/default/"
+      "sandboxclaims";
+  const std::string beta =
+      "/apis/extensions.agents.x-k8s.io/v1beta1/namespaces/default/"
+      "sandboxclaims";
+  ASSERT_EQ(
+      Do("POST", alpha, R"({"metadata":{"name":"c"},"spec":{"sandboxTemplateRef":{"name":"t"}}})")
+          .status,
+      201);
+  const Json startup = {{"controllerObservedTime", "2026-12-01T10:00:00.000100Z"},
+                        {"firstReadyTime", "2026-12-01T10:00:00.002300Z"}};
+  http::Response r =
+      Do("PATCH", alpha + "/c/status", DumpJson({{"status", {{"startup", startup}}}}),
+         "application/merge-patch+json");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["status"]["startup"], startup);
+  // Read in v1beta1 and in v1alpha1: the same fields, nothing pruned or renamed.
+  EXPECT_EQ(Body(Do("GET", beta + "/c"))["status"]["startup"], startup);
+  EXPECT_EQ(Body(Do("GET", alpha + "/c"))["status"]["startup"], startup);
+
+  // Once set, a value can be neither changed nor removed (in either version).
+  r = Do("PATCH", beta + "/c/status",
+         R"({"status":{"startup":{"firstReadyTime":"2026-12-01T11:00:00.000000Z"}}})",
+         "application/merge-patch+json");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("status.startup.firstReadyTime"), std::string::npos) << r.body;
+  r = Do("PATCH", alpha + "/c/status", R"({"status":{"startup":{"controllerObservedTime":null}}})",
+         "application/merge-patch+json");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("immutable"), std::string::npos) << r.body;
+  // Adding the one not yet set is allowed.
+  r = Do("PATCH", beta + "/c/status",
+         R"({"status":{"startup":{"admissionObservedTime":"2026-12-01T10:00:00.000000Z"}}})",
+         "application/merge-patch+json");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(Do("GET", alpha + "/c"))["status"]["startup"].size(), 3u);
 }
 
 TEST_F(ApiServerTest, ScaleSubresource) {

@@ -151,6 +151,10 @@ Result<Json> Prepare(Ctx& ctx, Json obj, const Json* current, std::vector<std::s
     api::FieldErrors update = api::ValidateUpdate(res, *current, obj);
     errors.insert(errors.end(), update.begin(), update.end());
   }
+  if (current && ctx.target.sub == "status") {
+    api::FieldErrors update = api::ValidateStatusUpdate(res, *current, obj);
+    errors.insert(errors.end(), update.begin(), update.end());
+  }
   if (errors.empty()) errors = api::AdmitStoredOnly(res, obj, warnings);
   if (!errors.empty()) {
     std::string name = GetString(obj, "metadata.name");

@@ -4,6 +4,7 @@
 
 #include "api/resource.h"
 #include "api/views.h"
+#include "controller/claim_startup.h"
 #include "controller/conditions.h"
 #include "controller/object_util.h"
 
@@ -183,6 +184,7 @@ Json ClaimStatus(const Json& claim, const std::optional<Json>& sandbox, SystemTi
         conditions, Condition{std::string(kCondReady), "False", std::string(reason), message, gen},
         now);
     status["conditions"] = conditions;
+    status["startup"] = ClaimStartup(claim, false, now);
     return status;
   }
   if (const Json* ready = FindCondition(*sandbox, kCondReady)) {
@@ -207,6 +209,10 @@ Json ClaimStatus(const Json& claim, const std::optional<Json>& sandbox, SystemTi
     conditions = RemoveCondition(conditions, kCondFinished);
   }
   status["conditions"] = conditions;
+  bool ready = false;
+  for (const Json& c : conditions)
+    if (GetString(c, "type") == kCondReady) ready = GetString(c, "status") == "True";
+  status["startup"] = ClaimStartup(claim, ready, now);
   Json ref = {{"name", Name(*sandbox)}};
   if (const Json* ips = Find(*sandbox, "status.podIPs"); ips && ips->is_array() && !ips->empty())
     ref["podIPs"] = *ips;

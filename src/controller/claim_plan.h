@@ -36,9 +36,11 @@ std::string InjectEnv(Json& sandbox, const Json& claim, const Json& tmpl);
 // conflicts) while each still walks every candidate. The pointers point into `listed`.
 std::vector<const Json*> OrderCandidates(const Json& claim, const std::vector<Json>& listed);
 
-// The candidate after adoption: the controller reference moves pool -> claim, the
-// warm-pool-sandbox label goes (the pool stops counting it), launch-type=warm, claim-uid set,
-// pod-name annotation set. Keeps metadata.resourceVersion so the write is a compare-and-set.
+// A member as an older asbd's first adoption step left it (the controller reference moved pool ->
+// claim, warm-pool-sandbox label gone, launch-type=warm, claim-uid and pod-name annotation set),
+// before it moved under the claim's name in later writes. Adoption is one write now
+// (TakeOverMember); a state dir with a member left like this is finished by the claim
+// reconciler, and tests build that state with this.
 Json AdoptedSandbox(const Json& candidate, const Json& claim);
 
 // A cold-started Sandbox named like the claim (so a v0.1.0 client watching metadata.name=<claim>
@@ -56,7 +58,7 @@ std::optional<SystemTime> ClaimExpiry(const Json& claim);
 
 // Claim status: Ready mirrored from the sandbox's Ready (observedGeneration = the claim's),
 // sandbox {name, podIPs} (v1alpha1 reads also get the v0.1.0 key `Name`, api/conversion.h). Without
-// a sandbox: Ready False with `reason`/`message`.
+// a sandbox: Ready False with `reason`/`message`. Both carry status.startup (claim_startup.h).
 Json ClaimStatus(const Json& claim, const std::optional<Json>& sandbox, SystemTime now,
                  std::string_view reason = "", const std::string& message = "");
 

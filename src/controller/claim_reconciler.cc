@@ -5,10 +5,12 @@
 #include "api/views.h"
 #include "base/log.h"
 #include "controller/claim_plan.h"
+#include "controller/claim_startup.h"
 #include "controller/conditions.h"
 #include "controller/events.h"
 #include "controller/object_util.h"
 #include "controller/pod_transplant.h"
+#include "controller/sandbox_volumes.h"
 #include "controller/store_ops.h"
 
 namespace asb::controller {
@@ -54,98 +56,53 @@ Result<std::optional<store::Object>> ClaimReconciler::FindOwned(const store::Obj
     if (!IsControlledBy(sb, claim) || IsDeleting(sb)) continue;
     // Bound under its own name by an older asbd: keep it. Otherwise finish the move.
     if (bound == Name(sb) || named) return std::optional<store::Object>(std::move(sb));
-    ASB_ASSIGN_OR_RETURN(store::Object moved, MoveUnderClaimName(claim, sb));
-    ASB_RETURN_IF_ERROR(FinishTakeOver(moved));
+    store::Object moved;
+    ASB_RETURN_IF_ERROR(store_.Transact([&](store::Txn& txn) -> Status {
+      ASB_ASSIGN_OR_RETURN(moved, TakeOverMember(txn, sb, claim, clock_.Now()));
+      return OkStatus();
+    }));
     return std::optional<store::Object>(std::move(moved));
   }
   return std::optional<store::Object>();
 }
 
-namespace {
-
-// The new Sandbox starts with the member's status (it runs the same pod), renamed; its own
-// reconciler keeps it up to date from then on.
-Json InheritedStatus(const Json& member, const Json& sandbox) {
-  Json status = Find(member, "status") ? member["status"] : Json::object();
-  if (!status.is_object()) status = Json::object();
-  const std::string name = Name(sandbox);
-  status["selector"] = std::string(kLabelSandboxNameHash) + "=" + NameHash(name);
-  status["observedGeneration"] = Generation(sandbox);
-  std::string fqdn = GetString(status, "serviceFQDN");
-  if (!fqdn.empty()) {
-    status["service"] = name;
-    size_t dot = fqdn.find('.');
-    status["serviceFQDN"] = name + (dot == std::string::npos ? "" : fqdn.substr(dot));
-  }
-  if (status.contains("conditions") && status["conditions"].is_array())
-    for (Json& c : status["conditions"]) c["observedGeneration"] = Generation(sandbox);
-  return status;
-}
-
-}  // namespace
-
-Result<store::Object> ClaimReconciler::MoveUnderClaimName(const store::Object& claim,
-                                                          const store::Object& member) {
-  const std::string ns = Namespace(claim);
-  const api::ResourceInfo& sb_res = api::SandboxResource();
-  store::Object sb;
-  // Born with the member's status (one write on the warm path, not a create and then a status
-  // write); the store sets generation 1 at create, which the inherited status observes.
-  Json desired = ClaimSandboxFromMember(member, claim);
-  desired["metadata"]["generation"] = 1;
-  desired["status"] = InheritedStatus(member, desired);
-  auto created = store_.Create(sb_res, std::move(desired), {.keep_status = true});
-  if (created) {
-    sb = std::move(*created);
-  } else if (created.error().code == Code::kAlreadyExists) {
-    ASB_ASSIGN_OR_RETURN(std::optional<store::Object> got,
-                         GetIfExists(store_, sb_res, ns, Name(claim)));
-    if (!got || !IsControlledBy(*got, claim))
-      return MakeError(Code::kFailedPrecondition,
-                       "Sandbox \"" + Name(claim) + "\" exists and is not owned by this claim");
-    sb = std::move(*got);
-  } else {
-    return tl::unexpected(created.error().Wrap("create claim sandbox"));
-  }
-  if (!Find(sb, "status.conditions")) {
-    Json status = InheritedStatus(member, sb);
-    auto wrote = WriteStatusIfChanged(store_, sb_res, sb, status);
-    if (wrote && *wrote) sb["status"] = std::move(status);
-  }
-  return sb;
-}
-
-Status ClaimReconciler::FinishTakeOver(const store::Object& sandbox) {
-  std::string pod_name = Annotation(sandbox, kAnnotationPodName).value_or(Name(sandbox));
-  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> pod,
-                       GetIfExists(store_, api::PodResource(), Namespace(sandbox), pod_name));
-  if (pod) ASB_RETURN_IF_ERROR(TakeOverPod(store_, sandbox, *pod));
-  return OkStatus();
-}
-
 Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Object& claim,
                                                                 const std::string& tmpl_name,
-                                                                std::string* pool_key) {
+                                                                SystemTime now,
+                                                                std::string* pool_key,
+                                                                store::Object* claim_after) {
   const std::string ns = Namespace(claim);
   store::ListOptions lo;
   lo.label_selector = CandidateSelector(claim, tmpl_name);
   ASB_ASSIGN_OR_RETURN(store::ListResult listed, store_.List(api::SandboxResource(), ns, lo));
   for (const Json* cand : OrderCandidates(claim, listed.items)) {
     const Json& candidate = *cand;
-    auto pool = ControllerRef(candidate);
-    // Compare-and-set on the member's resourceVersion: if another claim (or the pool) wrote it
-    // since our List, this fails with kAborted and we move on to the next candidate.
-    auto adopted = store_.Update(api::SandboxResource(), AdoptedSandbox(candidate, claim));
-    if (!adopted) {
-      Code c = adopted.error().code;
+    // One write: the member goes (compare-and-set on the resourceVersion we listed it at: if
+    // another claim or the pool wrote it since, the whole write fails with kAborted and we move
+    // on to the next candidate), the claim's Sandbox takes over its pod, and the claim is Ready.
+    // Nothing else runs (pool refill, reconciles of the member) before the claim is Ready.
+    store::Object sandbox, written;
+    Status done = store_.Transact([&](store::Txn& txn) -> Status {
+      ASB_ASSIGN_OR_RETURN(sandbox, TakeOverMember(txn, candidate, claim, now));
+      store::Object next = claim;
+      next["status"] = ClaimStatus(claim, sandbox, now);
+      next["metadata"].erase("resourceVersion");
+      ASB_ASSIGN_OR_RETURN(
+          written, txn.Update(api::SandboxClaimResource(), std::move(next), {.status_only = true}));
+      return OkStatus();
+    });
+    if (!done) {
+      Code c = done.error().code;
       if (c == Code::kAborted || c == Code::kNotFound) continue;
-      return tl::unexpected(adopted.error().Wrap("adopt " + Name(candidate)));
+      return tl::unexpected(done.error().Wrap("adopt " + Name(candidate)));
     }
+    if (const Json* status = Find(written, "status")) RecordClaimStartup(claim, *status, &sandbox);
+    auto pool = ControllerRef(candidate);
     ASB_LOG(INFO, "claim adopted warm sandbox", "claim", KeyOf(claim), "sandbox", Name(candidate),
             "pool", pool ? pool->name : "");
     if (pool) *pool_key = MakeKey(ns, pool->name);
-    ASB_ASSIGN_OR_RETURN(store::Object moved, MoveUnderClaimName(claim, *adopted));
-    return std::optional<store::Object>(std::move(moved));
+    *claim_after = std::move(written);
+    return std::optional<store::Object>(std::move(sandbox));
   }
   return std::optional<store::Object>();
 }
@@ -169,6 +126,11 @@ Result<ClaimReconciler::ColdResult> ClaimReconciler::ColdStart(const store::Obje
   Json desired = BuildColdSandbox(claim, *tmpl);
   if (std::string rejected = InjectEnv(desired, claim, *tmpl); !rejected.empty()) {
     out.reason = kReasonEnvVarsInjectionRejected;  // terminal until the claim or template changes
+    out.message = rejected;
+    return out;
+  }
+  if (std::string rejected = MergeClaimVolumeTemplates(desired, claim, *tmpl); !rejected.empty()) {
+    out.reason = kReasonVolumeClaimTemplatesError;  // terminal until the claim or template changes
     out.message = rejected;
     return out;
   }
@@ -288,7 +250,8 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
       }
     }
     if (resolved && warm) {
-      auto adopted = AdoptWarm(*claim, tmpl_name, &adopted_from);
+      store::Object claim_after;
+      auto adopted = AdoptWarm(*claim, tmpl_name, now, &adopted_from, &claim_after);
       if (!adopted) {
         reason = kReasonReconcilerError;
         message = "Error seen: " + adopted.error().message;
@@ -296,6 +259,8 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
         resolved = false;
       } else if (*adopted) {
         sandbox = std::move(*adopted);
+        *claim =
+            std::move(claim_after);  // its status already says Ready: the write below is a no-op
         event = {"SandboxAdopted", "Adopted warm pool Sandbox into " + Name(*sandbox)};
       }
     }
@@ -313,16 +278,10 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
   Json status = ClaimStatus(*claim, sandbox, now, reason, message);
   Result<bool> wrote = WriteStatusIfChanged(store_, claim_res, *claim, status);
   if (!wrote && wrote.error().code != Code::kNotFound) return tl::unexpected(wrote.error());
+  if (wrote && *wrote) RecordClaimStartup(*claim, status, sandbox ? &*sandbox : nullptr);
   // Only now wake the pool: its refill (create, pod, ...) would otherwise compete with this
   // claim's status write for the store and the CPU.
-  if (!adopted_from.empty()) {
-    // The pod moves under the claim's Sandbox after the claim is Ready (it already runs; the
-    // Sandbox's own reconciler finishes this too if we crash or lose a race here).
-    if (Status moved = FinishTakeOver(*sandbox); !moved)
-      ASB_LOG(WARN, "moving warm pod under claim sandbox", "claim", key, "error",
-              moved.error().message);
-    if (notify_pool_) notify_pool_(adopted_from);
-  }
+  if (!adopted_from.empty() && notify_pool_) notify_pool_(adopted_from);
   if (!event.first.empty() && options_.record_events)
     RecordEvent(store_, clock_, claim_res, *claim, "Normal", event.first, event.second);
   return requeue;

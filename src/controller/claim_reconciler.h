@@ -1,6 +1,7 @@
 // SandboxClaim controller: binds each claim to one Sandbox named like the claim — an existing one
-// it owns; else a Sandbox that takes over the running pod of a Ready warm-pool member, adopted
-// with a compare-and-set (so two claims never get the same sandbox; pod_transplant.h); else a
+// it owns; else a Sandbox that takes over the running pod of a Ready warm-pool member, in one
+// multi-object write that compare-and-sets the member (so two claims never get the same sandbox;
+// pod_transplant.h) and marks the claim Ready; else a
 // cold-started one — and mirrors the Sandbox's Ready into the claim's status (status.sandbox.name
 // names it, so clients that watch either the Sandbox or the claim work). The claim names its
 // pool (v1beta1 warmPoolRef; the template comes from the pool, WarmPoolNotFound otherwise) or,
@@ -9,9 +10,10 @@
 // Sandbox through the ownerReference (store GC).
 //
 // Hot path (warm adoption of a Ready member) costs: one claim Get, one Get by name, one label List
-// for the claim's own sandbox, (v1beta1: one pool Get), one candidate List, one CAS Update of the
-// member, the new Sandbox's create and status write, the pod's owner update, the member's delete,
-// one claim status write.
+// for the claim's own sandbox, (v1beta1: one pool Get), one candidate List, and one store commit
+// (Store::Transact) of four objects: the member's delete (compare-and-set), the new Sandbox's
+// create with its status, the pod's owner update, the claim's status. Only after it do the pool's
+// refill and the other reconciles the write wakes start.
 // Thread-safe; driven by a KeyedQueue.
 #pragma once
 
@@ -52,20 +54,16 @@ class ClaimReconciler {
   std::vector<std::string> UnboundClaims(const std::string& ns) const;
 
  private:
-  // Finds the sandbox the claim already owns (status.sandbox, claim name, claim-uid label); an
-  // adopted member whose move under the claim's name was interrupted is finished here.
+  // Finds the sandbox the claim already owns (status.sandbox, claim name, claim-uid label); a
+  // member an older asbd adopted but did not move under the claim's name is moved here.
   // *name_taken (if given) tells whether a Sandbox named like the claim belongs to someone else.
   Result<std::optional<store::Object>> FindOwned(const store::Object& claim, bool* name_taken);
   // Tries to adopt a Ready warm member of template `tmpl_name` ("" = any, the pool decides);
   // nullopt when none could be taken. *pool_key receives the key of the pool the member came
-  // from.
+  // from, *claim_after the claim as the adoption's write left it (Ready, bound).
   Result<std::optional<store::Object>> AdoptWarm(const store::Object& claim,
-                                                 const std::string& tmpl_name,
-                                                 std::string* pool_key);
-  // The Sandbox named like the claim that takes over adopted `member`'s pod.
-  // Only the Sandbox and its status; FinishTakeOver then moves the pod and deletes `member`.
-  Result<store::Object> MoveUnderClaimName(const store::Object& claim, const store::Object& member);
-  Status FinishTakeOver(const store::Object& sandbox);
+                                                 const std::string& tmpl_name, SystemTime now,
+                                                 std::string* pool_key, store::Object* claim_after);
   struct ColdResult {
     std::optional<store::Object> sandbox;  // or why not:
     std::string_view reason;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -10,7 +11,10 @@
 #include "controller/conditions.h"
 #include "controller/manager.h"
 #include "controller/object_util.h"
+#include "controller/pod_transplant.h"
+#include "controller/sandbox_plan.h"
 #include "controller/warm_pool_plan.h"
+#include "metrics/metrics.h"
 #include "tests/testing/controller_fixtures.h"
 
 namespace asb::controller {
@@ -304,6 +308,17 @@ TEST_F(ManagerTest, ClaimWithoutWarmMemberColdStartsSandboxNamedLikeClaim) {
   EXPECT_EQ(Label(*sb, kLabelLaunchType), "cold");
   EXPECT_TRUE(ConditionTrue(*sb, kCondReady));
   EXPECT_TRUE(Get(api::PodResource(), "sandbox-claim-cold"));
+  // status.startup: seen by the controller, then Ready (claim_startup.h), in that order.
+  auto claim = Get(api::SandboxClaimResource(), "sandbox-claim-cold");
+  auto seen = ParseRfc3339(GetString(*claim, "status.startup.controllerObservedTime"));
+  auto ready = ParseRfc3339(GetString(*claim, "status.startup.firstReadyTime"));
+  ASSERT_TRUE(seen && ready) << DumpJson((*claim)["status"]);
+  EXPECT_LT(*seen, *ready);
+  std::string metrics = metrics::Registry::Default().Render();
+  EXPECT_NE(metrics.find("agent_sandbox_claim_controller_startup_latency_ms_count{"
+                         "launch_type=\"cold\",sandbox_template=\"python-runtime-template\"}"),
+            std::string::npos)
+      << metrics;
   ASSERT_OK(store_->Delete(api::SandboxClaimResource(), "default", "sandbox-claim-cold"));
   EXPECT_TRUE(WaitFor(
       [&] {
@@ -398,6 +413,141 @@ TEST_F(ClaimReconcilerTest, LifecycleDeleteDeletesClaimAndCascades) {
   ASSERT_OK(r.Reconcile("default/c1"));
   EXPECT_FALSE(Get(api::SandboxClaimResource(), "c1"));
   EXPECT_TRUE(WaitFor([&] { return !Get(api::SandboxResource(), "c1"); }, seconds(5)));
+}
+
+// A Ready member of pool "pool" (template "tmpl") with its running pod, written as the pool and
+// the node would have left them. Returns the member.
+Json MakeReadyMember(store::Store& s, const std::string& name) {
+  auto pool = s.Get(api::SandboxWarmPoolResource(), "default", "pool");
+  if (!pool) pool = s.Create(api::SandboxWarmPoolResource(), PoolObj("pool", "tmpl", 1));
+  EXPECT_TRUE(pool);
+  Json sb = SandboxObj(name);
+  SetLabel(sb, kLabelTemplateRefHash, NameHash("tmpl"));
+  SetLabel(sb, kLabelWarmPoolSandbox, NameHash("pool"));
+  SetControllerRef(sb, MakeControllerRef(api::SandboxWarmPoolResource(), *pool));
+  sb["status"] = {{"conditions", Json::array({{{"type", "Ready"},
+                                               {"status", "True"},
+                                               {"reason", "DependenciesReady"},
+                                               {"message", "Pod is Ready"}}})}};
+  auto member = s.Create(api::SandboxResource(), sb, {.keep_status = true});
+  EXPECT_TRUE(member);
+  Json pod = {{"metadata", {{"name", name}, {"namespace", "default"}}},
+              {"spec", PodTemplate()["spec"]}};
+  SetControllerRef(pod, MakeControllerRef(api::SandboxResource(), *member));
+  EXPECT_TRUE(s.Create(api::PodResource(), pod));
+  return *member;
+}
+
+// The warm path is one write: the member's delete, the claim's Sandbox, the pod's new owner and
+// the claim's Ready status at consecutive revisions (one commit), before anything else; a second
+// reconcile writes nothing.
+TEST_F(ClaimReconcilerTest, WarmAdoptionIsOneWriteThatLeavesTheClaimReady) {
+  Json member = MakeReadyMember(*store_, "m1");
+  ASSERT_OK(store_->Create(api::SandboxClaimResource(), ClaimObj("c1", "tmpl")));
+  const int64_t r0 = store_->CurrentRevision();
+  std::vector<std::unique_ptr<store::Watcher>> watches;
+  for (const api::ResourceInfo* r :
+       {&api::SandboxResource(), &api::PodResource(), &api::ServiceResource(),
+        &api::SandboxClaimResource(), &api::EventResource()}) {
+    ASSERT_OK_AND_ASSIGN(auto w, store_->Watch(*r, "default", {.resource_version = r0}));
+    watches.push_back(std::move(w));
+  }
+  ClaimReconciler r(*store_, clock_, {});
+  ASSERT_OK(r.Reconcile("default/c1"));
+
+  std::map<int64_t, std::string> events;  // revision -> "TYPE Kind/name"
+  for (auto& w : watches) {
+    while (true) {
+      ASSERT_OK_AND_ASSIGN(auto ev, w->Next(milliseconds(20)));
+      if (!ev) break;
+      events[ev->resource_version] = std::string(store::EventTypeName(ev->type)) + " " +
+                                     GetString(ev->object, "kind") + "/" +
+                                     GetString(ev->object, "metadata.name");
+    }
+  }
+  ASSERT_EQ(events.size(), 6u);
+  std::vector<std::string> order;
+  for (const auto& [rev, what] : events) order.push_back(what);
+  EXPECT_EQ(events.begin()->first, r0 + 1);
+  EXPECT_EQ(events.rbegin()->first, r0 + 6);
+  ASSERT_EQ(order.size(), 6u);
+  EXPECT_EQ(order[5].rfind("ADDED Event/c1.", 0), 0u) << order[5];  // recorded after the write
+  order.pop_back();
+  // (The pod's labels and the Service are what the new Sandbox's first reconcile would write.)
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"DELETED Sandbox/m1", "ADDED Sandbox/c1", "MODIFIED Pod/m1",
+                                      "ADDED Service/c1", "MODIFIED SandboxClaim/c1"}));
+
+  auto claim = Get(api::SandboxClaimResource(), "c1");
+  ASSERT_TRUE(claim);
+  EXPECT_EQ(Ready("c1")["status"], "True");
+  EXPECT_EQ(GetString(*claim, "status.sandbox.name"), "c1");
+  auto sb = Get(api::SandboxResource(), "c1");
+  ASSERT_TRUE(sb);
+  EXPECT_TRUE(IsControlledBy(*sb, *claim));
+  EXPECT_TRUE(ConditionTrue(*sb, kCondReady));
+  EXPECT_EQ(Annotation(*sb, kAnnotationPodName), "m1");
+  auto pod = Get(api::PodResource(), "m1");
+  ASSERT_TRUE(pod);
+  EXPECT_TRUE(IsControlledBy(*pod, *sb));
+  EXPECT_EQ(Label(*pod, kLabelSandboxNameHash), NameHash("c1"));
+  EXPECT_FALSE(Label(*pod, kLabelWarmPoolSandbox));
+  EXPECT_FALSE(Get(api::SandboxResource(), "m1"));
+
+  // The Sandbox's own reconcile has no pod or Service write left to do (this member's status is
+  // not a real one, so its status write is not checked here); the claim's next reconcile writes
+  // nothing.
+  auto svc = Get(api::ServiceResource(), "c1");
+  ASSERT_TRUE(svc);
+  SandboxPlan plan = PlanSandbox(*sb, *pod, *svc, clock_.Now(), {});
+  EXPECT_FALSE(plan.update_pod);
+  EXPECT_FALSE(plan.create_service);
+  const int64_t after = store_->CurrentRevision();
+  ASSERT_OK(r.Reconcile("default/c1"));
+  EXPECT_EQ(store_->CurrentRevision(), after) << "a second reconcile wrote something";
+}
+
+// A member another claim took (or the pool changed) after it was read fails the whole take-over
+// (kAborted, which sends AdoptWarm to the next candidate): nothing of it is written.
+TEST_F(ClaimReconcilerTest, AStaleMemberAbortsTheWholeTakeOver) {
+  Json stale = MakeReadyMember(*store_, "m1");
+  Json touched = stale;
+  SetLabel(touched, "touched", "yes");
+  ASSERT_OK(store_->Update(api::SandboxResource(), touched));
+  ASSERT_OK_AND_ASSIGN(Json claim,
+                       store_->Create(api::SandboxClaimResource(), ClaimObj("c1", "tmpl")));
+  const int64_t r0 = store_->CurrentRevision();
+  Status st = store_->Transact([&](store::Txn& txn) -> Status {
+    ASB_ASSIGN_OR_RETURN(Json sb, TakeOverMember(txn, stale, claim, clock_.Now()));
+    (void)sb;
+    return OkStatus();
+  });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Code::kAborted);
+  EXPECT_EQ(store_->CurrentRevision(), r0);
+  EXPECT_FALSE(Get(api::SandboxResource(), "c1"));
+  ASSERT_TRUE(Get(api::SandboxResource(), "m1"));
+  EXPECT_TRUE(IsControlledBy(*Get(api::PodResource(), "m1"), *Get(api::SandboxResource(), "m1")));
+}
+
+// An older asbd adopted members in steps: the member moved under the claim first, then the
+// claim's Sandbox was created and the pod moved. A state dir it left between those steps is
+// finished in one write.
+TEST_F(ClaimReconcilerTest, FinishesAMoveAnOlderAsbdLeftHalfDone) {
+  Json member = MakeReadyMember(*store_, "m1");
+  ASSERT_OK_AND_ASSIGN(Json claim,
+                       store_->Create(api::SandboxClaimResource(), ClaimObj("c1", "tmpl")));
+  ASSERT_OK(store_->Update(api::SandboxResource(), AdoptedSandbox(member, claim)));
+  ClaimReconciler r(*store_, clock_, {});
+  ASSERT_OK(r.Reconcile("default/c1"));
+  auto sb = Get(api::SandboxResource(), "c1");
+  ASSERT_TRUE(sb);
+  EXPECT_TRUE(IsControlledBy(*sb, claim));
+  auto pod = Get(api::PodResource(), "m1");
+  ASSERT_TRUE(pod);
+  EXPECT_TRUE(IsControlledBy(*pod, *sb));
+  EXPECT_FALSE(Get(api::SandboxResource(), "m1"));
+  EXPECT_EQ(GetString(*Get(api::SandboxClaimResource(), "c1"), "status.sandbox.name"), "c1");
 }
 
 TEST_F(ClaimReconcilerTest, ForeignSandboxWithClaimNameIsReported) {

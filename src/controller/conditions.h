@@ -48,6 +48,7 @@ inline constexpr std::string_view kReasonSandboxMissing = "SandboxMissing";
 // False: lifecycle.shutdownTime reached.
 inline constexpr std::string_view kReasonClaimExpired = "ClaimExpired";
 inline constexpr std::string_view kReasonEnvVarsInjectionRejected = "EnvVarsInjectionRejected";
+inline constexpr std::string_view kReasonVolumeClaimTemplatesError = "VolumeClaimTemplatesError";
 
 struct Condition {
   std::string type;

@@ -1,6 +1,7 @@
 #include "controller/manager.h"
 
 #include "api/resource.h"
+#include "api/storage.h"
 #include "base/log.h"
 #include "controller/conditions.h"
 #include "controller/object_util.h"
@@ -60,6 +61,9 @@ Status ControllerManager::Start() {
   AddWatch(api::PodResource(),
            [this](store::EventType, const store::Object& o) { EnqueueOwner(o); });
   AddWatch(api::ServiceResource(),
+           [this](store::EventType, const store::Object& o) { EnqueueOwner(o); });
+  // A claim getting Bound lets its Sandbox create the pod (sandbox_volumes.h).
+  AddWatch(api::PersistentVolumeClaimResource(),
            [this](store::EventType, const store::Object& o) { EnqueueOwner(o); });
   // Open every watch before starting threads so Start reports a broken store synchronously.
   for (auto& w : watches_) {

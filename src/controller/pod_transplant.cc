@@ -4,6 +4,8 @@
 #include "base/log.h"
 #include "controller/claim_plan.h"
 #include "controller/object_util.h"
+#include "controller/sandbox_plan.h"
+#include "controller/sandbox_volumes.h"
 #include "controller/store_ops.h"
 
 namespace asb::controller {
@@ -31,6 +33,69 @@ Json ClaimSandboxFromMember(const Json& member, const Json& claim) {
       {"spec", member.contains("spec") ? member["spec"] : Json::object()}};
   MergeAdditionalPodMetadata(sb, claim);
   return sb;
+}
+
+namespace {
+
+// The new Sandbox starts with the member's status (it runs the same pod), renamed; its own
+// reconciler keeps it up to date from then on.
+Json InheritedStatus(const Json& member, const Json& sandbox) {
+  Json status = Find(member, "status") ? member["status"] : Json::object();
+  if (!status.is_object()) status = Json::object();
+  const std::string name = Name(sandbox);
+  status["selector"] = std::string(kLabelSandboxNameHash) + "=" + NameHash(name);
+  status["observedGeneration"] = Generation(sandbox);
+  std::string fqdn = GetString(status, "serviceFQDN");
+  if (!fqdn.empty()) {
+    status["service"] = name;
+    size_t dot = fqdn.find('.');
+    status["serviceFQDN"] = name + (dot == std::string::npos ? "" : fqdn.substr(dot));
+  }
+  if (status.contains("conditions") && status["conditions"].is_array())
+    for (Json& c : status["conditions"]) c["observedGeneration"] = Generation(sandbox);
+  return status;
+}
+
+}  // namespace
+
+Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member, const Json& claim,
+                                     SystemTime now) {
+  const std::string ns = Namespace(member);
+  const api::ResourceInfo& sb_res = api::SandboxResource();
+  store::DeleteOptions cas;
+  cas.precondition_uid = Uid(member);
+  cas.precondition_resource_version = GetString(member, "metadata.resourceVersion");
+  ASB_RETURN_IF_ERROR(txn.Delete(sb_res, ns, Name(member), cas));
+
+  // Born with the member's status, in the same write (the store sets generation 1 at create,
+  // which the inherited status observes).
+  Json desired = ClaimSandboxFromMember(member, claim);
+  desired["metadata"]["generation"] = 1;
+  desired["status"] = InheritedStatus(member, desired);
+  ASB_ASSIGN_OR_RETURN(store::Object sandbox,
+                       txn.Create(sb_res, std::move(desired), {.keep_status = true}));
+  // The member's volume claims follow it, or the garbage collector would take them with it.
+  ASB_RETURN_IF_ERROR(MoveClaims(txn, member, sandbox));
+
+  // The pod as the store holds it now (nothing else writes during the transaction, so this
+  // compare-and-set can't conflict). A pod that isn't the member's (gone, or never made) is the
+  // new Sandbox's reconciler's business.
+  std::string pod_name = Annotation(member, kAnnotationPodName).value_or(Name(member));
+  auto pod = txn.Get(api::PodResource(), ns, pod_name);
+  if (!pod && pod.error().code != Code::kNotFound) return tl::unexpected(pod.error());
+  if (!pod || !IsControlledBy(*pod, member)) return sandbox;
+  SetControllerRef(*pod, MakeControllerRef(sb_res, sandbox));
+  // In the same write, what the new Sandbox's reconciler would do first: its pod's labels (the
+  // new name hash, no pool label) and its Service named like it. That is two commits, and the
+  // two reconciles their events would wake, fewer per claim.
+  auto service = txn.Get(api::ServiceResource(), ns, Name(sandbox));
+  if (!service && service.error().code != Code::kNotFound) return tl::unexpected(service.error());
+  SandboxPlan plan =
+      PlanSandbox(sandbox, *pod, service ? std::optional<Json>(*service) : std::nullopt, now, {});
+  ASB_RETURN_IF_ERROR(txn.Update(api::PodResource(), plan.update_pod ? *plan.update_pod : *pod));
+  if (plan.create_service)
+    ASB_RETURN_IF_ERROR(txn.Create(api::ServiceResource(), *plan.create_service));
+  return sandbox;
 }
 
 Result<std::optional<store::Object>> TakeOverPod(store::Store& store, const Json& sandbox,
@@ -73,6 +138,8 @@ Result<std::optional<store::Object>> TakeOverPod(store::Store& store, const Json
     }
   }
   if (!moved) return MakeError(Code::kAborted, "pod " + Name(pod) + " kept changing");
+  // The member's volume claims follow its pod, or deleting the member would take them.
+  ASB_RETURN_IF_ERROR(MoveClaims(store, *member, sandbox));
   ASB_RETURN_IF_ERROR(
       DeleteIfExists(store, api::SandboxResource(), ns, Name(*member), Uid(*member)));
   ASB_LOG(DEBUG, "sandbox took over warm pod", "sandbox", KeyOf(sandbox), "pod", Name(pod),

@@ -1,12 +1,15 @@
 // Warm adoption under the claim's name (upstream v0.1.0's design): a claim's Sandbox is named
 // like the claim, so when a claim takes a warm pool member, a new Sandbox named like the claim
-// takes over the member's running *pod* and the member Sandbox goes away. Both the claim
-// reconciler (right after adopting, for speed) and the new Sandbox's reconciler (when a crash or
-// a race left the move half done) call this; every step is idempotent and compare-and-set.
+// takes over the member's running *pod* and the member Sandbox goes away. The claim reconciler
+// does the whole move in one multi-object write (TakeOverMember, with the claim's status in the
+// same write), so no one sees it half done. TakeOverPod finishes a move an older asbd left half
+// done (the claim's Sandbox created, the pod not yet moved); the new Sandbox's reconciler calls
+// it, and every step of it is idempotent and compare-and-set.
 #pragma once
 
 #include <optional>
 
+#include "base/clock.h"
 #include "base/result.h"
 #include "store/store.h"
 
@@ -16,6 +19,16 @@ namespace asb::controller {
 // claim's additionalPodMetadata in the pod template), labels minus pool membership, the
 // pod-name annotation naming member's pod, owned by the claim.
 Json ClaimSandboxFromMember(const Json& member, const Json& claim);
+
+// In `txn`: deletes warm `member` with uid and resourceVersion preconditions (a member someone
+// took or changed since it was read fails the whole write with kAborted), creates the Sandbox
+// named like `claim` (ClaimSandboxFromMember) born with member's status, renamed (it runs the
+// same pod), and re-points member's pod at it, with the pod metadata and the Service the new
+// Sandbox's first reconcile would write (PlanSandbox at `now`). Returns the new Sandbox as it
+// will be stored.
+// The caller checks that `member` may be taken (its pool's Ready member, or already the claim's).
+[[nodiscard]] Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member,
+                                                   const Json& claim, SystemTime now);
 
 // If `sandbox` is named like the claim that controls it and `pod` is controlled by another
 // Sandbox that the same claim controls (the adopted member), moves the pod under `sandbox` and

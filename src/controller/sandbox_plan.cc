@@ -8,6 +8,7 @@
 #include "base/strings.h"
 #include "controller/conditions.h"
 #include "controller/object_util.h"
+#include "controller/sandbox_volumes.h"
 
 namespace asb::controller {
 namespace {
@@ -199,6 +200,7 @@ Json BuildPod(const Json& sandbox, const SandboxOptions& options) {
         {"ownerReferences", Json::array({MakeControllerRef(api::SandboxResource(), sandbox)})}}}};
   const Json* spec = Find(sandbox, "spec.podTemplate.spec");
   pod["spec"] = spec && spec->is_object() ? *spec : Json::object();
+  AddClaimVolumes(sandbox, pod["spec"]);
   if (!options.node_name.empty() && GetString(pod, "spec.nodeName").empty())
     pod["spec"]["nodeName"] = options.node_name;
   return pod;

@@ -10,7 +10,8 @@
 //   - spec.service unset creates the headless Service, as v0.1.0 (whose manifests the seeds are)
 //     always did and the v0.1.0 router relies on (<name>.<ns>.svc.<domain>). `service: false`
 //     deletes an owned Service; `true` creates it.
-//   - volumeClaimTemplates are not materialised (no PVCs in embedded mode).
+//   - volumeClaimTemplates: see sandbox_volumes.h (claims named after the pod; the pod waits
+//     for them to be Bound).
 //   - Unowned pods/services with the sandbox's name are never adopted; the Sandbox reports
 //     Ready=False/ReconcilerError naming the conflict.
 #pragma once

@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "controller/object_util.h"
 #include "controller/pod_transplant.h"
+#include "controller/sandbox_volumes.h"
 #include "controller/store_ops.h"
 
 namespace asb::controller {
@@ -29,6 +30,21 @@ Result<Requeue> SandboxReconciler::Reconcile(const std::string& key) {
 
   const SystemTime now = clock_.Now();
   SandboxPlan plan = PlanSandbox(*sandbox, pod, service, now, options_);
+  // The volume claims come before the pod that mounts them (sandbox_volumes.h).
+  if (!plan.delete_sandbox && Find(*sandbox, "spec.volumeClaimTemplates")) {
+    Result<std::string> waiting = EnsureClaims(store_, *sandbox);
+    if (!waiting) {
+      Json status = ErrorStatus(*sandbox, plan.status, waiting.error().message, now);
+      (void)WriteStatusIfChanged(store_, sb_res, *sandbox, status);
+      return tl::unexpected(waiting.error());
+    }
+    if (!waiting->empty() && plan.create_pod) {
+      plan.create_pod.reset();
+      if (Json* conds = &plan.status["conditions"]; conds->is_array())
+        for (Json& c : *conds)
+          if (GetString(c, "type") == "Ready") c["message"] = "Waiting: " + *waiting;
+    }
+  }
 
   if (plan.status_first) {
     ASB_RETURN_IF_ERROR(WriteStatusIfChanged(store_, sb_res, *sandbox, plan.status));

@@ -22,6 +22,7 @@
 #include "base/json_util.h"
 #include "base/strings.h"
 #include "init/capped_log.h"
+#include "init/gvisor_entry.h"
 #include "runtime/native/init_spec.h"
 #include "sys/caps.h"
 #include "sys/disk.h"
@@ -326,9 +327,10 @@ int LogMode(int argc, char** argv) {
 
 int InitMain(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "log") == 0) return LogMode(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "gvisor-entry") == 0) return GvisorEntryMain(argc, argv);
   if (argc != 2 || (std::strcmp(argv[1], "run") != 0 && std::strcmp(argv[1], "exec") != 0)) {
     std::fprintf(stderr,
-                 "usage: asb-init run|exec | log PATH CAP_BYTES\n"
+                 "usage: asb-init run|exec | log PATH CAP_BYTES | gvisor-entry PIDS_MAX ARGV...\n"
                  "Started by asbd with an InitSpec on fd 3 and a sync socket on fd 4; not for "
                  "direct use.\n");
     return 2;

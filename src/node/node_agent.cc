@@ -6,6 +6,7 @@
 #include "api/object_meta.h"
 #include "api/resource.h"
 #include "base/log.h"
+#include "node/node_metrics.h"
 #include "node/probe.h"
 #include "node/recovery.h"
 
@@ -300,7 +301,12 @@ NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const P
     return rec.restart.next_start_at();
   };
   if (!prepared) return start_failed(prepared.error().message);
-  const runtime::SandboxSpec& spec = prepared->spec;
+  runtime::SandboxSpec& spec = prepared->spec;
+  if (options_.pod_volumes) {
+    auto binds = options_.pod_volumes(pod);
+    if (!binds) return start_failed("mounting volumes: " + binds.error().message);
+    spec.rootfs.binds.insert(spec.rootfs.binds.end(), binds->begin(), binds->end());
+  }
 
   // A leftover with this id (a failed earlier attempt, a dead sandbox from before a restart)
   // would make Start fail with kAlreadyExists; Stop is idempotent.
@@ -315,8 +321,9 @@ NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const P
   if (auto st = rt->Start(spec); !st) {
     return start_failed(std::string(rt->name()) + " runtime: " + st.error().message);
   }
-  const auto start_ms =
-      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  const auto start_took = std::chrono::steady_clock::now() - t0;
+  RecordSandboxStart(rt->name(), start_took);
+  const auto start_ms = std::chrono::duration_cast<milliseconds>(start_took).count();
   const SystemTime now = timers_.Now();
   if (rec.restart.OnStarted(now)) ++c.restart_count;
   rec.sandbox.exists = true;
@@ -448,6 +455,8 @@ NodeAgent::Next NodeAgent::HandleDeletion(const std::string& key, const Json& po
   if (options_.max_termination_grace > milliseconds(0)) {
     grace = std::min(grace, options_.max_termination_grace);
   }
+  std::string stopped_runtime;  // for the stop latency metric: only a sandbox that ran
+  if (rec && rec->sandbox.runtime) stopped_runtime = rec->sandbox.runtime->name();
   if (rec) {
     if (rec->sandbox.exists) {
       const Json* containers = Find(pod, "spec.containers");
@@ -458,11 +467,14 @@ NodeAgent::Next NodeAgent::HandleDeletion(const std::string& key, const Json& po
     }
     SetRunning(*rec, nullptr, false);
   }
+  const auto stop_t0 = std::chrono::steady_clock::now();
   if (auto st = runtimes_.StopEverywhere(id, grace); !st) {
     ASB_LOG(WARN, "node: stopping sandbox failed; will retry", "pod", key, "error",
             st.error().message);
     return now + options_.backoff_base / 10;
   }
+  if (!stopped_runtime.empty())
+    RecordSandboxStop(stopped_runtime, std::chrono::steady_clock::now() - stop_t0);
   // Forget the pod before the finalizer goes: once the store deletes it, nothing here may still
   // claim to know it (DialPod answers kNotFound).
   EraseRecord(key);

@@ -82,6 +82,10 @@ struct NodeOptions {
                      std::string_view runtime)>
       on_container_exited;
   std::function<void(const std::string& uid)> on_pod_forgotten;
+  // The bind mounts a pod's volumes become (storage/volume_binds.h), added to its sandbox's
+  // root before each start; an error fails that start (RunContainerError, retried). Unset: pod
+  // volumes are ignored.
+  std::function<Result<std::vector<runtime::BindMount>>(const Json& pod)> pod_volumes;
 };
 
 class NodeAgent {

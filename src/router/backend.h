@@ -6,6 +6,7 @@
 // sandbox's network namespace (as CRI port-forward does).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -13,6 +14,12 @@
 #include "base/unique_fd.h"
 
 namespace asb::router {
+
+// What Connect spent looking the sandbox up, for the router's Server-Timing header; the rest
+// of the call counts as the dial.
+struct ConnectTiming {
+  std::chrono::steady_clock::duration resolve{};
+};
 
 class Backend {
  public:
@@ -28,6 +35,14 @@ class Backend {
   //                                                sandbox: <id>"}
   [[nodiscard]] virtual Result<UniqueFd> Connect(const std::string& ns,
                                                  const std::string& sandbox_id, uint16_t port) = 0;
+  // Connect that also reports its lookup time in `timing` (may be nullptr). The default counts
+  // the whole call as the dial.
+  [[nodiscard]] virtual Result<UniqueFd> ConnectTimed(const std::string& ns,
+                                                      const std::string& sandbox_id, uint16_t port,
+                                                      ConnectTiming* timing) {
+    (void)timing;
+    return Connect(ns, sandbox_id, port);
+  }
 };
 
 }  // namespace asb::router

@@ -30,6 +30,7 @@
 #include "http/errors.h"
 #include "http/fd_stream.h"
 #include "router/auth.h"
+#include "router/timing.h"
 #include "router/validate.h"
 
 namespace asb::router {
@@ -366,9 +367,17 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
   };
 
   bool reused = UpstreamReusable(target);
+  ProxyTiming timing;
+  timing.reused = reused;
+  auto dial_start = std::chrono::steady_clock::now();
+  timing.resolve = dial_start - start;
   if (!reused) {
     CloseUpstream();
-    Result<UniqueFd> fd = server_.backend_.Connect(target.ns, target.sandbox_id, target.port);
+    ConnectTiming connect_timing;
+    Result<UniqueFd> fd =
+        server_.backend_.ConnectTimed(target.ns, target.sandbox_id, target.port, &connect_timing);
+    timing.resolve += connect_timing.resolve;
+    timing.dial = std::chrono::steady_clock::now() - dial_start - connect_timing.resolve;
     if (!fd) {
       const Error& e = fd.error();
       ASB_LOG(WARN, "router backend connect failed", "ns", target.ns, "sandbox", target.sandbox_id,
@@ -415,6 +424,7 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
 
   uint64_t bytes_in = 0;
   bool request_sent = true;
+  const auto send_start = std::chrono::steady_clock::now();
   {
     bhttp::request_serializer<bhttp::buffer_body> sr{req};
     RelayResult r =
@@ -473,6 +483,7 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
     return Reply(error, client_ok);
   }
 
+  timing.upstream = std::chrono::steady_clock::now() - send_start;
   auto& rp = *rp_storage;
   auto& res = rp.get();
   const unsigned status = res.result_int();
@@ -483,6 +494,7 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
   const bool keep_client =
       client_keep_alive && framed && request_sent && parser.is_done() && !switched;
   ReplaceFields(res, ForwardResponseHeaders(ToList(res), switched));
+  res.insert("Server-Timing", ServerTimingValue(timing));  // a list: the sandbox's own stay
   res.version(11);
   if (!switched) res.keep_alive(keep_client);
 
@@ -532,6 +544,7 @@ void ConnectionSession::AccessLog(std::string_view method, std::string_view path
                                   const RouteTarget* target, int status, uint64_t in, uint64_t out,
                                   std::chrono::steady_clock::time_point start,
                                   const std::string& request_id) {
+  RecordRouterRequest(status, start);
   if (!server_.options_.access_log) return;
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -538,6 +538,46 @@ TEST_F(RouterServerTest, KeepAliveReusesClientAndUpstreamConnections) {
   EXPECT_EQ(again->status, 200);
 }
 
+// The dur= of one Server-Timing metric ("upstream"), or -1 when it is missing.
+double TimingDur(const std::string& value, const std::string& metric) {
+  size_t at = value.find(metric + ";");
+  if (at == std::string::npos) return -1;
+  size_t dur = value.find("dur=", at);
+  return dur == std::string::npos ? -1 : std::stod(value.substr(dur + 4));
+}
+
+TEST_F(RouterServerTest, ServerTimingNamesEachHopOnEveryProxiedResponse) {
+  auto c = http::Client::Connect("127.0.0.1", router_->port());
+  ASSERT_TRUE(c.has_value());
+  auto first = c->Do(Req("GET", "/"));
+  ASSERT_TRUE(first.has_value());
+  std::string timing = first->headers.GetOr("Server-Timing", "");
+  EXPECT_GE(TimingDur(timing, "resolve"), 0) << timing;
+  EXPECT_GT(TimingDur(timing, "dial"), 0) << timing;
+  EXPECT_GT(TimingDur(timing, "upstream"), 0) << timing;
+  EXPECT_EQ(timing.find("reused"), std::string::npos) << timing;
+  auto second = c->Do(Req("GET", "/"));
+  ASSERT_TRUE(second.has_value());
+  timing = second->headers.GetOr("Server-Timing", "");
+  EXPECT_NE(timing.find("dial;dur=0.000;desc=\"reused\""), std::string::npos) << timing;
+  EXPECT_GT(TimingDur(timing, "upstream"), 0) << timing;
+
+  // The upstream figure is the sandbox's time to its response header: /slow answers once
+  // first_seen_ is set, at least 200 ms after the request was sent.
+  std::thread release([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::lock_guard l(mu_);
+    first_seen_ = true;
+    first_chunk_seen_cv_.notify_all();
+  });
+  auto slow = c->Do(Req("GET", "/slow"));
+  release.join();
+  ASSERT_TRUE(slow.has_value());
+  timing = slow->headers.GetOr("Server-Timing", "");
+  EXPECT_GE(TimingDur(timing, "upstream"), 200) << timing;
+  EXPECT_LT(TimingDur(timing, "resolve"), 200) << timing;
+}
+
 TEST_F(RouterServerTest, ChunkedResponseStreamsThrough) {
   // A raw client: it must see the first chunk while the upstream is still waiting to send the
   // second (http::Client reads whole buffers, which would hide the streaming).
@@ -550,6 +590,8 @@ TEST_F(RouterServerTest, ChunkedResponseStreamsThrough) {
   std::string head = ReadHead(fd.get(), &rest);
   ASSERT_EQ(StatusOf(head), 200) << head;
   EXPECT_EQ(ToLower(HeaderValue(head, "Transfer-Encoding")), "chunked");
+  // Sent with the header, before the body: upstream is the time to the first byte.
+  EXPECT_GT(TimingDur(HeaderValue(head, "Server-Timing"), "upstream"), 0) << head;
   std::string got = rest;
   char buf[4096];
   while (got.find("{\"n\":1}") == std::string::npos) {

@@ -31,6 +31,9 @@ struct BindMount {
   std::string host_path;     // absolute path on the host
   std::string sandbox_path;  // absolute path inside the sandbox
   bool read_only = true;
+  // The content belongs to the sandbox (a persistent volume): runtimes whose sandbox ids differ
+  // from the host's give the sandbox ownership of it (native: volume_ownership.h).
+  bool sandbox_owned = false;
 };
 
 // What the sandbox's root is made of.

@@ -23,15 +23,28 @@ namespace {
 constexpr int kObjects = 200;
 
 enum class Death { kSigkill, kExit };
+enum class Writes { kOneByOne, kTransactions };  // Create each, or Transact pairs of creates
 
-// In the child: open, create kObjects sandboxes, report each acknowledged create's revision on
+// In the child: open, create kObjects sandboxes, report the last acknowledged revision on
 // `fd`, then die as told without destroying the store.
-[[noreturn]] void ChildWrite(const std::string& dir, int fd, Death death) {
+[[noreturn]] void ChildWrite(const std::string& dir, int fd, Death death, Writes writes) {
   auto store = SqliteStore::Open(dir, {});
   if (!store) _exit(2);
+  auto obj = [](int i) {
+    return testing::MakeObj("default", "sb" + std::to_string(i), nullptr, {{"i", i}});
+  };
   for (int i = 0; i < kObjects; ++i) {
-    Json obj = testing::MakeObj("default", "sb" + std::to_string(i), nullptr, {{"i", i}});
-    if (!(*store)->Create(api::SandboxResource(), obj)) _exit(3);
+    if (writes == Writes::kOneByOne) {
+      if (!(*store)->Create(api::SandboxResource(), obj(i))) _exit(3);
+      continue;
+    }
+    Status st = (*store)->Transact([&](Txn& txn) -> Status {
+      ASB_RETURN_IF_ERROR(txn.Create(api::SandboxResource(), obj(i)));
+      auto second = txn.Create(api::SandboxResource(), obj(i + 1));
+      return second ? OkStatus() : Status(tl::unexpected(second.error()));
+    });
+    if (!st) _exit(3);
+    ++i;
   }
   int64_t rev = (*store)->CurrentRevision();
   if (write(fd, &rev, sizeof(rev)) != sizeof(rev)) _exit(4);
@@ -40,7 +53,7 @@ enum class Death { kSigkill, kExit };
   _exit(5);
 }
 
-void RunCrashTest(Death death) {
+void RunCrashTest(Death death, Writes writes = Writes::kOneByOne) {
   testing::TempDir dir;
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
@@ -48,7 +61,7 @@ void RunCrashTest(Death death) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     close(fds[0]);
-    ChildWrite(dir.path(), fds[1], death);
+    ChildWrite(dir.path(), fds[1], death, writes);
   }
   close(fds[1]);
   int64_t acked_rev = 0;
@@ -82,6 +95,9 @@ void RunCrashTest(Death death) {
 
 TEST(StoreDurabilityTest, SurvivesSigkillAfterAck) { RunCrashTest(Death::kSigkill); }
 TEST(StoreDurabilityTest, SurvivesExitWithoutClose) { RunCrashTest(Death::kExit); }
+TEST(StoreDurabilityTest, TransactionsSurviveSigkillAfterAck) {
+  RunCrashTest(Death::kSigkill, Writes::kTransactions);
+}
 
 }  // namespace
 }  // namespace asb::store

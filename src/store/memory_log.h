@@ -27,14 +27,16 @@ class MemoryLog final : public ObjectLog {
     return data_->revision;
   }
 
-  Status Commit(int64_t revision, const ObjectKey& key, const Json* object) override {
+  Status Commit(std::span<const LogWrite> writes) override {
     std::lock_guard l(data_->mu);
-    if (object == nullptr) {
-      data_->objects.erase(key);
-    } else {
-      data_->objects[key] = *object;
+    for (const LogWrite& w : writes) {
+      if (w.object == nullptr) {
+        data_->objects.erase(*w.key);
+      } else {
+        data_->objects[*w.key] = *w.object;
+      }
+      data_->revision = w.revision;
     }
-    data_->revision = revision;
     return OkStatus();
   }
 

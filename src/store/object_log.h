@@ -6,11 +6,14 @@
 //
 // ObjectStore calls Commit from one thread at a time (under its writer lock), with strictly
 // increasing revisions, and calls Load once before any Commit. A log need not be thread-safe.
+// One Commit may carry several writes (Store::Transact): they become durable together or not
+// at all.
 #pragma once
 
 #include <compare>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 
 #include "base/json_util.h"
@@ -27,6 +30,14 @@ struct ObjectKey {
   auto operator<=>(const ObjectKey&) const = default;
 };
 
+// One object's new state at `revision`: `object` (carrying metadata.resourceVersion ==
+// revision), or nullptr to remove `key`.
+struct LogWrite {
+  int64_t revision = 0;
+  const ObjectKey* key = nullptr;
+  const Json* object = nullptr;
+};
+
 class ObjectLog {
  public:
   virtual ~ObjectLog() = default;
@@ -35,11 +46,10 @@ class ObjectLog {
   // revision, which is at least every object's metadata.resourceVersion. Errors: kInternal.
   [[nodiscard]] virtual Result<int64_t> Load(const std::function<void(ObjectKey, Json)>& fn) = 0;
 
-  // Makes one write durable at `revision`: `object` is the new state of `key` (carrying
-  // metadata.resourceVersion == revision), nullptr removes it. All or nothing: on error nothing
-  // changed, and the revision counter did not move. Errors: kInternal.
-  [[nodiscard]] virtual Status Commit(int64_t revision, const ObjectKey& key,
-                                      const Json* object) = 0;
+  // Makes `writes` (non-empty, consecutive revisions in order; a key may appear more than once,
+  // the last write wins) durable, and moves the revision counter to the last one. All or
+  // nothing: on error nothing changed, and the revision counter did not move. Errors: kInternal.
+  [[nodiscard]] virtual Status Commit(std::span<const LogWrite> writes) = 0;
 };
 
 }  // namespace asb::store

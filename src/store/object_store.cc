@@ -132,36 +132,78 @@ void ObjectStore::IndexErase(const Key& key, const ObjPtr& prev) {
 // ---------------------------------------------------------------------------------------------
 // Write path
 
+Status ObjectStore::CheckNotInTxn() const {
+  if (txn_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id())
+    return MakeError(Code::kFailedPrecondition,
+                     "store write from inside a Transact: use its Txn (the store is locked)");
+  return OkStatus();
+}
+
+ObjectStore::ObjPtr ObjectStore::FindForWrite(const Key& key) const {
+  if (batch_) {
+    auto it = batch_->overlay.find(key);
+    if (it != batch_->overlay.end()) return it->second;
+  }
+  return FindLocked(key);
+}
+
 Result<ObjectStore::ObjPtr> ObjectStore::WriteLocked(const Key& key, std::shared_ptr<Json> obj,
                                                      ObjPtr prev) {
+  Batch single;
+  Batch& batch = batch_ ? *batch_ : single;
   const bool remove = obj == nullptr;
-  int64_t rev = revision_.load(std::memory_order_relaxed) + 1;
+  const int64_t rev =
+      revision_.load(std::memory_order_relaxed) + static_cast<int64_t>(batch.writes.size()) + 1;
   std::shared_ptr<Json> published = obj;
   if (remove) {
     // The DELETED event and Delete's return value carry the last state at the deletion revision.
     published = std::make_shared<Json>(*prev);
   }
   (*published)["metadata"]["resourceVersion"] = std::to_string(rev);
-  ASB_RETURN_IF_ERROR(log_->Commit(rev, key, remove ? nullptr : published.get()));
-
-  ObjPtr result = published;
-  {
-    std::unique_lock state(state_mu_);
-    if (remove) {
-      IndexErase(key, prev);
-    } else {
-      IndexPut(key, result, prev);
-    }
-    revision_.store(rev, std::memory_order_release);
-    EventType type = remove ? EventType::kDeleted : prev ? EventType::kModified : EventType::kAdded;
-    hub_.Publish(WatchHub::Event{rev, key.resource, type, result, prev});
+  batch.writes.push_back(Pending{key, published, std::move(prev), remove, rev});
+  if (batch_) {
+    batch.overlay[key] = remove ? nullptr : published;
+  } else {
+    ASB_RETURN_IF_ERROR(CommitLocked(single));
   }
-  if (options_.gc) NoteWriteForGc(key, remove ? nullptr : result, remove ? result : prev);
-  return result;
+  return ObjPtr(std::move(published));
+}
+
+Status ObjectStore::CommitLocked(const Batch& batch) {
+  if (batch.writes.empty()) return OkStatus();
+  std::vector<LogWrite> log_writes;
+  log_writes.reserve(batch.writes.size());
+  for (const Pending& w : batch.writes)
+    log_writes.push_back(LogWrite{w.revision, &w.key, w.remove ? nullptr : w.published.get()});
+  ASB_RETURN_IF_ERROR(log_->Commit(log_writes));
+  {
+    // Readers see the whole batch or none of it; events go out in revision order.
+    std::unique_lock state(state_mu_);
+    for (const Pending& w : batch.writes) {
+      if (w.remove) {
+        IndexErase(w.key, w.prev);
+      } else {
+        IndexPut(w.key, w.published, w.prev);
+      }
+    }
+    revision_.store(batch.writes.back().revision, std::memory_order_release);
+    for (const Pending& w : batch.writes) {
+      EventType type = w.remove ? EventType::kDeleted
+                       : w.prev ? EventType::kModified
+                                : EventType::kAdded;
+      hub_.Publish(WatchHub::Event{w.revision, w.key.resource, type, w.published, w.prev});
+    }
+  }
+  if (options_.gc) {
+    for (const Pending& w : batch.writes)
+      NoteWriteForGc(w.key, w.remove ? nullptr : w.published, w.remove ? w.published : w.prev);
+  }
+  return OkStatus();
 }
 
 Result<Object> ObjectStore::Create(const api::ResourceInfo& res, Object obj,
                                    const CreateOptions& options) {
+  ASB_RETURN_IF_ERROR(CheckNotInTxn());
   std::lock_guard w(writer_mu_);
   return CreateLocked(res, std::move(obj), options);
 }
@@ -180,7 +222,7 @@ Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object ob
     if (ns.empty())
       return MakeError(Code::kInvalidArgument,
                        QualifiedKind(res) + " is invalid: metadata.namespace: Required value");
-    ObjPtr nso = FindLocked({api::NamespaceResource().GroupResource(), "", ns});
+    ObjPtr nso = FindForWrite({api::NamespaceResource().GroupResource(), "", ns});
     // Both errors are about the namespace, not the object: details say so (Kubernetes' Status).
     auto about_ns = [&] {
       return std::make_shared<ErrorDetails>(ErrorDetails{ns, "", "namespaces", {}});
@@ -207,7 +249,7 @@ Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object ob
     if (prefix.size() > 58) prefix.resize(58);  // leave room for the suffix (Kubernetes' rule)
     for (int attempt = 0; attempt < 16; ++attempt) {
       std::string candidate = prefix + RandomSuffix();
-      if (!FindLocked({resource, ns, candidate})) {
+      if (!FindForWrite({resource, ns, candidate})) {
         name = std::move(candidate);
         break;
       }
@@ -219,7 +261,7 @@ Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object ob
   }
   ASB_RETURN_IF_ERROR(ValidateName(res, name));
   Key key{resource, ns, name};
-  if (FindLocked(key))
+  if (FindForWrite(key))
     return MakeError(Code::kAlreadyExists,
                      res.GroupResource() + " " + Quote(name) + " already exists");
 
@@ -244,6 +286,7 @@ Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object ob
 
 Result<Object> ObjectStore::Update(const api::ResourceInfo& res, Object obj,
                                    const UpdateOptions& options) {
+  ASB_RETURN_IF_ERROR(CheckNotInTxn());
   std::lock_guard w(writer_mu_);
   return UpdateLocked(res, std::move(obj), options);
 }
@@ -260,7 +303,7 @@ Result<Object> ObjectStore::UpdateLocked(const api::ResourceInfo& res, Object ob
     return MakeError(Code::kInvalidArgument,
                      QualifiedKind(res) + " is invalid: metadata.namespace: Required value");
   Key key{res.GroupResource(), ns, name};
-  ObjPtr old = FindLocked(key);
+  ObjPtr old = FindForWrite(key);
   if (!old) return MakeError(Code::kNotFound, NotFoundMessage(res, name));
   const std::string old_rv = MetaString(*old, "resourceVersion");
   const std::string rv = MetaString(obj, "resourceVersion");
@@ -335,12 +378,9 @@ Result<Object> ObjectStore::UpdateLocked(const api::ResourceInfo& res, Object ob
   const bool remove = IsDeleting(*next) && Finalizers(*next).empty();
   if (remove) {
     auto last = std::make_shared<const Json>(std::move(*next));
+    // The deletion event carries `last` at the deletion revision, which is what the caller gets.
     ASB_ASSIGN_OR_RETURN(ObjPtr written, WriteLocked(key, nullptr, last));
-    (void)written;
-    // The deletion event carries `last` (at the deletion revision); rebuild it for the caller.
-    Json out = *last;
-    out["metadata"]["resourceVersion"] = std::to_string(revision_.load());
-    return out;
+    return *written;
   }
   ASB_ASSIGN_OR_RETURN(ObjPtr written, WriteLocked(key, next, old));
   return *written;
@@ -348,6 +388,7 @@ Result<Object> ObjectStore::UpdateLocked(const api::ResourceInfo& res, Object ob
 
 Result<Object> ObjectStore::Delete(const api::ResourceInfo& res, const std::string& ns,
                                    const std::string& name, const DeleteOptions& options) {
+  ASB_RETURN_IF_ERROR(CheckNotInTxn());
   std::lock_guard w(writer_mu_);
   return DeleteLocked(res, ns, name, options);
 }
@@ -356,7 +397,7 @@ Result<Object> ObjectStore::DeleteLocked(const api::ResourceInfo& res, const std
                                          const std::string& name, const DeleteOptions& options) {
   const std::string ns = res.namespaced ? ns_in : "";
   Key key{res.GroupResource(), ns, name};
-  ObjPtr old = FindLocked(key);
+  ObjPtr old = FindForWrite(key);
   if (!old) return MakeError(Code::kNotFound, NotFoundMessage(res, name));
   const std::string uid = MetaString(*old, "uid");
   if (options.precondition_uid && *options.precondition_uid != uid)
@@ -387,7 +428,7 @@ Result<Object> ObjectStore::DeleteLocked(const api::ResourceInfo& res, const std
     if (auto it = dependents_.find(uid); it != dependents_.end())
       deps.assign(it->second.begin(), it->second.end());
     for (const Key& dk : deps) {
-      ObjPtr dep = FindLocked(dk);
+      ObjPtr dep = FindForWrite(dk);
       if (!dep) continue;
       auto next = std::make_shared<Json>(*dep);
       Json& refs = (*next)["metadata"]["ownerReferences"];
@@ -413,10 +454,7 @@ Result<Object> ObjectStore::DeleteLocked(const api::ResourceInfo& res, const std
   const bool graceful = IsNamespaceResource(res) || !Finalizers(*next).empty();
   if (!graceful) {
     ASB_ASSIGN_OR_RETURN(ObjPtr written, WriteLocked(key, nullptr, old));
-    (void)written;
-    Json out = *old;
-    out["metadata"]["resourceVersion"] = std::to_string(revision_.load());
-    return out;
+    return *written;
   }
   meta["deletionTimestamp"] = FormatRfc3339(clock_->Now());
   meta["deletionGracePeriodSeconds"] = 0;

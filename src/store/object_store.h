@@ -9,7 +9,8 @@
 // Every object is held in memory (loaded from the log at Open), so reads never touch the log.
 // Write path (one writer mutex): check against memory -> ObjectLog::Commit -> update memory ->
 // publish to watchers. Revisions are therefore assigned, committed and published in one order,
-// and a write is acknowledged only after the log made it durable.
+// and a write is acknowledged only after the log made it durable. A write is staged as a batch
+// (one write, or the several of a Transact, transaction.cc) and the batch is what commits.
 //
 // After a reopen the watch window starts empty at the current revision.
 // Thread-safe.
@@ -24,6 +25,7 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -74,6 +76,7 @@ class ObjectStore : public Store {
   Result<std::unique_ptr<Watcher>> Watch(const api::ResourceInfo& res, const std::string& ns,
                                          const WatchOptions& options) override;
   int64_t CurrentRevision() override { return revision_.load(std::memory_order_acquire); }
+  Status Transact(const std::function<Status(Txn&)>& fn) override;  // transaction.cc
 
   // True when the garbage collector has no queued or running work. For tests and shutdown.
   bool GcIdle();
@@ -92,7 +95,25 @@ class ObjectStore : public Store {
     auto operator<=>(const GcWork&) const = default;
   };
 
+  // One staged write: `published` (nullptr-free; for a removal, the last state) at `revision`.
+  struct Pending {
+    Key key;
+    ObjPtr published;
+    ObjPtr prev;
+    bool remove = false;
+    int64_t revision = 0;
+  };
+  // The writes that commit together, and what they make of each key they touch (nullptr =
+  // removed) so later checks in the same batch see them.
+  struct Batch {
+    std::vector<Pending> writes;
+    std::map<Key, ObjPtr> overlay;
+  };
+  class BatchTxn;  // transaction.cc
+
   [[nodiscard]] Status Load();
+  // kFailedPrecondition when called from inside this thread's Transact (it would deadlock).
+  [[nodiscard]] Status CheckNotInTxn() const;
 
   // --- under writer_mu_ ---
   [[nodiscard]] Result<Object> CreateLocked(const api::ResourceInfo& res, Object obj,
@@ -101,10 +122,16 @@ class ObjectStore : public Store {
                                             const UpdateOptions& options);
   [[nodiscard]] Result<Object> DeleteLocked(const api::ResourceInfo& res, const std::string& ns,
                                             const std::string& name, const DeleteOptions& options);
-  // Commits `obj` (nullptr = delete `key`) at revision current+1, updates the index, publishes
-  // the event. Sets metadata.resourceVersion on obj. Returns the published object.
+  // Stages `obj` (nullptr = delete `key`) at the next free revision, in the open Transact's
+  // batch or else in a batch of its own that commits right away. Sets metadata.resourceVersion
+  // on obj. Returns the object as published.
   [[nodiscard]] Result<ObjPtr> WriteLocked(const Key& key, std::shared_ptr<Json> obj, ObjPtr prev);
+  // Makes `batch` durable (one ObjectLog::Commit), then updates the index and publishes its
+  // events in order. On error nothing changed.
+  [[nodiscard]] Status CommitLocked(const Batch& batch);
   ObjPtr FindLocked(const Key& key) const;  // also used under state_mu_ (shared)
+  // What a write sees: the open batch's staged state of `key`, else FindLocked.
+  ObjPtr FindForWrite(const Key& key) const;
 
   // --- under state_mu_ (exclusive) ---
   void IndexPut(const Key& key, ObjPtr obj, const ObjPtr& prev);
@@ -127,6 +154,8 @@ class ObjectStore : public Store {
 
   std::mutex writer_mu_;  // serializes writes and every call into log_
   std::unique_ptr<ObjectLog> log_;
+  Batch* batch_ = nullptr;                     // the open Transact's batch (under writer_mu_)
+  std::atomic<std::thread::id> txn_thread_{};  // the thread running a Transact's fn
 
   // In-memory state. Written only with writer_mu_ AND state_mu_ (exclusive) held, so writers may
   // read it with just writer_mu_; readers take state_mu_ shared.

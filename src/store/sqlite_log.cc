@@ -144,7 +144,8 @@ Result<int64_t> SqliteLog::Load(const std::function<void(ObjectKey, Json)>& fn) 
   return rev;
 }
 
-Status SqliteLog::Commit(int64_t revision, const ObjectKey& key, const Json* object) {
+Status SqliteLog::Commit(std::span<const LogWrite> writes) {
+  if (writes.empty()) return OkStatus();
   auto step = [&](sqlite3_stmt* st) -> bool {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -156,28 +157,31 @@ Status SqliteLog::Commit(int64_t revision, const ObjectKey& key, const Json* obj
     ASB_LOG(ERROR, "store write failed", "op", what, "error", msg);
     return MakeError(Code::kInternal, std::string("store: ") + what + ": " + msg);
   };
-  auto bind_key = [&](sqlite3_stmt* st) {
+  auto bind_key = [&](sqlite3_stmt* st, const ObjectKey& key) {
     sqlite3_bind_text(st, 1, key.resource.data(), static_cast<int>(key.resource.size()),
                       SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key.ns.data(), static_cast<int>(key.ns.size()), SQLITE_STATIC);
     sqlite3_bind_text(st, 3, key.name.data(), static_cast<int>(key.name.size()), SQLITE_STATIC);
   };
+  // One SQLite transaction for the whole batch: one WAL append, all or nothing.
   if (!step(stmt_begin_)) return fail("begin");
-  if (object == nullptr) {
-    bind_key(stmt_delete_);
-    bool ok = step(stmt_delete_);
-    sqlite3_clear_bindings(stmt_delete_);
-    if (!ok) return fail("delete");
-  } else {
-    std::string text = DumpJson(*object);
-    bind_key(stmt_put_);
-    sqlite3_bind_int64(stmt_put_, 4, revision);
-    sqlite3_bind_text(stmt_put_, 5, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
-    bool ok = step(stmt_put_);
-    sqlite3_clear_bindings(stmt_put_);
-    if (!ok) return fail("put");
+  for (const LogWrite& w : writes) {
+    if (w.object == nullptr) {
+      bind_key(stmt_delete_, *w.key);
+      bool ok = step(stmt_delete_);
+      sqlite3_clear_bindings(stmt_delete_);
+      if (!ok) return fail("delete");
+    } else {
+      std::string text = DumpJson(*w.object);
+      bind_key(stmt_put_, *w.key);
+      sqlite3_bind_int64(stmt_put_, 4, w.revision);
+      sqlite3_bind_text(stmt_put_, 5, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+      bool ok = step(stmt_put_);
+      sqlite3_clear_bindings(stmt_put_);
+      if (!ok) return fail("put");
+    }
   }
-  sqlite3_bind_int64(stmt_set_rev_, 1, revision);
+  sqlite3_bind_int64(stmt_set_rev_, 1, writes.back().revision);
   bool ok = step(stmt_set_rev_);
   sqlite3_clear_bindings(stmt_set_rev_);
   if (!ok) return fail("set revision");

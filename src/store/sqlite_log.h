@@ -35,7 +35,7 @@ class SqliteLog final : public ObjectLog {
   SqliteLog& operator=(const SqliteLog&) = delete;
 
   Result<int64_t> Load(const std::function<void(ObjectKey, Json)>& fn) override;
-  Status Commit(int64_t revision, const ObjectKey& key, const Json* object) override;
+  Status Commit(std::span<const LogWrite> writes) override;
 
  private:
   explicit SqliteLog(std::string state_dir) : state_dir_(std::move(state_dir)) {}

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,6 +94,26 @@ struct UpdateOptions {
   bool status_only = false;
 };
 
+// The writes of one Store::Transact. Each call is checked as it is made, exactly as the Store
+// method of the same name would check it, against the store as it is plus this transaction's
+// earlier writes (which Get also sees), and returns the object as it will be stored (its own
+// resourceVersion assigned). Nothing is visible to anyone else, or durable, until Transact
+// commits. Valid only inside the Transact call that created it. Propagation::kOrphan is not
+// available here (kInvalidArgument).
+class Txn {
+ public:
+  virtual ~Txn() = default;
+  [[nodiscard]] virtual Result<Object> Get(const api::ResourceInfo& res, const std::string& ns,
+                                           const std::string& name) = 0;
+  [[nodiscard]] virtual Result<Object> Create(const api::ResourceInfo& res, Object obj,
+                                              const CreateOptions& options = {}) = 0;
+  [[nodiscard]] virtual Result<Object> Update(const api::ResourceInfo& res, Object obj,
+                                              const UpdateOptions& options = {}) = 0;
+  [[nodiscard]] virtual Result<Object> Delete(const api::ResourceInfo& res, const std::string& ns,
+                                              const std::string& name,
+                                              const DeleteOptions& options = {}) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -126,6 +147,20 @@ class Store {
                                                                const WatchOptions& options) = 0;
   // The latest committed revision.
   virtual int64_t CurrentRevision() = 0;
+
+  // A multi-object write (in-process writers only; the API edge has none): `fn` makes its writes
+  // through the Txn, then they commit together, all or nothing. Each object still gets its own
+  // revision (consecutive, in the order the writes were made) and its own watch event, published
+  // in that order; readers see none or all of them. If any write fails (a resourceVersion or
+  // uid precondition -> kAborted, kNotFound, ...) or `fn` returns an error, nothing is written
+  // and Transact returns that error (the first write error, even if `fn` went on). `fn` runs
+  // under the store's writer lock: keep it short and call only the Txn, never this Store (that
+  // is refused with kFailedPrecondition). Stores without multi-object writes return
+  // kUnimplemented.
+  [[nodiscard]] virtual Status Transact(const std::function<Status(Txn&)>& fn) {
+    (void)fn;
+    return MakeError(Code::kUnimplemented, "this store has no multi-object writes");
+  }
 };
 
 }  // namespace asb::store

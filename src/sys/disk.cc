@@ -1,5 +1,6 @@
 #include "sys/disk.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
@@ -154,6 +155,51 @@ Status MakeExt4Image(const std::string& path, int64_t size_bytes, const std::str
                      mkfs_path + " " + path + " failed (status " + std::to_string(status) + ")");
   }
   return OkStatus();
+}
+
+Status MakeExt4Volume(const std::string& path, int64_t size_bytes, const std::string& mkfs_path) {
+  if (size_bytes <= 0) return MakeError(Code::kInvalidArgument, "volume size must be positive");
+  {
+    UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!f) return ErrnoUnexpected("create " + path);
+    if (::ftruncate(f.get(), size_bytes) != 0) return ErrnoUnexpected("truncate " + path);
+  }
+  UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null) return ErrnoUnexpected("open /dev/null");
+  // -m 0: no root reserve (the claim's size is the user's). lazy_*_init: nothing is zeroed, so
+  // a 4 GiB volume costs a few MiB of disk until it is written.
+  SpawnOptions so{.path = mkfs_path,
+                  .argv = {"mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "0", "-E",
+                           "lazy_itable_init=1,lazy_journal_init=1,nodiscard", path},
+                  .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+                  .fds = {{null.get(), 0}, {null.get(), 1}, {null.get(), 2}}};
+  ASB_ASSIGN_OR_RETURN(pid_t pid, Spawn(so));
+  ASB_ASSIGN_OR_RETURN(int status, WaitPid(pid));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    ::unlink(path.c_str());
+    return MakeError(Code::kInternal,
+                     mkfs_path + " " + path + " failed (status " + std::to_string(status) + ")");
+  }
+  return OkStatus();
+}
+
+std::string FindLoopDevice(const std::string& backing_file) {
+  DIR* d = ::opendir("/sys/block");
+  if (!d) return "";
+  std::string found;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind("loop", 0) != 0) continue;
+    auto text = ReadFile("/sys/block/" + name + "/loop/backing_file");
+    if (!text) continue;
+    std::string path(Trim(*text));
+    if (path == backing_file) {
+      found = "/dev/" + name;
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
 }
 
 }  // namespace asb::sys

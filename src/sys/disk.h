@@ -57,4 +57,15 @@ struct LoopDevice {
 [[nodiscard]] Status MakeExt4Image(const std::string& path, int64_t size_bytes,
                                    const std::string& mkfs_path = "/sbin/mkfs.ext4");
 
+// A persistent volume's file system: like MakeExt4Image but with a journal (the data must
+// survive a crash of the host or of asbd), still sparse (lazy inode table and journal init).
+[[nodiscard]] Status MakeExt4Volume(const std::string& path, int64_t size_bytes,
+                                    const std::string& mkfs_path = "/sbin/mkfs.ext4");
+
+// The loop device ("/dev/loopN") whose backing file is `backing_file`, or "" when none is
+// (sysfs /sys/block/loop*/loop/backing_file). A second loop device over the same image would
+// give a second, independent ext4 mount of it, which corrupts it; mounting the same device twice
+// shares one superblock, which is safe.
+std::string FindLoopDevice(const std::string& backing_file);
+
 }  // namespace asb::sys

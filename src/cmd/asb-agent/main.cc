@@ -15,12 +15,14 @@
 #include "agent/file_service.h"
 #include "agent/handlers.h"
 #include "agent/init.h"
+#include "agent/spawn_setup.h"
 #include "base/file_util.h"
 #include "base/log.h"
 #include "http/server.h"
 
 int main(int argc, char** argv) {
   using namespace asb;
+  agent::AdoptCommandTaskGroup();  // before any thread or fork (see agent/spawn_setup.h)
   if (auto code = agent::RunInitIfPid1()) return *code;
 
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -13,6 +13,7 @@
 #include "client/kubeconfig.h"
 #include "runtime/native/native_runtime.h"
 #include "runtime/runsc/runsc_runtime.h"
+#include "storage/volume_binds.h"
 
 namespace asb::asbd {
 
@@ -77,6 +78,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   auto store = store::SqliteStore::Open(config.state_dir);
   if (!store) return tl::unexpected(store.error().Wrap("open store in " + config.state_dir));
   d->store_ = std::move(*store);
+  d->state_metrics_ = std::make_unique<controller::StateMetrics>(*d->store_);
 
   apiserver::ApiServerOptions api_opts;
   api_opts.token = d->token_;
@@ -150,6 +152,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   node_opts.on_pod_forgotten = [streams = d->pod_streams_.get()](const std::string& uid) {
     streams->Forget(uid);
   };
+  // Volumes before the node: a recovered pod's restart may need its claim's volume.
+  d->volumes_ = std::make_unique<storage::LocalVolumes>(config.state_dir);
+  d->provisioner_ = std::make_unique<storage::LocalProvisioner>(
+      *d->store_, *d->volumes_, RealClock::Get(),
+      storage::ProvisionerOptions{.max_volume_bytes = config.max_volume_bytes});
+  ASB_RETURN_IF_ERROR(d->provisioner_->Start());
+  node_opts.pod_volumes = [store = d->store_.get(), volumes = d->volumes_.get()](const Json& pod) {
+    return storage::PodVolumeBinds(*store, *volumes, pod);
+  };
   d->node_ = std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->images_, node_opts);
   ASB_RETURN_IF_ERROR(d->node_->Start());
   d->pod_streams_->Attach(d->node_.get(),
@@ -218,6 +229,7 @@ void Daemon::Stop() {
   if (router_) router_->Stop();
   if (controllers_) controllers_->Stop();
   if (node_) node_->Stop();
+  if (provisioner_) provisioner_->Stop();
   router_.reset();
   backend_.reset();
   controllers_.reset();
@@ -235,6 +247,7 @@ void Daemon::Stop() {
   front_.reset();
   server_.reset();
   api_.reset();
+  state_metrics_.reset();
   store_.reset();
 }
 

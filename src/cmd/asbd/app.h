@@ -19,11 +19,14 @@
 #include "cmd/asbd/pod_network_setup.h"
 #include "cmd/asbd/sandbox_backend.h"
 #include "controller/manager.h"
+#include "controller/state_metrics.h"
 #include "http/server.h"
 #include "image/image_store.h"
 #include "node/node_agent.h"
 #include "router/router_server.h"
 #include "runtime/runtime.h"
+#include "storage/local_volumes.h"
+#include "storage/provisioner.h"
 #include "store/sqlite_store.h"
 
 namespace asb::asbd {
@@ -67,11 +70,14 @@ class Daemon {
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
   PodNetworkSetup pod_network_;  // empty with podNetwork "none"
+  std::unique_ptr<storage::LocalVolumes> volumes_;
+  std::unique_ptr<storage::LocalProvisioner> provisioner_;
   std::unique_ptr<node::NodeAgent> node_;
   std::unique_ptr<controller::ControllerManager> controllers_;
   std::unique_ptr<SandboxBackend> backend_;
   std::unique_ptr<router::RouterServer> router_;
   std::unique_ptr<MirrorPods> mirror_pods_;
+  std::unique_ptr<controller::StateMetrics> state_metrics_;  // /metrics gauges over store_
   bool stopped_ = false;
 };
 

@@ -67,6 +67,7 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("podCIDR", &c->pod_cidr));
   ASB_RETURN_IF_ERROR(take("podBridge", &c->pod_bridge));
   ASB_RETURN_IF_ERROR(take("podEgress", &c->pod_egress));
+  ASB_RETURN_IF_ERROR(take("maxVolumeBytes", &c->max_volume_bytes));
   for (const auto& item : file.items())
     if (!known.count(item.key())) return Bad("/" + item.key(), "unknown key");
   if (auto it = file.find("imageAliases"); it != file.end()) {
@@ -112,6 +113,7 @@ Status Validate(const DaemonConfig& c) {
     return Bad("/runscPlatform", "unknown value \"" + c.runsc_platform + "\"");
   if (c.node_workers < 1) return Bad("/nodeWorkers", "must be at least 1");
   if (c.controller_workers < 1) return Bad("/controllerWorkers", "must be at least 1");
+  if (c.max_volume_bytes < 1) return Bad("/maxVolumeBytes", "must be at least 1");
   if (c.node_name.empty()) return Bad("/nodeName", "required");
   if (c.pod_network != "bridge" && c.pod_network != "none")
     return Bad("/podNetwork", "unknown value \"" + c.pod_network + "\" (bridge, none)");
@@ -151,7 +153,8 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"podNetwork", c.pod_network},
           {"podCIDR", c.pod_cidr},
           {"podBridge", c.pod_bridge},
-          {"podEgress", c.pod_egress}};
+          {"podEgress", c.pod_egress},
+          {"maxVolumeBytes", c.max_volume_bytes}};
 }
 
 }  // namespace asb::asbd

@@ -47,6 +47,8 @@ struct DaemonConfig {
   // Egress from sandboxes (net/nft_ruleset.h): "managed" (the public internet, never private,
   // link-local, CGNAT or the host's own addresses) or "deny-all" (air-gapped hosts).
   std::string pod_egress = "managed";
+  // Largest PersistentVolumeClaim the node-local provisioner makes (larger ones stay Pending).
+  int64_t max_volume_bytes = int64_t{64} << 30;
 };
 
 // Overlays a JSON config file onto `config`. kInvalidArgument with "/path: problem".

@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
                    "largest accepted API request body (413 above)")
       ->capture_default_str();
 
+  serve
+      ->add_option("--max-volume-bytes", config.max_volume_bytes,
+                   "largest PersistentVolumeClaim the local provisioner makes")
+      ->capture_default_str();
   serve->add_option("--node-name", config.node_name, "name of this node")->capture_default_str();
   serve->add_option("--gvisor", config.gvisor, "gVisor runtime class: auto, on, off")
       ->capture_default_str();

@@ -5,8 +5,9 @@
 
 namespace asb::asbd {
 
-Result<UniqueFd> SandboxBackend::Connect(const std::string& ns, const std::string& sandbox_id,
-                                         uint16_t port) {
+Result<UniqueFd> SandboxBackend::ConnectTimed(const std::string& ns, const std::string& sandbox_id,
+                                              uint16_t port, router::ConnectTiming* timing) {
+  const auto start = std::chrono::steady_clock::now();
   auto sandbox = store_.Get(api::SandboxResource(), ns, sandbox_id);
   if (!sandbox) {
     if (sandbox.error().code == Code::kNotFound)
@@ -20,6 +21,7 @@ Result<UniqueFd> SandboxBackend::Connect(const std::string& ns, const std::strin
   std::string pod =
       controller::Annotation(*sandbox, controller::kAnnotationPodName).value_or(sandbox_id);
   if (pod.empty()) pod = sandbox_id;
+  if (timing) timing->resolve = std::chrono::steady_clock::now() - start;
   auto fd = node_.DialPod(ns, pod, port);
   if (!fd) {
     Error e = fd.error().Wrap("sandbox " + ns + "/" + sandbox_id + " port " + std::to_string(port));

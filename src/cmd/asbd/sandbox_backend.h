@@ -17,7 +17,12 @@ class SandboxBackend final : public router::Backend {
   // kNotFound: no such Sandbox. kFailedPrecondition: it exists but isn't Ready (503).
   // kInternal: it is Ready but the dial failed (502).
   Result<UniqueFd> Connect(const std::string& ns, const std::string& sandbox_id,
-                           uint16_t port) override;
+                           uint16_t port) override {
+    return ConnectTimed(ns, sandbox_id, port, nullptr);
+  }
+  // resolve: the Sandbox's store lookup and Ready check; the rest is the node's dial.
+  Result<UniqueFd> ConnectTimed(const std::string& ns, const std::string& sandbox_id, uint16_t port,
+                                router::ConnectTiming* timing) override;
 
  private:
   store::Store& store_;

@@ -21,6 +21,7 @@
 #include "runtime/native/init_spec.h"
 #include "runtime/native/mount_plan.h"
 #include "runtime/native/seccomp_policy.h"
+#include "runtime/native/volume_ownership.h"
 #include "sys/net.h"
 #include "sys/process.h"
 #include "sys/seccomp.h"
@@ -239,6 +240,12 @@ Status NativeRuntime::Start(const SandboxSpec& spec) {
 }
 
 Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
+  // Before anything exists to clean up: a volume the sandbox can't own fails the start.
+  for (const BindMount& b : spec.rootfs.binds) {
+    if (!b.sandbox_owned) continue;
+    ASB_RETURN_IF_ERROR(GiveVolumeToIds(
+        b.host_path, options_.id_map_base + slot * options_.id_map_size, options_.id_map_size));
+  }
   const std::string dir = SandboxDir(spec.id);
   if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoUnexpected("mkdir " + dir);
   if (::mkdir((dir + "/root").c_str(), 0755) != 0) return ErrnoUnexpected("mkdir root");

@@ -41,6 +41,18 @@ Status ValidateSpec(const SandboxSpec& spec) {
   return OkStatus();
 }
 
+namespace {
+
+Json CapabilitySets(const Json& caps) {
+  return Json{{"bounding", caps},
+              {"effective", caps},
+              {"inheritable", caps},
+              {"permitted", caps},
+              {"ambient", caps}};
+}
+
+}  // namespace
+
 Json BuildOciProcess(const ProcessSpec& process) {
   Json env = Json::array();
   bool has_path = false;
@@ -51,21 +63,21 @@ Json BuildOciProcess(const ProcessSpec& process) {
   if (!has_path) env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   // Security: an empty capability set for the app. gVisor itself needs no capabilities from
   // the spec; they only govern what the app may do against the sentry (mount, raw sockets, ...).
-  Json caps = {{"bounding", Json::array()},
-               {"effective", Json::array()},
-               {"inheritable", Json::array()},
-               {"permitted", Json::array()},
-               {"ambient", Json::array()}};
   return Json{
       {"terminal", false},
       {"user", {{"uid", process.uid}, {"gid", process.gid}}},
       {"args", process.argv},
       {"env", env},
       {"cwd", process.cwd},
-      {"capabilities", caps},
+      {"capabilities", CapabilitySets(Json::array())},
       {"noNewPrivileges", true},
       {"rlimits", Json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 65536}, {"soft", 65536}}})},
   };
+}
+
+int64_t GvisorCommandTasks(const SandboxSpec& spec) {
+  int64_t pids = spec.limits.pids > 0 ? spec.limits.pids : kDefaultPids;
+  return std::min(pids, kGvisorMaxCommandTasks);
 }
 
 Json BuildOciConfig(const SandboxSpec& spec, const OciPaths& paths) {
@@ -84,6 +96,10 @@ Json BuildOciConfig(const SandboxSpec& spec, const OciPaths& paths) {
                     {"type", "bind"},
                     {"source", paths.rootfs + "/tmp"},
                     {"options", {"rbind", "nosuid", "nodev", "rw"}}});
+  mounts.push_back({{"destination", kSandboxInitPath},
+                    {"type", "bind"},
+                    {"source", paths.init},
+                    {"options", {"bind", "nosuid", "nodev", "ro"}}});
   for (const BindMount& b : spec.rootfs.binds) {
     Json opts = {"rbind", "nosuid", "nodev"};
     opts.push_back(b.read_only ? "ro" : "rw");
@@ -111,12 +127,22 @@ Json BuildOciConfig(const SandboxSpec& spec, const OciPaths& paths) {
   int64_t pids = spec.limits.pids > 0 ? spec.limits.pids : kDefaultPids;
   resources["pids"] = {{"limit", pids + kGvisorPidsOverhead}};
 
+  // asb-init bounds the commands' tasks inside (see kSandboxInitPath), with the capabilities it
+  // needs for that and drops before the container's argv runs.
+  Json process = BuildOciProcess(spec.process);
+  Json args =
+      Json::array({kSandboxInitPath, "gvisor-entry", std::to_string(GvisorCommandTasks(spec))});
+  for (const std::string& a : spec.process.argv) args.push_back(a);
+  process["args"] = args;
+  process["capabilities"] = CapabilitySets(
+      Json::array({"CAP_SYS_ADMIN", "CAP_DAC_OVERRIDE", "CAP_CHOWN", "CAP_SETPCAP"}));
+
   Json annotations = Json::object();
   for (const auto& [k, v] : spec.labels) annotations["asb.label/" + k] = v;
 
   return Json{
       {"ociVersion", "1.0.2"},
-      {"process", BuildOciProcess(spec.process)},
+      {"process", process},
       {"root", {{"path", paths.rootfs}, {"readonly", false}}},
       {"hostname", spec.hostname.empty() ? spec.id : spec.hostname},
       {"mounts", mounts},

@@ -22,7 +22,8 @@ SandboxSpec MakeSpec() {
 
 const OciPaths kPaths{.rootfs = "/s/runsc/sb-1/rootfs",
                       .netns = "/s/runsc/sb-1/netns",
-                      .cgroups_path = "/asb/runsc-sb-1"};
+                      .cgroups_path = "/asb/runsc-sb-1",
+                      .init = "/opt/asb/bin/asb-init"};
 
 TEST(OciSpecTest, RootIsWritableOverlayAndHostnameSet) {
   Json c = BuildOciConfig(MakeSpec(), kPaths);
@@ -33,7 +34,7 @@ TEST(OciSpecTest, RootIsWritableOverlayAndHostnameSet) {
 }
 
 TEST(OciSpecTest, ProcessIsHardened) {
-  Json p = BuildOciConfig(MakeSpec(), kPaths)["process"];
+  Json p = BuildOciProcess(MakeSpec().process);
   EXPECT_EQ(p["args"], Json({"/asb/bin/asb-agent", "--port=8888"}));
   EXPECT_EQ(p["cwd"], "/work");
   EXPECT_EQ(p["noNewPrivileges"], true);
@@ -43,6 +44,38 @@ TEST(OciSpecTest, ProcessIsHardened) {
   // A default PATH is added when the spec has none.
   EXPECT_EQ(p["env"],
             Json({"A=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}));
+}
+
+TEST(OciSpecTest, MainProcessStartsUnderAsbInitWithThePodsTaskLimit) {
+  Json c = BuildOciConfig(MakeSpec(), kPaths);
+  Json p = c["process"];
+  // The spec's pids (64) is within the cap.
+  EXPECT_EQ(p["args"],
+            Json({kSandboxInitPath, "gvisor-entry", "64", "/asb/bin/asb-agent", "--port=8888"}));
+  EXPECT_EQ(p["noNewPrivileges"], true);
+  // Only what asb-init needs for the cgroup setup; it drops them before the argv runs.
+  for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"}) {
+    EXPECT_EQ(p["capabilities"][set],
+              Json({"CAP_SYS_ADMIN", "CAP_DAC_OVERRIDE", "CAP_CHOWN", "CAP_SETPCAP"}))
+        << set;
+  }
+  int found = 0;
+  for (const Json& m : c["mounts"]) {
+    if (m["destination"] != kSandboxInitPath) continue;
+    ++found;
+    EXPECT_EQ(m["source"], "/opt/asb/bin/asb-init");
+    auto opts = m["options"].get<std::vector<std::string>>();
+    EXPECT_NE(std::find(opts.begin(), opts.end(), "ro"), opts.end());
+  }
+  EXPECT_EQ(found, 1);
+
+  SandboxSpec unlimited = MakeSpec();
+  unlimited.limits = {};
+  EXPECT_EQ(BuildOciConfig(unlimited, kPaths)["process"]["args"][2],
+            std::to_string(kGvisorMaxCommandTasks));
+  SandboxSpec few = MakeSpec();
+  few.limits.pids = 10;
+  EXPECT_EQ(BuildOciConfig(few, kPaths)["process"]["args"][2], "10");
 }
 
 TEST(OciSpecTest, NamespacesJoinThePersistedNetns) {
@@ -83,7 +116,7 @@ TEST(OciSpecTest, BindsKeepTheirModeAndTmpIsOnTheOverlay) {
       EXPECT_EQ(m["source"], "/s/runsc/sb-1/rootfs/tmp");
       continue;
     }
-    if (m["type"] != "bind") continue;
+    if (m["type"] != "bind" || m["destination"] == kSandboxInitPath) continue;
     ++binds;
     bool ro = m["destination"] == "/usr";
     auto opts = m["options"].get<std::vector<std::string>>();

@@ -134,8 +134,10 @@ Result<std::unique_ptr<RunscRuntime>> RunscRuntime::Create(RunscOptions options)
   }
   std::unique_ptr<RunscRuntime> rt(new RunscRuntime(std::move(options)));
   if (::access(rt->init_path_.c_str(), X_OK) != 0) {
-    return MakeError(Code::kFailedPrecondition,
-                     "runsc: asb-init (the output log writer) not found at " + rt->init_path_);
+    return MakeError(
+        Code::kFailedPrecondition,
+        "runsc: asb-init (the output log writer and each sandbox's first program) not found at " +
+            rt->init_path_);
   }
   ASB_RETURN_IF_ERROR(MakeDirs(rt->bundles_dir_, 0700));
   ASB_RETURN_IF_ERROR(MakeDirs(rt->runsc_root_, 0700));
@@ -289,6 +291,14 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
     }
   }
 
+  {
+    std::string target = rootfs + kSandboxInitPath;
+    if (auto e = step(MakeDirs(target.substr(0, target.rfind('/')), 0755), "asb-init mount point"))
+      return fail(*e);
+    UniqueFd f(::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0755));
+    if (!f) return fail(ErrnoError(errno, "create asb-init mount point " + target));
+  }
+
   // 2. Network namespace: the pod network's (holding the sandbox's veth), or one of its own
   // with only loopback, kept in the bundle.
   if (spec.netns_path.empty()) {
@@ -298,7 +308,8 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
   // 3. config.json.
   OciPaths paths{.rootfs = rootfs,
                  .netns = spec.netns_path.empty() ? netns : spec.netns_path,
-                 .cgroups_path = cgroups_path};
+                 .cgroups_path = cgroups_path,
+                 .init = init_path_};
   Json config = BuildOciConfig(spec, paths);
   if (auto e = step(AtomicWriteFile(bundle + "/config.json", DumpJson(config, 2), 0600),
                     "write config.json")) {
