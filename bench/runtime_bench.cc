@@ -9,7 +9,8 @@
 //   baseline     posix_spawn + waitpid of /bin/true on the host
 //   + pod network  the same through net::NetworkedRuntime (a veth and an address on a bridge of
 //                its own, asbbench0, 10.252.0.0/24; dials go to the pod IP instead of into the
-//                namespace), interleaved with the plain runs so both see the same machine
+//                namespace), interleaved with the plain runs so both see the same machine;
+//                and PodNetwork::Attach / Detach alone
 //
 // Usage: runtime_bench [iterations=30]   (needs root)
 #include <sys/stat.h>
@@ -161,6 +162,23 @@ int main(int argc, char** argv) {
     }
     f.stop.push_back(Ms(Clock::now() - s0));
   }
+  // The pod network's own share: namespace + veth + address, and their removal.
+  std::vector<double> attach, detach;
+  for (int i = 0; i < iterations; ++i) {
+    std::string id = "net-" + std::to_string(i);
+    auto a0 = Clock::now();
+    if (auto a = (*network)->Attach(id); !a) {
+      std::fprintf(stderr, "attach: %s\n", a.error().message.c_str());
+      return 1;
+    }
+    auto a1 = Clock::now();
+    if (auto d = (*network)->Detach(id); !d) {
+      std::fprintf(stderr, "detach: %s\n", d.error().message.c_str());
+      return 1;
+    }
+    attach.push_back(Ms(a1 - a0));
+    detach.push_back(Ms(Clock::now() - a1));
+  }
   (*network)->Shutdown();
   for (int i = 0; i < 100; ++i) {
     auto t0 = Clock::now();
@@ -176,6 +194,8 @@ int main(int argc, char** argv) {
   Report("  pod network (pod IP dial)", net.dial);
   Report("Stop() (kill, cgroups, files)", plain.stop);
   Report("  + pod network", net.stop);
+  Report("PodNetwork::Attach alone", attach);
+  Report("PodNetwork::Detach alone", detach);
   Report("baseline: spawn+wait /bin/true", spawn);
   (void)asb::RemoveTree(dir);
   return 0;
