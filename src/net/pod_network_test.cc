@@ -95,9 +95,13 @@ TEST_F(PodNetworkTest, AttachWiresAnAddressReachableFromTheHostAndDetachRemovesA
   ASSERT_TRUE(listener);
   ASSERT_OK_AND_ASSIGN(UniqueFd conn, sys::ConnectTcp(a.ip.value, port, std::chrono::seconds(2)));
 
+  listener.Reset();
+  conn.Reset();
   ASSERT_OK(net->Detach("sb-1"));
   ASSERT_OK(net->Detach("sb-1"));  // idempotent
-  EXPECT_FALSE(LinkExists(PodNetwork::VethName(a.ip)));
+  // The kernel destroys the namespace, and the veth pair with it, once nothing holds it.
+  EXPECT_TRUE(testing::WaitFor([&] { return !LinkExists(PodNetwork::VethName(a.ip)); },
+                               std::chrono::seconds(10)));
   EXPECT_FALSE(PathExists(a.netns_path));
   EXPECT_FALSE(net->PodIP("sb-1"));
   net->Shutdown();
