@@ -11,6 +11,8 @@ PACKAGES=(
   # libraries (all header-only or static-friendly; see docs/architecture.md)
   libboost-dev nlohmann-json3-dev libexpected-dev libcli11-dev libyaml-cpp-dev
   libseccomp-dev libcap-dev libsqlite3-dev libssl-dev zlib1g-dev
+  # OCI image layers (image/layer_unpack.h): tar with gzip and zstd
+  libarchive-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # Python client tests (pytest from Debian; the client itself needs only the stdlib)
@@ -23,6 +25,8 @@ PACKAGES=(
   nftables
   # the writable layer: mkfs.ext4 makes its template images (runtime/scratch_disk.h)
   e2fsprogs
+  # OCI image tests: a real registry, images built with umoci from busybox-static, pushed by skopeo
+  docker-registry umoci skopeo busybox-static
   # kubectl exec -it tests drive a real terminal
   tmux
 )

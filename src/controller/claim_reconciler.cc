@@ -96,7 +96,6 @@ Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Obj
       if (c == Code::kAborted || c == Code::kNotFound) continue;
       return tl::unexpected(done.error().Wrap("adopt " + Name(candidate)));
     }
-    if (const Json* status = Find(written, "status")) RecordClaimStartup(claim, *status, &sandbox);
     auto pool = ControllerRef(candidate);
     ASB_LOG(INFO, "claim adopted warm sandbox", "claim", KeyOf(claim), "sandbox", Name(candidate),
             "pool", pool ? pool->name : "");
@@ -259,8 +258,10 @@ Result<Requeue> ClaimReconciler::Reconcile(const std::string& key) {
         resolved = false;
       } else if (*adopted) {
         sandbox = std::move(*adopted);
-        *claim =
-            std::move(claim_after);  // its status already says Ready: the write below is a no-op
+        // The adoption's write carried the claim's Ready status, so the status write below is a
+        // no-op: the startup latency that write would have observed is observed here.
+        RecordClaimStartup(*claim, claim_after["status"], &*sandbox);
+        *claim = std::move(claim_after);
         event = {"SandboxAdopted", "Adopted warm pool Sandbox into " + Name(*sandbox)};
       }
     }

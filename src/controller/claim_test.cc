@@ -438,6 +438,22 @@ Json MakeReadyMember(store::Store& s, const std::string& name) {
   return *member;
 }
 
+// agent_sandbox_claim_startup_latency_ms observations of warm claims so far (the registry is
+// process-wide, so tests compare before and after).
+int WarmStartupsObserved() {
+  std::string text = metrics::Registry::Default().Render();
+  int total = 0;
+  for (size_t at = 0;
+       (at = text.find("agent_sandbox_claim_startup_latency_ms_count{", at)) != std::string::npos;
+       ++at) {
+    size_t eol = text.find('\n', at);
+    std::string line = text.substr(at, eol - at);
+    if (line.find("launch_type=\"warm\"") == std::string::npos) continue;
+    total += std::stoi(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
+}
+
 // The warm path is one write: the member's delete, the claim's Sandbox, the pod's new owner and
 // the claim's Ready status at consecutive revisions (one commit), before anything else; a second
 // reconcile writes nothing.
@@ -452,8 +468,11 @@ TEST_F(ClaimReconcilerTest, WarmAdoptionIsOneWriteThatLeavesTheClaimReady) {
     ASSERT_OK_AND_ASSIGN(auto w, store_->Watch(*r, "default", {.resource_version = r0}));
     watches.push_back(std::move(w));
   }
+  const int warm_seen = WarmStartupsObserved();
   ClaimReconciler r(*store_, clock_, {});
   ASSERT_OK(r.Reconcile("default/c1"));
+  // Its startup latency is observed once, though the status was written by the adoption's write.
+  EXPECT_EQ(WarmStartupsObserved(), warm_seen + 1);
 
   std::map<int64_t, std::string> events;  // revision -> "TYPE Kind/name"
   for (auto& w : watches) {

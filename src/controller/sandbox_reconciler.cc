@@ -30,22 +30,6 @@ Result<Requeue> SandboxReconciler::Reconcile(const std::string& key) {
 
   const SystemTime now = clock_.Now();
   SandboxPlan plan = PlanSandbox(*sandbox, pod, service, now, options_);
-  // The volume claims come before the pod that mounts them (sandbox_volumes.h).
-  if (!plan.delete_sandbox && Find(*sandbox, "spec.volumeClaimTemplates")) {
-    Result<std::string> waiting = EnsureClaims(store_, *sandbox);
-    if (!waiting) {
-      Json status = ErrorStatus(*sandbox, plan.status, waiting.error().message, now);
-      (void)WriteStatusIfChanged(store_, sb_res, *sandbox, status);
-      return tl::unexpected(waiting.error());
-    }
-    if (!waiting->empty() && plan.create_pod) {
-      plan.create_pod.reset();
-      if (Json* conds = &plan.status["conditions"]; conds->is_array())
-        for (Json& c : *conds)
-          if (GetString(c, "type") == "Ready") c["message"] = "Waiting: " + *waiting;
-    }
-  }
-
   if (plan.status_first) {
     ASB_RETURN_IF_ERROR(WriteStatusIfChanged(store_, sb_res, *sandbox, plan.status));
   }
@@ -61,6 +45,16 @@ Result<Requeue> SandboxReconciler::Reconcile(const std::string& key) {
     if (plan.delete_sandbox) {
       ASB_LOG(INFO, "sandbox expired, deleting", "key", key);
       return DeleteIfExists(store_, sb_res, ns, name, Uid(*sandbox));
+    }
+    // The volume claims come before the pod that mounts them (sandbox_volumes.h).
+    if (Find(*sandbox, "spec.volumeClaimTemplates")) {
+      ASB_ASSIGN_OR_RETURN(std::string waiting, EnsureClaims(store_, *sandbox));
+      if (!waiting.empty() && plan.create_pod) {
+        plan.create_pod.reset();
+        if (Json& conds = plan.status["conditions"]; conds.is_array())
+          for (Json& c : conds)
+            if (GetString(c, "type") == "Ready") c["message"] = "Waiting: " + waiting;
+      }
     }
     if (plan.create_service) {
       auto r = store_.Create(api::ServiceResource(), *plan.create_service);

@@ -2,6 +2,9 @@
 // run it. ImageStore (image_store.h) is the implementation; node tests supply their own.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,22 @@ struct ResolvedImage {
   std::string working_dir;              // "" = "/"
   int port = 0;                         // the port the image serves on (0 = none)
   std::string image_id;                 // stable id, reported as containerStatuses[].imageID
+  std::optional<uint32_t> uid;          // OCI config User (Kubernetes runAsUser default)
+  std::optional<uint32_t> gid;          // its group (runAsGroup default)
+  // What resolving did, for the pod's Pulling/Pulled events.
+  struct Pull {
+    bool downloaded = false;  // false: already present on machine
+    int64_t bytes = 0;        // downloaded
+    std::chrono::milliseconds took{0};
+  } pull;
+};
+
+// What the pod asks of its image.
+struct ImageRequest {
+  std::string image;
+  std::string pull_policy;  // Always, IfNotPresent, Never; "" = the kubelet's default
+  // .dockerconfigjson documents of the pod's imagePullSecrets, tried in order.
+  std::vector<std::string> docker_configs;
 };
 
 class ImageResolver {
@@ -27,6 +46,11 @@ class ImageResolver {
   // Errors: kNotFound (unknown image), kUnavailable (transient), others with a message that is
   // shown to the user as the ErrImagePull message. Thread-safe.
   [[nodiscard]] virtual Result<ResolvedImage> Resolve(const std::string& image_ref) = 0;
+  // The same with the pod's pull policy and credentials; resolvers without registries ignore
+  // them.
+  [[nodiscard]] virtual Result<ResolvedImage> ResolveFor(const ImageRequest& request) {
+    return Resolve(request.image);
+  }
 };
 
 }  // namespace asb::image

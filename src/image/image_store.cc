@@ -11,6 +11,8 @@
 #include "base/json_util.h"
 #include "base/strings.h"
 #include "base/unique_fd.h"
+#include "image/oci_image.h"
+#include "image/registry/auth.h"
 
 namespace asb::image {
 namespace {
@@ -84,7 +86,13 @@ bool GlobMatch(std::string_view pattern, std::string_view text) {
 }
 
 ImageStore::ImageStore(std::string state_dir, ImageStoreOptions options)
-    : state_dir_(std::move(state_dir)), options_(std::move(options)) {}
+    : state_dir_(std::move(state_dir)),
+      options_(std::move(options)),
+      cache_(state_dir_ + "/images/oci", options_.registry) {}
+
+std::string ImageStore::AgentPath() const {
+  return options_.agent_path.empty() ? SelfExeDir() + "/asb-agent" : options_.agent_path;
+}
 
 std::string ImageStore::ApplyAliases(std::string_view image_ref) const {
   for (const ImageAlias& a : options_.aliases) {
@@ -94,19 +102,72 @@ std::string ImageStore::ApplyAliases(std::string_view image_ref) const {
 }
 
 Result<ResolvedImage> ImageStore::Resolve(const std::string& image_ref) {
-  std::string ref(Trim(image_ref));
+  return ResolveFor({.image = image_ref});
+}
+
+Result<ResolvedImage> ImageStore::ResolveFor(const ImageRequest& request) {
+  std::string ref(Trim(request.image));
   if (ref.empty()) return MakeError(Code::kInvalidArgument, "image reference is empty");
   std::string name = ApplyAliases(ref);
-  std::lock_guard l(mu_);
-  if (name == kPythonRuntime) return ResolvePythonRuntime();
+  if (name == kPythonRuntime) {
+    std::lock_guard l(mu_);
+    return ResolvePythonRuntime();
+  }
   if (SafeName(name) && PathExists(ImagesDir() + "/" + name + "/rootfs")) {
+    std::lock_guard l(mu_);
     return ResolveLocal(name);
   }
-  return MakeError(Code::kNotFound,
-                   "image \"" + ref +
-                       "\" not found: this node serves the built-in python-runtime image and "
-                       "directory images under " +
-                       ImagesDir() + "/<name>/rootfs (no registry pulls)");
+  auto registry = cache_.RegistryOf(name);
+  if (registry) return ResolveOci(name, request);
+  return MakeError(Code::kNotFound, "image \"" + ref +
+                                        "\" not found: it is not the built-in python-runtime image "
+                                        "nor a directory image under " +
+                                        ImagesDir() + "/<name>/rootfs, and " +
+                                        registry.error().message);
+}
+
+Result<std::string> ImageStore::AgentLayer() {
+  const std::string agent = AgentPath();
+  if (::access(agent.c_str(), R_OK) != 0) {
+    return MakeError(Code::kFailedPrecondition, "images need the asb-agent binary, not found at " +
+                                                    agent + " (build target asb-agent)");
+  }
+  ASB_ASSIGN_OR_RETURN(std::string stamp, FileStamp(agent));
+  const std::string dir = cache_.dir() + "/agent";
+  const std::string stamp_file = cache_.dir() + "/agent.stamp";
+  ASB_RETURN_IF_ERROR(MakeDirs(cache_.dir(), 0700));
+  if (!PathExists(dir)) {
+    std::string tmp = cache_.dir() + "/.agent-" + RandomHex(6);
+    Status made = GenerateAgentLayer(tmp, agent);
+    if (made && ::rename(tmp.c_str(), dir.c_str()) != 0) made = ErrnoUnexpected("rename " + tmp);
+    (void)RemoveTree(tmp);
+    if (!made) return tl::unexpected(made.error().Wrap("generate the asb-agent layer"));
+    ASB_RETURN_IF_ERROR(AtomicWriteFile(stamp_file, stamp));
+  } else if (ReadFile(stamp_file).value_or("") != stamp) {
+    // A rebuilt agent: one rename swaps the binary (running sandboxes keep their inode).
+    ASB_RETURN_IF_ERROR(CopyFile(agent, dir + "/asb/bin/asb-agent", 0755));
+    ASB_RETURN_IF_ERROR(AtomicWriteFile(stamp_file, stamp));
+  }
+  return dir;
+}
+
+Result<ResolvedImage> ImageStore::ResolveOci(const std::string& ref, const ImageRequest& request) {
+  ASB_ASSIGN_OR_RETURN(PullPolicy policy, ParsePullPolicy(request.pull_policy, ref));
+  ASB_ASSIGN_OR_RETURN(std::string host, cache_.RegistryOf(ref));
+  std::optional<registry::Credentials> creds;
+  for (size_t i = 0; i < request.docker_configs.size() && !creds; ++i) {
+    auto found = registry::CredentialsFor(request.docker_configs[i], host);
+    if (!found)
+      return tl::unexpected(found.error().Wrap("imagePullSecrets[" + std::to_string(i) + "]"));
+    creds = *found;
+  }
+  std::string agent_layer;
+  {
+    std::lock_guard l(mu_);
+    ASB_ASSIGN_OR_RETURN(agent_layer, AgentLayer());
+  }
+  ASB_ASSIGN_OR_RETURN(CachedImage cached, cache_.Get(ref, policy, creds));
+  return ToResolvedImage(cached, agent_layer);
 }
 
 Status GeneratePythonRuntimeRootfs(const std::string& dir, const std::string& agent_path) {
@@ -138,8 +199,7 @@ Status GeneratePythonRuntimeRootfs(const std::string& dir, const std::string& ag
 }
 
 Result<ResolvedImage> ImageStore::ResolvePythonRuntime() {
-  std::string agent =
-      options_.agent_path.empty() ? SelfExeDir() + "/asb-agent" : options_.agent_path;
+  std::string agent = AgentPath();
   if (::access(agent.c_str(), R_OK) != 0) {
     return MakeError(Code::kFailedPrecondition,
                      "built-in image python-runtime needs the asb-agent binary, not found at " +

@@ -10,6 +10,9 @@
 //   - local directory images: <state_dir>/images/<name>/rootfs, with an optional
 //     <state_dir>/images/<name>/config.json {"entrypoint":[],"cmd":[],"env":[],"working_dir":"",
 //     "port":0,"binds":[{"host_path","sandbox_path","read_only"}]}.
+//   - OCI images: any reference naming a registry host (or any other name once a default
+//     registry is configured), pulled into <state_dir>/images/oci (image_cache.h) and run as
+//     oci_image.h says (the image config applied as a kubelet would, asb-agent injected).
 // Anything else is kNotFound (shown to users as the ErrImagePull message).
 // Thread-safe; generation is atomic (temp dir + rename), so concurrent daemons or a crash
 // mid-way never expose a half-built root.
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "image/image_cache.h"
 #include "image/image_resolver.h"
 #include "runtime/runtime.h"
 
@@ -40,6 +44,8 @@ struct ImageStoreOptions {
   std::vector<ImageAlias> aliases = DefaultAliases();
   // Host directories bind-mounted read-only into built-in images.
   std::vector<runtime::BindMount> builtin_binds = {{"/usr", "/usr", true}};
+  // Registry pulls: default registry, insecure registries, timeouts.
+  ImageCacheOptions registry;
 };
 
 inline constexpr std::string_view kPythonRuntime = "python-runtime";
@@ -51,6 +57,8 @@ class ImageStore final : public ImageResolver {
   // Errors: kInvalidArgument (empty or malformed reference), kNotFound (unknown image),
   // kFailedPrecondition (python-runtime without an asb-agent binary), kInternal (I/O).
   Result<ResolvedImage> Resolve(const std::string& image_ref) override;
+  // Resolve with the pod's pull policy and pull secrets (they matter for OCI images only).
+  Result<ResolvedImage> ResolveFor(const ImageRequest& request) override;
 
   // The image name `image_ref` maps to through the alias table (itself when no alias matches).
   std::string ApplyAliases(std::string_view image_ref) const;
@@ -59,10 +67,16 @@ class ImageStore final : public ImageResolver {
  private:
   [[nodiscard]] Result<ResolvedImage> ResolvePythonRuntime();
   [[nodiscard]] Result<ResolvedImage> ResolveLocal(const std::string& name);
+  [[nodiscard]] Result<ResolvedImage> ResolveOci(const std::string& ref,
+                                                 const ImageRequest& request);
+  // <images>/oci/agent, refreshed when the agent binary changes. Needs mu_.
+  [[nodiscard]] Result<std::string> AgentLayer();
+  std::string AgentPath() const;
 
   const std::string state_dir_;
   const ImageStoreOptions options_;
-  std::mutex mu_;
+  std::mutex mu_;  // the built-in image and the agent layer; pulls lock in the cache
+  ImageCache cache_;
 };
 
 // fnmatch-style glob ('*' any run, '?' one character) over the whole string.

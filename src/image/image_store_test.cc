@@ -130,10 +130,12 @@ TEST_F(PythonRuntimeTest, MissingAgentIsAClearError) {
 }
 
 TEST_F(PythonRuntimeTest, UnknownImagesAreNotFound) {
-  auto r = store_->Resolve("docker.io/library/nginx:latest");
+  // A name without a registry host, and no default registry configured: never a pull.
+  auto r = store_->Resolve("nginx:latest");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Code::kNotFound);
   EXPECT_NE(r.error().message.find("nginx"), std::string::npos);
+  EXPECT_NE(r.error().message.find("no default registry"), std::string::npos);
   EXPECT_ERROR_CODE(store_->Resolve(""), Code::kInvalidArgument);
   EXPECT_ERROR_CODE(store_->Resolve("../../etc"), Code::kNotFound);
 }

@@ -264,9 +264,22 @@ NodeAgent::Next NodeAgent::SyncPod(const std::string& key) {
   if (rec->sandbox.exists) next = SyncRunning(*rec, pod, *plan);
   if (!rec->sandbox.exists && !Finished(rec->view)) {
     next = rec->restart.MayStart(timers_.Now()) ? StartSandbox(*rec, pod, *plan, rt)
-                                                : Next(rec->restart.next_start_at());
+                                                : PullBackOff(*rec, pod, *plan);
   }
   return WriteStatusThen(pod, *rec, next);
+}
+
+NodeAgent::Next NodeAgent::PullBackOff(PodRecord& rec, const Json& pod, const PodPlan& plan) {
+  ContainerView& c = rec.view.container;
+  if (c.state == ContainerView::State::kWaiting && c.waiting_reason == kReasonErrImagePull) {
+    // The kubelet's wording while it waits out the pull back-off.
+    c.waiting_reason = kReasonImagePullBackOff;
+    c.waiting_message =
+        "Back-off pulling image \"" + plan.container.image + "\": " + c.waiting_message;
+    events_.Normal(pod, "BackOff", "Back-off pulling image \"" + plan.container.image + "\"");
+    events_.Warning(pod, "Failed", "Error: ImagePullBackOff");
+  }
+  return rec.restart.next_start_at();
 }
 
 NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const PodPlan& plan,
@@ -283,12 +296,26 @@ NodeAgent::Next NodeAgent::StartSandbox(PodRecord& rec, const Json& pod, const P
     milliseconds delay = rec.restart.OnPullFailed(timers_.Now());
     ASB_LOG(WARN, "node: image pull failed", "pod", rec.pod.key, "image", plan.container.image,
             "error", c.waiting_message, "retry_ms", delay.count());
-    events_.Warning(pod, "Failed", c.waiting_message);
-    return rec.restart.next_start_at();
+    events_.Warning(pod, "Failed",
+                    "Failed to pull image \"" + plan.container.image + "\": " + c.waiting_message);
+    events_.Warning(pod, "Failed", "Error: ErrImagePull");
+    // Wake once more before the retry to show ImagePullBackOff, as the kubelet's next sync does.
+    return std::min(rec.restart.next_start_at(),
+                    timers_.Now() + std::min(delay / 2, milliseconds(1000)));
   }
   rec.restart.OnPullSucceeded();
-  events_.Normal(pod, "Pulled",
-                 "Container image \"" + plan.container.image + "\" already present on machine");
+  if (prepared && prepared->pull.downloaded) {
+    char took[32];
+    std::snprintf(took, sizeof(took), "%.3fs",
+                  static_cast<double>(prepared->pull.took.count()) / 1000.0);
+    events_.Normal(pod, "Pulling", "Pulling image \"" + plan.container.image + "\"");
+    events_.Normal(pod, "Pulled",
+                   "Successfully pulled image \"" + plan.container.image + "\" in " + took +
+                       ". Image size: " + std::to_string(prepared->pull.bytes) + " bytes.");
+  } else {
+    events_.Normal(pod, "Pulled",
+                   "Container image \"" + plan.container.image + "\" already present on machine");
+  }
 
   auto start_failed = [&](const std::string& message) -> Next {
     c.state = ContainerView::State::kWaiting;

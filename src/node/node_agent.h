@@ -134,6 +134,8 @@ class NodeAgent {
   Next SyncPod(const std::string& key);
   Next SyncRunning(PodRecord& rec, const Json& pod, const PodPlan& plan);
   Next StartSandbox(PodRecord& rec, const Json& pod, const PodPlan& plan, runtime::Runtime* rt);
+  // Waiting out a pull back-off: ErrImagePull turns into ImagePullBackOff.
+  Next PullBackOff(PodRecord& rec, const Json& pod, const PodPlan& plan);
   Next HandleDeletion(const std::string& key, const Json& pod);
   // When to retry after a failed store write: at once on a conflict, never when the pod is gone,
   // else after a short delay (logged).

@@ -236,6 +236,13 @@ TEST_F(NodeAgentTest, ImagePullFailureIsErrImagePullThenRecovers) {
   EXPECT_EQ(Phase("img"), "Pending");
   EXPECT_NE(GetString(ContainerStatus("img"), "state.waiting.message").find("not found"),
             std::string::npos);
+  // While the retry waits, the kubelet's ImagePullBackOff, still carrying the pull's error.
+  ASSERT_TRUE(WaitFor([&] {
+    return GetString(ContainerStatus("img"), "state.waiting.reason") == "ImagePullBackOff";
+  }));
+  EXPECT_NE(GetString(ContainerStatus("img"), "state.waiting.message")
+                .find("Back-off pulling image \"registry.example/missing:1\": "),
+            std::string::npos);
   EXPECT_FALSE(native_.Has(Id(pod)));
   // The image shows up: the back-off retry starts the pod.
   images_.Add("registry.example/missing:1", image::ResolvedImage{.entrypoint = {"/bin/app"}});

@@ -287,6 +287,8 @@ tl::expected<PodPlan, PodFailure> ParsePod(const Json& pod) {
   ASB_NODE_TRY(std::optional<std::string> image, OptString(cj, "image", cp));
   if (!image || image->empty()) return Invalid(cp + ".image", "required");
   c.image = *image;
+  ASB_NODE_TRY(std::optional<std::string> pull, OptString(cj, "imagePullPolicy", cp));
+  c.image_pull_policy = pull.value_or("");
   ASB_NODE_TRY(c.command, StringList(cj, "command", cp));
   ASB_NODE_TRY(c.args, StringList(cj, "args", cp));
   ASB_NODE_TRY(std::optional<std::string> wd, OptString(cj, "workingDir", cp));
@@ -491,8 +493,9 @@ Result<runtime::SandboxSpec> BuildSandboxSpec(const PodPlan& plan,
   spec.process.cwd = !c.working_dir.empty()       ? c.working_dir
                      : !image.working_dir.empty() ? image.working_dir
                                                   : "/";
-  spec.process.uid = c.run_as_user.value_or(0);
-  spec.process.gid = c.run_as_group.value_or(0);
+  // The image's User applies unless the pod says otherwise, as under a kubelet.
+  spec.process.uid = c.run_as_user.value_or(image.uid.value_or(0));
+  spec.process.gid = c.run_as_group.value_or(image.gid.value_or(0));
   spec.limits = c.limits;
   spec.labels[kLabelNamespace] = plan.ns;
   spec.labels[kLabelName] = plan.name;

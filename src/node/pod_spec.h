@@ -65,6 +65,7 @@ struct ContainerPort {
 struct ContainerPlan {
   std::string name;
   std::string image;
+  std::string image_pull_policy;  // "" = the kubelet's default for the image
   // Kubernetes treats an empty list like an absent one.
   std::vector<std::string> command;
   std::vector<std::string> args;

@@ -3,7 +3,8 @@
 namespace asb::node {
 
 tl::expected<PreparedSandbox, PrepareFailure> SandboxPreparer::Prepare(const PodPlan& plan) {
-  auto image = images_.Resolve(plan.container.image);
+  auto image = images_.ResolveFor(
+      {.image = plan.container.image, .pull_policy = plan.container.image_pull_policy});
   if (!image) {
     return tl::unexpected(
         PrepareFailure{PrepareFailure::Kind::kPull,
@@ -14,7 +15,8 @@ tl::expected<PreparedSandbox, PrepareFailure> SandboxPreparer::Prepare(const Pod
     return tl::unexpected(PrepareFailure{PrepareFailure::Kind::kSpec, spec.error().message});
   }
   return PreparedSandbox{std::move(*spec),
-                         image->image_id.empty() ? plan.container.image : image->image_id};
+                         image->image_id.empty() ? plan.container.image : image->image_id,
+                         image->pull};
 }
 
 }  // namespace asb::node

@@ -18,7 +18,8 @@ namespace asb::node {
 
 struct PreparedSandbox {
   runtime::SandboxSpec spec;
-  std::string image_id;  // containerStatuses[].imageID
+  std::string image_id;             // containerStatuses[].imageID
+  image::ResolvedImage::Pull pull;  // what resolving the image did (Pulling/Pulled events)
 };
 
 struct PrepareFailure {

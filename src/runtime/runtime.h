@@ -38,8 +38,16 @@ struct BindMount {
 
 // What the sandbox's root is made of.
 struct RootFs {
-  std::string lower_dir;         // read-only image layer (host directory)
+  std::string lower_dir;  // read-only image layer (host directory)
+  // Read-only layers stacked by overlayfs, uppermost first (its lowerdir order): OCI images, one
+  // shared directory per layer (image/image_cache.h). When set, lower_dir is not used.
+  std::vector<std::string> lower_dirs;
   std::vector<BindMount> binds;  // e.g. host /usr -> /usr read-only (built-in images)
+
+  // The layers to stack: lower_dirs, or lower_dir alone.
+  std::vector<std::string> Layers() const {
+    return lower_dirs.empty() ? std::vector<std::string>{lower_dir} : lower_dirs;
+  }
 };
 
 struct ProcessSpec {

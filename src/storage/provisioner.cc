@@ -156,6 +156,7 @@ void LocalProvisioner::Warn(const Json& claim, const std::string& reason,
                             const std::string& message) {
   {
     std::lock_guard l(warned_mu_);
+    if (warned_.size() > 10000) warned_.clear();  // bounded: at worst an event is repeated
     if (!warned_.insert(Uid(claim) + "/" + message).second) return;
   }
   ASB_LOG(WARN, "provisioner: claim not provisioned", "claim", Namespace(claim) + "/" + Name(claim),
@@ -191,19 +192,23 @@ Result<Requeue> LocalProvisioner::ReconcileClaim(const std::string& ns, const st
     if (!r && r.error().code != Code::kAborted) return tl::unexpected(r.error());
     return Requeue::After(Duration(0));
   }
-  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> storage_class,
-                       GetIfExists(store_, api::StorageClassResource(), "", class_name));
-  if (!storage_class) {
-    Warn(*claim, "ProvisioningFailed",
-         "storageclass.storage.k8s.io \"" + class_name + "\" not found");
-    return Requeue::None();
-  }
-  const std::string provisioner = GetString(*storage_class, "provisioner");
-  if (provisioner != kLocalProvisioner) {
-    Warn(*claim, "ExternalProvisioning",
-         "Waiting for a volume to be created by the external provisioner '" + provisioner +
-             "' (asbd provisions only StorageClasses of '" + kLocalProvisioner + "')");
-    return Requeue::None();
+  // A claim that names its volume (pre-bound, or bound by us earlier) needs no class.
+  std::optional<store::Object> storage_class;
+  if (GetString(*claim, "spec.volumeName").empty()) {
+    ASB_ASSIGN_OR_RETURN(storage_class,
+                         GetIfExists(store_, api::StorageClassResource(), "", class_name));
+    if (!storage_class) {
+      Warn(*claim, "ProvisioningFailed",
+           "storageclass.storage.k8s.io \"" + class_name + "\" not found");
+      return Requeue::None();
+    }
+    const std::string provisioner = GetString(*storage_class, "provisioner");
+    if (provisioner != kLocalProvisioner) {
+      Warn(*claim, "ExternalProvisioning",
+           "Waiting for a volume to be created by the external provisioner '" + provisioner +
+               "' (asbd provisions only StorageClasses of '" + kLocalProvisioner + "')");
+      return Requeue::None();
+    }
   }
 
   const std::string pv_name = "pvc-" + Uid(*claim);
@@ -245,6 +250,13 @@ Result<Requeue> LocalProvisioner::ReconcileClaim(const std::string& ns, const st
 
   ASB_ASSIGN_OR_RETURN(std::optional<store::Object> pv,
                        GetIfExists(store_, api::PersistentVolumeResource(), "", volume_name));
+  if (pv && GetString(*pv, "spec.claimRef.uid") != Uid(*claim)) {
+    // spec.volumeName naming a volume made for another claim (any namespace): never bound to
+    // it, or that claim's data would be mounted here.
+    Warn(*claim, "FailedBinding",
+         "volume \"" + volume_name + "\" is bound to another claim; this claim can't use it");
+    return Requeue::None();
+  }
   if (!pv) {
     // Kubernetes' ClaimLost: the volume it was bound to is gone; the data with it.
     ASB_RETURN_IF_ERROR(

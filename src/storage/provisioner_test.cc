@@ -146,6 +146,25 @@ TEST_F(ProvisionerTest, BindsMountsEnforcesTheSizeAndDeletesEverything) {
   EXPECT_LE(written, int64_t{32} << 20);
   f.Reset();
 
+  // A claim naming that volume in spec.volumeName is never bound to it, nor mounted from it.
+  Json thief = Claim("thief", "32Mi");
+  thief["spec"]["volumeName"] = pv_name;
+  ASSERT_OK(store_->Create(api::PersistentVolumeClaimResource(), thief));
+  EXPECT_TRUE(testing::WaitFor([&] { return !EventReasons("thief").empty(); }, 5s));
+  EXPECT_NE(EventReasons("thief")[0].find("FailedBinding"), std::string::npos);
+  Json thief_pod = pod;
+  thief_pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] = "thief";
+  Json stolen = Get(api::PersistentVolumeClaimResource(), "default", "thief");
+  EXPECT_NE(GetString(stolen, "status.phase"), "Bound");
+  stolen["metadata"].erase("resourceVersion");
+  stolen["status"] = {{"phase", "Bound"}};  // even a forged status doesn't get it mounted
+  store::UpdateOptions so;
+  so.status_only = true;
+  ASSERT_OK(store_->Update(api::PersistentVolumeClaimResource(), stolen, so));
+  auto refused = PodVolumeBinds(*store_, *volumes_, thief_pod);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("not bound to a volume made for it"), std::string::npos);
+
   // Deleting the claim deletes the volume, its mount, loop device and image.
   ASSERT_OK(store_->Delete(api::PersistentVolumeClaimResource(), "default", "data"));
   EXPECT_TRUE(testing::WaitFor(

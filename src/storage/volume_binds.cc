@@ -44,6 +44,13 @@ Result<std::vector<runtime::BindMount>> PodVolumeBinds(store::Store& store, Loca
     if (GetString(*claim, "status.phase") != "Bound" || pv_name.empty())
       return MakeError(Code::kUnavailable,
                        "persistentvolumeclaim \"" + claim_name + "\" is not bound yet");
+    ASB_ASSIGN_OR_RETURN(
+        std::optional<store::Object> pv,
+        controller::GetIfExists(store, api::PersistentVolumeResource(), "", pv_name));
+    // The volume must have been made for this very claim (uid), not merely be named by it.
+    if (!pv || GetString(*pv, "spec.claimRef.uid") != GetString(*claim, "metadata.uid"))
+      return MakeError(Code::kUnavailable, "persistentvolumeclaim \"" + claim_name +
+                                               "\" is not bound to a volume made for it");
     if (!volumes.Exists(pv_name))
       return MakeError(Code::kInvalidArgument,
                        "persistentvolume \"" + pv_name + "\" is not a local volume of this node");

@@ -8,6 +8,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "base/result.h"
 
@@ -40,6 +41,11 @@ class ScopedMount {
 // must not contain ',' or ':' (overlayfs option syntax): kInvalidArgument if one does.
 [[nodiscard]] Result<ScopedMount> MountOverlay(const std::string& lower, const std::string& upper,
                                                const std::string& work, const std::string& target);
+// The same over several lower layers, uppermost first. kInvalidArgument when the options would
+// be longer than the kernel takes (one page).
+[[nodiscard]] Result<ScopedMount> MountOverlay(const std::vector<std::string>& lowers,
+                                               const std::string& upper, const std::string& work,
+                                               const std::string& target);
 // Lazily unmounts `target`; OK if it is not a mount point or does not exist. Never follows a
 // symlink at `target`.
 [[nodiscard]] Status Unmount(const std::string& target);

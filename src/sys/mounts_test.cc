@@ -2,7 +2,10 @@
 #include "sys/mounts.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/file_util.h"
@@ -55,6 +58,28 @@ TEST_F(MountsTest, OverlayWritesGoUpAndTheOwnerUnmounts) {
     EXPECT_TRUE(Mounted(root));
   }
   EXPECT_FALSE(Mounted(root));
+}
+
+// Several lower layers, uppermost first, in the form image/layer_unpack.h writes them: a 0/0
+// character device hides the lower file, trusted.overlay.opaque hides the lower directory's
+// entries.
+TEST_F(MountsTest, OverlayStacksLayersWithWhiteoutsAndOpaqueDirs) {
+  const std::string top = dir_ + "/top", root = dir_ + "/root";
+  ASSERT_EQ(::mkdir(top.c_str(), 0755), 0);
+  ASSERT_OK(AtomicWriteFile(top + "/t", "from top"));
+  ASSERT_EQ(::mknod((top + "/a").c_str(), S_IFCHR, makedev(0, 0)), 0);
+  ASSERT_OK(MakeDirs(dir_ + "/lower/d"));
+  ASSERT_OK(AtomicWriteFile(dir_ + "/lower/d/old", "x"));
+  ASSERT_OK(MakeDirs(top + "/d"));
+  ASSERT_EQ(::setxattr((top + "/d").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0);
+  ASSERT_OK_AND_ASSIGN(ScopedMount m, MountOverlay(std::vector<std::string>{top, dir_ + "/lower"},
+                                                   dir_ + "/upper", dir_ + "/work", root));
+  EXPECT_EQ(ReadFile(root + "/t").value_or(""), "from top");
+  EXPECT_FALSE(PathExists(root + "/a"));  // whited out
+  EXPECT_TRUE(PathExists(root + "/d"));
+  EXPECT_FALSE(PathExists(root + "/d/old"));  // opaque
+  EXPECT_FALSE(MountOverlay(std::vector<std::string>{top, dir_ + "/a:b"}, dir_ + "/upper",
+                            dir_ + "/work", root));
 }
 
 TEST_F(MountsTest, ReleasedMountStaysUntilUnmount) {

@@ -107,6 +107,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   image::ImageStoreOptions image_opts;
   image_opts.aliases.clear();
   for (const auto& a : config.image_aliases) image_opts.aliases.push_back({a.pattern, a.image});
+  image_opts.registry.default_registry = config.default_registry;
+  image_opts.registry.insecure_registries = {config.insecure_registries.begin(),
+                                             config.insecure_registries.end()};
   d->images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
   if (config.enable_native) {

@@ -46,7 +46,7 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   // the file holds beyond those is an unknown key.
   DaemonConfig parsed = *config;
   DaemonConfig* c = &parsed;
-  std::set<std::string> known = {"imageAliases"};
+  std::set<std::string> known = {"imageAliases", "insecureRegistries"};
   auto take = [&](const char* key, auto* out) {
     known.insert(key);
     return Take(file, key, "", out);
@@ -68,6 +68,17 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("podBridge", &c->pod_bridge));
   ASB_RETURN_IF_ERROR(take("podEgress", &c->pod_egress));
   ASB_RETURN_IF_ERROR(take("maxVolumeBytes", &c->max_volume_bytes));
+  ASB_RETURN_IF_ERROR(take("defaultRegistry", &c->default_registry));
+  if (auto it = file.find("insecureRegistries"); it != file.end()) {
+    if (!it->is_array()) return Bad("/insecureRegistries", "must be a list of host[:port]");
+    c->insecure_registries.clear();
+    for (size_t i = 0; i < it->size(); ++i) {
+      if (!(*it)[i].is_string() || (*it)[i].get<std::string>().empty()) {
+        return Bad("/insecureRegistries/" + std::to_string(i), "must be a host[:port] string");
+      }
+      c->insecure_registries.push_back((*it)[i].get<std::string>());
+    }
+  }
   for (const auto& item : file.items())
     if (!known.count(item.key())) return Bad("/" + item.key(), "unknown key");
   if (auto it = file.find("imageAliases"); it != file.end()) {
@@ -149,6 +160,8 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"runscPath", c.runsc_path},
           {"runscPlatform", c.runsc_platform},
           {"imageAliases", aliases},
+          {"defaultRegistry", c.default_registry},
+          {"insecureRegistries", c.insecure_registries},
           {"controllerWorkers", c.controller_workers},
           {"podNetwork", c.pod_network},
           {"podCIDR", c.pod_cidr},

@@ -37,6 +37,10 @@ struct DaemonConfig {
   std::string runsc_platform = "ptrace";  // kvm hangs on this machine kind; see docs
   // Image aliases, first match wins. A config file's list replaces this one entirely.
   std::vector<ImageAliasConfig> image_aliases = DefaultImageAliases();
+  // OCI images: the registry for references that name none ("" = such references are not
+  // pulled), and registries spoken to over plain HTTP besides the loopback ones.
+  std::string default_registry;
+  std::vector<std::string> insecure_registries;
   int controller_workers = 4;  // per kind (sandbox, claim); pools use half
   // Pod network (net/pod_network.h): "bridge" gives each sandbox a veth and an address from
   // pod_cidr on the host bridge pod_bridge; "none" leaves sandboxes with only lo (reached by

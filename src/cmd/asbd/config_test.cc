@@ -69,6 +69,22 @@ TEST(ConfigTest, PodNetworkValuesAreChecked) {
   EXPECT_FALSE(Validate(c));
 }
 
+TEST(ConfigTest, RegistrySettings) {
+  DaemonConfig c;
+  c.state_dir = "/tmp/x";
+  ASSERT_TRUE(ApplyConfigJson(Json::parse(R"({"defaultRegistry": "mirror.internal:5000",
+      "insecureRegistries": ["10.0.0.5:5000"]})"),
+                              &c));
+  EXPECT_EQ(c.default_registry, "mirror.internal:5000");
+  EXPECT_EQ(c.insecure_registries, std::vector<std::string>{"10.0.0.5:5000"});
+  DaemonConfig again;
+  ASSERT_TRUE(ApplyConfigJson(ConfigToJson(c), &again));
+  EXPECT_EQ(ConfigToJson(again), ConfigToJson(c));
+  auto bad = ApplyConfigJson(Json::parse(R"({"insecureRegistries": ["ok", 5]})"), &c);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "/insecureRegistries/1: must be a host[:port] string");
+}
+
 TEST(ConfigTest, ExampleConfigParses) {
   auto text = ReadFile(std::string(ASB_SOURCE_DIR) + "/configs/asbd.json");
   ASSERT_TRUE(text) << text.error().message;

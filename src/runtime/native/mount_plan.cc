@@ -45,19 +45,25 @@ std::string MemInfoFor(int64_t memory_bytes) {
 
 Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
   using K = MountOp::Kind;
-  const std::string& lower = in.rootfs.lower_dir;
-  if (lower.empty() || lower[0] != '/') {
-    return MakeError(Code::kInvalidArgument, "rootfs.lower_dir must be an absolute path");
+  const std::vector<std::string> lowers = in.rootfs.Layers();
+  for (const std::string& lower : lowers) {
+    if (lower.empty() || lower[0] != '/') {
+      return MakeError(Code::kInvalidArgument, "rootfs.lower_dir must be an absolute path");
+    }
   }
   // overlayfs splits lowerdir on ':' and its options on ',' (no escaping we can rely on).
-  for (const std::string* p : {&lower, &in.scratch_dir, &in.root_dir}) {
+  std::vector<const std::string*> paths = {&in.scratch_dir, &in.root_dir};
+  for (const std::string& lower : lowers) paths.push_back(&lower);
+  for (const std::string* p : paths) {
     if (p->find_first_of(",:") != std::string::npos) {
       return MakeError(Code::kInvalidArgument, "path \"" + *p + "\" contains ',' or ':'");
     }
   }
   struct stat st;
-  if (::stat(lower.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return MakeError(Code::kInvalidArgument, "rootfs.lower_dir " + lower + " is not a directory");
+  for (const std::string& lower : lowers) {
+    if (::stat(lower.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return MakeError(Code::kInvalidArgument, "rootfs.lower_dir " + lower + " is not a directory");
+    }
   }
   if (in.scratch_mount_fd < 0) {
     return MakeError(Code::kInvalidArgument, "scratch_mount_fd must be an fd");
@@ -75,9 +81,16 @@ Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
                  .uid = in.root_uid,
                  .gid = in.root_gid});
   ops.push_back({.kind = K::kMkdir, .target = scratch + "/work", .mode = 0700});
-  ops.push_back({.kind = K::kMkdir, .target = scratch + "/lower"});
-  ops.push_back(
-      {.kind = K::kMount, .source = lower, .target = scratch + "/lower", .flags = MS_BIND});
+  // One image layer is bound at scratch/lower; several (OCI images) at scratch/l0, l1, ...,
+  // uppermost first, which also keeps the overlay's options short for many layers.
+  std::string lowerdir;
+  for (size_t i = 0; i < lowers.size(); ++i) {
+    std::string name = lowers.size() == 1 ? "lower" : "l" + std::to_string(i);
+    ops.push_back({.kind = K::kMkdir, .target = scratch + "/" + name});
+    ops.push_back(
+        {.kind = K::kMount, .source = lowers[i], .target = scratch + "/" + name, .flags = MS_BIND});
+    lowerdir += (i == 0 ? "" : ":") + name;
+  }
   // Relative layer paths: what mountinfo shows inside (see mount_plan.h).
   ops.push_back({.kind = K::kChdir, .target = scratch});
   ops.push_back({.kind = K::kMount,
@@ -85,7 +98,7 @@ Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
                  .target = r,
                  .fstype = "overlay",
                  .flags = MS_NOSUID,
-                 .data = "lowerdir=lower,upperdir=upper,workdir=work"});
+                 .data = "lowerdir=" + lowerdir + ",upperdir=upper,workdir=work"});
 
   std::string workdir = CleanSandboxPath(in.workdir.empty() ? "/" : in.workdir);
   if (workdir.empty()) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <functional>
@@ -39,6 +40,33 @@ class MountPlanTest : public ::testing::Test {
   }
   asb::testing::TempDir tmp_;
 };
+
+TEST_F(MountPlanTest, SeveralLowerLayersStackUppermostFirst) {
+  MountPlanInput in = Good();
+  const std::string a = tmp_.Sub("layer-a"), b = tmp_.Sub("layer-b");
+  ASSERT_EQ(::mkdir(a.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(b.c_str(), 0755), 0);
+  in.rootfs.lower_dir = "";
+  in.rootfs.lower_dirs = {a, b};
+  auto plan = PlanMounts(in);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_NE(FindOp(*plan, K::kMount, in.scratch_dir + "/l0",
+                   [&](const MountOp& op) { return op.source == a && op.flags == MS_BIND; }),
+            nullptr);
+  EXPECT_NE(FindOp(*plan, K::kMount, in.scratch_dir + "/l1",
+                   [&](const MountOp& op) { return op.source == b; }),
+            nullptr);
+  const MountOp* root = FindOp(*plan, K::kMount, in.root_dir);
+  ASSERT_NE(root, nullptr);
+  EXPECT_EQ(root->data, "lowerdir=l0:l1,upperdir=upper,workdir=work");
+
+  in.rootfs.lower_dirs = {a, tmp_.Sub("missing")};
+  plan = PlanMounts(in);
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.error().message.find("missing is not a directory"), std::string::npos);
+  in.rootfs.lower_dirs = {a, b + ":x"};
+  EXPECT_FALSE(PlanMounts(in));
+}
 
 TEST_F(MountPlanTest, RefusesBadInputNamingTheField) {
   struct Case {

@@ -12,9 +12,11 @@ bool IsAbsolute(const std::string& p) { return !p.empty() && p.front() == '/'; }
 
 Status ValidateSpec(const SandboxSpec& spec) {
   ASB_RETURN_IF_ERROR(ValidateSandboxId(spec.id));
-  if (!IsAbsolute(spec.rootfs.lower_dir)) {
-    return MakeError(Code::kInvalidArgument, "rootfs.lower_dir: must be an absolute path: \"" +
-                                                 spec.rootfs.lower_dir + "\"");
+  for (const std::string& lower : spec.rootfs.Layers()) {
+    if (!IsAbsolute(lower)) {
+      return MakeError(Code::kInvalidArgument,
+                       "rootfs.lower_dir: must be an absolute path: \"" + lower + "\"");
+    }
   }
   for (size_t i = 0; i < spec.rootfs.binds.size(); ++i) {
     const BindMount& b = spec.rootfs.binds[i];

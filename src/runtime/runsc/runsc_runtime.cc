@@ -202,9 +202,11 @@ std::shared_ptr<RunscRuntime::Tracked> RunscRuntime::Find(const std::string& id)
 Status RunscRuntime::Start(const SandboxSpec& spec) {
   ASB_RETURN_IF_ERROR(ValidateSpec(spec));
   struct stat st {};
-  if (::stat(spec.rootfs.lower_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return MakeError(Code::kInvalidArgument,
-                     "rootfs.lower_dir: not a directory: \"" + spec.rootfs.lower_dir + "\"");
+  for (const std::string& lower : spec.rootfs.Layers()) {
+    if (::stat(lower.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return MakeError(Code::kInvalidArgument,
+                       "rootfs.lower_dir: not a directory: \"" + lower + "\"");
+    }
   }
   const std::string& id = spec.id;
   const std::string bundle = BundleDir(id);
@@ -261,8 +263,7 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
     return fail(ErrnoError(errno, "mkdir overlay upper/work"));
   }
   {
-    auto m =
-        sys::MountOverlay(spec.rootfs.lower_dir, scratch + "/upper", scratch + "/work", rootfs);
+    auto m = sys::MountOverlay(spec.rootfs.Layers(), scratch + "/upper", scratch + "/work", rootfs);
     if (!m) return fail(m.error().Wrap("root overlay"));
     rootfs_mount = std::move(*m);
   }

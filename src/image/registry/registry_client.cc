@@ -1,0 +1,261 @@
+#include "image/registry/registry_client.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "base/json_util.h"
+#include "base/strings.h"
+#include "base/unique_fd.h"
+#include "image/registry/sha256.h"
+
+namespace asb::image::registry {
+namespace {
+
+constexpr int kMaxRedirects = 5;
+
+Code CodeForStatus(int status) {
+  switch (status) {
+    case 401:
+      return Code::kUnauthenticated;
+    case 403:
+      return Code::kPermissionDenied;
+    case 404:
+      return Code::kNotFound;
+    case 429:
+      return Code::kUnavailable;
+    default:
+      return status >= 500 ? Code::kUnavailable : Code::kFailedPrecondition;
+  }
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoUnexpected("write " + path);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+}  // namespace
+
+RegistryClient::RegistryClient(Reference ref, ClientOptions options)
+    : ref_(std::move(ref)), options_(std::move(options)) {}
+
+Error RegistryClient::RegistryError(const HttpReply& reply, const std::string& what) const {
+  // distribution's error body: {"errors":[{"code":"MANIFEST_UNKNOWN","message":"..."}]}.
+  std::string detail;
+  if (auto j = ParseJson(reply.body); j && j->is_object()) {
+    auto errs = j->find("errors");
+    if (errs != j->end() && errs->is_array()) {
+      std::vector<std::string> parts;
+      for (const Json& e : *errs) {
+        if (!e.is_object()) continue;
+        std::string code = e.value("code", ""), msg = e.value("message", "");
+        parts.push_back(code.empty() ? msg : msg.empty() ? code : code + ": " + msg);
+      }
+      detail = Join(parts, "; ");
+    }
+  }
+  if (detail.empty()) {
+    std::string_view body = Trim(reply.body);
+    detail = std::string(body.substr(0, 200));
+  }
+  std::string msg = ref_.registry + ": " + what + ": " + std::to_string(reply.status);
+  if (!detail.empty()) msg += " " + detail;
+  return Error{CodeForStatus(reply.status), msg, 0};
+}
+
+Status RegistryClient::Authenticate(const HttpReply& reply) {
+  auto header = reply.headers.Get("WWW-Authenticate");
+  if (!header) return tl::unexpected(RegistryError(reply, "authentication required"));
+  ASB_ASSIGN_OR_RETURN(Challenge ch, ParseChallenge(*header));
+  const std::optional<Credentials>& creds = options_.credentials;
+  std::string basic =
+      creds && !creds->empty() ? "Basic " + Base64(creds->username + ":" + creds->password) : "";
+  if (ch.scheme == "basic") {
+    if (basic.empty()) {
+      return tl::unexpected(
+          RegistryError(reply, "registry wants a username and password (imagePullSecrets)"));
+    }
+    authorization_ = basic;
+    return {};
+  }
+  if (ch.scheme != "bearer") {
+    return MakeError(Code::kUnimplemented,
+                     ref_.registry + ": unsupported auth scheme \"" + ch.scheme + "\"");
+  }
+  auto realm = ch.params.find("realm");
+  if (realm == ch.params.end()) {
+    return MakeError(Code::kUnauthenticated, ref_.registry + ": Bearer challenge without realm");
+  }
+  ASB_ASSIGN_OR_RETURN(Url url, ParseUrl(realm->second));
+  std::string scope =
+      ch.params.count("scope") ? ch.params["scope"] : "repository:" + ref_.repository + ":pull";
+  url.target += url.target.find('?') == std::string::npos ? "?" : "&";
+  if (ch.params.count("service")) url.target += "service=" + UrlEncode(ch.params["service"]) + "&";
+  url.target += "scope=" + UrlEncode(scope);
+  GetOptions o;
+  o.timeout = options_.timeout;
+  o.max_body = 1u << 20;
+  if (!basic.empty()) o.headers.Set("Authorization", basic);
+  ASB_ASSIGN_OR_RETURN(HttpReply tok, HttpGet(url, o));
+  if (tok.status != 200) {
+    return tl::unexpected(RegistryError(tok, "token service " + url.Authority()));
+  }
+  auto j = ParseJson(tok.body);
+  std::string token;
+  if (j && j->is_object()) {
+    token = j->value("token", "");
+    if (token.empty()) token = j->value("access_token", "");
+  }
+  if (token.empty()) {
+    return MakeError(Code::kUnauthenticated,
+                     ref_.registry + ": token service " + url.Authority() + " sent no token");
+  }
+  authorization_ = "Bearer " + token;
+  return {};
+}
+
+Result<HttpReply> RegistryClient::Get(const std::string& path, GetOptions o) {
+  bool https =
+      !IsLoopbackHost(ref_.registry) && options_.insecure_registries.count(ref_.registry) == 0;
+  ASB_ASSIGN_OR_RETURN(Url url, ParseUrl(std::string(https ? "https://" : "http://") +
+                                         ref_.registry + "/v2/" + ref_.repository + "/" + path));
+  o.timeout = options_.timeout;
+  bool authenticated_once = false;
+  bool same_host = true;
+  for (int hop = 0; hop <= kMaxRedirects; ++hop) {
+    GetOptions attempt = o;
+    // Credentials go to the registry only, never to where it redirects (presigned storage URLs).
+    if (same_host && !authorization_.empty()) {
+      attempt.headers.Set("Authorization", authorization_);
+    }
+    ASB_ASSIGN_OR_RETURN(HttpReply reply, HttpGet(url, attempt));
+    if (reply.status == 401 && same_host && !authenticated_once) {
+      authenticated_once = true;
+      ASB_RETURN_IF_ERROR(Authenticate(reply));
+      --hop;
+      continue;
+    }
+    if (reply.status == 301 || reply.status == 302 || reply.status == 303 || reply.status == 307 ||
+        reply.status == 308) {
+      auto loc = reply.headers.Get("Location");
+      if (!loc) return tl::unexpected(RegistryError(reply, "redirect without Location"));
+      if (StartsWith(*loc, "/")) {
+        url.target = *loc;
+      } else {
+        ASB_ASSIGN_OR_RETURN(Url next, ParseUrl(*loc));
+        if (url.https && !next.https) {
+          return MakeError(Code::kPermissionDenied,
+                           ref_.registry + ": refusing a redirect from HTTPS to " + *loc);
+        }
+        same_host = same_host && next.host == url.host && next.port == url.port;
+        url = std::move(next);
+      }
+      continue;
+    }
+    return reply;
+  }
+  return MakeError(Code::kUnavailable,
+                   ref_.registry + ": more than " + std::to_string(kMaxRedirects) + " redirects");
+}
+
+Result<PulledManifest> RegistryClient::GetManifestOnce(const std::string& ref, bool follow_index) {
+  GetOptions o;
+  o.headers.Set("Accept", ManifestAccept());
+  o.max_body = kMaxManifestBytes;
+  auto reply = Get("manifests/" + ref, o);
+  if (!reply && reply.error().code == Code::kResourceExhausted) {
+    return MakeError(Code::kInvalidArgument, ref_.registry + ": manifest " + ref + " is over " +
+                                                 std::to_string(kMaxManifestBytes) + " bytes");
+  }
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->status != 200) {
+    return tl::unexpected(RegistryError(*reply, "manifest " + ref_.repository + ":" + ref));
+  }
+  std::string digest = Sha256Digest(reply->body);
+  if (IsSha256Digest(ref) && digest != ref) {
+    return MakeError(Code::kInternal, ref_.registry + ": manifest digest mismatch: asked for " +
+                                          ref + ", got " + digest);
+  }
+  auto m = ParseManifest(reply->body, reply->headers.GetOr("Content-Type", ""));
+  if (!m) return tl::unexpected(m.error().Wrap(ref_.String()));
+  if (m->is_index) {
+    if (!follow_index) {
+      return MakeError(Code::kInvalidArgument, ref_.String() + ": an index names another index");
+    }
+    return GetManifestOnce(m->platform_manifest.digest, false);
+  }
+  return PulledManifest{std::move(*m), digest};
+}
+
+Result<PulledManifest> RegistryClient::GetManifest() {
+  return GetManifestOnce(ref_.ManifestRef(), true);
+}
+
+Status RegistryClient::StreamBlob(const Descriptor& d,
+                                  const std::function<Status(std::string_view)>& sink) {
+  Sha256 hash;
+  int64_t received = 0;
+  GetOptions o;
+  o.sink = [&](std::string_view piece) -> Status {
+    received += static_cast<int64_t>(piece.size());
+    if (received > d.size) {
+      return MakeError(Code::kInternal, ref_.registry + ": blob " + d.digest +
+                                            " is larger than the manifest's " +
+                                            std::to_string(d.size) + " bytes");
+    }
+    hash.Update(piece);
+    return sink(piece);
+  };
+  ASB_ASSIGN_OR_RETURN(HttpReply reply, Get("blobs/" + d.digest, o));
+  if (reply.status != 200) return tl::unexpected(RegistryError(reply, "blob " + d.digest));
+  if (received != d.size) {
+    return MakeError(Code::kInternal, ref_.registry + ": blob " + d.digest + " has " +
+                                          std::to_string(received) + " bytes, the manifest says " +
+                                          std::to_string(d.size));
+  }
+  std::string got = hash.Digest();
+  if (got != d.digest) {
+    return MakeError(Code::kInternal, ref_.registry + ": blob digest mismatch: expected " +
+                                          d.digest + ", got " + got +
+                                          " (corrupted in the registry or in transit)");
+  }
+  return {};
+}
+
+Status RegistryClient::FetchBlob(const Descriptor& d, const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) return ErrnoUnexpected("create " + path);
+  Status st =
+      StreamBlob(d, [&](std::string_view piece) { return WriteAll(fd.get(), piece, path); });
+  if (!st) ::unlink(path.c_str());
+  return st;
+}
+
+Result<std::string> RegistryClient::FetchSmallBlob(const Descriptor& d, size_t max) {
+  if (d.size < 0 || static_cast<size_t>(d.size) > max) {
+    return MakeError(Code::kInvalidArgument, ref_.registry + ": blob " + d.digest + " is over " +
+                                                 std::to_string(max) + " bytes");
+  }
+  GetOptions o;
+  o.max_body = static_cast<size_t>(d.size);
+  auto reply = Get("blobs/" + d.digest, o);
+  if (!reply && reply.error().code == Code::kResourceExhausted) {
+    return MakeError(Code::kInternal, ref_.registry + ": blob " + d.digest +
+                                          " is larger than the manifest's " +
+                                          std::to_string(d.size) + " bytes");
+  }
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->status != 200) return tl::unexpected(RegistryError(*reply, "blob " + d.digest));
+  std::string got = Sha256Digest(reply->body);
+  if (got != d.digest) {
+    return MakeError(Code::kInternal, ref_.registry + ": blob digest mismatch: expected " +
+                                          d.digest + ", got " + got);
+  }
+  return std::move(reply->body);
+}
+
+}  // namespace asb::image::registry
