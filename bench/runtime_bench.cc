@@ -7,6 +7,10 @@
 //   dial+GET     DialPort(8888) + "GET /" + reading the whole response, on a running sandbox
 //   stop         Stop() of a running sandbox, everything removed
 //   baseline     posix_spawn + waitpid of /bin/true on the host
+//   + pod network  the same through net::NetworkedRuntime (a veth and an address on a bridge of
+//                its own, asbbench0, 10.252.0.0/24; dials go to the pod IP instead of into the
+//                namespace), interleaved with the plain runs so both see the same machine;
+//                and PodNetwork::Attach / Detach alone
 //
 // Usage: runtime_bench [iterations=30]   (needs root)
 #include <sys/stat.h>
@@ -23,6 +27,8 @@
 #include "base/file_util.h"
 #include "base/strings.h"
 #include "image/image_store.h"
+#include "net/networked_runtime.h"
+#include "net/pod_network.h"
 #include "runtime/native/native_runtime.h"
 #include "sys/process.h"
 
@@ -101,17 +107,35 @@ int main(int argc, char** argv) {
   base.limits.memory_bytes = 512 << 20;
   std::printf("native runtime, workload: %s, %d iterations\n", workload.c_str(), iterations);
 
-  std::vector<double> cold, start_only, dial, stop, spawn;
-  for (int i = 0; i < iterations; ++i) {
+  asb::net::PodNetworkOptions net_opts;
+  net_opts.state_dir = dir + "/state";
+  net_opts.cidr = *asb::net::ParseCidr("10.252.0.0/24");
+  net_opts.bridge = "asbbench0";
+  net_opts.nft_table = "asbbench";
+  auto network = asb::net::PodNetwork::Create(net_opts);
+  if (!network) {
+    std::fprintf(stderr, "pod network: %s\n", network.error().message.c_str());
+    return 1;
+  }
+  asb::net::NetworkedRuntime networked(**rt, **network);
+
+  struct Figures {
+    std::vector<double> cold, start_only, dial, stop;
+  } plain, net;
+  std::vector<double> spawn;
+  for (int i = 0; i < 2 * iterations; ++i) {
+    const bool with_net = i % 2 == 1;
+    asb::runtime::Runtime& r = with_net ? static_cast<asb::runtime::Runtime&>(networked) : **rt;
+    Figures& f = with_net ? net : plain;
     SandboxSpec s = base;
     s.id = "bench-" + std::to_string(i);
     auto t0 = Clock::now();
-    if (auto st = (*rt)->Start(s); !st) {
+    if (auto st = r.Start(s); !st) {
       std::fprintf(stderr, "start: %s\n", st.error().message.c_str());
       return 1;
     }
     auto t1 = Clock::now();
-    while (!(*rt)->DialPort(s.id, 8888)) {
+    while (!r.DialPort(s.id, 8888)) {
       if (Clock::now() - t0 > std::chrono::seconds(10)) {
         std::fprintf(stderr, "port 8888 never accepted in %s\n", s.id.c_str());
         return 1;
@@ -119,35 +143,59 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     auto t2 = Clock::now();
-    start_only.push_back(Ms(t1 - t0));
-    cold.push_back(Ms(t2 - t0));
-    if (i == 0) {
+    f.start_only.push_back(Ms(t1 - t0));
+    f.cold.push_back(Ms(t2 - t0));
+    if (i < 2) {
       for (int k = 0; k < 200; ++k) {
         auto d0 = Clock::now();
-        if (!HttpGet(**rt, s.id)) {
+        if (!HttpGet(r, s.id)) {
           std::fprintf(stderr, "GET / failed\n");
           break;
         }
-        dial.push_back(Ms(Clock::now() - d0));
+        f.dial.push_back(Ms(Clock::now() - d0));
       }
     }
     auto s0 = Clock::now();
-    if (auto st = (*rt)->Stop(s.id, std::chrono::milliseconds(0)); !st) {
+    if (auto st = r.Stop(s.id, std::chrono::milliseconds(0)); !st) {
       std::fprintf(stderr, "stop: %s\n", st.error().message.c_str());
       return 1;
     }
-    stop.push_back(Ms(Clock::now() - s0));
+    f.stop.push_back(Ms(Clock::now() - s0));
   }
+  // The pod network's own share: namespace + veth + address, and their removal.
+  std::vector<double> attach, detach;
+  for (int i = 0; i < iterations; ++i) {
+    std::string id = "net-" + std::to_string(i);
+    auto a0 = Clock::now();
+    if (auto a = (*network)->Attach(id); !a) {
+      std::fprintf(stderr, "attach: %s\n", a.error().message.c_str());
+      return 1;
+    }
+    auto a1 = Clock::now();
+    if (auto d = (*network)->Detach(id); !d) {
+      std::fprintf(stderr, "detach: %s\n", d.error().message.c_str());
+      return 1;
+    }
+    attach.push_back(Ms(a1 - a0));
+    detach.push_back(Ms(Clock::now() - a1));
+  }
+  (*network)->Shutdown();
   for (int i = 0; i < 100; ++i) {
     auto t0 = Clock::now();
     auto pid = asb::sys::Spawn({.path = "/bin/true", .argv = {"true"}, .new_session = false});
     if (pid) (void)asb::sys::WaitPid(*pid);
     spawn.push_back(Ms(Clock::now() - t0));
   }
-  Report("cold start -> port 8888 accepting", cold);
-  Report("Start() returns", start_only);
-  Report("DialPort + GET / round trip", dial);
-  Report("Stop() (kill, cgroups, files)", stop);
+  Report("cold start -> port 8888 accepting", plain.cold);
+  Report("  + pod network", net.cold);
+  Report("Start() returns", plain.start_only);
+  Report("  + pod network", net.start_only);
+  Report("DialPort + GET / (netns dial)", plain.dial);
+  Report("  pod network (pod IP dial)", net.dial);
+  Report("Stop() (kill, cgroups, files)", plain.stop);
+  Report("  + pod network", net.stop);
+  Report("PodNetwork::Attach alone", attach);
+  Report("PodNetwork::Detach alone", detach);
   Report("baseline: spawn+wait /bin/true", spawn);
   (void)asb::RemoveTree(dir);
   return 0;

@@ -21,6 +21,8 @@ PACKAGES=(
   python3-prometheus-client
   # sandboxes: gVisor, iproute2 for diagnostics, procps for tests that count processes
   runsc iproute2 procps file
+  # the pod network's firewall (net/nft_ruleset.h: nft -f)
+  nftables
   # the writable layer: mkfs.ext4 makes its template images (runtime/scratch_disk.h)
   e2fsprogs
   # OCI image tests: a real registry, images built with umoci from busybox-static, pushed by skopeo

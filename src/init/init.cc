@@ -39,6 +39,7 @@ namespace {
 
 using runtime::native::InitSpec;
 using runtime::native::kInitLayerFd;
+using runtime::native::kInitNetnsFd;
 using runtime::native::kInitPidFd;
 using runtime::native::kInitSpecFd;
 using runtime::native::kInitSyncFd;
@@ -196,7 +197,10 @@ std::string ResolveExecutable(const InitSpec& s) {
   }
   for (const MountOp& op : s.mounts) ApplyMountOp(op, s.root_dir);
   if (::sethostname(s.hostname.data(), s.hostname.size()) != 0) Fail("sethostname", errno);
-  if (int e = sys::BringUpLoopback()) Fail("loopback up", e);
+  // A joined namespace came with lo up, and belongs to a user namespace this init is not in.
+  if (!s.join_netns) {
+    if (int e = sys::BringUpLoopback()) Fail("loopback up", e);
+  }
   // pivot_root(".", ".") stacks the old root under the new one; detaching "." then drops it
   // without needing a directory for it inside the image (nsjail's trick).
   if (::chdir(s.root_dir.c_str()) != 0) Fail("chdir root", errno);
@@ -233,8 +237,14 @@ int RunMode(const InitSpec& s) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) Fail("socketpair", errno);
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) Fail("output pipe", errno);
-  long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
-               CLONE_NEWCGROUP | SIGCHLD;
+  long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
+  if (s.join_netns) {
+    // The shim joins too (it never uses the network): the sandbox init inherits it.
+    if (::setns(kInitNetnsFd, CLONE_NEWNET) != 0) Fail("join network namespace", errno);
+  } else {
+    flags |= CLONE_NEWNET;
+  }
+  ::close(kInitNetnsFd);  // EBADF when none was given
   // Raw clone with no new stack behaves like fork (this process is single-threaded).
   pid_t child = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, 0));
   if (child < 0) Fail("clone namespaces", errno);
@@ -342,13 +352,14 @@ int InitMain(int argc, char** argv) {
     return 2;
   }
   // Stray fds inherited from the daemon (anything it opened without O_CLOEXEC) go first.
-  // Run keeps fd 6 (the writable layer), exec fd 5 (the sandbox's pidfd): init_spec.h.
+  // Run keeps fd 6 (the writable layer) and 7 (a netns to join), exec fd 5 (the sandbox's
+  // pidfd): init_spec.h.
   bool exec_mode = std::strcmp(argv[1], "exec") == 0;
   if (exec_mode) {
     ::syscall(SYS_close_range, kInitPidFd + 1, ~0U, 0);
   } else {
     ::syscall(SYS_close_range, kInitPidFd, kInitPidFd, 0);
-    ::syscall(SYS_close_range, kInitLayerFd + 1, ~0U, 0);
+    ::syscall(SYS_close_range, kInitNetnsFd + 1, ~0U, 0);
   }
   std::string text;
   char buf[65536];

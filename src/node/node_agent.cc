@@ -597,6 +597,10 @@ void NodeAgent::SetRunning(PodRecord& rec, runtime::Runtime* rt, bool running) {
   std::lock_guard l(mu_);
   if (rt != nullptr) rec.sandbox.runtime = rt;
   rec.sandbox.running = running;
+  // Addresses are the sandbox's: read when it (re)starts or is adopted, kept once it stops.
+  if (running && rec.sandbox.runtime != nullptr) {
+    rec.view.pod_ips = rec.sandbox.runtime->PodIPs(rec.sandbox.id);
+  }
 }
 
 NodeAgent::Next NodeAgent::Forget(const std::string& key, const std::shared_ptr<PodRecord>& rec) {

@@ -112,6 +112,12 @@ Json ComputePodStatus(const Json& pod, const PodView& view, const Json& old_stat
   }
   status["hostIP"] = "127.0.0.1";
   status["hostIPs"] = Json::array({{{"ip", "127.0.0.1"}}});
+  if (!view.pod_ips.empty()) {
+    status["podIP"] = view.pod_ips.front();
+    Json ips = Json::array();
+    for (const std::string& ip : view.pod_ips) ips.push_back({{"ip", ip}});
+    status["podIPs"] = std::move(ips);
+  }
   if (view.start_time != SystemTime{}) status["startTime"] = FormatRfc3339(view.start_time);
 
   Json statuses = Json::array();

@@ -2,12 +2,15 @@
 // pod's one container. The node writes the result with a status-only update when it differs from
 // the stored status, so an idle pod costs no writes.
 //
-// podIP/podIPs stay empty: native and gVisor sandboxes have only a loopback interface in their
-// own network namespace, and the router reaches them through NodeAgent::DialPod instead.
+// podIP/podIPs are the sandbox's addresses on the pod network (net/pod_network.h) once it has
+// started, kept after it stops as Kubernetes keeps them; empty when the pod network is off (the
+// sandbox then has only lo, and the router reaches it through NodeAgent::DialPod by entering its
+// network namespace).
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/json_util.h"
@@ -43,6 +46,7 @@ struct PodView {
   std::optional<PodFailure> failure;  // the pod can't run here: phase Failed
   SystemTime start_time{};            // when the node accepted the pod
   std::string qos_class;              // from ParsePod; "" when unknown
+  std::vector<std::string> pod_ips;   // from Runtime::PodIPs once started
   ContainerView container;
 };
 

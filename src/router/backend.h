@@ -1,8 +1,9 @@
 // The router's only view of the world: "give me a connected byte stream to port P of sandbox S".
 //
 // The router never looks up Sandbox resources itself (upstream's sandbox-router is a pure data
-// plane too). In the embedded daemon the node implements this by opening a socket inside the
-// sandbox's network namespace (as CRI port-forward does), so a sandbox needs no host address.
+// plane too). In the embedded daemon the node implements this by dialing the sandbox's pod IP
+// (net/networked_runtime.h), or, with podNetwork "none", by opening a socket inside the
+// sandbox's network namespace (as CRI port-forward does).
 #pragma once
 
 #include <chrono>

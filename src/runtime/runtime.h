@@ -73,6 +73,10 @@ struct SandboxSpec {
   ProcessSpec process;
   Limits limits;
   std::map<std::string, std::string> labels;  // e.g. namespace/name, kept for recovery and ps
+  // A network namespace to run in, persisted at this path (sys/net.h CreatePersistentNetns) and
+  // wired by the pod network (net/pod_network.h), which also removes it; "" = a fresh namespace
+  // holding only lo, owned by the runtime.
+  std::string netns_path;
 };
 
 enum class SandboxState { kRunning, kExited, kUnknown };
@@ -120,6 +124,11 @@ class Runtime {
   virtual std::string LogPath(const std::string& id) const {
     (void)id;
     return "";
+  }
+  // The sandbox's pod addresses (status.podIPs); empty when it has none (only lo).
+  virtual std::vector<std::string> PodIPs(const std::string& id) const {
+    (void)id;
+    return {};
   }
 };
 

@@ -30,6 +30,10 @@ auto OnFreshThread(F fn) -> decltype(fn()) {
   return std::move(*out);
 }
 
+// Connects a non-blocking socket to ipv4:port within `timeout`, then makes it blocking.
+Result<UniqueFd> FinishConnect(UniqueFd fd, uint32_t ipv4, uint16_t port, const std::string& where,
+                               std::chrono::milliseconds timeout);
+
 }  // namespace
 
 int BringUpLoopback() {
@@ -59,11 +63,28 @@ Result<UniqueFd> ConnectInNetns(int netns_fd, uint16_t port, std::chrono::millis
         if (!s) return ErrnoUnexpected("socket in sandbox netns");
         return s;
       }));
+  return FinishConnect(std::move(fd), INADDR_LOOPBACK, port,
+                       "127.0.0.1:" + std::to_string(port) + " in sandbox", timeout);
+}
+
+Result<UniqueFd> ConnectTcp(uint32_t ipv4, uint16_t port, std::chrono::milliseconds timeout) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return ErrnoUnexpected("socket");
+  in_addr a{htonl(ipv4)};
+  char text[INET_ADDRSTRLEN] = "";
+  ::inet_ntop(AF_INET, &a, text, sizeof(text));
+  return FinishConnect(std::move(fd), ipv4, port, std::string(text) + ":" + std::to_string(port),
+                       timeout);
+}
+
+namespace {
+
+Result<UniqueFd> FinishConnect(UniqueFd fd, uint32_t ipv4, uint16_t port, const std::string& where,
+                               std::chrono::milliseconds timeout) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_addr.s_addr = htonl(ipv4);
   addr.sin_port = htons(port);
-  std::string where = "127.0.0.1:" + std::to_string(port) + " in sandbox";
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     if (errno != EINPROGRESS) {
       Error e = ErrnoError(errno, "connect " + where);
@@ -91,6 +112,8 @@ Result<UniqueFd> ConnectInNetns(int netns_fd, uint16_t port, std::chrono::millis
   ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   return fd;
 }
+
+}  // namespace
 
 Result<UniqueFd> ConnectInNetns(const std::string& netns_path, uint16_t port,
                                 std::chrono::milliseconds timeout) {

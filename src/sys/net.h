@@ -32,6 +32,10 @@ int BringUpLoopback();
 // when there is no such file.
 [[nodiscard]] Result<UniqueFd> ConnectInNetns(const std::string& netns_path, uint16_t port,
                                               std::chrono::milliseconds timeout);
+// A TCP connection to ipv4:port (host byte order) from the caller's network namespace, with the
+// same errors, timeout and socket options as ConnectInNetns. Thread-safe.
+[[nodiscard]] Result<UniqueFd> ConnectTcp(uint32_t ipv4, uint16_t port,
+                                          std::chrono::milliseconds timeout);
 
 // Creates a network namespace holding only loopback (up) and bind-mounts it onto `path` (a new
 // file; kAlreadyExists if one is there), so it lives until RemovePersistentNetns. Nothing is

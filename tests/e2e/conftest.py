@@ -157,6 +157,7 @@ class AsbdProcess:
                 found.append("process %s: %s" % (pid, cmd[:160]))
         with open("/proc/self/mountinfo") as f:
             found += ["mount: " + line.split()[4] for line in f if self.state_dir in line]
+        found += ["veth: " + l for l in _sandbox_veths()]
         return found
 
     def log(self):
@@ -170,6 +171,24 @@ class AsbdProcess:
 def _is_mirror(pod):
     """Mirror pods stand for asbd's in-process controller and router (cmd/asbd/mirror_pods.h)."""
     return "kubernetes.io/config.mirror" in (pod["metadata"].get("annotations") or {})
+
+
+def _sandbox_veths():
+    """Host ends of sandbox veths (net/pod_network.h names them asbv<hex address>): every one
+    goes with its sandbox."""
+    return sorted(n for n in os.listdir("/sys/class/net") if n.startswith("asbv"))
+
+
+def _pod_network_leftovers():
+    """What the pod network leaves once asbd stopped with no sandbox: must be nothing (the
+    bridge, its address and the nft table go with the last sandbox)."""
+    found = ["link: " + n for n in os.listdir("/sys/class/net") if n == "asb0"]
+    found += ["veth: " + n for n in _sandbox_veths()]
+    if shutil.which("nft"):
+        r = subprocess.run(["nft", "list", "table", "ip", "asb"], capture_output=True)
+        if r.returncode == 0:
+            found.append("nft table ip asb")
+    return found
 
 
 def _sandbox_cgroups():
@@ -241,6 +260,11 @@ def asbd():
                 time.sleep(0.1)
             left = daemon.leftovers(cgroups_before)
             assert not left, "left behind after deleting every sandbox:\n%s" % "\n".join(left)
+        clean_stop = daemon.proc and daemon.proc.poll() is None
+        daemon.stop()
+        if clean_stop:
+            left = _pod_network_leftovers()
+            assert not left, "left behind once asbd stopped:\n%s" % "\n".join(left)
     finally:
         daemon.stop()
         _force_cleanup(daemon.state_dir)

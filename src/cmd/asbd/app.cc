@@ -137,6 +137,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
     }
   }
 
+  if (config.pod_network == "bridge") {
+    auto net = StartPodNetwork(config, runtimes);
+    if (!net) return tl::unexpected(net.error().Wrap("pod network (podNetwork \"none\" runs without one)"));
+    d->pod_network_ = std::move(*net);
+  }
+
   node::NodeOptions node_opts;
   node_opts.node_name = config.node_name;
   node_opts.default_runtime_class = config.default_runtime_class;
@@ -231,6 +237,10 @@ void Daemon::Stop() {
   backend_.reset();
   controllers_.reset();
   node_.reset();
+  // The bridge goes once no sandbox holds an address (running ones keep theirs for the next
+  // asbd).
+  if (pod_network_.network) pod_network_.network->Shutdown();
+  pod_network_ = {};
   gvisor_.reset();
   native_.reset();
   images_.reset();

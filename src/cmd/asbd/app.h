@@ -16,6 +16,7 @@
 #include "cmd/asbd/mirror_pods.h"
 #include "cmd/asbd/node_pod_streams.h"
 #include "cmd/asbd/pod_dialer.h"
+#include "cmd/asbd/pod_network_setup.h"
 #include "cmd/asbd/sandbox_backend.h"
 #include "controller/manager.h"
 #include "controller/state_metrics.h"
@@ -68,6 +69,7 @@ class Daemon {
   std::unique_ptr<image::ImageStore> images_;
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
+  PodNetworkSetup pod_network_;  // empty with podNetwork "none"
   std::unique_ptr<storage::LocalVolumes> volumes_;
   std::unique_ptr<storage::LocalProvisioner> provisioner_;
   std::unique_ptr<node::NodeAgent> node_;

@@ -4,6 +4,7 @@
 
 #include "base/file_util.h"
 #include "image/image_store.h"
+#include "net/ip.h"
 
 namespace asb::asbd {
 
@@ -62,6 +63,10 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("runscPath", &c->runsc_path));
   ASB_RETURN_IF_ERROR(take("runscPlatform", &c->runsc_platform));
   ASB_RETURN_IF_ERROR(take("controllerWorkers", &c->controller_workers));
+  ASB_RETURN_IF_ERROR(take("podNetwork", &c->pod_network));
+  ASB_RETURN_IF_ERROR(take("podCIDR", &c->pod_cidr));
+  ASB_RETURN_IF_ERROR(take("podBridge", &c->pod_bridge));
+  ASB_RETURN_IF_ERROR(take("podEgress", &c->pod_egress));
   ASB_RETURN_IF_ERROR(take("maxVolumeBytes", &c->max_volume_bytes));
   ASB_RETURN_IF_ERROR(take("defaultRegistry", &c->default_registry));
   if (auto it = file.find("insecureRegistries"); it != file.end()) {
@@ -121,6 +126,21 @@ Status Validate(const DaemonConfig& c) {
   if (c.controller_workers < 1) return Bad("/controllerWorkers", "must be at least 1");
   if (c.max_volume_bytes < 1) return Bad("/maxVolumeBytes", "must be at least 1");
   if (c.node_name.empty()) return Bad("/nodeName", "required");
+  if (c.pod_network != "bridge" && c.pod_network != "none")
+    return Bad("/podNetwork", "unknown value \"" + c.pod_network + "\" (bridge, none)");
+  if (c.pod_egress != "managed" && c.pod_egress != "deny-all")
+    return Bad("/podEgress", "unknown value \"" + c.pod_egress + "\" (managed, deny-all)");
+  if (auto cidr = net::ParseCidr(c.pod_cidr); !cidr) {
+    return Bad("/podCIDR", cidr.error().message);
+  } else if (cidr->prefix > 30) {
+    return Bad("/podCIDR", "\"" + c.pod_cidr + "\" has no room for pods (use /30 or wider)");
+  }
+  // The host end of each veth is "asbv" + 8 hex digits; the bridge name must differ from those.
+  if (c.pod_bridge.empty() || c.pod_bridge.size() > 15 || c.pod_bridge.rfind("asbv", 0) == 0 ||
+      c.pod_bridge.find_first_of("/ \t\n:") != std::string::npos)
+    return Bad("/podBridge", "\"" + c.pod_bridge +
+                                 "\" is not a usable interface name (1-15 characters, no '/', "
+                                 "space or ':', not starting with asbv)");
   return {};
 }
 
@@ -143,6 +163,10 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"defaultRegistry", c.default_registry},
           {"insecureRegistries", c.insecure_registries},
           {"controllerWorkers", c.controller_workers},
+          {"podNetwork", c.pod_network},
+          {"podCIDR", c.pod_cidr},
+          {"podBridge", c.pod_bridge},
+          {"podEgress", c.pod_egress},
           {"maxVolumeBytes", c.max_volume_bytes}};
 }
 

@@ -42,6 +42,15 @@ struct DaemonConfig {
   std::string default_registry;
   std::vector<std::string> insecure_registries;
   int controller_workers = 4;  // per kind (sandbox, claim); pools use half
+  // Pod network (net/pod_network.h): "bridge" gives each sandbox a veth and an address from
+  // pod_cidr on the host bridge pod_bridge; "none" leaves sandboxes with only lo (reached by
+  // entering their network namespace).
+  std::string pod_network = "bridge";
+  std::string pod_cidr = "10.244.0.0/16";
+  std::string pod_bridge = "asb0";
+  // Egress from sandboxes (net/nft_ruleset.h): "managed" (the public internet, never private,
+  // link-local, CGNAT or the host's own addresses) or "deny-all" (air-gapped hosts).
+  std::string pod_egress = "managed";
   // Largest PersistentVolumeClaim the node-local provisioner makes (larger ones stay Pending).
   int64_t max_volume_bytes = int64_t{64} << 30;
 };

@@ -42,6 +42,33 @@ TEST(ConfigTest, StrictErrorsNameThePath) {
   EXPECT_EQ(bad.error().message, "/gvisor: unknown value \"lxc\" (auto, on, off)");
 }
 
+TEST(ConfigTest, PodNetworkValuesAreChecked) {
+  DaemonConfig c;
+  c.state_dir = "/tmp/x";
+  EXPECT_TRUE(Validate(c));  // the defaults: a bridge with 10.244.0.0/16
+  c.pod_cidr = "10.244.0.1/16";
+  auto host_bits = Validate(c);
+  ASSERT_FALSE(host_bits);
+  EXPECT_EQ(host_bits.error().message.rfind("/podCIDR: ", 0), 0u) << host_bits.error().message;
+  c.pod_cidr = "10.244.0.0/31";
+  EXPECT_FALSE(Validate(c));
+  c.pod_cidr = "10.244.0.0/16";
+  c.pod_network = "cni";
+  auto mode = Validate(c);
+  ASSERT_FALSE(mode);
+  EXPECT_EQ(mode.error().message, "/podNetwork: unknown value \"cni\" (bridge, none)");
+  c.pod_network = "bridge";
+  c.pod_egress = "open";
+  auto egress = Validate(c);
+  ASSERT_FALSE(egress);
+  EXPECT_EQ(egress.error().message, "/podEgress: unknown value \"open\" (managed, deny-all)");
+  c.pod_egress = "deny-all";
+  EXPECT_TRUE(Validate(c));
+  c.pod_network = "none";
+  c.pod_bridge = "asbv00000001";  // would collide with a sandbox's veth
+  EXPECT_FALSE(Validate(c));
+}
+
 TEST(ConfigTest, RegistrySettings) {
   DaemonConfig c;
   c.state_dir = "/tmp/x";

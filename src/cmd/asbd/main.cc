@@ -48,6 +48,14 @@ int main(int argc, char** argv) {
       ->add_option("--default-runtime-class", config.default_runtime_class,
                    "runtime for pods without runtimeClassName: native or gvisor")
       ->capture_default_str();
+  serve
+      ->add_option("--pod-network", config.pod_network,
+                   "bridge (each sandbox gets an address from --pod-cidr) or none (only lo)")
+      ->capture_default_str();
+  serve->add_option("--pod-cidr", config.pod_cidr, "IPv4 block for pod addresses")
+      ->capture_default_str();
+  serve->add_option("--pod-egress", config.pod_egress, "sandbox egress: managed or deny-all")
+      ->capture_default_str();
 
   // Precedence: defaults < --config file < flags. Parse once to find --config, load the file,
   // then parse again so flags win.

@@ -1,5 +1,6 @@
 // The router's Backend in the embedded daemon: X-Sandbox-ID names a Sandbox; it must be Ready,
-// and the connection is opened by the node inside the sandbox pod's network namespace.
+// and the connection is opened by the node (to the pod IP, or inside the pod's network namespace
+// with podNetwork "none").
 #pragma once
 
 #include "node/node_agent.h"

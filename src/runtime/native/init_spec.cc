@@ -104,7 +104,8 @@ Json InitSpecToJson(const InitSpec& s) {
               {"seccomp_bpf", HexEncode(s.seccomp_bpf)},
               {"exit_file", s.exit_file},
               {"log_path", s.log_path},
-              {"log_limit_bytes", s.log_limit_bytes}};
+              {"log_limit_bytes", s.log_limit_bytes},
+              {"join_netns", s.join_netns}};
 }
 
 Result<InitSpec> InitSpecFromJson(const Json& j) {
@@ -162,6 +163,7 @@ Result<InitSpec> InitSpecFromJson(const Json& j) {
     s.exit_file = j.value("exit_file", "");
     s.log_path = j.value("log_path", "");
     s.log_limit_bytes = j.value("log_limit_bytes", int64_t{0});
+    s.join_netns = j.value("join_netns", false);
   } catch (const std::exception& e) {
     return MakeError(Code::kInvalidArgument, std::string("init spec: ") + e.what());
   }

@@ -9,6 +9,8 @@
 //             ScratchLayer) that the sandbox init attaches (MountOp kMoveMount); the shim closes
 //             its copy at once, so the daemon's fd and the sandbox's mount namespace are the only
 //             references and the daemon decides where the layer's teardown runs
+//   fd 7      run, when InitSpec::join_netns: the network namespace to run in (made and wired
+//             by the pod network, net/pod_network.h) instead of a fresh one holding only lo
 // asb-init writes newline-terminated JSON messages on fd 4:
 //   {"shim_pid":N,"shim_start":T,"init_pid":M,"init_start":U}   once the sandbox init exists
 //   {"step":"pivot_root","errno":1}                               when a setup step failed
@@ -32,6 +34,7 @@ inline constexpr int kInitSpecFd = 3;
 inline constexpr int kInitSyncFd = 4;
 inline constexpr int kInitPidFd = 5;
 inline constexpr int kInitLayerFd = 6;
+inline constexpr int kInitNetnsFd = 7;
 
 struct InitSpec {
   std::string mode;  // "run" | "exec"
@@ -50,6 +53,9 @@ struct InitSpec {
   // host disk through its output.
   std::string log_path;
   int64_t log_limit_bytes = 0;
+  // run: join the network namespace on fd 7 (its lo is up; the sandbox holds no capability
+  // over it, so it cannot change its own address or routes) instead of unsharing one.
+  bool join_netns = false;
 };
 
 Json InitSpecToJson(const InitSpec& spec);

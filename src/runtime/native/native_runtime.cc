@@ -301,6 +301,12 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   init.exit_file = dir + "/exit.json";
   init.log_path = dir + "/output.log";
   init.log_limit_bytes = options_.output_log_limit_bytes;
+  UniqueFd netns;
+  if (!spec.netns_path.empty()) {
+    netns.Reset(::open(spec.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) return ErrnoUnexpected("open netns " + spec.netns_path);
+    init.join_netns = true;
+  }
 
   ASB_ASSIGN_OR_RETURN(UniqueFd spec_fd, MemfdWith(DumpJson(InitSpecToJson(init))));
   int sv[2];
@@ -323,6 +329,7 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
                                {spec_fd.get(), kInitSpecFd},
                                {child_sync.get(), kInitSyncFd},
                                {layer_fd, kInitLayerFd}}};
+  if (netns) so.fds.push_back({netns.get(), kInitNetnsFd});
   auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
   ASB_ASSIGN_OR_RETURN(pid_t first, sys::Spawn(so));
   child_sync.Reset();

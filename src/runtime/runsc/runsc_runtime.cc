@@ -300,12 +300,17 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
     if (!f) return fail(ErrnoError(errno, "create asb-init mount point " + target));
   }
 
-  // 2. Network namespace with only loopback.
-  if (auto e = step(sys::CreatePersistentNetns(netns), "network namespace")) return fail(*e);
+  // 2. Network namespace: the pod network's (holding the sandbox's veth), or one of its own
+  // with only loopback, kept in the bundle.
+  if (spec.netns_path.empty()) {
+    if (auto e = step(sys::CreatePersistentNetns(netns), "network namespace")) return fail(*e);
+  }
 
   // 3. config.json.
-  OciPaths paths{
-      .rootfs = rootfs, .netns = netns, .cgroups_path = cgroups_path, .init = init_path_};
+  OciPaths paths{.rootfs = rootfs,
+                 .netns = spec.netns_path.empty() ? netns : spec.netns_path,
+                 .cgroups_path = cgroups_path,
+                 .init = init_path_};
   Json config = BuildOciConfig(spec, paths);
   if (auto e = step(AtomicWriteFile(bundle + "/config.json", DumpJson(config, 2), 0600),
                     "write config.json")) {

@@ -6,7 +6,8 @@
 //     scratch/  (ext4 of ephemeral-storage on a loop device: runtime/scratch_disk.h)  upper/ and
 //               work/ of the overlay
 //     rootfs/   (overlayfs: lower = spec.rootfs.lower_dir, upper on scratch) = the OCI root
-//     netns                          bind mount of the sandbox's network namespace (only lo)
+//     netns                          bind mount of the sandbox's network namespace (only lo),
+//                                    unless the spec names one (SandboxSpec::netns_path)
 //     output.log                     the app's stdout/stderr and runsc's own errors (LogPath;
 //                                    capped and rotated: runtime.h "Container output")
 //   <state_dir>/runsc-root/          runsc --root (runsc's container state). A sibling, not a
@@ -17,7 +18,9 @@
 // bind-mounted one). So the app's sockets are real host sockets in a namespace that has only
 // loopback: no egress, and DialPort reaches the app by entering that namespace from the host
 // side, as CRI port-forward does. (gVisor's own netstack, --network=sandbox, would hide the
-// app's listening socket from the host entirely.)
+// app's listening socket from the host entirely.) With the pod network (net/pod_network.h) the
+// spec's namespace holds the sandbox's veth and address instead, and the same host sockets are
+// reached over the pod IP.
 //
 // Writable root: a host overlay over a size-capped ext4 (the same disk-backed layer as native,
 // runtime/scratch_disk.h) enforces ephemeral-storage (writes fail with ENOSPC at the cap) and is

@@ -1,0 +1,29 @@
+// asbd's pod network (config podNetwork "bridge"): the PodNetwork on the host bridge, and each
+// available runtime wrapped so its sandboxes get an address (net/networked_runtime.h).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "cmd/asbd/config.h"
+#include "net/networked_runtime.h"
+#include "net/pod_network.h"
+#include "runtime/runtime.h"
+
+namespace asb::asbd {
+
+struct PodNetworkSetup {
+  std::unique_ptr<net::PodNetwork> network;
+  std::vector<std::unique_ptr<net::NetworkedRuntime>> wrapped;  // point into `network`
+};
+
+// Creates the network, frees the addresses of sandboxes no runtime has any more (left by an
+// asbd that died mid-start or mid-stop), and replaces each non-null runtime in `runtimes` with
+// its networked wrapper. Call before the node agent starts. The runtimes must outlive the result.
+[[nodiscard]] Result<PodNetworkSetup> StartPodNetwork(
+    const DaemonConfig& config, std::map<std::string, runtime::Runtime*>& runtimes);
+
+}  // namespace asb::asbd

@@ -1,0 +1,67 @@
+#include "net/nft_ruleset.h"
+
+namespace asb::net {
+
+std::vector<Cidr> BlockedEgress() {
+  std::vector<Cidr> out;
+  for (const char* c : {"0.0.0.0/8",       // "this network"
+                        "10.0.0.0/8",      // private (and the pod CIDR's usual home)
+                        "100.64.0.0/10",   // CGNAT (also some clouds' internal ranges)
+                        "127.0.0.0/8",     // loopback
+                        "169.254.0.0/16",  // link-local: cloud metadata servers
+                        "172.16.0.0/12",   // private
+                        "192.168.0.0/16",  // private
+                        "224.0.0.0/4",     // multicast
+                        "240.0.0.0/4"}) {  // reserved, and the broadcast address
+    out.push_back(*ParseCidr(c));
+  }
+  return out;
+}
+
+std::string BuildRuleset(const RulesetInput& in) {
+  const std::string br = "\"" + in.bridge + "\"";
+  const std::string pods = ToString(in.pod_cidr);
+  std::string blocked;
+  for (const Cidr& c : BlockedEgress()) blocked += (blocked.empty() ? "" : ", ") + ToString(c);
+  std::string s;
+  // Declaring then deleting makes the replacement work whether or not the table exists, in the
+  // same transaction as the new one.
+  const std::string table = "table ip " + in.table;
+  s += table + "\n";
+  s += "delete " + table + "\n";
+  s += table + " {\n";
+  s += "  set blocked_egress {\n";
+  s += "    type ipv4_addr\n";
+  s += "    flags interval\n";
+  s += "    elements = { " + blocked + " }\n";
+  s += "  }\n";
+  s += "  chain input {\n";
+  s += "    type filter hook input priority filter; policy accept;\n";
+  s += "    iifname " + br + " ct state established,related accept\n";
+  s += "    iifname " + br + " counter drop comment \"sandbox to a host service\"\n";
+  s += "  }\n";
+  s += "  chain forward {\n";
+  s += "    type filter hook forward priority filter; policy accept;\n";
+  s += "    oifname " + br + " ct state established,related accept\n";
+  s += "    oifname " + br + " counter drop comment \"ingress not from the node\"\n";
+  s += "    iifname " + br + " jump pod_egress\n";
+  s += "  }\n";
+  s += "  chain pod_egress {\n";
+  s += "    ip saddr != " + pods + " counter drop comment \"not a pod address\"\n";
+  if (in.egress == EgressMode::kDenyAll) {
+    s += "    counter drop comment \"egress denied (deny-all)\"\n";
+  } else {
+    s += "    ct state established,related accept\n";
+    s += "    ip daddr @blocked_egress counter drop comment \"egress to a blocked range\"\n";
+    s += "    counter accept\n";
+  }
+  s += "  }\n";
+  s += "  chain postrouting {\n";
+  s += "    type nat hook postrouting priority srcnat; policy accept;\n";
+  s += "    ip saddr " + pods + " oifname != " + br + " masquerade\n";
+  s += "  }\n";
+  s += "}\n";
+  return s;
+}
+
+}  // namespace asb::net

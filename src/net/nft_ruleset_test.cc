@@ -1,0 +1,49 @@
+#include "net/nft_ruleset.h"
+
+#include <gtest/gtest.h>
+
+namespace asb::net {
+namespace {
+
+bool Has(const std::string& text, const std::string& line) {
+  return text.find(line) != std::string::npos;
+}
+
+TEST(NftRulesetTest, ManagedBlocksPrivateRangesAndMasqueradesTheRest) {
+  std::string r = BuildRuleset({"asb0", *ParseCidr("10.244.0.0/16"), EgressMode::kManaged, "asb"});
+  // Replaced whole in one transaction.
+  EXPECT_EQ(r.rfind("table ip asb\ndelete table ip asb\ntable ip asb {\n", 0), 0u) << r;
+  for (const char* block : {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
+                            "100.64.0.0/10", "127.0.0.0/8"}) {
+    EXPECT_TRUE(Has(r, block)) << block;
+  }
+  EXPECT_TRUE(Has(r, "iifname \"asb0\" counter drop comment \"sandbox to a host service\""));
+  EXPECT_TRUE(Has(r, "oifname \"asb0\" counter drop comment \"ingress not from the node\""));
+  EXPECT_TRUE(Has(r, "ip saddr != 10.244.0.0/16 counter drop"));
+  EXPECT_TRUE(Has(r, "ip daddr @blocked_egress counter drop"));
+  EXPECT_TRUE(Has(r, "    counter accept\n"));
+  EXPECT_TRUE(Has(r, "ip saddr 10.244.0.0/16 oifname != \"asb0\" masquerade"));
+  // Replies are let through before any drop in each chain.
+  EXPECT_LT(r.find("oifname \"asb0\" ct state established,related accept"),
+            r.find("oifname \"asb0\" counter drop"));
+  EXPECT_LT(r.find("iifname \"asb0\" ct state established,related accept"),
+            r.find("iifname \"asb0\" counter drop"));
+}
+
+TEST(NftRulesetTest, DenyAllLetsNothingOut) {
+  std::string r = BuildRuleset({"br-x", *ParseCidr("10.9.0.0/24"), EgressMode::kDenyAll, "t"});
+  EXPECT_TRUE(Has(r, "counter drop comment \"egress denied (deny-all)\""));
+  EXPECT_FALSE(Has(r, "counter accept"));
+  EXPECT_FALSE(Has(r, "ct state established,related accept\n    ip daddr"));
+  EXPECT_TRUE(Has(r, "iifname \"br-x\""));
+  EXPECT_EQ(r.rfind("table ip t\ndelete table ip t\n", 0), 0u);
+}
+
+TEST(NftRulesetTest, BlockedRangesDoNotCoverTestNetAddresses) {
+  // The e2e suite's "public" test host lives in TEST-NET-2; it must stay reachable by default.
+  Ipv4 public_host = *ParseIpv4("198.51.100.2");
+  for (const Cidr& c : BlockedEgress()) EXPECT_FALSE(c.Contains(public_host)) << ToString(c);
+}
+
+}  // namespace
+}  // namespace asb::net

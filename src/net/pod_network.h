@@ -1,0 +1,101 @@
+// PodNetwork: each sandbox's address on a host bridge. Per sandbox it makes a network namespace
+// persisted at <state_dir>/net/ns/<id> (sys/net.h), a veth pair whose sandbox end ("eth0") is
+// created straight inside it, an address from the pod CIDR (net/ipam.h, persisted in
+// <state_dir>/net/ipam.json) and a default route via the bridge; the runtimes then run the
+// sandbox in that namespace (runtime.h SandboxSpec::netns_path). All of it over rtnetlink
+// (net/netlink.h): no `ip` process per sandbox.
+//
+//   host:     bridge asb0 = <first address of the CIDR>/prefix, up
+//             veth asbv<hex of the pod address> enslaved to asb0, an isolated bridge port (ports
+//             forward only to the bridge, so sandboxes never reach each other at layer 2)
+//   sandbox:  lo up; eth0 = <pod address>/prefix, up; default via the bridge's address;
+//             ip_unprivileged_port_start 0 and ping_group_range "0 2147483647", because the
+//             namespace belongs to the host's user namespace (the sandbox holds no capability
+//             over it, so it can neither change its address nor bind below 1024 otherwise)
+//
+// Firewall: Create loads the nftables table `ip asb` (net/nft_ruleset.h: ingress only from the
+// node, managed or deny-all egress, masquerade) from <state_dir>/net/ruleset.nft with `nft -f`,
+// once: no rule names a single sandbox, so starts and stops cost no nft call. Managed egress
+// needs forwarding: net.ipv4.ip_forward is set to 1, and put back by Shutdown if it was 0 (the
+// old value is kept in <state_dir>/net/ip_forward.orig across restarts).
+//
+// One daemon per bridge: Create takes an exclusive lock, /run/asb/bridge-<name>.lock, held while
+// this object lives (two daemons with separate address files on one bridge would hand out the
+// same addresses).
+//
+// Lifetime: sandboxes outlive asbd, and so do their namespaces and addresses; a new PodNetwork
+// on the same state dir keeps the bridge and the addresses, and ReleaseAllExcept frees what
+// belongs to no sandbox any more. Shutdown removes the bridge once no sandbox has an address.
+//
+// Thread-safe.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "net/ip.h"
+#include "net/ipam.h"
+#include "net/nft_ruleset.h"
+
+namespace asb::net {
+
+struct PodNetworkOptions {
+  std::string state_dir;  // required: <state_dir>/net holds ipam.json and ns/
+  Cidr cidr{Ipv4{(10u << 24) | (244u << 16)}, 16};  // 10.244.0.0/16
+  std::string bridge = "asb0";
+  EgressMode egress = EgressMode::kManaged;
+  std::string nft_path = "nft";  // Debian's nftables
+  std::string nft_table = kNftTable;
+};
+
+struct PodAttachment {
+  std::string netns_path;
+  Ipv4 ip;
+};
+
+class PodNetwork {
+ public:
+  // Creates the bridge (or takes the existing one) and loads the addresses in use. Errors:
+  // kFailedPrecondition when the CIDR overlaps a host route that is not the bridge's (it would
+  // hide part of the host's network) or another daemon holds the bridge; kInvalidArgument (bad
+  // CIDR or address file); kNotFound when `nft` is missing; netlink and nft errors.
+  [[nodiscard]] static Result<std::unique_ptr<PodNetwork>> Create(PodNetworkOptions options);
+
+  // Gives sandbox `id` its namespace, veth and address. kAlreadyExists when it has them
+  // already; kResourceExhausted when the CIDR is full. Leaves nothing behind on failure.
+  [[nodiscard]] Result<PodAttachment> Attach(const std::string& id);
+  // Removes id's veth, namespace and address. OK when it has none. Idempotent.
+  [[nodiscard]] Status Detach(const std::string& id);
+  std::optional<Ipv4> PodIP(const std::string& id) const { return ipam_->Lookup(id); }
+  std::string NetnsPath(const std::string& id) const;
+
+  // Detaches every sandbox not in `live` (left by an asbd that died mid-start or mid-stop).
+  // Call before anything starts sandboxes.
+  [[nodiscard]] Status ReleaseAllExcept(const std::set<std::string>& live);
+  // Removes the bridge and the firewall table (and restores ip_forward) when no sandbox holds
+  // an address (else they keep all three). Idempotent.
+  void Shutdown();
+
+  const PodNetworkOptions& options() const { return options_; }
+  Ipv4 gateway() const { return ipam_->gateway(); }
+  static std::string VethName(Ipv4 ip);  // "asbv0af40005"
+
+ private:
+  PodNetwork(PodNetworkOptions options, UniqueFd lock, std::unique_ptr<Ipam> ipam, int bridge_index)
+      : options_(std::move(options)),
+        lock_(std::move(lock)),
+        ipam_(std::move(ipam)),
+        bridge_index_(bridge_index) {}
+  [[nodiscard]] Status Wire(const std::string& id, Ipv4 ip);
+
+  const PodNetworkOptions options_;
+  UniqueFd lock_;  // flock'ed: this daemon owns the bridge
+  std::unique_ptr<Ipam> ipam_;
+  const int bridge_index_;
+};
+
+}  // namespace asb::net

@@ -1,0 +1,174 @@
+// Needs root (a bridge, veths, network namespaces on the host): label privileged. Uses its own
+// bridge name and a CIDR of its own, and checks that it leaves none of them behind.
+#include "net/pod_network.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "base/file_util.h"
+#include "net/netlink.h"
+#include "sys/net.h"
+#include "tests/testing/test_util.h"
+
+namespace asb::net {
+namespace {
+
+constexpr char kBridge[] = "asbtest0";
+constexpr char kTable[] = "asbtest";
+
+bool TableExists() { return std::system("nft list table ip asbtest > /dev/null 2>&1") == 0; }
+
+bool LinkExists(const std::string& name) {
+  auto nl = Netlink::Open();
+  return nl && nl->LinkIndex(name).has_value();
+}
+
+// Listens on 0.0.0.0:port inside the namespace at `path` (on a thread of its own).
+UniqueFd ListenInNetns(const std::string& path, uint16_t port) {
+  UniqueFd out;
+  std::thread t([&] {
+    UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns || ::setns(ns.get(), CLONE_NEWNET) != 0) return;
+    UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return;
+    if (::listen(s.get(), 4) != 0) return;
+    out = std::move(s);
+  });
+  t.join();
+  return out;
+}
+
+class PodNetworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::IsRoot()) GTEST_SKIP() << "SKIPPED LOUDLY: pod networking needs root";
+    options_.state_dir = dir_.path();
+    options_.cidr = *ParseCidr("10.251.0.0/24");
+    options_.bridge = kBridge;
+    options_.nft_table = kTable;
+    ip_forward_ = ReadFile("/proc/sys/net/ipv4/ip_forward").value_or("");
+  }
+  void TearDown() override {
+    if (!testing::IsRoot()) return;
+    // Whatever a failed test left: the bridge goes with the last address.
+    if (auto nl = Netlink::Open()) (void)nl->DeleteLink(kBridge);
+    (void)std::system("nft delete table ip asbtest > /dev/null 2>&1");
+    EXPECT_EQ(ReadFile("/proc/sys/net/ipv4/ip_forward").value_or("?"), ip_forward_)
+        << "the pod network did not put ip_forward back";
+    if (!ip_forward_.empty()) {
+      UniqueFd f(::open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC));
+      ASSERT_EQ(::write(f.get(), ip_forward_.data(), ip_forward_.size()),
+                static_cast<ssize_t>(ip_forward_.size()));
+    }
+  }
+  testing::TempDir dir_;
+  PodNetworkOptions options_;
+  std::string ip_forward_;  // before the test
+};
+
+TEST_F(PodNetworkTest, AttachWiresAnAddressReachableFromTheHostAndDetachRemovesAll) {
+  ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
+  ASSERT_TRUE(LinkExists(kBridge));
+  EXPECT_TRUE(TableExists());
+  ASSERT_OK_AND_ASSIGN(PodAttachment a, net->Attach("sb-1"));
+  EXPECT_EQ(ToString(a.ip), "10.251.0.2");
+  EXPECT_EQ(a.netns_path, dir_.Sub("net/ns/sb-1"));
+  EXPECT_TRUE(LinkExists(PodNetwork::VethName(a.ip)));
+  auto again = net->Attach("sb-1");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Code::kAlreadyExists);
+
+  uint16_t port = 18000;
+  UniqueFd listener = ListenInNetns(a.netns_path, port);
+  ASSERT_TRUE(listener);
+  ASSERT_OK_AND_ASSIGN(UniqueFd conn, sys::ConnectTcp(a.ip.value, port, std::chrono::seconds(2)));
+
+  listener.Reset();
+  conn.Reset();
+  ASSERT_OK(net->Detach("sb-1"));
+  ASSERT_OK(net->Detach("sb-1"));  // idempotent
+  // The kernel destroys the namespace, and the veth pair with it, once nothing holds it.
+  EXPECT_TRUE(testing::WaitFor([&] { return !LinkExists(PodNetwork::VethName(a.ip)); },
+                               std::chrono::seconds(10)));
+  EXPECT_FALSE(PathExists(a.netns_path));
+  EXPECT_FALSE(net->PodIP("sb-1"));
+  net->Shutdown();
+  EXPECT_FALSE(LinkExists(kBridge));
+  EXPECT_FALSE(TableExists());
+}
+
+TEST_F(PodNetworkTest, SandboxesOnTheBridgeCannotReachEachOther) {
+  ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
+  ASSERT_OK_AND_ASSIGN(PodAttachment a, net->Attach("sb-a"));
+  ASSERT_OK_AND_ASSIGN(PodAttachment b, net->Attach("sb-b"));
+  uint16_t port = 18001;
+  UniqueFd listener = ListenInNetns(b.netns_path, port);
+  ASSERT_TRUE(listener);
+  // From the host: reachable.
+  ASSERT_OK(sys::ConnectTcp(b.ip.value, port, std::chrono::seconds(2)));
+  // From a's namespace: the bridge does not forward between isolated ports.
+  Status from_a;
+  std::thread t([&] {
+    UniqueFd ns(::open(a.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_EQ(::setns(ns.get(), CLONE_NEWNET), 0);
+    auto r = sys::ConnectTcp(b.ip.value, port, std::chrono::milliseconds(500));
+    from_a = r ? Status{} : Status{tl::unexpected(r.error())};
+  });
+  t.join();
+  EXPECT_FALSE(from_a);
+  ASSERT_OK(net->Detach("sb-a"));
+  ASSERT_OK(net->Detach("sb-b"));
+  net->Shutdown();
+}
+
+TEST_F(PodNetworkTest, AddressesSurviveARestartAndLeftoversAreReleased) {
+  Ipv4 kept;
+  {
+    ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
+    ASSERT_OK_AND_ASSIGN(PodAttachment a, net->Attach("keep"));
+    ASSERT_OK_AND_ASSIGN(PodAttachment b, net->Attach("gone"));
+    kept = a.ip;
+    net->Shutdown();  // addresses in use: the bridge stays
+    EXPECT_TRUE(LinkExists(kBridge));
+  }
+  ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
+  EXPECT_EQ(net->PodIP("keep"), kept);
+  ASSERT_OK(net->ReleaseAllExcept({"keep"}));
+  EXPECT_FALSE(net->PodIP("gone"));
+  EXPECT_FALSE(PathExists(dir_.Sub("net/ns/gone")));
+  EXPECT_TRUE(PathExists(dir_.Sub("net/ns/keep")));
+  ASSERT_OK(net->Detach("keep"));
+  net->Shutdown();
+  EXPECT_FALSE(LinkExists(kBridge));
+}
+
+TEST_F(PodNetworkTest, RefusesACidrOverlappingAHostRoute) {
+  ASSERT_OK_AND_ASSIGN(Netlink nl, Netlink::Open());
+  ASSERT_OK_AND_ASSIGN(std::vector<RouteInfo> routes, nl.ListRoutes());
+  const RouteInfo* host = nullptr;
+  for (const RouteInfo& r : routes)
+    if (r.dst.prefix > 0) host = &r;
+  ASSERT_NE(host, nullptr) << "this host has no non-default route to collide with";
+  options_.cidr = host->dst;
+  if (options_.cidr.prefix > 30) options_.cidr = Cidr{Ipv4{host->dst.base.value & ~3u}, 30};
+  auto r = PodNetwork::Create(options_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kFailedPrecondition);
+  EXPECT_NE(r.error().message.find("podCIDR"), std::string::npos);
+  EXPECT_FALSE(LinkExists(kBridge));
+}
+
+}  // namespace
+}  // namespace asb::net

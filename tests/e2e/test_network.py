@@ -1,0 +1,348 @@
+"""E2E: pod networking (net/pod_network.h) on both runtimes against a real asbd: pod IPs on the
+host bridge, reported on the pod and the Sandbox and released on delete, the router and probes
+reaching sandboxes over them, and nothing left on the host once asbd stops (veths, addresses,
+the bridge).
+
+Only this machine's addresses are used: the remote hosts the tests reach are network namespaces
+the test makes itself (RemoteHost), removed even when a test fails."""
+
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import urllib.request
+
+import pytest
+from waiting import wait_for
+
+RUNTIMES = ["native", "gvisor"]
+IMAGE = "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0"
+POD_CIDR = ipaddress.ip_network("10.244.0.0/16")  # asbd's default podCIDR
+GATEWAY = "10.244.0.1"
+
+SANDBOX = """apiVersion: agents.x-k8s.io/v1alpha1
+kind: Sandbox
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  podTemplate:
+    spec:
+      runtimeClassName: {runtime}
+      containers:
+      - name: main
+        image: %s
+        ports:
+        - containerPort: 8888
+        readinessProbe:
+          httpGet: {{path: "/", port: 8888}}
+          periodSeconds: 1
+""" % IMAGE
+
+
+PUBLIC = ("198.51.100.1", "198.51.100.2")    # TEST-NET-2: (host side, remote host)
+PRIVATE = ("172.31.254.1", "172.31.254.2")   # a private address (172.16.0.0/12)
+HTTP_PORT = 8000
+
+
+class RemoteHost:
+    """A "remote" host on this machine: a network namespace of its own reached over a veth with
+    a route from the host, running an HTTP server on its address. close() removes everything,
+    and is safe to call after a partial start."""
+
+    def __init__(self, tag, host_addr, addr):
+        self.ns = "asbt-%s-%d" % (tag, os.getpid())
+        self.veth = "asbt%s%d" % (tag[:2], os.getpid() % 100000)
+        self.host_addr, self.addr = host_addr, addr
+        self.server = None
+
+    def start(self):
+        ip = lambda *a: subprocess.run(["ip"] + list(a), check=True, capture_output=True)
+        ip("netns", "add", self.ns)
+        ip("link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.ns)
+        ip("addr", "add", self.host_addr + "/24", "dev", self.veth)
+        ip("link", "set", self.veth, "up")
+        ip("-n", self.ns, "addr", "add", self.addr + "/24", "dev", "eth0")
+        ip("-n", self.ns, "link", "set", "eth0", "up")
+        ip("-n", self.ns, "link", "set", "lo", "up")
+        ip("-n", self.ns, "route", "add", "default", "via", self.host_addr)
+        self.log = open(os.path.join("/tmp", self.ns + ".log"), "w+")
+        self.server = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, "python3", "-m", "http.server", str(HTTP_PORT),
+             "--bind", self.addr], stdout=self.log, stderr=self.log)
+
+        def answers():
+            try:
+                with urllib.request.urlopen("http://%s:%d/" % (self.addr, HTTP_PORT),
+                                            timeout=1) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+        wait_for(answers, "test host %s answers from the host" % self.addr, timeout=15)
+        return self
+
+    def requests_from(self):
+        """Client addresses in the server's access log."""
+        self.log.flush()
+        with open(self.log.name) as f:
+            return [l.split()[0] for l in f if '"GET ' in l]
+
+    def close(self):
+        if self.server:
+            self.server.kill()
+            self.server.wait()
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
+        if getattr(self, "log", None):
+            self.log.close()
+            os.unlink(self.log.name)
+
+
+@pytest.fixture
+def remote_hosts():
+    hosts = []
+    try:
+        for tag, (host_addr, addr) in (("pub", PUBLIC), ("priv", PRIVATE)):
+            hosts.append(RemoteHost(tag, host_addr, addr))
+            hosts[-1].start()
+        yield hosts[0], hosts[1]
+    finally:
+        for h in hosts:
+            h.close()
+
+
+@pytest.fixture
+def host_service():
+    """A TCP service of the host's on all its addresses (what a sandbox must never reach)."""
+    srv = socket.socket()
+    srv.bind(("0.0.0.0", 0))
+    srv.listen(16)
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+                c.sendall(b"host\n")
+                c.close()
+            except OSError:
+                pass
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield srv.getsockname()[1]
+    stop.set()
+    t.join()
+    srv.close()
+
+
+def host_addresses():
+    out = subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True,
+                         check=True)
+    return [a["local"] for l in json.loads(out.stdout) for a in l.get("addr_info", [])
+            if not l["ifname"].startswith("asbt")]
+
+
+# Run inside a sandbox: one line per target, "ok" or the error's name.
+PROBE = r"""python3 -c "
+import socket, sys
+for target in sys.argv[1:]:
+    host, port = target.rsplit(':', 1)
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect((host, int(port)))
+        if port == '%d':
+            s.sendall(b'GET / HTTP/1.0\r\n\r\n')
+            print(target, 'ok' if s.recv(12).startswith(b'HTTP/1.0 200') else 'bad-answer')
+        else:
+            print(target, 'ok')
+    except OSError as e:
+        print(target, type(e).__name__)
+" """ % HTTP_PORT
+
+
+def reach(asbd, sandbox, targets):
+    out = router_execute(asbd, sandbox, PROBE + " ".join(targets), timeout=60)
+    return dict(line.split() for line in out["stdout"].splitlines())
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request):
+    if request.param == "gvisor" and not shutil.which("runsc"):
+        pytest.skip("SKIPPED LOUDLY: runsc is not installed")
+    return request.param
+
+
+def host_links():
+    out = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True, check=True)
+    return [l["ifname"] for l in json.loads(out.stdout)]
+
+
+def pod_addresses_on_host():
+    out = subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True,
+                         check=True)
+    found = []
+    for link in json.loads(out.stdout):
+        for a in link.get("addr_info", []):
+            if ipaddress.ip_address(a["local"]) in POD_CIDR:
+                found.append("%s %s" % (link["ifname"], a["local"]))
+    return found
+
+
+def network_leftovers():
+    """What asbd's pod network leaves on the host once it stopped: veths, the bridge, pod
+    addresses, and its nft table."""
+    found = ["link " + l for l in host_links() if l == "asb0" or l.startswith("asbv")]
+    found += ["address " + a for a in pod_addresses_on_host()]
+    if shutil.which("nft"):
+        r = subprocess.run(["nft", "list", "table", "ip", "asb"], capture_output=True, text=True)
+        if r.returncode == 0:
+            found.append("nft table ip asb")
+    return found
+
+
+def make_sandbox(kubectl, runtime, name):
+    kubectl("apply", "-f", "-", input=SANDBOX.format(name=name, runtime=runtime))
+    kubectl("wait", "--for=condition=Ready", "sandbox/" + name, "--timeout=90s")
+    sb = json.loads(kubectl("get", "sandbox", name, "-o", "json").stdout)
+    pod = json.loads(kubectl("get", "pod", name, "-o", "json").stdout)
+    return sb, pod
+
+
+def router_execute(asbd, sandbox, command, timeout=30):
+    req = urllib.request.Request(
+        asbd.router_url + "/execute", method="POST",
+        data=json.dumps({"command": command}).encode(),
+        headers={"Authorization": "Bearer " + asbd.token, "X-Sandbox-ID": sandbox,
+                 "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+SOURCE_FOR = ("python3 -c \"import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+              "s.connect(('%s', 9)); print(s.getsockname()[0])\"")
+
+
+def peers_of_port(tcp_table, port):
+    """Remote IPv4 addresses of established connections to local `port` in /proc/net/tcp text."""
+    peers = []
+    for line in tcp_table.splitlines()[1:]:
+        f = line.split()
+        local, remote, state = f[1], f[2], f[3]
+        if state != "01" or int(local.split(":")[1], 16) != port:
+            continue
+        raw = bytes.fromhex(remote.split(":")[0])[::-1]
+        peers.append(str(ipaddress.ip_address(raw)))
+    return peers
+
+
+@pytest.fixture
+def netcheck(asbd):
+    """Checks, after the test, that deleting every sandbox released their addresses and veths,
+    and that stopping asbd removed the bridge (and its firewall)."""
+    yield
+    asbd.delete_all_sandboxes()
+    wait_for(lambda: (not [l for l in host_links() if l.startswith("asbv")],
+                      [l for l in host_links() if l.startswith("asbv")]),
+             "no sandbox veth left after deleting every sandbox", timeout=30)
+    asbd.stop()
+    assert network_leftovers() == []
+
+
+def test_pod_ip_reported_reachable_and_used_by_router(asbd, kubectl, runtime, netcheck):
+    sb, pod = make_sandbox(kubectl, runtime, "net-" + runtime)
+    ip = pod["status"].get("podIP")
+    assert ip and ipaddress.ip_address(ip) in POD_CIDR, pod["status"]
+    assert pod["status"]["podIPs"] == [{"ip": ip}]
+    wait_for(lambda: (json.loads(kubectl("get", "sandbox", "net-" + runtime, "-o", "json").stdout)
+                      ["status"].get("podIPs") == [ip], None),
+             "the Sandbox reports the pod's address", timeout=15)
+    # Reachable from the host at that address (the agent listens on all addresses).
+    with urllib.request.urlopen("http://%s:8888/" % ip, timeout=5) as r:
+        assert r.status == 200
+    # Inside: the route to a remote address leaves from the pod address (UDP connect sends
+    # nothing).
+    out = router_execute(asbd, "net-" + runtime, SOURCE_FOR % "198.51.100.2")
+    assert out["stdout"].strip() == ip, out
+    # The router's connection arrives over the pod IP, from the bridge's address (not through
+    # the sandbox's loopback).
+    tcp = router_execute(asbd, "net-" + runtime, "cat /proc/net/tcp")["stdout"]
+    assert GATEWAY in peers_of_port(tcp, 8888), tcp
+    # A second sandbox gets another address.
+    _, pod2 = make_sandbox(kubectl, runtime, "net2-" + runtime)
+    assert pod2["status"]["podIP"] != ip
+    # Deleting a sandbox releases its address and veth.
+    kubectl("delete", "sandbox", "net2-" + runtime, "--wait=true", "--timeout=60s")
+    veths = [l for l in host_links() if l.startswith("asbv")]
+    wait_for(lambda: len([l for l in host_links() if l.startswith("asbv")]) == 1,
+             "one veth left after deleting one of two sandboxes (had %s)" % veths, timeout=30)
+
+
+def test_address_survives_an_asbd_restart(asbd, kubectl, netcheck):
+    _, pod = make_sandbox(kubectl, "native", "keep")
+    ip = pod["status"]["podIP"]
+    asbd.stop()
+    assert "asb0" in host_links(), "the bridge went while a sandbox still uses it"
+    asbd.start()
+    kubectl("wait", "--for=condition=Ready", "sandbox/keep", "--timeout=60s")
+    pod = json.loads(kubectl("get", "pod", "keep", "-o", "json").stdout)
+    assert pod["status"]["podIP"] == ip
+    assert router_execute(asbd, "keep", "echo hi")["stdout"].strip() == "hi"
+
+
+def test_default_policy(asbd, kubectl, runtime, remote_hosts, host_service, netcheck):
+    public, private = remote_hosts
+    make_sandbox(kubectl, runtime, "a-" + runtime)
+    _, other = make_sandbox(kubectl, runtime, "b-" + runtime)
+    targets = {
+        "public": "%s:%d" % (public.addr, HTTP_PORT),
+        "private": "%s:%d" % (private.addr, HTTP_PORT),
+        "other sandbox": "%s:8888" % other["status"]["podIP"],
+        "host via the bridge": "%s:%d" % (GATEWAY, host_service),
+    }
+    for i, addr in enumerate(host_addresses()):
+        targets["host address %s" % addr] = "%s:%d" % (addr, host_service)
+    seen = len(public.requests_from())  # start() checked it from the host
+    got = reach(asbd, "a-" + runtime, list(targets.values()))
+    assert got[targets["public"]] == "ok", got
+    # Masqueraded: the remote host saw the host's address, not the pod's.
+    assert public.requests_from()[seen:] == [PUBLIC[0]], public.requests_from()
+    refused = {name: got[t] for name, t in targets.items() if name != "public"}
+    assert all(v != "ok" for v in refused.values()), refused
+    assert len(private.requests_from()) == 1  # only start()'s own check
+    # Ingress: the remote hosts cannot open a connection to a sandbox; the node can.
+    r = subprocess.run(["ip", "netns", "exec", public.ns, "python3", "-c",
+                        "import socket; socket.create_connection(('%s', 8888), timeout=2)"
+                        % other["status"]["podIP"]], capture_output=True, text=True)
+    assert r.returncode != 0, "a remote host reached a sandbox"
+    socket.create_connection((other["status"]["podIP"], 8888), timeout=2).close()
+    # The drops were counted.
+    table = subprocess.run(["nft", "list", "table", "ip", "asb"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "egress to a blocked range" in table and "sandbox to a host service" in table
+
+
+@pytest.fixture
+def deny_all(asbd):
+    asbd.stop()
+    asbd.extra_args += ["--pod-egress", "deny-all"]
+    asbd.start()
+    return asbd
+
+
+def test_deny_all_lets_nothing_out(deny_all, kubectl, runtime, remote_hosts, host_service,
+                                   netcheck):
+    public, private = remote_hosts
+    make_sandbox(kubectl, runtime, "d-" + runtime)
+    targets = ["%s:%d" % (public.addr, HTTP_PORT), "%s:%d" % (private.addr, HTTP_PORT),
+               "%s:%d" % (GATEWAY, host_service)]
+    seen = len(public.requests_from())
+    got = reach(deny_all, "d-" + runtime, targets)
+    assert all(v != "ok" for v in got.values()), got
+    assert len(public.requests_from()) == seen
+    # The router still reaches it (that is how the probe ran).
+    assert router_execute(deny_all, "d-" + runtime, "echo in")["stdout"].strip() == "in"
