@@ -227,6 +227,9 @@ bool WriteProcFile(pid_t pid, const char* name, const std::string& value) {
 }
 
 int RunMode(const InitSpec& s) {
+  // Without a namespace to join, fd 7 is free or a stray: closed before any fd is made here,
+  // since a pipe made below could take number 7 (and closing it later lost the sandbox's output).
+  if (!s.join_netns) ::close(kInitNetnsFd);
   JoinCgroups(s);
   pid_t shim = ::fork();
   if (shim < 0) Fail("fork shim", errno);
@@ -241,10 +244,10 @@ int RunMode(const InitSpec& s) {
   if (s.join_netns) {
     // The shim joins too (it never uses the network): the sandbox init inherits it.
     if (::setns(kInitNetnsFd, CLONE_NEWNET) != 0) Fail("join network namespace", errno);
+    ::close(kInitNetnsFd);
   } else {
     flags |= CLONE_NEWNET;
   }
-  ::close(kInitNetnsFd);  // EBADF when none was given
   // Raw clone with no new stack behaves like fork (this process is single-threaded).
   pid_t child = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, 0));
   if (child < 0) Fail("clone namespaces", errno);
