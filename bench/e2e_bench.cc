@@ -6,6 +6,8 @@
 //   e2e_bench [--runtime native|gvisor|all] [--samples SCALE] [--sustain-seconds S]
 //             [--sustain-threads T] [--exec-runs N] [--quick] [--seed FILE] [--verbose]
 //             [--daemon-gvisor auto|off]   (off: asbd without the gVisor runtime)
+//             [--pod-network bridge|none]  (none: sandboxes without pod IPs, dialled in their
+//             netns)
 //             [--trace]   (print each cold start's pod/sandbox watch events with times)
 //
 // Per runtime class (native: the seed template with runtimeClassName "native"; gvisor: the seed
@@ -363,9 +365,9 @@ Result<ClaimRun> RunClaim(const Endpoints& ep, asb::client::ApiClient& api, cons
                           const std::string& tmpl, bool exec, asb::http::Client* router_conn,
                           std::chrono::seconds timeout) {
   ASB_ASSIGN_OR_RETURN(std::string rv, ListRv(api, V1alpha1(asb::api::SandboxClaimResource())));
-  NamedWatch watch(ep, V1alpha1(asb::api::SandboxClaimResource()), name, rv, timeout, [](const Json& c) {
-    return IsReady(c) && !asb::api::BoundSandboxName(c).empty();
-  });
+  NamedWatch watch(
+      ep, V1alpha1(asb::api::SandboxClaimResource()), name, rv, timeout,
+      [](const Json& c) { return IsReady(c) && !asb::api::BoundSandboxName(c).empty(); });
   auto t0 = SteadyClock::now();
   auto created = api.Create(V1alpha1(asb::api::SandboxClaimResource()), kNs, ClaimJson(name, tmpl));
   if (!created) {
@@ -416,10 +418,9 @@ void BaselineRunscDo(const std::string& dir, int runs, const std::string& platfo
   Progress("baseline: runsc do true x%d", runs);
   for (int i = 0; i < runs; ++i) {
     auto t0 = SteadyClock::now();
-    auto r =
-        asb::sys::RunCommand({"runsc", "--root", dir + "/runsc-do-root",
-                                         "--platform=" + platform, "--network=none", "do", "true"},
-                                        60s);
+    auto r = asb::sys::RunCommand({"runsc", "--root", dir + "/runsc-do-root",
+                                   "--platform=" + platform, "--network=none", "do", "true"},
+                                  60s);
     if (!r) {
       row.note = "runsc: " + r.error().message;
       break;
@@ -446,6 +447,7 @@ struct Options {
   bool quick = false;
   std::string seed;
   std::string daemon_gvisor = "auto";  // DaemonConfig::gvisor
+  std::string pod_network = "bridge";  // DaemonConfig::pod_network
 };
 
 int Scaled(const Options& o, int n) {
@@ -778,6 +780,12 @@ int main(int argc, char** argv) {
       o.quick = true;
     } else if (a == "--seed") {
       o.seed = next();
+    } else if (a == "--pod-network") {
+      o.pod_network = next();
+      if (o.pod_network != "bridge" && o.pod_network != "none") {
+        std::fprintf(stderr, "e2e_bench: --pod-network: want bridge or none\n");
+        return 2;
+      }
     } else if (a == "--daemon-gvisor") {
       o.daemon_gvisor = next();
       if (o.daemon_gvisor != "auto" && o.daemon_gvisor != "on" && o.daemon_gvisor != "off") {
@@ -789,10 +797,12 @@ int main(int argc, char** argv) {
     } else if (a == "--verbose") {
       verbose = true;
     } else {
-      std::fprintf(stderr,
-                   "usage: e2e_bench [--runtime native|gvisor|all] [--samples SCALE] "
-                   "[--sustain-seconds S] [--sustain-threads T] [--exec-runs N] [--quick] "
-                   "[--seed FILE] [--daemon-gvisor auto|off] [--verbose] [--trace]\n");
+      std::fprintf(
+          stderr,
+          "usage: e2e_bench [--runtime native|gvisor|all] [--samples SCALE] "
+          "[--sustain-seconds S] [--sustain-threads T] [--exec-runs N] [--quick] "
+          "[--seed FILE] [--daemon-gvisor auto|off] [--pod-network bridge|none] [--verbose] "
+          "[--trace]\n");
       return 2;
     }
   }
@@ -852,6 +862,7 @@ int main(int argc, char** argv) {
   cfg.api_listen = "127.0.0.1:0";
   cfg.router_listen = "127.0.0.1:0";
   cfg.gvisor = o.daemon_gvisor;
+  cfg.pod_network = o.pod_network;
   Progress("starting asbd in %s", cfg.state_dir.c_str());
   auto daemon = asb::asbd::Daemon::Start(cfg);
   if (!daemon) {
@@ -948,7 +959,8 @@ int main(int argc, char** argv) {
   // Anything left (a phase broke off): delete sandboxes, wait for pods to go, then stop.
   if (auto sbs = api->List(V1alpha1(asb::api::SandboxResource()), kNs); sbs)
     for (const Json& s : (*sbs)["items"])
-      (void)api->Delete(V1alpha1(asb::api::SandboxResource()), kNs, asb::GetString(s, "metadata.name"));
+      (void)api->Delete(V1alpha1(asb::api::SandboxResource()), kNs,
+                        asb::GetString(s, "metadata.name"));
   bool clean = PollUntil(
       [&] {
         auto pods = api->List(asb::api::PodResource(), kNs);

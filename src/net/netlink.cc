@@ -8,9 +8,11 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <sched.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -195,6 +197,17 @@ Status Netlink::CreateBridge(const std::string& name) {
   ifi.ifi_family = AF_UNSPEC;
   b.Fixed(ifi);
   b.AttrString(IFLA_IFNAME, name);
+  // A bridge without an address of its own takes the lowest of its ports' and changes it as
+  // ports come and go; every sandbox's ARP entry for the gateway then names a MAC the bridge
+  // no longer answers to, and its replies (SYN-ACKs to the router) are lost until that entry
+  // expires: seconds of stalls under churn. A fixed random, locally administered, unicast MAC
+  // pins it (the kernel marks it set and stops following the ports).
+  std::array<uint8_t, 6> mac{};
+  if (::getrandom(mac.data(), mac.size(), 0) != static_cast<ssize_t>(mac.size())) {
+    return ErrnoUnexpected("random bridge address");
+  }
+  mac[0] = static_cast<uint8_t>((mac[0] & 0xfe) | 0x02);
+  b.Attr(IFLA_ADDRESS, mac.data(), mac.size());
   size_t info = b.Begin(IFLA_LINKINFO);
   b.AttrString(IFLA_INFO_KIND, "bridge");
   b.End(info);

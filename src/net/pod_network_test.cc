@@ -109,6 +109,25 @@ TEST_F(PodNetworkTest, AttachWiresAnAddressReachableFromTheHostAndDetachRemovesA
   EXPECT_FALSE(TableExists());
 }
 
+// Sandboxes cache the gateway's MAC: if the bridge's changed as ports come and go (a bridge
+// without an address of its own takes its ports' lowest), their replies would go to a MAC
+// nobody answers to until the cache expires (the router saw seconds-long connect stalls).
+TEST_F(PodNetworkTest, TheBridgeKeepsItsAddressWhilePortsComeAndGo) {
+  const std::string sys = std::string("/sys/class/net/") + kBridge;
+  ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
+  EXPECT_EQ(ReadFile(sys + "/addr_assign_type").value_or("?"), "3\n");  // NET_ADDR_SET
+  const std::string mac = ReadFile(sys + "/address").value_or("?");
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK(net->Attach("sb-" + std::to_string(i)));
+    EXPECT_EQ(ReadFile(sys + "/address").value_or("?"), mac) << "after attaching sb-" << i;
+  }
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK(net->Detach("sb-" + std::to_string(i)));
+    EXPECT_EQ(ReadFile(sys + "/address").value_or("?"), mac) << "after detaching sb-" << i;
+  }
+  net->Shutdown();
+}
+
 TEST_F(PodNetworkTest, SandboxesOnTheBridgeCannotReachEachOther) {
   ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
   ASSERT_OK_AND_ASSIGN(PodAttachment a, net->Attach("sb-a"));
