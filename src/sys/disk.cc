@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "base/file_util.h"
 #include "base/strings.h"
@@ -129,8 +130,13 @@ Status MoveMount(int mount_fd, const std::string& target) {
   return OkStatus();
 }
 
-Status MakeExt4Image(const std::string& path, int64_t size_bytes, const std::string& mkfs_path) {
-  if (size_bytes <= 0) return MakeError(Code::kInvalidArgument, "image size must be positive");
+namespace {
+
+// A sparse file of `size_bytes` at `path`, formatted by mkfs.ext4 with 4 KiB blocks (the loop
+// device has 4 KiB sectors with direct I/O, and a block may not be smaller) and `options`. The
+// file is removed when mkfs fails.
+Status FormatExt4File(const std::string& path, int64_t size_bytes, const std::string& mkfs_path,
+                      const std::vector<std::string>& options) {
   {
     UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!f) return ErrnoUnexpected("create " + path);
@@ -138,13 +144,11 @@ Status MakeExt4Image(const std::string& path, int64_t size_bytes, const std::str
   }
   UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!null) return ErrnoUnexpected("open /dev/null");
-  // -b 4096: the loop device has 4 KiB sectors (direct I/O), and a file system block may not be
-  // smaller. -O ^has_journal: scratch data never needs crash recovery. -m 0: no root reserve.
-  // lazy_itable_init: inode tables stay holes (the file reads back as zeros; mounts pass
-  // noinit_itable so the kernel never fills them in). nodiscard: nothing to discard in a new file.
+  std::vector<std::string> argv = {"mkfs.ext4", "-q", "-F", "-b", "4096"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.push_back(path);
   SpawnOptions so{.path = mkfs_path,
-                  .argv = {"mkfs.ext4", "-q", "-F", "-b", "4096", "-O", "^has_journal", "-m", "0",
-                           "-E", "lazy_itable_init=1,nodiscard", path},
+                  .argv = std::move(argv),
                   .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
                   .fds = {{null.get(), 0}, {null.get(), 1}, {null.get(), 2}}};
   ASB_ASSIGN_OR_RETURN(pid_t pid, Spawn(so));
@@ -157,30 +161,23 @@ Status MakeExt4Image(const std::string& path, int64_t size_bytes, const std::str
   return OkStatus();
 }
 
+}  // namespace
+
+Status MakeExt4Image(const std::string& path, int64_t size_bytes, const std::string& mkfs_path) {
+  if (size_bytes <= 0) return MakeError(Code::kInvalidArgument, "image size must be positive");
+  // -O ^has_journal: scratch data never needs crash recovery. -m 0: no root reserve.
+  // lazy_itable_init: inode tables stay holes (the file reads back as zeros; mounts pass
+  // noinit_itable so the kernel never fills them in). nodiscard: nothing to discard in a new file.
+  return FormatExt4File(path, size_bytes, mkfs_path,
+                        {"-O", "^has_journal", "-m", "0", "-E", "lazy_itable_init=1,nodiscard"});
+}
+
 Status MakeExt4Volume(const std::string& path, int64_t size_bytes, const std::string& mkfs_path) {
   if (size_bytes <= 0) return MakeError(Code::kInvalidArgument, "volume size must be positive");
-  {
-    UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!f) return ErrnoUnexpected("create " + path);
-    if (::ftruncate(f.get(), size_bytes) != 0) return ErrnoUnexpected("truncate " + path);
-  }
-  UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!null) return ErrnoUnexpected("open /dev/null");
   // -m 0: no root reserve (the claim's size is the user's). lazy_*_init: nothing is zeroed, so
   // a 4 GiB volume costs a few MiB of disk until it is written.
-  SpawnOptions so{.path = mkfs_path,
-                  .argv = {"mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "0", "-E",
-                           "lazy_itable_init=1,lazy_journal_init=1,nodiscard", path},
-                  .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-                  .fds = {{null.get(), 0}, {null.get(), 1}, {null.get(), 2}}};
-  ASB_ASSIGN_OR_RETURN(pid_t pid, Spawn(so));
-  ASB_ASSIGN_OR_RETURN(int status, WaitPid(pid));
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    ::unlink(path.c_str());
-    return MakeError(Code::kInternal,
-                     mkfs_path + " " + path + " failed (status " + std::to_string(status) + ")");
-  }
-  return OkStatus();
+  return FormatExt4File(path, size_bytes, mkfs_path,
+                        {"-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard"});
 }
 
 std::string FindLoopDevice(const std::string& backing_file) {
