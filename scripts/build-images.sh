@@ -2,7 +2,9 @@
 # Builds the asbd container image offline from this checkout's binaries: no registry, no base
 # image download. The image holds asbd, asbctl, asb-init and asb-agent with exactly the shared
 # libraries they link (ldd closure), a passwd entry for the non-root user the manifests run as
-# (65532), and the host's CA bundle. Entry point: asbd (deploy/kubernetes passes the role).
+# (65532), and the host's CA bundle. Entry point: asbd (deploy/kubernetes passes the role);
+# exposed ports are the roles' (router 8080, controller 8081, webhook 9443), which also tells
+# asbd's own image support that the image is its own server (no asb-agent injected).
 #
 #   scripts/build-images.sh [OUT_DIR]        default build/images; tag from $ASB_IMAGE_TAG or git
 #
@@ -61,6 +63,7 @@ umoci repack --image "$layout:$NAME" "$bundle"
 umoci config --image "$layout:$NAME" --os linux --architecture amd64 \
   --config.entrypoint /usr/bin/asbd --config.user 65532:65532 --config.workingdir / \
   --config.env PATH=/usr/bin \
+  --config.exposedports 8080/tcp --config.exposedports 8081/tcp --config.exposedports 9443/tcp \
   --config.label org.opencontainers.image.title=asbd \
   --config.label org.opencontainers.image.version="$TAG"
 umoci gc --layout "$layout"
