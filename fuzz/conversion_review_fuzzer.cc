@@ -29,12 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const char* desired :
          {"agents.x-k8s.io/v1alpha1", "agents.x-k8s.io/v1beta1",
           "extensions.agents.x-k8s.io/v1alpha1", "extensions.agents.x-k8s.io/v1beta1"}) {
-      asb::Json review = {{"apiVersion", "apiextensions.k8s.io/v1"},
-                          {"kind", "ConversionReview"},
-                          {"request",
-                           {{"uid", "u"},
-                            {"desiredAPIVersion", desired},
-                            {"objects", asb::Json::array({*obj})}}}};
+      asb::Json review = {
+          {"apiVersion", "apiextensions.k8s.io/v1"},
+          {"kind", "ConversionReview"},
+          {"request",
+           {{"uid", "u"}, {"desiredAPIVersion", desired}, {"objects", asb::Json::array({*obj})}}}};
       ExpectReview(asb::webhook::Convert(review));
     }
   }
