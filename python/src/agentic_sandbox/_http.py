@@ -1,4 +1,4 @@
-"""Keep-alive HTTP/1.1 connections over http.client (standard library only), shared per process.
+"""Keep-alive HTTP/1.1 connections (_wire.py), shared per process (standard library only).
 
 A program that opens one SandboxClient after another (an agent running many short tasks) should
 not pay for a TCP connection and a TLS handshake each time. So, per process:
@@ -11,7 +11,6 @@ not pay for a TCP connection and a TLS handshake each time. So, per process:
 An Endpoint is not thread-safe (SandboxClient serialises calls with a lock); the shared pool is.
 """
 
-import http.client
 import select
 import socket
 import ssl
@@ -20,11 +19,12 @@ import time
 import urllib.parse
 from typing import Optional, Tuple
 
+from . import _wire
 from .exceptions import SandboxConnectionError, SandboxTimeoutError
 
 # Errors that mean "the kept-alive connection was closed by the server while idle".
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
-          http.client.CannotSendRequest, http.client.BadStatusLine)
+_STALE = (_wire.RemoteClosed, BrokenPipeError, ConnectionResetError, ssl.SSLZeroReturnError,
+          ssl.SSLEOFError)
 
 # Idle connections kept per server. A SandboxClient holds at most two (API server, router) at a
 # time, so a few cover a handful of threads each opening sandboxes.
@@ -32,7 +32,7 @@ _MAX_IDLE_PER_SERVER = 4
 
 _lock = threading.Lock()
 _contexts = {}  # (ca_data, insecure) -> SSLContext
-_idle = {}      # server key -> [HTTPConnection], most recently returned last
+_idle = {}      # server key -> [_wire.Connection], most recently returned last
 _sessions = {}  # server key -> ssl.SSLSession
 
 
@@ -57,33 +57,11 @@ def tls_context(ca_data: Optional[bytes], insecure: bool) -> ssl.SSLContext:
         return _contexts.setdefault(key, ctx)
 
 
-class _TlsConnection(http.client.HTTPSConnection):
-    """An HTTPSConnection that resumes the server's last TLS session when it has one."""
-
-    def __init__(self, host, port, timeout, context, server_key):
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._server_key = server_key
-
-    def connect(self):
-        http.client.HTTPConnection.connect(self)  # TCP, with TCP_NODELAY
-        with _lock:
-            session = _sessions.get(self._server_key)
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host,
-                                              session=session)
-
-    def remember_session(self):
-        # TLS 1.3 tickets arrive after the handshake, so this is called once a response was read.
-        session = getattr(self.sock, "session", None)
-        if session is not None:
-            with _lock:
-                _sessions[self._server_key] = session
-
-
 def _idle_and_open(conn) -> bool:
     """True when `conn` finished its last exchange and the server has not closed it since (an
     idle server sends nothing, so anything readable is a FIN or a TLS close_notify)."""
     sock = conn.sock
-    if sock is None:
+    if not conn.idle():
         return False
     if isinstance(sock, ssl.SSLSocket) and sock.pending():
         return False  # decrypted bytes nobody asked for
@@ -119,10 +97,20 @@ class Endpoint:
 
     # ---- connections ----------------------------------------------------------------------
 
-    def _new_connection(self, timeout: float):
-        if self._scheme == "https":
-            return _TlsConnection(self._host, self._port, timeout, self._ssl, self._server_key)
-        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+    def _new_connection(self, timeout: float) -> _wire.Connection:
+        return _wire.Connection(self._host, self._port, timeout, tls=self._ssl,
+                                session_for=self._last_session if self._ssl else None)
+
+    def _last_session(self):
+        with _lock:
+            return _sessions.get(self._server_key)
+
+    def _remember_session(self, conn: _wire.Connection) -> None:
+        # TLS 1.3 tickets arrive after the handshake, so this is called once a response was read.
+        session = getattr(conn.sock, "session", None)
+        if session is not None:
+            with _lock:
+                _sessions[self._server_key] = session
 
     def _take_connection(self, timeout: float):
         """(connection, reused): an idle pooled one that is still open, else a new one."""
@@ -144,7 +132,7 @@ class Endpoint:
         if self._conn.sock is None:
             try:
                 self._conn.connect()
-            except (OSError, ssl.SSLError, http.client.HTTPException):
+            except OSError:  # ssl.SSLError included
                 self.discard()
 
     def close(self):
@@ -196,21 +184,15 @@ class Endpoint:
                 self._conn, self._reused = self._take_connection(timeout)
             conn, reused = self._conn, self._reused
             try:
-                if conn.sock is not None:
-                    conn.sock.settimeout(timeout)
-                else:
-                    conn.timeout = timeout
-                conn.request(method, self._prefix + path, body=body, headers=hdrs)
-                resp = conn.getresponse()
+                conn.settimeout(timeout)
+                resp = conn.request(method, self._prefix + path, hdrs, body)
                 data = resp.read()
-                status = resp.status
-                resp_headers = {k.lower(): v for k, v in resp.getheaders()}
                 self._reused = True  # from now on an error may be a server-side idle close
                 if resp.will_close:
                     self.discard()
-                elif isinstance(conn, _TlsConnection):
-                    conn.remember_session()
-                return status, resp_headers, data
+                elif self._ssl is not None:
+                    self._remember_session(conn)
+                return resp.status, resp.headers, data
             except _STALE as e:
                 self.discard()
                 # Retry only a request that went out on a reused idle connection: on a fresh
@@ -223,7 +205,7 @@ class Endpoint:
                 raise SandboxTimeoutError(
                     "%s %s%s: no response from the asb %s within %gs"
                     % (method, self.base_url, path, self.what, timeout)) from None
-            except (ConnectionError, OSError) as e:
+            except OSError as e:  # ConnectionError, ssl.SSLError, _wire.ProtocolError
                 self.discard()
                 raise self._unreachable(e) from None
         raise AssertionError("unreachable")
@@ -237,12 +219,8 @@ class Endpoint:
                 self._conn, self._reused = self._take_connection(timeout)
             conn, reused = self._conn, self._reused
             try:
-                if conn.sock is not None:
-                    conn.sock.settimeout(timeout)
-                else:
-                    conn.timeout = timeout
-                conn.request(method, self._prefix + path, headers=self._headers(None))
-                return conn, conn.getresponse()
+                conn.settimeout(timeout)
+                return conn, conn.request(method, self._prefix + path, self._headers(None))
             except _STALE as e:
                 self.discard()
                 if reused and attempt == 0:
@@ -253,7 +231,7 @@ class Endpoint:
                 raise SandboxTimeoutError(
                     "%s %s%s: no response from the asb %s within %gs"
                     % (method, self.base_url, path, self.what, timeout)) from None
-            except (ConnectionError, OSError, http.client.HTTPException) as e:
+            except OSError as e:  # ConnectionError, ssl.SSLError, _wire.ProtocolError
                 self.discard()
                 raise self._unreachable(e) from None
         raise AssertionError("unreachable")

@@ -423,7 +423,7 @@ class SandboxClient:
                         line = resp.readline()
                     except (TimeoutError, OSError):
                         break  # deadline or broken stream: the outer loop decides
-                    except Exception:  # http.client.IncompleteRead and friends
+                    except Exception:  # a malformed chunk and the like
                         break
                     if not line:
                         break  # server ended the watch: resume from the last version seen
