@@ -1,6 +1,7 @@
 #include "node/node_agent.h"
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "api/object_meta.h"
@@ -174,6 +175,11 @@ void NodeAgent::WatchLoop() {
       if (!*ev || (*ev)->type == store::EventType::kBookmark) continue;
       const Json& pod = (*ev)->object;
       const std::string key = PodKey(pod);
+      if ((*ev)->type == store::EventType::kModified) {
+        std::lock_guard l(mu_);
+        auto own = own_writes_.find(key);
+        if (own != own_writes_.end() && own->second == (*ev)->resource_version) continue;
+      }
       if (relevant(pod)) {
         queue_.Add(key);
       } else {
@@ -258,6 +264,7 @@ NodeAgent::Next NodeAgent::SyncPod(const std::string& key) {
     auto updated = writer_.AddFinalizer(pod);
     if (!updated) return AfterWriteError(updated.error(), "adding finalizer", key);
     pod = std::move(*updated);
+    NoteOwnWrite(key, pod);
   }
 
   Next next;
@@ -526,7 +533,16 @@ NodeAgent::Next NodeAgent::AfterWriteError(const Error& error, const std::string
 NodeAgent::Next NodeAgent::WriteStatusThen(Json& pod, const PodRecord& rec, Next next) {
   auto written = writer_.WriteStatus(pod, rec.view, clock_.Now());
   if (!written) return AfterWriteError(written.error(), "writing pod status", rec.pod.key);
+  NoteOwnWrite(rec.pod.key, pod);
   return next;
+}
+
+void NodeAgent::NoteOwnWrite(const std::string& key, const Json& pod) {
+  int64_t revision = 0;
+  const std::string rv = GetString(pod, "metadata.resourceVersion");
+  std::from_chars(rv.data(), rv.data() + rv.size(), revision);
+  std::lock_guard l(mu_);
+  own_writes_[key] = revision;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,6 +605,7 @@ void NodeAgent::EraseRecord(const std::string& key) {
     if (it == records_.end()) return;
     uid = it->second->pod.uid;
     records_.erase(it);
+    own_writes_.erase(key);
   }
   if (options_.on_pod_forgotten && !uid.empty()) options_.on_pod_forgotten(uid);
 }

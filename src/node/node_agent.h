@@ -148,6 +148,8 @@ class NodeAgent {
   std::shared_ptr<PodRecord> NewRecord(const std::string& key, const Json& pod);
   void EraseRecord(const std::string& key);
   void SetRunning(PodRecord& rec, runtime::Runtime* rt, bool running);
+  // Remembers `pod` (as just written by this agent) so its watch echo is skipped.
+  void NoteOwnWrite(const std::string& key, const Json& pod);
   // Stops the pod's sandbox and forgets the pod (it is gone, replaced or moved).
   Next Forget(const std::string& key, const std::shared_ptr<PodRecord>& rec);
 
@@ -162,7 +164,10 @@ class NodeAgent {
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<PodRecord>> records_;  // by namespace/name
-  std::unique_ptr<store::Watcher> watcher_;                    // the current watch, for Stop
+  // The revision of this agent's last write to each pod (status, finalizer): the watch event
+  // it causes describes a state the agent already acted on, so it is not synced again.
+  std::map<std::string, int64_t> own_writes_;
+  std::unique_ptr<store::Watcher> watcher_;  // the current watch, for Stop
   std::condition_variable stop_cv_;
 
   KeyedQueue queue_;  // Sync(key), and "sync again at T" for every timer

@@ -131,6 +131,11 @@ class NodeAgentClockTest : public ::testing::Test {
     return r ? *r : Json();
   }
   std::string Phase(const std::string& name) { return GetString(Get(name), "status.phase"); }
+  int RestartCount(const std::string& name) {
+    const Json pod = Get(name);
+    const Json* cs = Find(pod, "status.containerStatuses");
+    return cs && cs->is_array() && !cs->empty() ? (*cs)[0].value("restartCount", -1) : -1;
+  }
   std::string Ready(const std::string& name) {
     const Json pod = Get(name);
     const Json* conds = Find(pod, "status.conditions");
@@ -207,6 +212,13 @@ TEST_F(NodeAgentClockTest, CrashLoopRestartsWhenEachBackoffEnds) {
     want.push_back(at);
     ASSERT_TRUE(WaitFor([&] { return runtime_.starts().size() == want.size(); }))
         << "no restart when the " << delay.count() << " ms back-off ended";
+    // The agent notices the crash after the start is recorded; time may move on only once it
+    // has (else the next back-off would count from a later moment).
+    const int restarts = static_cast<int>(want.size()) - 1;
+    ASSERT_TRUE(WaitFor([&] {
+      return WaitingReason("crash") == "CrashLoopBackOff" && RestartCount("crash") == restarts;
+    })) << "the crash after restart "
+        << restarts << " was not reported: " << Get("crash")["status"];
   }
   EXPECT_EQ(runtime_.starts(), want);
   Json cs = Get("crash")["status"]["containerStatuses"][0];
