@@ -138,8 +138,23 @@ Result<store::Object> RestStore::Update(const api::ResourceInfo& res, store::Obj
   obj["apiVersion"] = res.ApiVersion();
   obj["kind"] = res.kind;
   std::string sub = options.status_only && res.has_status ? "status" : "";
-  return Call("PUT", Path(res, ns, name, sub) + Query({{"fieldManager", options_.field_manager}}),
-              DumpJson(obj));
+  std::string target = Path(res, ns, name, sub) + Query({{"fieldManager", options_.field_manager}});
+  bool unconditional = GetString(obj, "metadata.resourceVersion").empty();
+  auto put = Call("PUT", target, DumpJson(obj));
+  // An update without a resourceVersion is unconditional: asbd's API server (and built-in kinds)
+  // take it as such; kube-apiserver refuses it for custom resources ("must be specified for an
+  // update"). Then: the current revision, and retry on a conflict, which is what unconditional
+  // means (the last writer wins).
+  for (int attempt = 0; unconditional && !put && attempt < 5; ++attempt) {
+    const Error& e = put.error();
+    bool needs_rv =
+        e.code == Code::kInvalidArgument && e.message.find("resourceVersion") != std::string::npos;
+    if (!needs_rv && !(attempt > 0 && e.code == Code::kAborted)) break;
+    ASB_ASSIGN_OR_RETURN(Json current, Get(res, ns, name));
+    obj["metadata"]["resourceVersion"] = GetString(current, "metadata.resourceVersion");
+    put = Call("PUT", target, DumpJson(obj));
+  }
+  return put;
 }
 
 Result<store::Object> RestStore::Delete(const api::ResourceInfo& res, const std::string& ns,
