@@ -7,6 +7,7 @@
 #include "cmd/asbd/app.h"
 #include "cmd/asbd/config.h"
 #include "cmd/asbd/controller_role.h"
+#include "cmd/asbd/deploy_commands.h"
 
 #ifndef ASB_VERSION
 #define ASB_VERSION "0.1.0"
@@ -92,6 +93,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   controller->add_option("--kube-api-burst", ctl.burst, "client-side burst")->capture_default_str();
 
+  std::unique_ptr<asb::asbd::DeployCommands> deploy = asb::asbd::AddDeployCommands(app);
+
   // Precedence: defaults < --config file < flags. Parse once to find --config, load the file,
   // then parse again so flags win.
   CLI11_PARSE(app, argc, argv);
@@ -104,6 +107,7 @@ int main(int argc, char** argv) {
     config = from_file;
     CLI11_PARSE(app, argc, argv);
   }
+  if (int rc = asb::asbd::RunDeployCommand(*deploy); rc >= 0) return rc;
   if (auto valid = asb::asbd::Validate(config); !valid) {
     fprintf(stderr, "asbd: bad config: %s\n", valid.error().message.c_str());
     return 2;
