@@ -57,5 +57,6 @@ const ResourceInfo& EventResource();
 const ResourceInfo& DeploymentResource();
 const ResourceInfo& StatefulSetResource();
 const ResourceInfo& CustomResourceDefinitionResource();
+const ResourceInfo& LeaseResource();
 
 }  // namespace asb::api

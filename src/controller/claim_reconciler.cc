@@ -57,10 +57,15 @@ Result<std::optional<store::Object>> ClaimReconciler::FindOwned(const store::Obj
     // Bound under its own name by an older asbd: keep it. Otherwise finish the move.
     if (bound == Name(sb) || named) return std::optional<store::Object>(std::move(sb));
     store::Object moved;
-    ASB_RETURN_IF_ERROR(store_.Transact([&](store::Txn& txn) -> Status {
+    Status done = store_.Transact([&](store::Txn& txn) -> Status {
       ASB_ASSIGN_OR_RETURN(moved, TakeOverMember(txn, sb, claim, clock_.Now()));
       return OkStatus();
-    }));
+    });
+    if (!done && done.error().code == Code::kUnimplemented) {
+      ASB_ASSIGN_OR_RETURN(moved, TakeOverMemberStepwise(store_, sb, claim));
+    } else if (!done) {
+      return tl::unexpected(done.error());
+    }
     return std::optional<store::Object>(std::move(moved));
   }
   return std::optional<store::Object>();
@@ -91,6 +96,29 @@ Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Obj
           written, txn.Update(api::SandboxClaimResource(), std::move(next), {.status_only = true}));
       return OkStatus();
     });
+    if (!done && done.error().code == Code::kUnimplemented) {
+      // No multi-object writes (the REST API): the compare-and-set steps, then the claim.
+      bool claimed = false;
+      auto stepwise = TakeOverMemberStepwise(store_, candidate, claim, &claimed);
+      // Ours already, the move unfinished: retry it (never take a second member).
+      if (!stepwise && claimed)
+        return tl::unexpected(stepwise.error().Wrap("finish adopting " + Name(candidate)));
+      if (stepwise) {
+        sandbox = std::move(*stepwise);
+        store::Object next = claim;
+        next["status"] = ClaimStatus(claim, sandbox, now);
+        next["metadata"].erase("resourceVersion");
+        auto wrote =
+            store_.Update(api::SandboxClaimResource(), std::move(next), {.status_only = true});
+        if (wrote) written = std::move(*wrote);
+        // The member is the claim's now whatever happens next: a failed status write is retried
+        // by the next reconcile, which finds the Sandbox by name.
+        done = wrote ? OkStatus() : Status(tl::unexpected(wrote.error()));
+        if (!done) return tl::unexpected(done.error().Wrap("adopt " + Name(candidate)));
+      } else {
+        done = tl::unexpected(stepwise.error());
+      }
+    }
     if (!done) {
       Code c = done.error().code;
       if (c == Code::kAborted || c == Code::kNotFound) continue;

@@ -98,6 +98,51 @@ Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member, const 
   return sandbox;
 }
 
+Result<store::Object> TakeOverMemberStepwise(store::Store& store, const Json& member,
+                                             const Json& claim, bool* claimed_out) {
+  const std::string ns = Namespace(member);
+  const api::ResourceInfo& sb_res = api::SandboxResource();
+  store::Object claimed = member;
+  if (!IsControlledBy(member, claim)) {
+    Json next = member;  // carries the resourceVersion it was listed at: the compare-and-set
+    SetControllerRef(next, MakeControllerRef(api::SandboxClaimResource(), claim));
+    next["metadata"]["labels"].erase(std::string(kLabelWarmPoolSandbox));
+    next["metadata"]["labels"][std::string(kLabelClaimUid)] = Uid(claim);
+    ASB_ASSIGN_OR_RETURN(claimed, store.Update(sb_res, std::move(next)));
+    if (Uid(claimed) != Uid(member))
+      return MakeError(Code::kAborted, "sandbox " + Name(member) + " was replaced");
+  }
+  if (claimed_out) *claimed_out = true;
+
+  Json desired = ClaimSandboxFromMember(claimed, claim);
+  desired["metadata"]["generation"] = 1;
+  desired["status"] = InheritedStatus(claimed, desired);
+  store::Object sandbox;
+  auto created = store.Create(sb_res, std::move(desired), {.keep_status = true});
+  if (created) {
+    sandbox = std::move(*created);
+  } else if (created.error().code == Code::kAlreadyExists) {
+    ASB_ASSIGN_OR_RETURN(sandbox, store.Get(sb_res, ns, Name(claim)));
+    if (!IsControlledBy(sandbox, claim))
+      return MakeError(Code::kFailedPrecondition,
+                       "Sandbox \"" + Name(claim) + "\" exists and is not owned by this claim");
+  } else {
+    return tl::unexpected(created.error().Wrap("create claim's sandbox"));
+  }
+
+  std::string pod_name = Annotation(claimed, kAnnotationPodName).value_or(Name(claimed));
+  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> pod,
+                       GetIfExists(store, api::PodResource(), ns, pod_name));
+  if (pod) {
+    ASB_RETURN_IF_ERROR(TakeOverPod(store, sandbox, *pod));
+  } else {
+    // No pod to move: the member goes (its claims follow the new Sandbox first).
+    ASB_RETURN_IF_ERROR(MoveClaims(store, claimed, sandbox));
+    ASB_RETURN_IF_ERROR(DeleteIfExists(store, sb_res, ns, Name(claimed), Uid(claimed)));
+  }
+  return sandbox;
+}
+
 Result<std::optional<store::Object>> TakeOverPod(store::Store& store, const Json& sandbox,
                                                  const Json& pod) {
   auto owner = ControllerRef(sandbox);

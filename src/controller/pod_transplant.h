@@ -30,6 +30,25 @@ Json ClaimSandboxFromMember(const Json& member, const Json& claim);
 [[nodiscard]] Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member,
                                                    const Json& claim, SystemTime now);
 
+// The same move without a multi-object write (a store whose Transact is kUnimplemented: the
+// Kubernetes REST API), as single compare-and-set writes, each leaving a state the reconcilers
+// finish if this one stops after it:
+//   1. `member` is claimed: one update at the uid and resourceVersion it was listed at makes
+//      `claim` its controller, drops its pool label and adds the claim-uid label. This write is
+//      the one that decides: of two claims (or a claim and the pool) that read the same member,
+//      only one succeeds; the others get kAborted and move on, so no member serves two claims.
+//      From here the pool no longer counts it, and FindOwned finds it by the claim-uid label.
+//   2. The Sandbox named like `claim` is created (ClaimSandboxFromMember, born with member's
+//      status; an existing one the claim controls is kept).
+//   3. TakeOverPod moves the pod and the volume claims under it and deletes the member (the new
+//      Sandbox's reconciler runs it too, should this stop before).
+// Returns the claim's Sandbox. Step 1 is skipped for a member the claim already controls.
+// *claimed (if given) tells whether the member is the claim's (step 1 done) when this fails: the
+// caller must then not try another member, but retry this one (FindOwned resumes it).
+[[nodiscard]] Result<store::Object> TakeOverMemberStepwise(store::Store& store, const Json& member,
+                                                           const Json& claim,
+                                                           bool* claimed = nullptr);
+
 // If `sandbox` is named like the claim that controls it and `pod` is controlled by another
 // Sandbox that the same claim controls (the adopted member), moves the pod under `sandbox` and
 // deletes that other Sandbox (its Service goes with it; the pod no longer does). Returns the pod as

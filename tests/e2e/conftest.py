@@ -240,13 +240,15 @@ def _force_cleanup(state_dir):
 
 
 @pytest.fixture
-def asbd():
+def asbd(request):
+    """Extra `asbd serve` flags come from indirect parametrization, e.g.
+    @pytest.mark.parametrize("asbd", [["--roles", "apiserver,node,router"]], indirect=True)."""
     binary = os.path.join(BIN_DIR, "asbd")
     if not os.access(binary, os.X_OK):
         pytest.skip("SKIPPED LOUDLY: %s is not built (set ASB_BIN_DIR or build target asbd)"
                     % binary)
     tmp = tempfile.mkdtemp(prefix="asb-e2e-")
-    daemon = AsbdProcess(os.path.join(tmp, "state"))
+    daemon = AsbdProcess(os.path.join(tmp, "state"), getattr(request, "param", None) or ())
     cgroups_before = _sandbox_cgroups()
     try:
         daemon.start()

@@ -65,7 +65,35 @@ Result<apiserver::CertificatePair> LoadOrCreateCert(const std::string& dir,
 
 }  // namespace
 
-Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
+Result<Roles> ParseRoles(const std::string& text) {
+  Roles r{false, false, false, false};
+  for (const std::string& part : Split(text, ',')) {
+    std::string role(Trim(part));
+    if (role == "apiserver") {
+      r.apiserver = true;
+    } else if (role == "controller") {
+      r.controller = true;
+    } else if (role == "node") {
+      r.node = true;
+    } else if (role == "router") {
+      r.router = true;
+    } else {
+      return MakeError(Code::kInvalidArgument,
+                       "--roles: unknown role \"" + role +
+                           "\" (want a comma list of apiserver, controller, node, router)");
+    }
+  }
+  if (!r.apiserver)
+    return MakeError(Code::kInvalidArgument,
+                     "--roles: the controller, node and router roles run beside the apiserver "
+                     "role (for the controller alone, run `asbd controller --kubeconfig FILE`)");
+  if (r.router && !r.node)
+    return MakeError(Code::kInvalidArgument,
+                     "--roles: the router reaches sandboxes through the node role: add node");
+  return r;
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Roles roles) {
   if (config.state_dir.empty()) return MakeError(Code::kInvalidArgument, "no state dir given");
   ASB_ASSIGN_OR_RETURN(client::HostPort api_addr, client::ParseHostPort(config.api_listen));
   ASB_ASSIGN_OR_RETURN(client::HostPort router_addr, client::ParseHostPort(config.router_listen));
@@ -102,6 +130,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
                                                              d->server_->port(), cert));
   d->api_url_ = UrlFor("https", api_addr.host, d->front_->port());
 
+  if (roles.node) ASB_RETURN_IF_ERROR(d->StartNode(config));
+  if (roles.controller) ASB_RETURN_IF_ERROR(d->StartControllers(config));
+  if (roles.router) ASB_RETURN_IF_ERROR(d->StartRouter(config, router_addr));
+  ASB_RETURN_IF_ERROR(d->StartMirrorPods(config));
+  ASB_RETURN_IF_ERROR(d->Announce(cert, router_addr));
+  return d;
+}
+
+Status Daemon::StartNode(const DaemonConfig& config) {
   // Images and runtimes. gVisor is optional ("auto"): pods asking for it fail with a clear
   // reason when runsc can't run here, never silently falling back to native.
   image::ImageStoreOptions image_opts;
@@ -110,15 +147,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   image_opts.registry.default_registry = config.default_registry;
   image_opts.registry.insecure_registries = {config.insecure_registries.begin(),
                                              config.insecure_registries.end()};
-  d->images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
+  images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
   if (config.enable_native) {
     runtime::native::NativeRuntimeOptions native_opts;
     native_opts.state_dir = config.state_dir;
     auto native = runtime::native::NativeRuntime::Create(native_opts);
     if (!native) return tl::unexpected(native.error().Wrap("native runtime"));
-    d->native_ = std::move(*native);
-    runtimes["native"] = d->native_.get();
+    native_ = std::move(*native);
+    runtimes["native"] = native_.get();
   }
   if (config.gvisor != "off") {
     runtime::runsc::RunscOptions runsc_opts;
@@ -127,8 +164,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
     runsc_opts.platform = config.runsc_platform;
     auto gvisor = runtime::runsc::RunscRuntime::Create(runsc_opts);
     if (gvisor) {
-      d->gvisor_ = std::move(*gvisor);
-      runtimes["gvisor"] = d->gvisor_.get();
+      gvisor_ = std::move(*gvisor);
+      runtimes["gvisor"] = gvisor_.get();
     } else if (config.gvisor == "on") {
       return tl::unexpected(gvisor.error().Wrap("gvisor runtime"));
     } else {
@@ -139,84 +176,99 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
 
   if (config.pod_network == "bridge") {
     auto net = StartPodNetwork(config, runtimes);
-    if (!net) return tl::unexpected(net.error().Wrap("pod network (podNetwork \"none\" runs without one)"));
-    d->pod_network_ = std::move(*net);
+    if (!net)
+      return tl::unexpected(net.error().Wrap("pod network (podNetwork \"none\" runs without one)"));
+    pod_network_ = std::move(*net);
   }
 
   node::NodeOptions node_opts;
   node_opts.node_name = config.node_name;
   node_opts.default_runtime_class = config.default_runtime_class;
   node_opts.workers = config.node_workers;
-  node_opts.on_container_exited = [streams = d->pod_streams_.get()](const std::string& uid,
-                                                                    const std::string& sandbox_id,
-                                                                    std::string_view runtime) {
+  node_opts.on_container_exited = [streams = pod_streams_.get()](const std::string& uid,
+                                                                 const std::string& sandbox_id,
+                                                                 std::string_view runtime) {
     streams->SavePrevious(uid, sandbox_id, runtime);
   };
-  node_opts.on_pod_forgotten = [streams = d->pod_streams_.get()](const std::string& uid) {
+  node_opts.on_pod_forgotten = [streams = pod_streams_.get()](const std::string& uid) {
     streams->Forget(uid);
   };
   // Volumes before the node: a recovered pod's restart may need its claim's volume.
-  d->volumes_ = std::make_unique<storage::LocalVolumes>(config.state_dir);
-  d->provisioner_ = std::make_unique<storage::LocalProvisioner>(
-      *d->store_, *d->volumes_, RealClock::Get(),
+  volumes_ = std::make_unique<storage::LocalVolumes>(config.state_dir);
+  provisioner_ = std::make_unique<storage::LocalProvisioner>(
+      *store_, *volumes_, RealClock::Get(),
       storage::ProvisionerOptions{.max_volume_bytes = config.max_volume_bytes});
-  ASB_RETURN_IF_ERROR(d->provisioner_->Start());
-  node_opts.pod_volumes = [store = d->store_.get(), volumes = d->volumes_.get()](const Json& pod) {
+  ASB_RETURN_IF_ERROR(provisioner_->Start());
+  node_opts.pod_volumes = [store = store_.get(), volumes = volumes_.get()](const Json& pod) {
     return storage::PodVolumeBinds(*store, *volumes, pod);
   };
-  d->node_ = std::make_unique<node::NodeAgent>(*d->store_, runtimes, *d->images_, node_opts);
-  ASB_RETURN_IF_ERROR(d->node_->Start());
-  d->pod_streams_->Attach(d->node_.get(),
-                          static_cast<runtime::native::NativeRuntime*>(d->native_.get()),
-                          static_cast<runtime::runsc::RunscRuntime*>(d->gvisor_.get()));
+  node_ = std::make_unique<node::NodeAgent>(*store_, runtimes, *images_, node_opts);
+  ASB_RETURN_IF_ERROR(node_->Start());
+  pod_streams_->Attach(node_.get(), static_cast<runtime::native::NativeRuntime*>(native_.get()),
+                       static_cast<runtime::runsc::RunscRuntime*>(gvisor_.get()));
+  return OkStatus();
+}
 
+Status Daemon::StartControllers(const DaemonConfig& config) {
   controller::ManagerOptions ctl_opts;
   ctl_opts.sandbox_workers = config.controller_workers;
   ctl_opts.claim_workers = config.controller_workers;
   ctl_opts.pool_workers = std::max(1, config.controller_workers / 2);
-  d->controllers_ =
-      std::make_unique<controller::ControllerManager>(*d->store_, RealClock::Get(), ctl_opts);
-  ASB_RETURN_IF_ERROR(d->controllers_->Start());
+  controllers_ =
+      std::make_unique<controller::ControllerManager>(*store_, RealClock::Get(), ctl_opts);
+  ASB_RETURN_IF_ERROR(controllers_->Start());
+  return OkStatus();
+}
 
-  d->backend_ = std::make_unique<SandboxBackend>(*d->store_, *d->node_);
+Status Daemon::StartRouter(const DaemonConfig& config, const client::HostPort& router_addr) {
+  backend_ = std::make_unique<SandboxBackend>(*store_, *node_);
   router::RouterOptions router_opts;
   router_opts.host = router_addr.host;
   router_opts.port = router_addr.port;
-  router_opts.token = d->token_;  // Security: the router needs the same bearer token as the API
-  auto router = router::RouterServer::Start(router_opts, *d->backend_);
+  router_opts.token = token_;  // Security: the router needs the same bearer token as the API
+  auto router = router::RouterServer::Start(router_opts, *backend_);
   if (!router) return tl::unexpected(router.error().Wrap("router on " + config.router_listen));
-  d->router_ = std::move(*router);
-  std::string router_url = UrlFor("http", router_addr.host, d->router_->port());
-  d->router_url_ = router_url;
-  d->dialer_->Attach(d->node_.get(), d->router_.get());
+  router_ = std::move(*router);
+  std::string router_url = UrlFor("http", router_addr.host, router_->port());
+  router_url_ = router_url;
+  dialer_->Attach(node_.get(), router_.get());
+  return OkStatus();
+}
+
+Status Daemon::StartMirrorPods(const DaemonConfig& config) {
   MirrorPodsOptions mirror_opts;
   mirror_opts.node_name = config.node_name;
   // In-process components: healthy while they run (Stop ends the mirror pods first).
-  mirror_opts.healthy = [d = d.get()](api::EmbeddedComponent c) {
-    return c == api::EmbeddedComponent::kRouter ? d->router_ != nullptr
-                                                : d->controllers_ != nullptr;
+  mirror_opts.healthy = [this](api::EmbeddedComponent c) {
+    return c == api::EmbeddedComponent::kRouter ? router_ != nullptr : controllers_ != nullptr;
   };
-  d->mirror_pods_ = std::make_unique<MirrorPods>(*d->store_, mirror_opts);
-  ASB_RETURN_IF_ERROR(d->mirror_pods_->Start());
+  mirror_pods_ = std::make_unique<MirrorPods>(*store_, mirror_opts);
+  ASB_RETURN_IF_ERROR(mirror_pods_->Start());
+  return OkStatus();
+}
 
+Status Daemon::Announce(const apiserver::CertificatePair& cert,
+                        const client::HostPort& router_addr) {
+  const DaemonConfig& config = config_;
+  const std::string& router_url = router_url_;
   client::Kubeconfig kc;
-  kc.server = d->api_url_;
-  kc.token = d->token_;
+  kc.server = api_url_;
+  kc.token = token_;
   kc.ca_data = apiserver::Base64Encode(cert.cert_pem);
   kc.router_server = router_url;
-  d->kubeconfig_path_ = config.state_dir + "/kubeconfig";
-  ASB_RETURN_IF_ERROR(client::WriteKubeconfig(d->kubeconfig_path_, kc));
+  kubeconfig_path_ = config.state_dir + "/kubeconfig";
+  ASB_RETURN_IF_ERROR(client::WriteKubeconfig(kubeconfig_path_, kc));
   // A netrc beside it: HTTP clients that can't send a bearer header (upstream's Python SDK over
   // `requests`) send Basic auth from NETRC=DIR/netrc, which the router accepts (router/auth.h).
   std::string netrc;
   for (const std::string& host : {router_addr.host, std::string("localhost")}) {
     if (host == "localhost" && router_addr.host != "127.0.0.1") continue;
-    netrc += "machine " + host + " login asb password " + d->token_ + "\n";
+    netrc += "machine " + host + " login asb password " + token_ + "\n";
   }
   ASB_RETURN_IF_ERROR(AtomicWriteFile(config.state_dir + "/netrc", netrc, 0600));
-  ASB_LOG(INFO, "asbd serving", "api", d->api_url_, "router", router_url, "state_dir",
-          config.state_dir, "kubeconfig", d->kubeconfig_path_);
-  return d;
+  ASB_LOG(INFO, "asbd serving", "api", api_url_, "router", router_url, "state_dir",
+          config.state_dir, "kubeconfig", kubeconfig_path_);
+  return OkStatus();
 }
 
 Daemon::~Daemon() { Stop(); }
@@ -254,7 +306,7 @@ void Daemon::Stop() {
   store_.reset();
 }
 
-int RunServe(const DaemonConfig& config) {
+int RunServe(const DaemonConfig& config, Roles roles) {
   // Block the stop signals in every thread; this thread collects them with sigwait.
   sigset_t set;
   sigemptyset(&set);
@@ -262,7 +314,7 @@ int RunServe(const DaemonConfig& config) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  auto daemon = Daemon::Start(config);
+  auto daemon = Daemon::Start(config, roles);
   if (!daemon) {
     ASB_LOG(ERROR, "asbd failed to start", "error", daemon.error().message);
     fprintf(stderr, "asbd: %s\n", daemon.error().message.c_str());

@@ -12,6 +12,7 @@
 #include "apiserver/api_server.h"
 #include "apiserver/tls_front.h"
 #include "base/result.h"
+#include "client/kubeconfig.h"
 #include "cmd/asbd/config.h"
 #include "cmd/asbd/mirror_pods.h"
 #include "cmd/asbd/node_pod_streams.h"
@@ -31,12 +32,26 @@
 
 namespace asb::asbd {
 
+// What one `asbd serve` runs (--roles, a comma list; default all, the embedded mode). Without
+// the controller role, `asbd controller` processes reconcile over the API (controller_role.h).
+// The node and router still use the in-process store, so they need the apiserver role here.
+struct Roles {
+  bool apiserver = true;
+  bool controller = true;
+  bool node = true;
+  bool router = true;
+};
+// "apiserver,node,router" -> Roles. kInvalidArgument naming an unknown role or a combination
+// this build cannot run.
+[[nodiscard]] Result<Roles> ParseRoles(const std::string& text);
+
 class Daemon {
  public:
   // Opens the store, loads or creates DIR/token (0600), starts the API server and writes
   // DIR/kubeconfig (0600) naming the bound address. Errors: kInvalidArgument (bad flags),
   // kFailedPrecondition (state dir in use), kUnavailable (address in use).
-  [[nodiscard]] static Result<std::unique_ptr<Daemon>> Start(const DaemonConfig& config);
+  [[nodiscard]] static Result<std::unique_ptr<Daemon>> Start(const DaemonConfig& config,
+                                                             Roles roles = {});
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -55,6 +70,14 @@ class Daemon {
 
  private:
   Daemon() = default;
+  // The parts of Start, one per role, in start order.
+  [[nodiscard]] Status StartNode(const DaemonConfig& config);
+  [[nodiscard]] Status StartControllers(const DaemonConfig& config);
+  [[nodiscard]] Status StartRouter(const DaemonConfig& config, const client::HostPort& router_addr);
+  [[nodiscard]] Status StartMirrorPods(const DaemonConfig& config);
+  // Writes DIR/kubeconfig and DIR/netrc and logs the addresses.
+  [[nodiscard]] Status Announce(const apiserver::CertificatePair& cert,
+                                const client::HostPort& router_addr);
   DaemonConfig config_;
   std::string token_;
   std::string api_url_;
@@ -82,6 +105,6 @@ class Daemon {
 };
 
 // Runs the daemon until SIGINT or SIGTERM. Returns the process exit code.
-int RunServe(const DaemonConfig& config);
+int RunServe(const DaemonConfig& config, Roles roles = {});
 
 }  // namespace asb::asbd

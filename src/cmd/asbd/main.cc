@@ -6,6 +6,7 @@
 #include "client/kubeconfig.h"
 #include "cmd/asbd/app.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/controller_role.h"
 #include "cmd/asbd/deploy_commands.h"
 
 #ifndef ASB_VERSION
@@ -57,6 +58,40 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--pod-egress", config.pod_egress, "sandbox egress: managed or deny-all")
       ->capture_default_str();
+  std::string roles = "apiserver,controller,node,router";
+  serve
+      ->add_option("--roles", roles,
+                   "what this process runs, a comma list of apiserver, controller, node, router "
+                   "(without controller, run `asbd controller` processes against it)")
+      ->capture_default_str();
+
+  asb::asbd::ControllerConfig ctl;
+  CLI::App* controller = app.add_subcommand(
+      "controller",
+      "run the controllers alone, over the Kubernetes API of a kube-apiserver or of `asbd serve "
+      "--roles apiserver,...`, with leader election on a Lease");
+  controller->add_option("--kubeconfig", ctl.kubeconfig,
+                         "kubeconfig file (default: the in-cluster service account)");
+  controller->add_option("--listen", ctl.listen, "host:port of /healthz, /readyz and /metrics")
+      ->capture_default_str();
+  controller->add_option("--leader-elect", ctl.leader_elect, "elect a leader on a Lease")
+      ->capture_default_str();
+  controller->add_option(
+      "--leader-election-namespace", ctl.lease_namespace,
+      "namespace of the Lease (default: the service account's, else kube-system)");
+  controller->add_option("--identity", ctl.identity,
+                         "this replica's name on the Lease (default hostname_pid_random)");
+  double lease_s = 15, renew_s = 10, retry_s = 2;
+  controller->add_option("--leader-elect-lease-duration", lease_s, "seconds")
+      ->capture_default_str();
+  controller->add_option("--leader-elect-renew-deadline", renew_s, "seconds")
+      ->capture_default_str();
+  controller->add_option("--leader-elect-retry-period", retry_s, "seconds")->capture_default_str();
+  controller->add_option("--workers", ctl.workers, "reconcile workers per kind")
+      ->capture_default_str();
+  controller->add_option("--kube-api-qps", ctl.qps, "client-side request rate limit (0: none)")
+      ->capture_default_str();
+  controller->add_option("--kube-api-burst", ctl.burst, "client-side burst")->capture_default_str();
 
   std::unique_ptr<asb::asbd::DeployCommands> deploy = asb::asbd::AddDeployCommands(app);
 
@@ -87,6 +122,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   asb::log::SetLevel(parsed);
-  if (serve->parsed()) return asb::asbd::RunServe(config);
+  if (controller->parsed()) {
+    auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
+    ctl.lease_duration = ms(lease_s);
+    ctl.renew_deadline = ms(renew_s);
+    ctl.retry_period = ms(retry_s);
+    if (!(ctl.retry_period.count() > 0 && ctl.retry_period < ctl.renew_deadline &&
+          ctl.renew_deadline < ctl.lease_duration && lease_s == static_cast<int64_t>(lease_s))) {
+      fprintf(stderr,
+              "asbd controller: want 0 < retry period < renew deadline < lease duration (whole "
+              "seconds)\n");
+      return 2;
+    }
+    return asb::asbd::RunController(ctl);
+  }
+  auto parsed_roles = asb::asbd::ParseRoles(roles);
+  if (!parsed_roles) {
+    fprintf(stderr, "asbd: %s\n", parsed_roles.error().message.c_str());
+    return 2;
+  }
+  if (serve->parsed()) return asb::asbd::RunServe(config, *parsed_roles);
   return 2;
 }
