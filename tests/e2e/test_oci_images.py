@@ -13,10 +13,12 @@ nothing. The benchmark compares a cold pull of a ~100 MiB image with `skopeo cop
 and a cached image's cold start with the built-in image's.
 """
 
+import io
 import json
 import os
 import re
 import shutil
+import tarfile
 import time
 
 import pytest
@@ -177,6 +179,38 @@ def test_second_pod_of_a_cached_image_downloads_nothing(asbd, kubectl, registry,
     assert "Pulling" not in second, second
     after = {d: os.stat(os.path.join(layers, d)).st_ino for d in os.listdir(layers)}
     assert after == before, "the cached layers were unpacked again"
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_zstd_layers_whiteouts_and_opaque_dirs(asbd, kubectl, registry, tmp_path, runtime):
+    # A lower layer with /etc/gone, /dir/old and /keep; an upper one whiting out /etc/gone and
+    # making /dir opaque (only /dir/new shows). Pushed with every layer recompressed as zstd.
+    layout = str(tmp_path / "layout")
+    build_image(layout, "wh", dict(BUSYBOX_LINKS, **{"/etc/gone": "x\n", "/dir/old": "old\n",
+                                                     "/keep": "kept\n"}), [])
+    upper = str(tmp_path / "upper.tar")
+    with tarfile.open(upper, "w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in (("etc/.wh.gone", b""), ("dir/.wh..wh..opq", b""),
+                           ("dir/new", b"new\n")):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            t.addfile(info, io.BytesIO(data))
+    run("umoci", "raw", "add-layer", "--image", "%s:wh" % layout, upper)
+    run("umoci", "config", "--image", "%s:wh" % layout, "--config.cmd", "sh")
+    image = "%s/test/zstd-%s:1" % (registry.host, runtime)
+    run("skopeo", "copy", "--dest-tls-verify=false", "--dest-compress-format", "zstd",
+        "oci:%s:wh" % layout, "docker://" + image)
+    manifest = json.loads(run("skopeo", "inspect", "--tls-verify=false", "--raw",
+                              "docker://" + image).stdout)
+    types = [l["mediaType"] for l in manifest["layers"]]
+    assert len(types) == 2 and all(t.endswith("+zstd") for t in types), types
+    apply(kubectl, pod("wh", image, runtime, command=[
+        "/bin/sh", "-c", "test -e /etc/gone && echo gone-is-there; ls /dir; cat /keep"]))
+    with explained(kubectl, asbd):
+        wait_for(lambda: (get(kubectl, "pod", "wh").get("status") or {}).get("phase") in
+                 ("Succeeded", "Failed"), "the whiteout pod to finish", timeout=120)
+    out = kubectl("logs", "wh", "-n", "default").stdout.split()
+    assert out == ["new", "kept"], out
 
 
 def _pod_ready_seconds(kubectl, name, obj):
