@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <thread>
 
 #include "base/file_util.h"
@@ -212,6 +214,33 @@ Status ImageCache::FetchLayer(registry::RegistryClient& client, const registry::
   return {};
 }
 
+Status ImageCache::FetchLayers(const registry::RegistryClient& client,
+                               const std::vector<registry::Descriptor>& layers, int64_t* bytes) {
+  // Each worker has its own copy of the authenticated client (a client is one connection's
+  // state); layers are taken in order, so the base layer starts first.
+  const size_t workers = std::min(layers.size(), kLayerDownloads);
+  std::vector<Status> results(layers.size());
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> total{0};
+  auto work = [&] {
+    registry::RegistryClient mine = client;
+    for (size_t i; (i = next++) < layers.size();) {
+      int64_t got = 0;
+      results[i] = FetchLayer(mine, layers[i], &got);
+      total += got;
+      if (!results[i]) next = layers.size();  // the pull fails: start no more layers
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  *bytes += total;
+  for (auto& r : results)
+    if (!r) return r;
+  return {};
+}
+
 Status ImageCache::Record(const Reference& ref, const std::string& manifest_digest,
                           const std::vector<std::string>& layers, const std::string& config) {
   const std::string image_file = dir_ + "/images/" + DigestHex(manifest_digest) + ".json";
@@ -255,9 +284,10 @@ Result<CachedImage> ImageCache::PullFrom(const Reference& ref, const Reference& 
                                                      d.media_type + "\"");
       }
       layers.push_back(d.digest);
-      Status fetched = FetchLayer(client, d, &bytes);
-      if (!fetched) return tl::unexpected(fetched.error().Wrap("pulling " + ref.String()));
     }
+    ASB_RETURN_IF_ERROR(FetchLayers(client, pm.manifest.layers, &bytes).map_error([&](Error e) {
+      return e.Wrap("pulling " + ref.String());
+    }));
   }
   ASB_RETURN_IF_ERROR(Record(ref, pm.digest, layers, config));
   ASB_ASSIGN_OR_RETURN(CachedImage img, Load(ref, pm.digest));

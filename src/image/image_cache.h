@@ -9,8 +9,8 @@
 // Every entry appears by one rename of a finished temporary (a crash or a failed pull leaves
 // nothing half-made where readers look). Layers are unpacked while they download and no
 // compressed copy is kept (the unpacked tree is what sandboxes use). Pulls of one reference, and
-// downloads of one layer, are serialized: 20 pods of one new image cause one download and one
-// unpack.
+// downloads of one layer, are serialized (the layers of one pull download kLayerDownloads at a
+// time): 20 pods of one new image cause one download and one unpack.
 //
 // Images leave the cache by Remove, Prune and the disk budget (image_gc.cc): an image's record
 // and refs go first, then every layer no remaining image lists (renamed into tmp/ and deleted
@@ -79,6 +79,8 @@ struct ImageCacheOptions {
 };
 
 inline constexpr double kGcLowFraction = 0.8;
+// Layers of one pull downloaded (and unpacked) at once, as containerd and Docker do (3).
+inline constexpr size_t kLayerDownloads = 3;
 
 // One cached image, as `asbctl image ls` shows it.
 struct ImageInfo {
@@ -154,6 +156,9 @@ class ImageCache {
   // The layer `d` from `client` into layers/ unless present; adds the bytes downloaded.
   [[nodiscard]] Status FetchLayer(registry::RegistryClient& client, const registry::Descriptor& d,
                                   int64_t* bytes);
+  // Every layer of `layers` not yet present, kLayerDownloads at a time.
+  [[nodiscard]] Status FetchLayers(const registry::RegistryClient& client,
+                                   const std::vector<registry::Descriptor>& layers, int64_t* bytes);
   // Records image `manifest_digest` (its layers, base first, and raw config) and points `ref`
   // at it.
   [[nodiscard]] Status Record(const registry::Reference& ref, const std::string& manifest_digest,
