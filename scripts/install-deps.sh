@@ -27,6 +27,8 @@ PACKAGES=(
   e2fsprogs
   # OCI image tests: a real registry, images built with umoci from busybox-static, pushed by skopeo
   docker-registry umoci skopeo busybox-static
+  # the authenticated registry of the pull-secret tests: htpasswd -B (bcrypt) writes its users
+  apache2-utils
   # kubectl exec -it tests drive a real terminal
   tmux
 )

@@ -84,6 +84,8 @@ const std::vector<ResourceInfo>& AllResources() {
       {"", "v1", "Pod", "pods", "pod", {"po"}, true, true, false},
       {"", "v1", "Service", "services", "service", {"svc"}, true, true, false},
       {"", "v1", "Event", "events", "event", {"ev"}, true, false, false},
+      // Pull secrets for imagePullSecrets (api/secret.h); no spec, no status.
+      {"", "v1", "Secret", "secrets", "secret", {}, true, false, false},
       // Volumes (api/storage.h): claims made from volumeClaimTemplates, the volumes asbd's
       // node-local provisioner makes for them, and the classes naming a provisioner.
       {"",

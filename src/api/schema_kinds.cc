@@ -4,6 +4,7 @@
 
 #include "api/schema.h"
 #include "api/schema_parts.h"
+#include "api/secret.h"
 #include "api/storage.h"
 
 namespace asb::api {
@@ -341,6 +342,7 @@ const Schema& KindSchema(const ResourceInfo& res) {
     (*m)["Service"] = ServiceSchema();
     (*m)["Namespace"] = NamespaceSchema();
     (*m)["Event"] = EventSchema();
+    (*m)["Secret"] = SecretSchema();
     (*m)["PersistentVolumeClaim"] = PersistentVolumeClaimSchema();
     (*m)["PersistentVolume"] = PersistentVolumeSchema();
     (*m)["StorageClass"] = StorageClassSchema();

@@ -112,6 +112,11 @@ const std::vector<TableColumn>& TableColumns(const ResourceInfo& res) {
                             {"AllowVolumeExpansion", "string", "", "Whether claims may grow", 0},
                             AgeCol()};
     (*m)["Namespace"] = {NameCol(), {"Status", "string", "", "Namespace phase", 0}, AgeCol()};
+    // Never a value: the number of keys only.
+    (*m)["Secret"] = {NameCol(),
+                      {"Type", "string", "", "The type of the secret", 0},
+                      {"Data", "integer", "", "Number of keys in the secret", 0},
+                      AgeCol()};
     (*m)["Deployment"] = {NameCol(),
                           {"Ready", "string", "", "Ready replicas / desired", 0},
                           {"Up-to-date", "integer", "", "Updated replicas", 0},
@@ -214,6 +219,11 @@ Json TableCells(const ResourceInfo& res, const Json& obj, SystemTime now) {
             age};
   }
   if (k == "Namespace") return {name, GetString(obj, "status.phase", "Active"), age};
+  if (k == "Secret") {
+    const Json* data = Find(obj, "data");
+    int64_t keys = data && data->is_object() ? static_cast<int64_t>(data->size()) : 0;
+    return {name, GetString(obj, "type", "Opaque"), keys, age};
+  }
   if (k == "Deployment" || k == "StatefulSet") {
     std::string ready = std::to_string(IntAt(obj, "status.readyReplicas")) + "/" +
                         std::to_string(IntAt(obj, "spec.replicas"));

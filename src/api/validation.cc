@@ -6,6 +6,7 @@
 #include "api/limits.h"
 #include "api/pod_validation.h"
 #include "api/schema.h"
+#include "api/secret.h"
 #include "api/storage.h"
 #include "base/k8s_names.h"
 #include "base/strings.h"
@@ -88,6 +89,7 @@ void ValidateMeta(const ResourceInfo& res, const Json& obj, FieldErrors* out) {
 
 void ApplyDefaults(const ResourceInfo& res, Json& obj) {
   if (!obj.is_object()) return;
+  if (res.group.empty() && res.kind == "Secret") MergeStringData(obj);
   ApplySchemaDefaults(KindSchema(res), obj);
 }
 
@@ -109,6 +111,8 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
     ValidateStorageObject(res, obj, &out);
   } else if (res.kind == "StorageClass") {
     ValidateStorageObject(res, obj, &out);
+  } else if (res.group.empty() && res.kind == "Secret") {
+    ValidateSecret(obj, &out);
   } else if (res.kind != "Namespace" && res.kind != "Event" && res.kind != "ServiceAccount" &&
              res.group != "rbac.authorization.k8s.io") {  // kinds without a spec
     out.push_back({FieldErrorType::kRequired, "spec", nullptr, ""});
@@ -123,6 +127,7 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
 
 FieldErrors ValidateUpdate(const ResourceInfo& res, const Json& old_obj, const Json& new_obj) {
   if (res.group.empty() && res.kind == "Pod") return ValidatePodUpdate(old_obj, new_obj);
+  if (res.group.empty() && res.kind == "Secret") return ValidateSecretUpdate(old_obj, new_obj);
   return {};
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "base/base64.h"
+
 namespace asb::apiserver {
 
 namespace {
@@ -19,6 +21,7 @@ enum class T {
   kMessages,     // repeated message
   kIntOrString,  // intstr.IntOrString {1 type, 2 intVal, 3 strVal}
   kTime,         // metav1.Time {1 seconds, 2 nanos}
+  kBytesMap,     // map<string, bytes>: JSON writes the values base64 (Secret data)
 };
 
 struct Schema;
@@ -84,6 +87,12 @@ const Schema kServiceSpec{{{1, "ports", T::kMessages, &kServicePort},
                            {21, "loadBalancerClass", T::kString},
                            {22, "internalTrafficPolicy", T::kString},
                            {23, "trafficDistribution", T::kString}}};
+// kubectl create secret sends protobuf.
+const Schema kSecret{{{1, "metadata", T::kMessage, &kObjectMeta},
+                      {2, "data", T::kBytesMap},
+                      {3, "type", T::kString},
+                      {4, "stringData", T::kStringMap},
+                      {5, "immutable", T::kBool}}};
 const Schema kService{
     {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kServiceSpec}}};
 const Schema kTypeMeta{{{1, "apiVersion", T::kString}, {2, "kind", T::kString}}};
@@ -196,6 +205,11 @@ Result<Json> DecodeField(Reader& r, uint32_t wire, const Field& f, int depth, Js
       out[f.name][kv.first] = kv.second;
       break;
     }
+    case T::kBytesMap: {
+      ASB_ASSIGN_OR_RETURN(auto kv, DecodeMapEntry(s));
+      out[f.name][kv.first] = Base64Encode(kv.second);
+      break;
+    }
     case T::kIntOrString: {
       static const Schema kIntOrString{
           {{1, "type", T::kInt}, {2, "intVal", T::kInt}, {3, "strVal", T::kString}}};
@@ -260,9 +274,10 @@ Result<Json> DecodeProtobufObject(std::string_view body) {
   const Schema* schema = nullptr;
   if (api_version == "v1" && kind == "Namespace") schema = &kNamespace;
   if (api_version == "v1" && kind == "Service") schema = &kService;
+  if (api_version == "v1" && kind == "Secret") schema = &kSecret;
   if (!schema)
     return MakeError(Code::kInvalidArgument,
-                     "protobuf bodies are decoded for v1 Namespace and Service only, not " +
+                     "protobuf bodies are decoded for v1 Namespace, Service and Secret only, not " +
                          (kind.empty() ? std::string("this object") : api_version + " " + kind) +
                          "; send application/json");
   ASB_ASSIGN_OR_RETURN(Json obj, DecodeMessage(raw, *schema, 0));

@@ -45,6 +45,21 @@ TEST(ProtobufBodyTest, DecodesANamespaceAsKubectlCreateSendsIt) {
   EXPECT_EQ((*obj)["metadata"]["annotations"]["note"], "x");
 }
 
+TEST(ProtobufBodyTest, DecodesASecretWithBytesAsBase64) {
+  // kubectl create secret docker-registry: data is map<string, bytes>, written base64 in JSON.
+  std::string raw = Bytes(1, Bytes(1, "regcred") + Bytes(3, "default")) +
+                    MapEntry(2, ".dockerconfigjson", std::string("{\"a\":\"\xff\"}")) +
+                    Bytes(3, "kubernetes.io/dockerconfigjson") + MapEntry(4, "plain", "text") +
+                    Int(5, 1);
+  auto obj = DecodeProtobufObject(Envelope("v1", "Secret", raw));
+  ASSERT_TRUE(obj) << obj.error().message;
+  EXPECT_EQ((*obj)["kind"], "Secret");
+  EXPECT_EQ((*obj)["type"], "kubernetes.io/dockerconfigjson");
+  EXPECT_EQ((*obj)["data"][".dockerconfigjson"], "eyJhIjoi/yJ9");
+  EXPECT_EQ((*obj)["stringData"]["plain"], "text");
+  EXPECT_EQ((*obj)["immutable"], true);
+}
+
 TEST(ProtobufBodyTest, DecodesAServiceWithIntAndNamedTargetPorts) {
   std::string port1 = Bytes(1, "web") + Bytes(2, "TCP") + Int(3, 80) +
                       Bytes(4, Int(1, 0) + Int(2, 8080) + Bytes(3, ""));

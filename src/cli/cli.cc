@@ -21,6 +21,8 @@ const std::map<std::string, std::string> kValueFlags = {
     {"--kubeconfig", "kubeconfig"},
     {"-l", "selector"},
     {"--selector", "selector"},
+    {"--name", "name"},
+    {"--pull-secret", "pull-secret"},
 };
 const std::map<std::string, std::string> kBoolFlags = {
     {"-A", "all-namespaces"},
@@ -74,6 +76,7 @@ const std::vector<Verb>& Verbs() {
        RunApply},
       {"get", "KIND [NAME] [-n NS|-A] [-o json|yaml|wide|name] [-l SEL]", RunGet},
       {"delete", "KIND NAME [-n NS] | -f FILE|-", RunDelete},
+      {"image", "pull REF | import FILE|DIR [--name REF] | ls | rm NAME... | prune", RunImage},
   };
   return kVerbs;
 }

@@ -57,6 +57,7 @@ int Main(int argc, char** argv);
 int RunApply(Context& ctx);
 int RunGet(Context& ctx);
 int RunDelete(Context& ctx);
+int RunImage(Context& ctx);
 
 // Helpers shared by verbs (output.cc, get.cc).
 std::string ToUpperAscii(std::string s);

@@ -153,20 +153,22 @@ Result<std::string> ImageStore::AgentLayer() {
 
 Result<ResolvedImage> ImageStore::ResolveOci(const std::string& ref, const ImageRequest& request) {
   ASB_ASSIGN_OR_RETURN(PullPolicy policy, ParsePullPolicy(request.pull_policy, ref));
-  ASB_ASSIGN_OR_RETURN(std::string host, cache_.RegistryOf(ref));
-  std::optional<registry::Credentials> creds;
-  for (size_t i = 0; i < request.docker_configs.size() && !creds; ++i) {
-    auto found = registry::CredentialsFor(request.docker_configs[i], host);
-    if (!found)
-      return tl::unexpected(found.error().Wrap("imagePullSecrets[" + std::to_string(i) + "]"));
-    creds = *found;
-  }
+  // The first pull secret with an entry for the host asked about (the registry or a mirror).
+  auto credentials = [&](const std::string& host) -> Result<std::optional<registry::Credentials>> {
+    for (size_t i = 0; i < request.docker_configs.size(); ++i) {
+      auto found = registry::CredentialsFor(request.docker_configs[i], host);
+      if (!found)
+        return tl::unexpected(found.error().Wrap("imagePullSecrets[" + std::to_string(i) + "]"));
+      if (*found) return found;
+    }
+    return std::optional<registry::Credentials>();
+  };
   std::string agent_layer;
   {
     std::lock_guard l(mu_);
     ASB_ASSIGN_OR_RETURN(agent_layer, AgentLayer());
   }
-  ASB_ASSIGN_OR_RETURN(CachedImage cached, cache_.Get(ref, policy, creds));
+  ASB_ASSIGN_OR_RETURN(CachedImage cached, cache_.Get(ref, policy, credentials));
   return ToResolvedImage(cached, agent_layer);
 }
 

@@ -63,6 +63,8 @@ class ImageStore final : public ImageResolver {
   // The image name `image_ref` maps to through the alias table (itself when no alias matches).
   std::string ApplyAliases(std::string_view image_ref) const;
   std::string ImagesDir() const { return state_dir_ + "/images"; }
+  // The pulled and imported images (listing, removal, import: image_cache.h).
+  ImageCache& oci_cache() { return cache_; }
 
  private:
   [[nodiscard]] Result<ResolvedImage> ResolvePythonRuntime();

@@ -39,7 +39,7 @@ NodeAgent::NodeAgent(store::Store& store, std::map<std::string, runtime::Runtime
       clock_(options_.clock != nullptr ? *options_.clock : RealClock::Get()),
       timers_(options_.clock != nullptr ? *options_.clock : MonotonicClock::Get()),
       runtimes_(std::move(runtimes), options_.default_runtime_class),
-      preparer_(images),
+      preparer_(images, store_),
       writer_(store_),
       events_(store_, clock_, options_.node_name),
       // Every deadline is a time on timers_ (converted to a delay in Sync), and the queue waits on

@@ -238,6 +238,11 @@ tl::expected<PodPlan, PodFailure> ParsePod(const Json& pod) {
 
   ASB_NODE_TRY(std::optional<std::string> rc, OptString(*spec, "runtimeClassName", "spec"));
   plan.runtime_class = rc.value_or("");
+  // The kubelet skips entries without a name.
+  if (const Json* secrets = Find(*spec, "imagePullSecrets"); secrets && secrets->is_array())
+    for (const auto& ref : *secrets)
+      if (std::string name = GetString(ref, "name"); !name.empty())
+        plan.image_pull_secrets.push_back(std::move(name));
 
   ASB_NODE_TRY(std::optional<std::string> rp, OptString(*spec, "restartPolicy", "spec"));
   if (!rp || *rp == "Always") {

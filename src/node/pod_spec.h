@@ -86,6 +86,8 @@ struct PodPlan {
   RestartPolicy restart_policy = RestartPolicy::kAlways;
   std::chrono::seconds termination_grace{30};
   std::string qos_class;  // Guaranteed, Burstable, BestEffort
+  // spec.imagePullSecrets[].name: Secrets in the pod's namespace, tried in order.
+  std::vector<std::string> image_pull_secrets;
   ContainerPlan container;
 };
 

@@ -13,6 +13,7 @@
 #include "image/image_resolver.h"
 #include "node/pod_spec.h"
 #include "runtime/runtime.h"
+#include "store/store.h"
 
 namespace asb::node {
 
@@ -30,13 +31,21 @@ struct PrepareFailure {
 
 class SandboxPreparer {
  public:
-  explicit SandboxPreparer(image::ImageResolver& images) : images_(images) {}
+  // `secrets` is where the pods' imagePullSecrets are read.
+  SandboxPreparer(image::ImageResolver& images, store::Store& secrets)
+      : images_(images), secrets_(secrets) {}
 
   // May block (the resolver may unpack or pull).
   [[nodiscard]] tl::expected<PreparedSandbox, PrepareFailure> Prepare(const PodPlan& plan);
 
  private:
+  // The pull secrets' .dockerconfigjson documents. As the kubelet does, a Secret that is missing
+  // or of another type is skipped (the pull goes on without it); what was skipped is returned in
+  // `skipped` for the failure message, so a 401 says why no credentials were sent.
+  std::vector<std::string> DockerConfigs(const PodPlan& plan, std::string* skipped);
+
   image::ImageResolver& images_;
+  store::Store& secrets_;
 };
 
 }  // namespace asb::node

@@ -123,7 +123,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Roles 
   http_opts.max_body_bytes = config.max_request_bytes;
   http_opts.server_name = "asbd";
   http_opts.render_error = apiserver::StatusResponse;  // a 413 here is a Kubernetes Status too
-  ASB_ASSIGN_OR_RETURN(d->server_, http::Server::Start(http_opts, d->api_->AsHandler()));
+  // asbd's own image API (cmd/asbd/image_api.h) beside the Kubernetes API.
+  http::Handler handler = [d = d.get(), api = d->api_->AsHandler()](http::Request& r) {
+    if (r.path.rfind(kImageApiPrefix, 0) != 0) return api(r);
+    ImageApi* images = d->image_api_ready_.load();
+    if (images == nullptr)
+      return apiserver::StatusResponse(Error{Code::kUnavailable, "the image cache is not ready"});
+    return images->Handle(r);
+  };
+  ASB_ASSIGN_OR_RETURN(d->server_, http::Server::Start(http_opts, handler));
   ASB_ASSIGN_OR_RETURN(apiserver::CertificatePair cert,
                        LoadOrCreateCert(config.state_dir, api_addr.host));
   ASB_ASSIGN_OR_RETURN(d->front_, apiserver::TlsFront::Start(api_addr.host, api_addr.port,
@@ -147,7 +155,15 @@ Status Daemon::StartNode(const DaemonConfig& config) {
   image_opts.registry.default_registry = config.default_registry;
   image_opts.registry.insecure_registries = {config.insecure_registries.begin(),
                                              config.insecure_registries.end()};
+  image_opts.registry.mirrors = config.registry_mirrors;
+  image_opts.registry.disk_budget_bytes = config.image_disk_budget_bytes;
+  image_opts.registry.in_use = [this] {
+    ImageApi* api = image_api_ready_.load();
+    return api ? api->InUse() : std::set<std::string>();
+  };
   images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
+  image_api_ = std::make_unique<ImageApi>(*store_, *images_, token_);
+  image_api_ready_ = image_api_.get();
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
   if (config.enable_native) {
     runtime::native::NativeRuntimeOptions native_opts;
@@ -276,6 +292,7 @@ Daemon::~Daemon() { Stop(); }
 void Daemon::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  image_api_ready_ = nullptr;
   if (mirror_pods_) mirror_pods_->Stop();
   if (dialer_) dialer_->Detach();  // port-forward dials end before the node and router go
   // Reverse start order: no new traffic, no new reconciles, then the node (sandboxes keep
@@ -295,6 +312,7 @@ void Daemon::Stop() {
   pod_network_ = {};
   gvisor_.reset();
   native_.reset();
+  image_api_.reset();
   images_.reset();
   if (api_) api_->Shutdown();
   if (front_) front_->Stop();

@@ -4,6 +4,7 @@
 // stop in reverse.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "base/result.h"
 #include "client/kubeconfig.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/image_api.h"
 #include "cmd/asbd/mirror_pods.h"
 #include "cmd/asbd/node_pod_streams.h"
 #include "cmd/asbd/pod_dialer.h"
@@ -90,6 +92,9 @@ class Daemon {
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<apiserver::TlsFront> front_;
   std::unique_ptr<image::ImageStore> images_;
+  std::unique_ptr<ImageApi> image_api_;  // /asb/v1/images (asbctl image)
+  // What the HTTP handler reads (the server starts before the images exist).
+  std::atomic<ImageApi*> image_api_ready_{nullptr};
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
   PodNetworkSetup pod_network_;  // empty with podNetwork "none"

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "api/quantity.h"
 #include "base/file_util.h"
 #include "image/image_store.h"
 #include "net/ip.h"
@@ -46,7 +47,7 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   // the file holds beyond those is an unknown key.
   DaemonConfig parsed = *config;
   DaemonConfig* c = &parsed;
-  std::set<std::string> known = {"imageAliases", "insecureRegistries"};
+  std::set<std::string> known = {"imageAliases", "insecureRegistries", "registryMirrors", "images"};
   auto take = [&](const char* key, auto* out) {
     known.insert(key);
     return Take(file, key, "", out);
@@ -77,6 +78,36 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
         return Bad("/insecureRegistries/" + std::to_string(i), "must be a host[:port] string");
       }
       c->insecure_registries.push_back((*it)[i].get<std::string>());
+    }
+  }
+  if (auto it = file.find("registryMirrors"); it != file.end()) {
+    if (!it->is_object())
+      return Bad("/registryMirrors", "must map a registry host to a list of mirror hosts");
+    c->registry_mirrors.clear();
+    for (const auto& [host, list] : it->items()) {
+      std::string path = "/registryMirrors/" + host;
+      if (!list.is_array()) return Bad(path, "must be a list of host[:port]");
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (!list[i].is_string() || list[i].get<std::string>().empty() ||
+            list[i].get<std::string>().find('/') != std::string::npos)
+          return Bad(path + "/" + std::to_string(i), "must be a host[:port] string");
+        c->registry_mirrors[host].push_back(list[i].get<std::string>());
+      }
+    }
+  }
+  if (auto it = file.find("images"); it != file.end()) {
+    if (!it->is_object()) return Bad("/images", "must be an object {diskBudget}");
+    for (const auto& [key, value] : it->items()) {
+      if (key != "diskBudget") return Bad("/images/" + key, "unknown key");
+      if (value.is_number_integer() && value.get<int64_t>() >= 0) {
+        c->image_disk_budget_bytes = value.get<int64_t>();
+        continue;
+      }
+      auto bytes = value.is_string() ? api::ParseQuantityValue(value.get<std::string>())
+                                     : Result<int64_t>(MakeError(Code::kInvalidArgument, ""));
+      if (!bytes || *bytes < 0)
+        return Bad("/images/diskBudget", "must be a size such as \"10Gi\" or a byte count");
+      c->image_disk_budget_bytes = *bytes;
     }
   }
   for (const auto& item : file.items())
@@ -162,6 +193,8 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"imageAliases", aliases},
           {"defaultRegistry", c.default_registry},
           {"insecureRegistries", c.insecure_registries},
+          {"registryMirrors", c.registry_mirrors},
+          {"images", {{"diskBudget", c.image_disk_budget_bytes}}},
           {"controllerWorkers", c.controller_workers},
           {"podNetwork", c.pod_network},
           {"podCIDR", c.pod_cidr},

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ struct DaemonConfig {
   // pulled), and registries spoken to over plain HTTP besides the loopback ones.
   std::string default_registry;
   std::vector<std::string> insecure_registries;
+  // Registry host -> mirrors tried first, in order ("registryMirrors").
+  std::map<std::string, std::vector<std::string>> registry_mirrors;
+  // "images": {"diskBudget": "10Gi"}: the image cache's disk budget in bytes; 0 = none.
+  int64_t image_disk_budget_bytes = 0;
   int controller_workers = 4;  // per kind (sandbox, claim); pools use half
   // Pod network (net/pod_network.h): "bridge" gives each sandbox a veth and an address from
   // pod_cidr on the host bridge pod_bridge; "none" leaves sandboxes with only lo (reached by
