@@ -35,7 +35,6 @@ struct RulesetInput {
   std::string table = kNftTable;
 };
 
-
 // The blocks managed egress never reaches.
 std::vector<Cidr> BlockedEgress();
 // The whole `nft -f` input: creates or replaces table ip <in.table>.

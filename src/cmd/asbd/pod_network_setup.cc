@@ -12,6 +12,7 @@ Result<PodNetworkSetup> StartPodNetwork(const DaemonConfig& config,
   opts.bridge = config.pod_bridge;
   opts.egress =
       config.pod_egress == "deny-all" ? net::EgressMode::kDenyAll : net::EgressMode::kManaged;
+  opts.netns_pool = static_cast<size_t>(config.pod_netns_pool);
   PodNetworkSetup out;
   ASB_ASSIGN_OR_RETURN(out.network, net::PodNetwork::Create(std::move(opts)));
   std::set<std::string> live;
