@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "net/netlink.h"
+#include "net/policy_firewall.h"
 #include "runtime/runtime.h"
 #include "sys/command.h"
 #include "sys/net.h"
@@ -58,25 +59,6 @@ Status WireInside(int netns_fd, Ipv4 ip, int prefix, Ipv4 gateway) {
 }
 
 constexpr char kIpForward[] = "/proc/sys/net/ipv4/ip_forward";
-constexpr std::chrono::seconds kNftTimeout{10};
-
-Status RunNft(const std::string& nft, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {nft};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = sys::RunCommand(argv, kNftTimeout);
-  if (!r) {
-    if (r.error().code == Code::kNotFound) {
-      return MakeError(Code::kNotFound, "the pod firewall needs nft (Debian package nftables): " +
-                                            r.error().message);
-    }
-    return tl::unexpected(r.error());
-  }
-  if (r->timed_out || r->exit_code != 0) {
-    return MakeError(Code::kInternal, "nft " + args.front() + " failed: " + r->err);
-  }
-  return {};
-}
-
 // Forwarding on, remembering what it was the first time (a restarted daemon finds it on).
 Status EnableForwarding(const std::string& orig_path) {
   ASB_ASSIGN_OR_RETURN(std::string now, ReadFile(kIpForward));
@@ -158,7 +140,20 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Create(PodNetworkOptions options
   return net;
 }
 
-Result<PodAttachment> PodNetwork::Attach(const std::string& id) {
+Result<PodAttachment> PodNetwork::Attach(const std::string& id, const std::string& policy_key) {
+  ASB_ASSIGN_OR_RETURN(PodAttachment a, Wired(id));
+  // The policy before the sandbox runs: a failure undoes the attachment.
+  if (Status st = firewall_.Join(id, a.ip, policy_key); !st) {
+    if (Status d = Detach(id); !d) {
+      ASB_LOG(WARN, "pod network: cleanup after a failed attach", "id", id, "error",
+              d.error().message);
+    }
+    return tl::unexpected(st.error().Wrap("pod network for " + id));
+  }
+  return a;
+}
+
+Result<PodAttachment> PodNetwork::Wired(const std::string& id) {
   ASB_RETURN_IF_ERROR(runtime::ValidateSandboxId(id));
   const std::string path = NetnsPath(id);
   if (PathExists(path)) {
@@ -262,6 +257,7 @@ Result<PodAttachment> PodNetwork::AttachPreWired(const std::string& id, WiredNet
 
 Status PodNetwork::Detach(const std::string& id) {
   ASB_RETURN_IF_ERROR(runtime::ValidateSandboxId(id));
+  ASB_RETURN_IF_ERROR(firewall_.Leave(id));
   // Unmounting drops the last reference once the sandbox's processes are gone, and the kernel
   // then destroys the namespace and the veth pair with it, asynchronously: deleting the veth here
   // would wait for RCU grace periods (~20-30 ms per stop, measured). The address can be handed
@@ -308,6 +304,7 @@ Status PodNetwork::ReleaseAllExcept(const std::set<std::string>& live) {
 void PodNetwork::Shutdown() {
   if (pool_) pool_->Stop();
   if (!ipam_->All().empty()) return;
+  firewall_.Disable();
   auto nl = Netlink::Open();
   if (!nl) return;
   if (Status st = nl->DeleteLink(options_.bridge); !st) {

@@ -49,6 +49,7 @@
 #include "net/ipam.h"
 #include "net/netns_pool.h"
 #include "net/nft_ruleset.h"
+#include "net/policy_firewall.h"
 
 namespace asb::net {
 
@@ -78,10 +79,21 @@ class PodNetwork {
   // Gives sandbox `id` its namespace, veth and address (a pre-wired one when the pool has one
   // ready). kAlreadyExists when it has them already; kResourceExhausted when the CIDR is full.
   // Leaves nothing behind on failure.
-  [[nodiscard]] Result<PodAttachment> Attach(const std::string& id);
+  // `policy_key` names the networkPolicy it follows (policy_firewall.h; "" = the default).
+  [[nodiscard]] Result<PodAttachment> Attach(const std::string& id,
+                                             const std::string& policy_key = "");
   // Removes id's veth, namespace and address. OK when it has none. Idempotent.
   [[nodiscard]] Status Detach(const std::string& id);
   std::optional<Ipv4> PodIP(const std::string& id) const { return ipam_->Lookup(id); }
+  // Sets (nullopt: removes) the networkPolicy of `key` for its sandboxes, running and to come.
+  [[nodiscard]] Status SetPolicy(const std::string& key, const std::optional<NetworkPolicy>& p) {
+    return firewall_.SetPolicy(key, p);
+  }
+  // For a sandbox re-adopted after a restart: it follows `key` again (the table was rebuilt).
+  [[nodiscard]] Status Rejoin(const std::string& id, const std::string& key) {
+    auto ip = PodIP(id);
+    return ip ? firewall_.Join(id, *ip, key) : OkStatus();
+  }
   std::string NetnsPath(const std::string& id) const;
 
   // Detaches every sandbox not in `live` (left by an asbd that died mid-start or mid-stop).
@@ -102,7 +114,9 @@ class PodNetwork {
       : options_(std::move(options)),
         lock_(std::move(lock)),
         ipam_(std::move(ipam)),
-        bridge_index_(bridge_index) {}
+        bridge_index_(bridge_index),
+        firewall_(options_.nft_path, options_.nft_table, options_.state_dir + "/net/policy.nft") {}
+  [[nodiscard]] Result<PodAttachment> Wired(const std::string& id);
   // Wires the namespace persisted at `path` (made here) with address `ip`.
   [[nodiscard]] Status Wire(const std::string& path, Ipv4 ip);
   std::string PoolDir() const;
@@ -116,6 +130,7 @@ class PodNetwork {
   UniqueFd lock_;  // flock'ed: this daemon owns the bridge
   std::unique_ptr<Ipam> ipam_;
   const int bridge_index_;
+  PolicyFirewall firewall_;
   std::atomic<uint64_t> pool_seq_{0};
   std::unique_ptr<NetnsPool> pool_;  // last: its thread uses the members above
 };

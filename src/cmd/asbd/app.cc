@@ -138,7 +138,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config) {
   }
 
   if (config.pod_network == "bridge") {
-    auto net = StartPodNetwork(config, runtimes);
+    auto net = StartPodNetwork(config, *d->store_, runtimes);
     if (!net) return tl::unexpected(net.error().Wrap("pod network (podNetwork \"none\" runs without one)"));
     d->pod_network_ = std::move(*net);
   }

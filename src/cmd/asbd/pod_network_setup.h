@@ -9,21 +9,26 @@
 
 #include "base/result.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/template_policies.h"
 #include "net/networked_runtime.h"
 #include "net/pod_network.h"
 #include "runtime/runtime.h"
+#include "store/store.h"
 
 namespace asb::asbd {
 
 struct PodNetworkSetup {
   std::unique_ptr<net::PodNetwork> network;
   std::vector<std::unique_ptr<net::NetworkedRuntime>> wrapped;  // point into `network`
+  std::unique_ptr<TemplatePolicies> policies;                   // last: goes first
 };
 
 // Creates the network, frees the addresses of sandboxes no runtime has any more (left by an
-// asbd that died mid-start or mid-stop), and replaces each non-null runtime in `runtimes` with
-// its networked wrapper. Call before the node agent starts. The runtimes must outlive the result.
+// asbd that died mid-start or mid-stop), puts the templates' networkPolicy in force
+// (template_policies.h), and replaces each non-null runtime in `runtimes` with its networked
+// wrapper. Call before the node agent starts. The store and runtimes must outlive the result.
 [[nodiscard]] Result<PodNetworkSetup> StartPodNetwork(
-    const DaemonConfig& config, std::map<std::string, runtime::Runtime*>& runtimes);
+    const DaemonConfig& config, store::Store& store,
+    std::map<std::string, runtime::Runtime*>& runtimes);
 
 }  // namespace asb::asbd
