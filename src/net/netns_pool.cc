@@ -10,8 +10,11 @@ namespace {
 constexpr std::chrono::seconds kRetryAfterFailure{1};
 }  // namespace
 
-NetnsPool::NetnsPool(size_t target, Make make, Destroy destroy)
-    : target_(target), make_(std::move(make)), destroy_(std::move(destroy)) {
+NetnsPool::NetnsPool(size_t target, Make make, Destroy destroy, Reap reap)
+    : target_(target),
+      make_(std::move(make)),
+      destroy_(std::move(destroy)),
+      reap_(std::move(reap)) {
   if (target_ > 0) thread_ = std::thread([this] { Run(); });
 }
 
@@ -24,6 +27,18 @@ std::optional<WiredNetns> NetnsPool::Take() {
   return out;
 }
 
+void NetnsPool::Retire(std::string path) {
+  {
+    std::lock_guard l(mu_);
+    if (!stop_ && thread_.joinable()) {
+      retired_.push_back(std::move(path));
+      cv_.notify_all();
+      return;
+    }
+  }
+  reap_(path);  // no thread to hand it to
+}
+
 size_t NetnsPool::ready() const {
   std::lock_guard l(mu_);
   return ready_.size();
@@ -31,6 +46,7 @@ size_t NetnsPool::ready() const {
 
 void NetnsPool::Stop() {
   std::deque<WiredNetns> left;
+  std::deque<std::string> retired;
   {
     std::lock_guard l(mu_);
     stop_ = true;
@@ -40,15 +56,25 @@ void NetnsPool::Stop() {
   {
     std::lock_guard l(mu_);
     left.swap(ready_);
+    retired.swap(retired_);
   }
+  for (const std::string& path : retired) reap_(path);
   for (const WiredNetns& e : left) destroy_(e);
 }
 
 void NetnsPool::Run() {
   std::unique_lock l(mu_);
   while (!stop_) {
+    if (!retired_.empty()) {
+      std::string path = std::move(retired_.front());
+      retired_.pop_front();
+      l.unlock();
+      reap_(path);
+      l.lock();
+      continue;
+    }
     if (ready_.size() >= target_) {
-      cv_.wait(l, [&] { return stop_ || ready_.size() < target_; });
+      cv_.wait(l, [&] { return stop_ || !retired_.empty() || ready_.size() < target_; });
       continue;
     }
     l.unlock();

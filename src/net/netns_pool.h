@@ -8,7 +8,8 @@
 // (the caller then wires one inline, as without a pool).
 //
 // The pool only sequences: `make` wires an entry (its namespace file and address), `destroy`
-// undoes one. Entries not taken are destroyed by Stop. Thread-safe.
+// undoes one, `reap` unmounts a retired namespace. Entries not taken are destroyed, and retired
+// ones reaped, by Stop. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -35,15 +36,19 @@ class NetnsPool {
  public:
   using Make = std::function<Result<WiredNetns>()>;
   using Destroy = std::function<void(const WiredNetns&)>;
+  using Reap = std::function<void(const std::string& path)>;
 
   // Starts refilling at once when target > 0 (no thread otherwise).
-  NetnsPool(size_t target, Make make, Destroy destroy);
+  NetnsPool(size_t target, Make make, Destroy destroy, Reap reap);
   ~NetnsPool() { Stop(); }
   NetnsPool(const NetnsPool&) = delete;
   NetnsPool& operator=(const NetnsPool&) = delete;
 
   // A ready entry, now the caller's; nullopt when none is ready. Wakes the refill thread.
   std::optional<WiredNetns> Take();
+  // Hands over a used namespace file for the thread to unmount (`reap`), off the stop path:
+  // unmounting one took p50 2.7 ms, p90 16 ms of each stop under churn.
+  void Retire(std::string path);
   // Stops refilling (waiting for an entry being made) and destroys the ready ones. Idempotent.
   void Stop();
   size_t ready() const;
@@ -54,10 +59,12 @@ class NetnsPool {
   const size_t target_;
   const Make make_;
   const Destroy destroy_;
+  const Reap reap_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<WiredNetns> ready_;  // guarded by mu_
-  bool stop_ = false;             // guarded by mu_
+  std::deque<WiredNetns> ready_;     // guarded by mu_
+  std::deque<std::string> retired_;  // guarded by mu_
+  bool stop_ = false;                // guarded by mu_
   std::thread thread_;
 };
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "base/file_util.h"
 #include "base/log.h"
@@ -59,6 +60,18 @@ Status WireInside(int netns_fd, Ipv4 ip, int prefix, Ipv4 gateway) {
 }
 
 constexpr char kIpForward[] = "/proc/sys/net/ipv4/ip_forward";
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(name);
+    }
+    ::closedir(d);
+  }
+  return names;
+}
+
 // Forwarding on, remembering what it was the first time (a restarted daemon finds it on).
 Status EnableForwarding(const std::string& orig_path) {
   ASB_ASSIGN_OR_RETURN(std::string now, ReadFile(kIpForward));
@@ -135,7 +148,13 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Create(PodNetworkOptions options
     PodNetwork* self = net.get();
     net->pool_ = std::make_unique<NetnsPool>(
         net->options_.netns_pool, [self] { return self->PreWire(); },
-        [self](const WiredNetns& e) { self->Unwire(e); });
+        [self](const WiredNetns& e) { self->Unwire(e); },
+        [](const std::string& path) {
+          if (Status st = sys::RemovePersistentNetns(path); !st) {
+            ASB_LOG(WARN, "pod network: removing a used namespace", "path", path, "error",
+                    st.error().message);
+          }
+        });
   }
   return net;
 }
@@ -224,17 +243,17 @@ Status PodNetwork::DropLeftoverPool() {
         sys::RemovePersistentNetns(PoolDir() + "/" + key.substr(sizeof(kPoolKeyPrefix) - 1)));
     ASB_RETURN_IF_ERROR(ipam_->Release(key));
   }
-  // Files whose address was already released (a daemon that died between the two steps).
-  if (DIR* d = ::opendir(PoolDir().c_str())) {
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(name);
-    }
-    ::closedir(d);
-    for (const std::string& name : names) {
-      ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(PoolDir() + "/" + name));
-    }
+  // Files no sandbox's symlink names: whose address was released already (a daemon that died
+  // between the two steps) or that were retired and not yet unmounted.
+  std::set<std::string> in_use;
+  for (const std::string& id : ListDir(options_.state_dir + "/net/ns")) {
+    char target[PATH_MAX];
+    ssize_t n = ::readlink(NetnsPath(id).c_str(), target, sizeof(target) - 1);
+    if (n > 0) in_use.insert(std::string(target, static_cast<size_t>(n)));
+  }
+  for (const std::string& name : ListDir(PoolDir())) {
+    const std::string path = PoolDir() + "/" + name;
+    if (!in_use.count(path)) ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(path));
   }
   return {};
 }
@@ -267,9 +286,15 @@ Status PodNetwork::Detach(const std::string& id) {
   char target[PATH_MAX];
   ssize_t n = ::readlink(path.c_str(), target, sizeof(target) - 1);
   if (n > 0) {
-    // A pre-wired namespace: the mount first, so a retry after a failure still finds it.
-    ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(std::string(target, static_cast<size_t>(n))));
+    // A pre-wired namespace: the pool's thread unmounts it (a new daemon removes whatever is
+    // left under pool/, so a crash in between leaks nothing).
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoUnexpected("unlink " + path);
+    std::string mounted(target, static_cast<size_t>(n));
+    if (pool_) {
+      pool_->Retire(std::move(mounted));
+    } else {
+      ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(mounted));
+    }
   } else {
     ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(path));
   }

@@ -203,6 +203,14 @@ TEST_F(PodNetworkTest, PreWiredNamespacesAreHandedOutRefilledAndNeverLeftBehind)
     ASSERT_OK(sys::ConnectTcp(a.ip.value, 18001, std::chrono::seconds(2)));
     listener.Reset();
     ASSERT_TRUE(testing::WaitFor([&] { return net->pool_ready() == 2; }, std::chrono::seconds(10)));
+    // A restart keeps a running sandbox's pre-wired namespace (only the pool's own go).
+    net.reset();
+    ASSERT_OK_AND_ASSIGN(net, PodNetwork::Create(options_));
+    EXPECT_EQ(net->PodIP("sb-1"), a.ip);
+    listener = ListenInNetns(a.netns_path, 18002);
+    ASSERT_TRUE(listener) << "the namespace went with the restart";
+    ASSERT_OK(sys::ConnectTcp(a.ip.value, 18002, std::chrono::seconds(2)));
+    listener.Reset();
     ASSERT_OK(net->Detach("sb-1"));
     EXPECT_FALSE(PathExists(a.netns_path));
     EXPECT_FALSE(net->PodIP("sb-1"));
