@@ -20,7 +20,25 @@ namespace asb::asbd {
 struct PodNetworkSetup {
   std::unique_ptr<net::PodNetwork> network;
   std::vector<std::unique_ptr<net::NetworkedRuntime>> wrapped;  // point into `network`
-  std::unique_ptr<TemplatePolicies> policies;                   // last: goes first
+  std::unique_ptr<TemplatePolicies> policies;                   // its thread uses `network`
+
+  PodNetworkSetup() = default;
+  PodNetworkSetup(PodNetworkSetup&&) = default;
+  // Member-wise assignment would free `network` while the policies' thread still uses it.
+  PodNetworkSetup& operator=(PodNetworkSetup&& other) noexcept {
+    Reset();
+    network = std::move(other.network);
+    wrapped = std::move(other.wrapped);
+    policies = std::move(other.policies);
+    return *this;
+  }
+  ~PodNetworkSetup() { Reset(); }
+  // Users first: the policies' thread, the wrappers, then the network.
+  void Reset() {
+    policies.reset();
+    wrapped.clear();
+    network.reset();
+  }
 };
 
 // Creates the network, frees the addresses of sandboxes no runtime has any more (left by an
