@@ -12,7 +12,7 @@
 //                namespace), interleaved with the plain runs so both see the same machine;
 //                and PodNetwork::Attach / Detach alone
 //
-// Usage: runtime_bench [iterations=30]   (needs root)
+// Usage: runtime_bench [iterations=30] [netns_pool=8]   (needs root)
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +63,8 @@ bool HttpGet(asb::runtime::Runtime& rt, const std::string& id) {
 
 int main(int argc, char** argv) {
   int iterations = argc > 1 ? std::max(1, std::atoi(argv[1])) : 30;
+  // Pre-wired namespaces (net/netns_pool.h): asbd's default unless a second argument says.
+  const int netns_pool = argc > 2 ? std::max(0, std::atoi(argv[2])) : 8;
   if (::geteuid() != 0) {
     std::fprintf(stderr, "runtime_bench needs root\n");
     return 2;
@@ -105,13 +107,15 @@ int main(int argc, char** argv) {
     workload = "sbx_probe serve (build asb-agent for the real agent)";
   }
   base.limits.memory_bytes = 512 << 20;
-  std::printf("native runtime, workload: %s, %d iterations\n", workload.c_str(), iterations);
+  std::printf("native runtime, workload: %s, %d iterations, netns pool %d\n", workload.c_str(),
+              iterations, netns_pool);
 
   asb::net::PodNetworkOptions net_opts;
   net_opts.state_dir = dir + "/state";
   net_opts.cidr = *asb::net::ParseCidr("10.252.0.0/24");
   net_opts.bridge = "asbbench0";
   net_opts.nft_table = "asbbench";
+  net_opts.netns_pool = static_cast<size_t>(netns_pool);
   auto network = asb::net::PodNetwork::Create(net_opts);
   if (!network) {
     std::fprintf(stderr, "pod network: %s\n", network.error().message.c_str());

@@ -90,6 +90,24 @@ Result<Ipv4> Ipam::Allocate(const std::string& id) {
                                                  std::to_string(count) + " addresses in use)");
 }
 
+Status Ipam::Rename(const std::string& from, const std::string& to) {
+  std::lock_guard l(mu_);
+  auto it = by_id_.find(from);
+  if (it == by_id_.end()) return MakeError(Code::kNotFound, from + " has no pod address");
+  if (by_id_.count(to)) return MakeError(Code::kAlreadyExists, to + " has a pod address already");
+  const Ipv4 ip = it->second;
+  by_id_.erase(it);
+  by_id_[to] = ip;
+  by_ip_[ip] = to;
+  if (Status st = SaveLocked(); !st) {
+    by_id_.erase(to);
+    by_id_[from] = ip;
+    by_ip_[ip] = from;
+    return tl::unexpected(st.error().Wrap("save pod addresses"));
+  }
+  return {};
+}
+
 Status Ipam::Release(const std::string& id) {
   std::lock_guard l(mu_);
   auto it = by_id_.find(id);

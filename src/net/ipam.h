@@ -37,6 +37,9 @@ class Ipam {
   // The address for `id`: its existing one, or a free one (persisted before returning).
   // kResourceExhausted when the block is full; file write errors.
   [[nodiscard]] Result<Ipv4> Allocate(const std::string& id);
+  // Hands `from`'s address to `to` (persisted): a pre-wired namespace's address becomes its
+  // sandbox's. kNotFound when `from` has none, kAlreadyExists when `to` has one.
+  [[nodiscard]] Status Rename(const std::string& from, const std::string& to);
   // Frees id's address (persisted). OK when it had none.
   [[nodiscard]] Status Release(const std::string& id);
   std::optional<Ipv4> Lookup(const std::string& id) const;

@@ -28,6 +28,30 @@ TEST(IpamTest, AllocatesAfterTheGatewayAndKeepsAnIdsAddress) {
   EXPECT_FALSE(ipam->Lookup("c"));
 }
 
+TEST(IpamTest, RenameHandsAnAddressToAnotherIdAndPersistsIt) {
+  testing::TempDir dir;
+  Ipv4 a;
+  {
+    ASSERT_OK_AND_ASSIGN(auto ipam, Ipam::Open(dir.Sub("ipam.json"), Block("10.9.0.0/24")));
+    ASSERT_OK_AND_ASSIGN(a, ipam->Allocate("pool:1"));
+    ASSERT_OK_AND_ASSIGN(Ipv4 b, ipam->Allocate("b"));
+    ASSERT_OK(ipam->Rename("pool:1", "sb"));
+    EXPECT_FALSE(ipam->Lookup("pool:1"));
+    EXPECT_EQ(ipam->Lookup("sb"), a);
+    EXPECT_EQ(ipam->Rename("pool:1", "x").error().code, Code::kNotFound);
+    EXPECT_EQ(ipam->Rename("sb", "b").error().code, Code::kAlreadyExists);
+    EXPECT_EQ(ipam->Lookup("b"), b);
+    ASSERT_OK(ipam->Release("sb"));
+    ASSERT_OK_AND_ASSIGN(Ipv4 c, ipam->Allocate("c"));
+    EXPECT_NE(c, a);
+    ASSERT_OK(ipam->Rename("c", "sb"));
+    a = c;
+  }
+  ASSERT_OK_AND_ASSIGN(auto reopened, Ipam::Open(dir.Sub("ipam.json"), Block("10.9.0.0/24")));
+  EXPECT_EQ(reopened->Lookup("sb"), a);
+  EXPECT_FALSE(reopened->Lookup("c"));
+}
+
 TEST(IpamTest, ReleaseFreesAndAReleasedAddressIsNotReusedAtOnce) {
   testing::TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto ipam, Ipam::Open(dir.Sub("ipam.json"), Block("10.9.0.0/24")));

@@ -9,7 +9,8 @@ constexpr std::chrono::milliseconds kDialTimeout{2000};
 }  // namespace
 
 Status NetworkedRuntime::Start(const runtime::SandboxSpec& spec) {
-  ASB_ASSIGN_OR_RETURN(PodAttachment net, network_.Attach(spec.id));
+  ASB_ASSIGN_OR_RETURN(PodAttachment net,
+                       network_.Attach(spec.id, policy_key_ ? policy_key_(spec) : ""));
   runtime::SandboxSpec wired = spec;
   wired.netns_path = net.netns_path;
   Status st = inner_.Start(wired);

@@ -7,6 +7,9 @@
 // Thread-safe (both parts are).
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "net/pod_network.h"
 #include "runtime/runtime.h"
 
@@ -14,9 +17,12 @@ namespace asb::net {
 
 class NetworkedRuntime final : public runtime::Runtime {
  public:
+  // The networkPolicy key (policy_firewall.h) of the sandbox a spec starts; "" = the default.
+  using PolicyKeyFn = std::function<std::string(const runtime::SandboxSpec&)>;
+
   // Both must outlive this.
-  NetworkedRuntime(runtime::Runtime& inner, PodNetwork& network)
-      : inner_(inner), network_(network) {}
+  NetworkedRuntime(runtime::Runtime& inner, PodNetwork& network, PolicyKeyFn policy_key = {})
+      : inner_(inner), network_(network), policy_key_(std::move(policy_key)) {}
 
   std::string_view name() const override { return inner_.name(); }
   Status Start(const runtime::SandboxSpec& spec) override;
@@ -38,6 +44,7 @@ class NetworkedRuntime final : public runtime::Runtime {
  private:
   runtime::Runtime& inner_;
   PodNetwork& network_;
+  const PolicyKeyFn policy_key_;
 };
 
 }  // namespace asb::net

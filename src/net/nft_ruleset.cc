@@ -35,26 +35,39 @@ std::string BuildRuleset(const RulesetInput& in) {
   s += "    flags interval\n";
   s += "    elements = { " + blocked + " }\n";
   s += "  }\n";
+  // Pod address -> its template's policy chains (PodNetwork::SetPolicy); sandboxes without
+  // one get the node's default below.
+  for (const char* m : {kEgressPolicyMap, kIngressPolicyMap}) {
+    s += std::string("  map ") + m + " {\n";
+    s += "    type ipv4_addr : verdict\n";
+    s += "  }\n";
+  }
   s += "  chain input {\n";
   s += "    type filter hook input priority filter; policy accept;\n";
   s += "    iifname " + br + " ct state established,related accept\n";
   s += "    iifname " + br + " counter drop comment \"sandbox to a host service\"\n";
   s += "  }\n";
+  // Forwarded traffic from a sandbox passes its egress check, then (towards another sandbox)
+  // that one's ingress check; each chain returns when it allows.
   s += "  chain forward {\n";
   s += "    type filter hook forward priority filter; policy accept;\n";
-  s += "    oifname " + br + " ct state established,related accept\n";
-  s += "    oifname " + br + " counter drop comment \"ingress not from the node\"\n";
   s += "    iifname " + br + " jump pod_egress\n";
+  s += "    oifname " + br + " jump pod_ingress\n";
   s += "  }\n";
   s += "  chain pod_egress {\n";
   s += "    ip saddr != " + pods + " counter drop comment \"not a pod address\"\n";
   if (in.egress == EgressMode::kDenyAll) {
     s += "    counter drop comment \"egress denied (deny-all)\"\n";
   } else {
-    s += "    ct state established,related accept\n";
+    s += "    ct state established,related return\n";
+    s += "    ip saddr vmap @" + std::string(kEgressPolicyMap) + "\n";
     s += "    ip daddr @blocked_egress counter drop comment \"egress to a blocked range\"\n";
-    s += "    counter accept\n";
   }
+  s += "  }\n";
+  s += "  chain pod_ingress {\n";
+  s += "    ct state established,related return\n";
+  s += "    ip daddr vmap @" + std::string(kIngressPolicyMap) + "\n";
+  s += "    counter drop comment \"ingress not from the node\"\n";
   s += "  }\n";
   s += "  chain postrouting {\n";
   s += "    type nat hook postrouting priority srcnat; policy accept;\n";

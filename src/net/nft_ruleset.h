@@ -13,7 +13,11 @@
 //     CGNAT, loopback, "this network", multicast and reserved), which also keeps sandboxes from
 //     reaching each other through the host; masqueraded out of whatever interface the route
 //     picks, so remote hosts see the host's address;
-//   - egress (deny-all, for air-gapped hosts): nothing leaves.
+//   - egress (deny-all, for air-gapped hosts): nothing leaves, whatever a template allows;
+//   - a sandbox whose template has a networkPolicy: its address is in the maps below, which
+//     send its traffic to that policy's chains instead of the managed default (both ways:
+//     what the node itself sends a sandbox never crosses the forward hook, so it always
+//     arrives).
 // Blocked packets are counted (`nft list table ip asb` shows the counters).
 #pragma once
 
@@ -25,6 +29,9 @@
 namespace asb::net {
 
 inline constexpr char kNftTable[] = "asb";  // family ip; tests use their own
+// Verdict maps from a pod address to `goto` its template's policy chain (network_policy.h).
+inline constexpr char kEgressPolicyMap[] = "egress_policy";
+inline constexpr char kIngressPolicyMap[] = "ingress_policy";
 
 enum class EgressMode { kManaged, kDenyAll };
 
@@ -34,7 +41,6 @@ struct RulesetInput {
   EgressMode egress = EgressMode::kManaged;
   std::string table = kNftTable;
 };
-
 
 // The blocks managed egress never reaches.
 std::vector<Cidr> BlockedEgress();

@@ -18,14 +18,18 @@ TEST(NftRulesetTest, ManagedBlocksPrivateRangesAndMasqueradesTheRest) {
     EXPECT_TRUE(Has(r, block)) << block;
   }
   EXPECT_TRUE(Has(r, "iifname \"asb0\" counter drop comment \"sandbox to a host service\""));
-  EXPECT_TRUE(Has(r, "oifname \"asb0\" counter drop comment \"ingress not from the node\""));
+  EXPECT_TRUE(Has(r, "oifname \"asb0\" jump pod_ingress"));
+  EXPECT_TRUE(Has(r, "    counter drop comment \"ingress not from the node\""));
   EXPECT_TRUE(Has(r, "ip saddr != 10.244.0.0/16 counter drop"));
   EXPECT_TRUE(Has(r, "ip daddr @blocked_egress counter drop"));
-  EXPECT_TRUE(Has(r, "    counter accept\n"));
+  // A template's policy replaces the default for its sandboxes' addresses.
+  EXPECT_TRUE(Has(r, "ip saddr vmap @egress_policy"));
+  EXPECT_TRUE(Has(r, "ip daddr vmap @ingress_policy"));
+  EXPECT_LT(r.find("ip saddr vmap @egress_policy"), r.find("ip daddr @blocked_egress"));
   EXPECT_TRUE(Has(r, "ip saddr 10.244.0.0/16 oifname != \"asb0\" masquerade"));
   // Replies are let through before any drop in each chain.
-  EXPECT_LT(r.find("oifname \"asb0\" ct state established,related accept"),
-            r.find("oifname \"asb0\" counter drop"));
+  EXPECT_LT(r.find("  chain pod_ingress {\n    ct state established,related return\n"),
+            r.find("ingress not from the node"));
   EXPECT_LT(r.find("iifname \"asb0\" ct state established,related accept"),
             r.find("iifname \"asb0\" counter drop"));
 }
@@ -33,8 +37,9 @@ TEST(NftRulesetTest, ManagedBlocksPrivateRangesAndMasqueradesTheRest) {
 TEST(NftRulesetTest, DenyAllLetsNothingOut) {
   std::string r = BuildRuleset({"br-x", *ParseCidr("10.9.0.0/24"), EgressMode::kDenyAll, "t"});
   EXPECT_TRUE(Has(r, "counter drop comment \"egress denied (deny-all)\""));
-  EXPECT_FALSE(Has(r, "counter accept"));
-  EXPECT_FALSE(Has(r, "ct state established,related accept\n    ip daddr"));
+  // Nothing after the drop: no template policy lets anything out either.
+  EXPECT_TRUE(Has(r, "counter drop comment \"egress denied (deny-all)\"\n  }\n"));
+  EXPECT_FALSE(Has(r, "@egress_policy\n"));
   EXPECT_TRUE(Has(r, "iifname \"br-x\""));
   EXPECT_EQ(r.rfind("table ip t\ndelete table ip t\n", 0), 0u);
 }

@@ -6,14 +6,17 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "base/file_util.h"
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "net/netlink.h"
+#include "net/policy_firewall.h"
 #include "runtime/runtime.h"
 #include "sys/command.h"
 #include "sys/net.h"
@@ -22,6 +25,8 @@ namespace asb::net {
 namespace {
 
 constexpr char kSandboxIfname[] = "eth0";
+// The IPAM holder of a pre-wired namespace's address; ':' is in no sandbox id.
+constexpr char kPoolKeyPrefix[] = "pool:";
 
 // Writes a sysctl of the calling thread's network namespace.
 Status WriteSysctl(const std::string& name, const std::string& value) {
@@ -55,23 +60,16 @@ Status WireInside(int netns_fd, Ipv4 ip, int prefix, Ipv4 gateway) {
 }
 
 constexpr char kIpForward[] = "/proc/sys/net/ipv4/ip_forward";
-constexpr std::chrono::seconds kNftTimeout{10};
-
-Status RunNft(const std::string& nft, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {nft};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = sys::RunCommand(argv, kNftTimeout);
-  if (!r) {
-    if (r.error().code == Code::kNotFound) {
-      return MakeError(Code::kNotFound, "the pod firewall needs nft (Debian package nftables): " +
-                                            r.error().message);
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(name);
     }
-    return tl::unexpected(r.error());
+    ::closedir(d);
   }
-  if (r->timed_out || r->exit_code != 0) {
-    return MakeError(Code::kInternal, "nft " + args.front() + " failed: " + r->err);
-  }
-  return {};
+  return names;
 }
 
 // Forwarding on, remembering what it was the first time (a restarted daemon finds it on).
@@ -94,9 +92,12 @@ std::string PodNetwork::NetnsPath(const std::string& id) const {
   return options_.state_dir + "/net/ns/" + id;
 }
 
+std::string PodNetwork::PoolDir() const { return options_.state_dir + "/net/pool"; }
+
 Result<std::unique_ptr<PodNetwork>> PodNetwork::Create(PodNetworkOptions options) {
   if (options.state_dir.empty()) return MakeError(Code::kInvalidArgument, "no state dir given");
   ASB_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/net/ns", 0700));
+  ASB_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/net/pool", 0700));
   ASB_RETURN_IF_ERROR(MakeDirs("/run/asb", 0700));
   const std::string lock_path = "/run/asb/bridge-" + options.bridge + ".lock";
   UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -140,18 +141,48 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Create(PodNetworkOptions options
   ASB_RETURN_IF_ERROR(nl.SetUp(*bridge));
   ASB_LOG(INFO, "pod network ready", "bridge", options.bridge, "cidr", ToString(options.cidr),
           "in_use", ipam->All().size());
-  return std::unique_ptr<PodNetwork>(
+  std::unique_ptr<PodNetwork> net(
       new PodNetwork(std::move(options), std::move(lock), std::move(ipam), *bridge));
+  ASB_RETURN_IF_ERROR(net->DropLeftoverPool());
+  if (net->options_.netns_pool > 0) {
+    PodNetwork* self = net.get();
+    net->pool_ = std::make_unique<NetnsPool>(
+        net->options_.netns_pool, [self] { return self->PreWire(); },
+        [self](const WiredNetns& e) { self->Unwire(e); },
+        [](const std::string& path) {
+          if (Status st = sys::RemovePersistentNetns(path); !st) {
+            ASB_LOG(WARN, "pod network: removing a used namespace", "path", path, "error",
+                    st.error().message);
+          }
+        });
+  }
+  return net;
 }
 
-Result<PodAttachment> PodNetwork::Attach(const std::string& id) {
+Result<PodAttachment> PodNetwork::Attach(const std::string& id, const std::string& policy_key) {
+  ASB_ASSIGN_OR_RETURN(PodAttachment a, Wired(id));
+  // The policy before the sandbox runs: a failure undoes the attachment.
+  if (Status st = firewall_.Join(id, a.ip, policy_key); !st) {
+    if (Status d = Detach(id); !d) {
+      ASB_LOG(WARN, "pod network: cleanup after a failed attach", "id", id, "error",
+              d.error().message);
+    }
+    return tl::unexpected(st.error().Wrap("pod network for " + id));
+  }
+  return a;
+}
+
+Result<PodAttachment> PodNetwork::Wired(const std::string& id) {
   ASB_RETURN_IF_ERROR(runtime::ValidateSandboxId(id));
   const std::string path = NetnsPath(id);
   if (PathExists(path)) {
     return MakeError(Code::kAlreadyExists, "sandbox " + id + " already has a network namespace");
   }
+  if (pool_) {
+    if (std::optional<WiredNetns> e = pool_->Take()) return AttachPreWired(id, std::move(*e));
+  }
   ASB_ASSIGN_OR_RETURN(Ipv4 ip, ipam_->Allocate(id));
-  if (Status st = Wire(id, ip); !st) {
+  if (Status st = Wire(path, ip); !st) {
     if (Status d = Detach(id); !d) {
       ASB_LOG(WARN, "pod network: cleanup after a failed attach", "id", id, "error",
               d.error().message);
@@ -161,8 +192,7 @@ Result<PodAttachment> PodNetwork::Attach(const std::string& id) {
   return PodAttachment{path, ip};
 }
 
-Status PodNetwork::Wire(const std::string& id, Ipv4 ip) {
-  const std::string path = NetnsPath(id);
+Status PodNetwork::Wire(const std::string& path, Ipv4 ip) {
   ASB_RETURN_IF_ERROR(sys::CreatePersistentNetns(path));
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return ErrnoUnexpected("open " + path);
@@ -182,20 +212,100 @@ Status PodNetwork::Wire(const std::string& id, Ipv4 ip) {
   return WireInside(ns.get(), ip, options_.cidr.prefix, ipam_->gateway());
 }
 
+Result<WiredNetns> PodNetwork::PreWire() {
+  const std::string n = std::to_string(pool_seq_.fetch_add(1));
+  WiredNetns e{std::string(kPoolKeyPrefix) + n, PoolDir() + "/" + n, Ipv4{}};
+  ASB_ASSIGN_OR_RETURN(e.ip, ipam_->Allocate(e.key));
+  if (Status st = Wire(e.path, e.ip); !st) {
+    Unwire(e);
+    return tl::unexpected(st.error());
+  }
+  return e;
+}
+
+void PodNetwork::Unwire(const WiredNetns& e) {
+  if (Status st = sys::RemovePersistentNetns(e.path); !st) {
+    // Keep the address held: the namespace (and its veth, named after it) may still be there.
+    ASB_LOG(WARN, "pod network: removing a pre-wired namespace", "path", e.path, "error",
+            st.error().message);
+    return;
+  }
+  if (Status st = ipam_->Release(e.key); !st) {
+    ASB_LOG(WARN, "pod network: releasing a pre-wired address", "key", e.key, "error",
+            st.error().message);
+  }
+}
+
+Status PodNetwork::DropLeftoverPool() {
+  for (const auto& [key, ip] : ipam_->All()) {
+    if (key.rfind(kPoolKeyPrefix, 0) != 0) continue;
+    ASB_RETURN_IF_ERROR(
+        sys::RemovePersistentNetns(PoolDir() + "/" + key.substr(sizeof(kPoolKeyPrefix) - 1)));
+    ASB_RETURN_IF_ERROR(ipam_->Release(key));
+  }
+  // Files no sandbox's symlink names: whose address was released already (a daemon that died
+  // between the two steps) or that were retired and not yet unmounted.
+  std::set<std::string> in_use;
+  for (const std::string& id : ListDir(options_.state_dir + "/net/ns")) {
+    char target[PATH_MAX];
+    ssize_t n = ::readlink(NetnsPath(id).c_str(), target, sizeof(target) - 1);
+    if (n > 0) in_use.insert(std::string(target, static_cast<size_t>(n)));
+  }
+  for (const std::string& name : ListDir(PoolDir())) {
+    const std::string path = PoolDir() + "/" + name;
+    if (!in_use.count(path)) ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(path));
+  }
+  return {};
+}
+
+Result<PodAttachment> PodNetwork::AttachPreWired(const std::string& id, WiredNetns e) {
+  if (Status st = ipam_->Rename(e.key, id); !st) {
+    Unwire(e);
+    return tl::unexpected(st.error().Wrap("pod network for " + id));
+  }
+  // A symlink names the sandbox's namespace: the namespace file is a mount point, which rename
+  // cannot move, and a second bind mount would cost a mount and an unmount per start.
+  const std::string path = NetnsPath(id);
+  if (::symlink(e.path.c_str(), path.c_str()) != 0) {
+    Status st = ErrnoUnexpected("symlink " + path);
+    Unwire(WiredNetns{id, e.path, e.ip});
+    return tl::unexpected(st.error().Wrap("pod network for " + id));
+  }
+  return PodAttachment{path, e.ip};
+}
+
 Status PodNetwork::Detach(const std::string& id) {
   ASB_RETURN_IF_ERROR(runtime::ValidateSandboxId(id));
+  ASB_RETURN_IF_ERROR(firewall_.Leave(id));
   // Unmounting drops the last reference once the sandbox's processes are gone, and the kernel
   // then destroys the namespace and the veth pair with it, asynchronously: deleting the veth here
   // would wait for RCU grace periods (~20-30 ms per stop, measured). The address can be handed
   // out again before the old veth is gone only after the whole CIDR went round (ipam.h), and
   // Wire replaces a stale veth of that name.
-  ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(NetnsPath(id)));
+  const std::string path = NetnsPath(id);
+  char target[PATH_MAX];
+  ssize_t n = ::readlink(path.c_str(), target, sizeof(target) - 1);
+  if (n > 0) {
+    // A pre-wired namespace: the pool's thread unmounts it (a new daemon removes whatever is
+    // left under pool/, so a crash in between leaks nothing).
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoUnexpected("unlink " + path);
+    std::string mounted(target, static_cast<size_t>(n));
+    if (pool_) {
+      pool_->Retire(std::move(mounted));
+    } else {
+      ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(mounted));
+    }
+  } else {
+    ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(path));
+  }
   return ipam_->Release(id);
 }
 
 Status PodNetwork::ReleaseAllExcept(const std::set<std::string>& live) {
   std::set<std::string> ours;
-  for (const auto& [id, ip] : ipam_->All()) ours.insert(id);
+  for (const auto& [id, ip] : ipam_->All()) {
+    if (id.rfind(kPoolKeyPrefix, 0) != 0) ours.insert(id);  // the pool's are not sandboxes'
+  }
   const std::string dir = options_.state_dir + "/net/ns";
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
@@ -217,7 +327,9 @@ Status PodNetwork::ReleaseAllExcept(const std::set<std::string>& live) {
 }
 
 void PodNetwork::Shutdown() {
+  if (pool_) pool_->Stop();
   if (!ipam_->All().empty()) return;
+  firewall_.Disable();
   auto nl = Netlink::Open();
   if (!nl) return;
   if (Status st = nl->DeleteLink(options_.bridge); !st) {

@@ -27,9 +27,17 @@
 // on the same state dir keeps the bridge and the addresses, and ReleaseAllExcept frees what
 // belongs to no sandbox any more. Shutdown removes the bridge once no sandbox has an address.
 //
+// Pre-wiring (netns_pool > 0): a thread keeps that many namespaces wired under
+// <state_dir>/net/pool/<n>, their addresses held in the IPAM as "pool:<n>"; Attach then hands one
+// to the sandbox (its address renamed to the sandbox's id, <state_dir>/net/ns/<id> a symlink to
+// it) instead of wiring on the start path (net/netns_pool.h says why). Entries not handed out
+// when the object goes, and any a dead daemon left, are destroyed.
+//
 // Thread-safe.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <set>
@@ -39,7 +47,9 @@
 #include "base/unique_fd.h"
 #include "net/ip.h"
 #include "net/ipam.h"
+#include "net/netns_pool.h"
 #include "net/nft_ruleset.h"
+#include "net/policy_firewall.h"
 
 namespace asb::net {
 
@@ -50,6 +60,7 @@ struct PodNetworkOptions {
   EgressMode egress = EgressMode::kManaged;
   std::string nft_path = "nft";  // Debian's nftables
   std::string nft_table = kNftTable;
+  size_t netns_pool = 0;  // namespaces kept wired ahead of need; 0: wire each on Attach
 };
 
 struct PodAttachment {
@@ -65,37 +76,63 @@ class PodNetwork {
   // CIDR or address file); kNotFound when `nft` is missing; netlink and nft errors.
   [[nodiscard]] static Result<std::unique_ptr<PodNetwork>> Create(PodNetworkOptions options);
 
-  // Gives sandbox `id` its namespace, veth and address. kAlreadyExists when it has them
-  // already; kResourceExhausted when the CIDR is full. Leaves nothing behind on failure.
-  [[nodiscard]] Result<PodAttachment> Attach(const std::string& id);
+  // Gives sandbox `id` its namespace, veth and address (a pre-wired one when the pool has one
+  // ready). kAlreadyExists when it has them already; kResourceExhausted when the CIDR is full.
+  // Leaves nothing behind on failure.
+  // `policy_key` names the networkPolicy it follows (policy_firewall.h; "" = the default).
+  [[nodiscard]] Result<PodAttachment> Attach(const std::string& id,
+                                             const std::string& policy_key = "");
   // Removes id's veth, namespace and address. OK when it has none. Idempotent.
   [[nodiscard]] Status Detach(const std::string& id);
   std::optional<Ipv4> PodIP(const std::string& id) const { return ipam_->Lookup(id); }
+  // Sets (nullopt: removes) the networkPolicy of `key` for its sandboxes, running and to come.
+  [[nodiscard]] Status SetPolicy(const std::string& key, const std::optional<NetworkPolicy>& p) {
+    return firewall_.SetPolicy(key, p);
+  }
+  // For a sandbox re-adopted after a restart: it follows `key` again (the table was rebuilt).
+  [[nodiscard]] Status Rejoin(const std::string& id, const std::string& key) {
+    auto ip = PodIP(id);
+    return ip ? firewall_.Join(id, *ip, key) : OkStatus();
+  }
   std::string NetnsPath(const std::string& id) const;
 
   // Detaches every sandbox not in `live` (left by an asbd that died mid-start or mid-stop).
   // Call before anything starts sandboxes.
   [[nodiscard]] Status ReleaseAllExcept(const std::set<std::string>& live);
-  // Removes the bridge and the firewall table (and restores ip_forward) when no sandbox holds
-  // an address (else they keep all three). Idempotent.
+  // Stops pre-wiring and destroys the pool's namespaces; then removes the bridge and the
+  // firewall table (and restores ip_forward) when no sandbox holds an address (else they keep
+  // all three). Idempotent.
   void Shutdown();
 
   const PodNetworkOptions& options() const { return options_; }
   Ipv4 gateway() const { return ipam_->gateway(); }
   static std::string VethName(Ipv4 ip);  // "asbv0af40005"
+  size_t pool_ready() const { return pool_ ? pool_->ready() : 0; }
 
  private:
   PodNetwork(PodNetworkOptions options, UniqueFd lock, std::unique_ptr<Ipam> ipam, int bridge_index)
       : options_(std::move(options)),
         lock_(std::move(lock)),
         ipam_(std::move(ipam)),
-        bridge_index_(bridge_index) {}
-  [[nodiscard]] Status Wire(const std::string& id, Ipv4 ip);
+        bridge_index_(bridge_index),
+        firewall_(options_.nft_path, options_.nft_table, options_.state_dir + "/net/policy.nft") {}
+  [[nodiscard]] Result<PodAttachment> Wired(const std::string& id);
+  // Wires the namespace persisted at `path` (made here) with address `ip`.
+  [[nodiscard]] Status Wire(const std::string& path, Ipv4 ip);
+  std::string PoolDir() const;
+  [[nodiscard]] Result<WiredNetns> PreWire();
+  void Unwire(const WiredNetns& entry);
+  // Destroys pool entries a dead daemon left (their files and addresses).
+  [[nodiscard]] Status DropLeftoverPool();
+  [[nodiscard]] Result<PodAttachment> AttachPreWired(const std::string& id, WiredNetns entry);
 
   const PodNetworkOptions options_;
   UniqueFd lock_;  // flock'ed: this daemon owns the bridge
   std::unique_ptr<Ipam> ipam_;
   const int bridge_index_;
+  PolicyFirewall firewall_;
+  std::atomic<uint64_t> pool_seq_{0};
+  std::unique_ptr<NetnsPool> pool_;  // last: its thread uses the members above
 };
 
 }  // namespace asb::net

@@ -8,11 +8,14 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <thread>
+#include <vector>
 
 #include "base/file_util.h"
 #include "net/netlink.h"
@@ -72,6 +75,15 @@ class PodNetworkTest : public ::testing::Test {
       ASSERT_EQ(::write(f.get(), ip_forward_.data(), ip_forward_.size()),
                 static_cast<ssize_t>(ip_forward_.size()));
     }
+  }
+  // The addresses the IPAM file holds for pre-wired namespaces.
+  std::map<std::string, Ipv4> ReadPoolAddresses() {
+    std::map<std::string, Ipv4> out;
+    auto ipam = Ipam::Open(dir_.Sub("net/ipam.json"), options_.cidr);
+    if (!ipam) return out;
+    for (const auto& [key, ip] : (*ipam)->All())
+      if (key.rfind("pool:", 0) == 0) out[key] = ip;
+    return out;
   }
   testing::TempDir dir_;
   PodNetworkOptions options_;
@@ -169,6 +181,67 @@ TEST_F(PodNetworkTest, AddressesSurviveARestartAndLeftoversAreReleased) {
   EXPECT_FALSE(PathExists(dir_.Sub("net/ns/gone")));
   EXPECT_TRUE(PathExists(dir_.Sub("net/ns/keep")));
   ASSERT_OK(net->Detach("keep"));
+  net->Shutdown();
+  EXPECT_FALSE(LinkExists(kBridge));
+}
+
+// Pre-wired namespaces: handed to a sandbox already wired (reachable at once), refilled behind
+// it, and none of them left (files, addresses, veths) once the network shuts down or a new
+// daemon finds a dead one's.
+TEST_F(PodNetworkTest, PreWiredNamespacesAreHandedOutRefilledAndNeverLeftBehind) {
+  options_.netns_pool = 2;
+  std::vector<Ipv4> pool_ips;
+  {
+    ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
+    ASSERT_TRUE(testing::WaitFor([&] { return net->pool_ready() == 2; }, std::chrono::seconds(10)));
+    ASSERT_OK_AND_ASSIGN(PodAttachment a, net->Attach("sb-1"));
+    EXPECT_EQ(a.netns_path, dir_.Sub("net/ns/sb-1"));
+    EXPECT_EQ(net->PodIP("sb-1"), a.ip);
+    EXPECT_TRUE(LinkExists(PodNetwork::VethName(a.ip)));
+    UniqueFd listener = ListenInNetns(a.netns_path, 18001);
+    ASSERT_TRUE(listener);
+    ASSERT_OK(sys::ConnectTcp(a.ip.value, 18001, std::chrono::seconds(2)));
+    listener.Reset();
+    ASSERT_TRUE(testing::WaitFor([&] { return net->pool_ready() == 2; }, std::chrono::seconds(10)));
+    // A restart keeps a running sandbox's pre-wired namespace (only the pool's own go).
+    net.reset();
+    ASSERT_OK_AND_ASSIGN(net, PodNetwork::Create(options_));
+    EXPECT_EQ(net->PodIP("sb-1"), a.ip);
+    listener = ListenInNetns(a.netns_path, 18002);
+    ASSERT_TRUE(listener) << "the namespace went with the restart";
+    ASSERT_OK(sys::ConnectTcp(a.ip.value, 18002, std::chrono::seconds(2)));
+    listener.Reset();
+    ASSERT_OK(net->Detach("sb-1"));
+    EXPECT_FALSE(PathExists(a.netns_path));
+    EXPECT_FALSE(net->PodIP("sb-1"));
+    EXPECT_TRUE(testing::WaitFor([&] { return !LinkExists(PodNetwork::VethName(a.ip)); },
+                                 std::chrono::seconds(10)));
+    net->Shutdown();
+    EXPECT_TRUE(ReadPoolAddresses().empty());
+    EXPECT_FALSE(LinkExists(kBridge));
+  }
+  // A daemon that dies with its pool full (no destructor runs): the next one destroys those.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto net = PodNetwork::Create(options_);
+    bool full = net && testing::WaitFor([&] { return (*net)->pool_ready() == 2; },
+                                        std::chrono::seconds(10));
+    ::_exit(full ? 0 : 1);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  for (const auto& [key, ip] : ReadPoolAddresses()) pool_ips.push_back(ip);
+  ASSERT_EQ(pool_ips.size(), 2u);
+  options_.netns_pool = 0;
+  ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
+  EXPECT_TRUE(ReadPoolAddresses().empty());
+  for (Ipv4 ip : pool_ips) {
+    EXPECT_TRUE(testing::WaitFor([&] { return !LinkExists(PodNetwork::VethName(ip)); },
+                                 std::chrono::seconds(10)))
+        << PodNetwork::VethName(ip);
+  }
   net->Shutdown();
   EXPECT_FALSE(LinkExists(kBridge));
 }

@@ -9,6 +9,7 @@
 The binaries come from $ASB_BIN_DIR (default <repo>/build/bin).
 """
 
+import ipaddress
 import json
 import os
 import shutil
@@ -155,9 +156,14 @@ class AsbdProcess:
                 except OSError:
                     cmd = "?"
                 found.append("process %s: %s" % (pid, cmd[:160]))
+        # asbd's pre-wired network namespaces (net/netns_pool.h) are its own, not a sandbox's:
+        # they go when it stops (checked then).
+        pool_dir = os.path.join(self.state_dir, "net", "pool") + "/"
         with open("/proc/self/mountinfo") as f:
-            found += ["mount: " + line.split()[4] for line in f if self.state_dir in line]
-        found += ["veth: " + l for l in _sandbox_veths()]
+            found += ["mount: " + line.split()[4] for line in f
+                      if self.state_dir in line and pool_dir not in line]
+        pool = _pool_veths(self.state_dir)
+        found += ["veth: " + l for l in _sandbox_veths() if l not in pool]
         return found
 
     def log(self):
@@ -177,6 +183,18 @@ def _sandbox_veths():
     """Host ends of sandbox veths (net/pod_network.h names them asbv<hex address>): every one
     goes with its sandbox."""
     return sorted(n for n in os.listdir("/sys/class/net") if n.startswith("asbv"))
+
+
+def _pool_veths(state_dir):
+    """Host ends of the veths of asbd's pre-wired namespaces: their addresses are held as
+    "pool:<n>" in its IPAM file."""
+    try:
+        with open(os.path.join(state_dir, "net", "ipam.json")) as f:
+            allocations = json.load(f).get("allocations", {})
+    except (OSError, ValueError):
+        return set()
+    return {"asbv%08x" % int(ipaddress.ip_address(ip)) for key, ip in allocations.items()
+            if key.startswith("pool:")}
 
 
 def _pod_network_leftovers():
@@ -265,6 +283,10 @@ def asbd(request):
         clean_stop = daemon.proc and daemon.proc.poll() is None
         daemon.stop()
         if clean_stop:
+            # The kernel destroys the pre-wired namespaces' veths asynchronously.
+            deadline = time.monotonic() + 30
+            while _pod_network_leftovers() and time.monotonic() < deadline:
+                time.sleep(0.1)
             left = _pod_network_leftovers()
             assert not left, "left behind once asbd stopped:\n%s" % "\n".join(left)
     finally:

@@ -193,6 +193,20 @@ def pod_addresses_on_host():
     return found
 
 
+def veth_of(ip):
+    """The host end of the veth of pod address `ip` (net::PodNetwork::VethName)."""
+    return "asbv%08x" % int(ipaddress.ip_address(ip))
+
+
+def sandbox_veths(asbd):
+    """The host's veths that belong to sandboxes (not to asbd's pre-wired namespaces, whose
+    addresses its IPAM file holds as "pool:<n>")."""
+    with open(os.path.join(asbd.state_dir, "net", "ipam.json")) as f:
+        allocations = json.load(f).get("allocations", {})
+    pool = {veth_of(ip) for key, ip in allocations.items() if key.startswith("pool:")}
+    return [l for l in host_links() if l.startswith("asbv") and l not in pool]
+
+
 def network_leftovers():
     """What asbd's pod network leaves on the host once it stopped: veths, the bridge, pod
     addresses, and its nft table."""
@@ -246,11 +260,12 @@ def netcheck(asbd):
     and that stopping asbd removed the bridge (and its firewall)."""
     yield
     asbd.delete_all_sandboxes()
-    wait_for(lambda: (not [l for l in host_links() if l.startswith("asbv")],
-                      [l for l in host_links() if l.startswith("asbv")]),
+    wait_for(lambda: (not sandbox_veths(asbd), sandbox_veths(asbd)),
              "no sandbox veth left after deleting every sandbox", timeout=30)
     asbd.stop()
-    assert network_leftovers() == []
+    # The pre-wired namespaces go with asbd (the kernel removes their veths asynchronously).
+    wait_for(lambda: (network_leftovers() == [], network_leftovers()),
+             "nothing of the pod network left once asbd stopped", timeout=30)
 
 
 def test_pod_ip_reported_reachable_and_used_by_router(asbd, kubectl, runtime, netcheck):
@@ -276,10 +291,10 @@ def test_pod_ip_reported_reachable_and_used_by_router(asbd, kubectl, runtime, ne
     _, pod2 = make_sandbox(kubectl, runtime, "net2-" + runtime)
     assert pod2["status"]["podIP"] != ip
     # Deleting a sandbox releases its address and veth.
+    assert veth_of(pod2["status"]["podIP"]) in sandbox_veths(asbd)
     kubectl("delete", "sandbox", "net2-" + runtime, "--wait=true", "--timeout=60s")
-    veths = [l for l in host_links() if l.startswith("asbv")]
-    wait_for(lambda: len([l for l in host_links() if l.startswith("asbv")]) == 1,
-             "one veth left after deleting one of two sandboxes (had %s)" % veths, timeout=30)
+    wait_for(lambda: (sandbox_veths(asbd) == [veth_of(ip)], sandbox_veths(asbd)),
+             "only the first sandbox's veth left after deleting the second", timeout=30)
 
 
 def test_address_survives_an_asbd_restart(asbd, kubectl, netcheck):
@@ -346,3 +361,113 @@ def test_deny_all_lets_nothing_out(deny_all, kubectl, runtime, remote_hosts, hos
     assert len(public.requests_from()) == seen
     # The router still reaches it (that is how the probe ran).
     assert router_execute(deny_all, "d-" + runtime, "echo in")["stdout"].strip() == "in"
+
+
+TEMPLATE = """apiVersion: extensions.agents.x-k8s.io/v1alpha1
+kind: SandboxTemplate
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  podTemplate:
+    spec:
+      runtimeClassName: {runtime}
+      containers:
+      - name: main
+        image: %s
+        ports:
+        - containerPort: 8888
+        readinessProbe:
+          httpGet: {{path: "/", port: 8888}}
+          periodSeconds: 1
+  networkPolicy: {policy}
+""" % IMAGE
+
+CLAIM = """apiVersion: extensions.agents.x-k8s.io/v1alpha1
+kind: SandboxClaim
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  sandboxTemplateRef:
+    name: {template}
+"""
+
+
+def claim_sandbox(kubectl, name, template):
+    kubectl("apply", "-f", "-", input=CLAIM.format(name=name, template=template))
+    kubectl("wait", "--for=condition=Ready", "sandboxclaims.extensions.agents.x-k8s.io/" + name,
+            "--timeout=120s")
+
+
+def allow_to(cidr, port=HTTP_PORT):
+    return json.dumps({"egress": [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"port": port}]}]})
+
+
+def policy_elements():
+    """The pod addresses in the firewall's policy maps (nft_ruleset.h)."""
+    out = []
+    for m in ("egress_policy", "ingress_policy"):
+        text = subprocess.run(["nft", "list", "map", "ip", "asb", m], capture_output=True,
+                              text=True, check=True).stdout
+        out += [l.strip() for l in text.splitlines() if "goto" in l]
+    return out
+
+
+def test_template_policy_is_enforced_exactly_and_updates_running_sandboxes(
+        asbd, kubectl, runtime, remote_hosts, host_service, netcheck):
+    public, private = remote_hosts
+    pub = "%s:%d" % (public.addr, HTTP_PORT)
+    priv = "%s:%d" % (private.addr, HTTP_PORT)
+    host = "%s:%d" % (GATEWAY, host_service)
+    # An allowlist naming only the private test host, which the default would refuse.
+    kubectl("apply", "-f", "-", input=TEMPLATE.format(
+        name="allow-" + runtime, runtime=runtime, policy=allow_to(private.addr + "/32")))
+    claim_sandbox(kubectl, "c-" + runtime, "allow-" + runtime)
+    got = reach(asbd, "c-" + runtime, [pub, priv, host])
+    assert got[priv] == "ok" and got[pub] != "ok", got
+    assert got[host] != "ok", got  # the host's services stay closed whatever a policy says
+    # The router still reaches it (the node is never filtered), and the drop was counted.
+    table = subprocess.run(["nft", "list", "table", "ip", "asb"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "egress not allowed by the template's networkPolicy" in table, table
+
+    # An update reaches the running sandbox: now only the public host.
+    kubectl("patch", "sandboxtemplates.extensions.agents.x-k8s.io", "allow-" + runtime,
+            "--type=merge", "-p", json.dumps({"spec": {"networkPolicy": json.loads(
+                allow_to("198.51.100.0/24"))}}))
+    def only_public():
+        got = reach(asbd, "c-" + runtime, [pub, priv])
+        return got[pub] == "ok" and got[priv] != "ok", got
+    wait_for(only_public, "the updated policy in force on the running sandbox", timeout=30)
+
+    # Unmanaged: the template's policy no longer applies; the node's default does.
+    kubectl("patch", "sandboxtemplates.extensions.agents.x-k8s.io", "allow-" + runtime,
+            "--type=merge", "-p", '{"spec": {"networkPolicyManagement": "Unmanaged"}}')
+    wait_for(lambda: (policy_elements() == [], policy_elements()),
+             "the sandbox's address out of the policy maps", timeout=20)
+    got = reach(asbd, "c-" + runtime, [pub, priv])
+    assert got[pub] == "ok" and got[priv] != "ok", got
+
+
+def test_template_deny_all_and_nothing_left(asbd, kubectl, runtime, remote_hosts, netcheck):
+    public, private = remote_hosts
+    pub = "%s:%d" % (public.addr, HTTP_PORT)
+    priv = "%s:%d" % (private.addr, HTTP_PORT)
+    # Upstream: an empty egress list is "Default Deny".
+    kubectl("apply", "-f", "-", input=TEMPLATE.format(
+        name="deny-" + runtime, runtime=runtime, policy='{"egress": [], "ingress": []}'))
+    claim_sandbox(kubectl, "d-" + runtime, "deny-" + runtime)
+    seen = len(public.requests_from())
+    got = reach(asbd, "d-" + runtime, [pub, priv])
+    assert all(v != "ok" for v in got.values()), got
+    assert len(public.requests_from()) == seen
+    assert len(policy_elements()) == 2, policy_elements()  # one address, both directions
+    kubectl("delete", "sandboxclaims.extensions.agents.x-k8s.io", "d-" + runtime,
+            "--wait=true", "--timeout=60s")
+    wait_for(lambda: (policy_elements() == [], policy_elements()),
+             "the deleted sandbox's address out of the policy maps", timeout=30)
+    kubectl("delete", "sandboxtemplates.extensions.agents.x-k8s.io", "deny-" + runtime)
+    wait_for(lambda: ("chain pe_" not in subprocess.run(
+        ["nft", "list", "table", "ip", "asb"], capture_output=True, text=True).stdout, None),
+        "the deleted template's chains gone", timeout=20)

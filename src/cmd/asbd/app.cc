@@ -191,7 +191,7 @@ Status Daemon::StartNode(const DaemonConfig& config) {
   }
 
   if (config.pod_network == "bridge") {
-    auto net = StartPodNetwork(config, runtimes);
+    auto net = StartPodNetwork(config, *store_, runtimes);
     if (!net)
       return tl::unexpected(net.error().Wrap("pod network (podNetwork \"none\" runs without one)"));
     pod_network_ = std::move(*net);

@@ -68,6 +68,7 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("podCIDR", &c->pod_cidr));
   ASB_RETURN_IF_ERROR(take("podBridge", &c->pod_bridge));
   ASB_RETURN_IF_ERROR(take("podEgress", &c->pod_egress));
+  ASB_RETURN_IF_ERROR(take("podNetnsPool", &c->pod_netns_pool));
   ASB_RETURN_IF_ERROR(take("maxVolumeBytes", &c->max_volume_bytes));
   ASB_RETURN_IF_ERROR(take("defaultRegistry", &c->default_registry));
   if (auto it = file.find("insecureRegistries"); it != file.end()) {
@@ -161,6 +162,8 @@ Status Validate(const DaemonConfig& c) {
     return Bad("/podNetwork", "unknown value \"" + c.pod_network + "\" (bridge, none)");
   if (c.pod_egress != "managed" && c.pod_egress != "deny-all")
     return Bad("/podEgress", "unknown value \"" + c.pod_egress + "\" (managed, deny-all)");
+  if (c.pod_netns_pool < 0 || c.pod_netns_pool > 256)
+    return Bad("/podNetnsPool", "must be between 0 and 256");
   if (auto cidr = net::ParseCidr(c.pod_cidr); !cidr) {
     return Bad("/podCIDR", cidr.error().message);
   } else if (cidr->prefix > 30) {
@@ -200,6 +203,7 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"podCIDR", c.pod_cidr},
           {"podBridge", c.pod_bridge},
           {"podEgress", c.pod_egress},
+          {"podNetnsPool", c.pod_netns_pool},
           {"maxVolumeBytes", c.max_volume_bytes}};
 }
 

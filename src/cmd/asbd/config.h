@@ -56,6 +56,8 @@ struct DaemonConfig {
   // Egress from sandboxes (net/nft_ruleset.h): "managed" (the public internet, never private,
   // link-local, CGNAT or the host's own addresses) or "deny-all" (air-gapped hosts).
   std::string pod_egress = "managed";
+  // Network namespaces kept wired ahead of need (net/netns_pool.h); 0: wire each on start.
+  int pod_netns_pool = 8;
   // Largest PersistentVolumeClaim the node-local provisioner makes (larger ones stay Pending).
   int64_t max_volume_bytes = int64_t{64} << 30;
 };

@@ -9,21 +9,44 @@
 
 #include "base/result.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/template_policies.h"
 #include "net/networked_runtime.h"
 #include "net/pod_network.h"
 #include "runtime/runtime.h"
+#include "store/store.h"
 
 namespace asb::asbd {
 
 struct PodNetworkSetup {
   std::unique_ptr<net::PodNetwork> network;
   std::vector<std::unique_ptr<net::NetworkedRuntime>> wrapped;  // point into `network`
+  std::unique_ptr<TemplatePolicies> policies;                   // its thread uses `network`
+
+  PodNetworkSetup() = default;
+  PodNetworkSetup(PodNetworkSetup&&) = default;
+  // Member-wise assignment would free `network` while the policies' thread still uses it.
+  PodNetworkSetup& operator=(PodNetworkSetup&& other) noexcept {
+    Reset();
+    network = std::move(other.network);
+    wrapped = std::move(other.wrapped);
+    policies = std::move(other.policies);
+    return *this;
+  }
+  ~PodNetworkSetup() { Reset(); }
+  // Users first: the policies' thread, the wrappers, then the network.
+  void Reset() {
+    policies.reset();
+    wrapped.clear();
+    network.reset();
+  }
 };
 
 // Creates the network, frees the addresses of sandboxes no runtime has any more (left by an
-// asbd that died mid-start or mid-stop), and replaces each non-null runtime in `runtimes` with
-// its networked wrapper. Call before the node agent starts. The runtimes must outlive the result.
+// asbd that died mid-start or mid-stop), puts the templates' networkPolicy in force
+// (template_policies.h), and replaces each non-null runtime in `runtimes` with its networked
+// wrapper. Call before the node agent starts. The store and runtimes must outlive the result.
 [[nodiscard]] Result<PodNetworkSetup> StartPodNetwork(
-    const DaemonConfig& config, std::map<std::string, runtime::Runtime*>& runtimes);
+    const DaemonConfig& config, store::Store& store,
+    std::map<std::string, runtime::Runtime*>& runtimes);
 
 }  // namespace asb::asbd
