@@ -79,9 +79,7 @@ Status EnsureBestEffortParent(const CgroupConfig& config) {
   if (!PathExists(dir + "/cpu.idle")) {
     return MakeError(Code::kUnimplemented, "no cpu.idle in " + dir + " (needs Linux 5.15+)");
   }
-  auto idle = ReadFile(dir + "/cpu.idle");
-  if (idle && Trim(*idle) == "1") return {};
-  return WriteCgroupFile(dir + "/cpu.idle", "1");
+  return {};
 }
 
 Result<Cgroup> Cgroup::Open(const CgroupConfig& config, const std::string& name) {

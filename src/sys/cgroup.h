@@ -29,8 +29,8 @@ struct CgroupLimits {
   int64_t cpu_request_millis = 0;
   int64_t pids = 0;  // 0 = unlimited
   // Kubernetes' BestEffort CPU class (no cpu request, no cpu limit): the group goes under
-  // BestEffortParent, whose cpu.idle=1 lets every other task on the host preempt it at once
-  // (docs/cpu.md says why and what it costs).
+  // BestEffortParent, which BestEffortGovernor makes idle-class while BestEffort sandboxes keep
+  // the CPU busy, so that every other task on the host preempts them at once (docs/cpu.md).
   bool cpu_best_effort = false;
 };
 
@@ -97,9 +97,9 @@ class Cgroup {
 // "<parent>-besteffort" (default "/asb-besteffort"): a sibling of the parent, so that on a v1
 // host with the parent at the root of the cpu hierarchy it competes with host tasks directly.
 std::string BestEffortParent(const CgroupConfig& config);
-// Creates BestEffortParent (mkdir -p; on v2 with the cpu controller enabled for children) and
-// sets its cpu.idle to 1. Idempotent; runsc, which makes its own groups, needs it before it
-// creates one below. kUnimplemented when the kernel has no cpu.idle (before 5.15).
+// Creates BestEffortParent (mkdir -p; on v2 with the cpu controller enabled for children).
+// Its cpu.idle is BestEffortGovernor's to set. Idempotent; runsc, which makes its own groups,
+// needs it before it creates one below. kUnimplemented when the kernel has no cpu.idle (5.15+).
 [[nodiscard]] Status EnsureBestEffortParent(const CgroupConfig& config);
 
 // cpu.shares (v1) and cpu.weight (v2) for a cpu request in millicores.

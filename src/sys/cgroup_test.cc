@@ -51,7 +51,7 @@ TEST(CgroupTest, CreateLimitKillRemove) {
   EXPECT_OK(cg.Remove());  // idempotent
 }
 
-TEST(CgroupTest, BestEffortGoesBelowTheIdleParentAndCountsItsCpu) {
+TEST(CgroupTest, BestEffortGoesBelowItsOwnParentAndCountsItsCpu) {
   if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
   std::string name = "cgtest-" + RandomHex(4);
   CgroupConfig config;
@@ -59,7 +59,7 @@ TEST(CgroupTest, BestEffortGoesBelowTheIdleParentAndCountsItsCpu) {
   const std::string idle_dir =
       config.mount_root + (cg.is_v2() ? "" : "/cpu") + BestEffortParent(config);
   EXPECT_EQ(BestEffortParent(config), "/asb-besteffort");
-  EXPECT_EQ(Trim(ReadFile(idle_dir + "/cpu.idle").value_or("")), "1");
+  EXPECT_TRUE(PathExists(idle_dir + "/cpu.idle"));  // BestEffortGovernor's to set
   for (const auto& d : cg.dirs()) {
     EXPECT_NE(d.find("/asb-besteffort/" + name), std::string::npos) << d;
     EXPECT_TRUE(PathExists(d)) << d;
