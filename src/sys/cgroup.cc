@@ -57,20 +57,57 @@ bool CgroupIsV2(const std::string& mount_root) {
   return PathExists(mount_root + "/cgroup.controllers");
 }
 
+std::string BestEffortParent(const CgroupConfig& config) {
+  return ParentFor(config) + "-besteffort";
+}
+
+Status EnsureBestEffortParent(const CgroupConfig& config) {
+  const bool v2 = CgroupIsV2(config.mount_root);
+  const std::string rel = BestEffortParent(config);
+  const std::string dir = config.mount_root + (v2 ? "" : "/cpu") + rel;
+  if (v2) {
+    // Children of the parent's parent may only use cpu once it is enabled there (the group
+    // itself sits next to the parent, whose ancestors Create already enabled).
+    std::string up = dir.substr(0, dir.rfind('/'));
+    if (PathExists(up + "/cgroup.subtree_control")) {
+      ASB_RETURN_IF_ERROR(WriteCgroupFile(up + "/cgroup.subtree_control", "+memory +cpu +pids"));
+    }
+  }
+  ASB_RETURN_IF_ERROR(MakeDirs(dir));
+  if (v2)
+    ASB_RETURN_IF_ERROR(WriteCgroupFile(dir + "/cgroup.subtree_control", "+memory +cpu +pids"));
+  if (!PathExists(dir + "/cpu.idle")) {
+    return MakeError(Code::kUnimplemented, "no cpu.idle in " + dir + " (needs Linux 5.15+)");
+  }
+  return {};
+}
+
 Result<Cgroup> Cgroup::Open(const CgroupConfig& config, const std::string& name) {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
     return MakeError(Code::kInvalidArgument, "bad cgroup name \"" + name + "\"");
   }
+  // A BestEffort sandbox's group is below BestEffortParent (Create put it there); the memory
+  // hierarchy (v1) or the unified one (v2) says which.
+  const std::string be = BestEffortParent(config);
+  const bool v2 = CgroupIsV2(config.mount_root);
+  if (PathExists(config.mount_root + (v2 ? "" : "/memory") + be + "/" + name)) {
+    return OpenBelow(config, be, name);
+  }
+  return OpenBelow(config, ParentFor(config), name);
+}
+
+Result<Cgroup> Cgroup::OpenBelow(const CgroupConfig& config, const std::string& parent,
+                                 const std::string& name) {
   Cgroup cg;
   cg.v2_ = CgroupIsV2(config.mount_root);
   if (cg.v2_) {
-    std::string dir = config.mount_root + ParentFor(config) + "/" + name;
+    std::string dir = config.mount_root + parent + "/" + name;
     cg.dirs_ = {dir};
     cg.memory_dir_ = cg.cpu_dir_ = cg.pids_dir_ = cg.freezer_dir_ = dir;
     return cg;
   }
   auto dir_for = [&](const std::string& controller) {
-    return config.mount_root + "/" + controller + ParentFor(config) + "/" + name;
+    return config.mount_root + "/" + controller + parent + "/" + name;
   };
   cg.memory_dir_ = dir_for("memory");
   cg.cpu_dir_ = dir_for("cpu");
@@ -81,6 +118,15 @@ Result<Cgroup> Cgroup::Open(const CgroupConfig& config, const std::string& name)
       return MakeError(Code::kFailedPrecondition, "cgroup v1 controller not mounted: " + root);
     }
     cg.dirs_.push_back(*d);
+  }
+  // cpuacct is where v1 counts the group's CPU time. Where it is co-mounted with cpu
+  // ("cpu,cpuacct", both names symlinks) the cpu directory already is that group.
+  std::error_code ec;
+  if (PathExists(config.mount_root + "/cpuacct") &&
+      std::filesystem::canonical(config.mount_root + "/cpuacct", ec) !=
+          std::filesystem::canonical(config.mount_root + "/cpu", ec)) {
+    cg.cpuacct_dir_ = dir_for("cpuacct");
+    cg.dirs_.push_back(cg.cpuacct_dir_);
   }
   // The freezer only makes KillAll race-free; without it KillAll loops until the group is empty.
   if (PathExists(config.mount_root + "/freezer")) {
@@ -107,9 +153,26 @@ Result<Cgroup> Cgroup::OpenAllHierarchies(const CgroupConfig& config, const std:
 
 Result<Cgroup> Cgroup::Create(const CgroupConfig& config, const std::string& name,
                               const CgroupLimits& limits) {
-  ASB_ASSIGN_OR_RETURN(Cgroup cg, Open(config, name));
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+    return MakeError(Code::kInvalidArgument, "bad cgroup name \"" + name + "\"");
+  }
+  if (limits.cpu_best_effort) {
+    Status idle = EnsureBestEffortParent(config);
+    if (!idle) return tl::unexpected(idle.error().Wrap("cgroup " + name));
+  }
+  ASB_ASSIGN_OR_RETURN(
+      Cgroup cg,
+      OpenBelow(config, limits.cpu_best_effort ? BestEffortParent(config) : ParentFor(config),
+                name));
   for (const std::string& dir : cg.dirs_) {
     if (PathExists(dir)) return MakeError(Code::kAlreadyExists, "cgroup exists: " + dir);
+  }
+  // Open looks below BestEffortParent first: a group of the same name there is this one too.
+  if (!limits.cpu_best_effort) {
+    ASB_ASSIGN_OR_RETURN(Cgroup other, OpenBelow(config, BestEffortParent(config), name));
+    for (const std::string& dir : other.dirs_) {
+      if (PathExists(dir)) return MakeError(Code::kAlreadyExists, "cgroup exists: " + dir);
+    }
   }
   Status made = [&]() -> Status {
     if (cg.v2_) {
@@ -187,6 +250,20 @@ std::vector<std::string> Cgroup::ProcsFiles() const {
   std::vector<std::string> out;
   for (const std::string& d : dirs_) out.push_back(d + "/cgroup.procs");
   return out;
+}
+
+Result<std::chrono::nanoseconds> Cgroup::CpuUsage() const {
+  if (v2_) {
+    auto text = ReadFile(cpu_dir_ + "/cpu.stat");
+    if (!text) return tl::unexpected(text.error());
+    return std::chrono::microseconds(ReadKeyed(cpu_dir_ + "/cpu.stat", "usage_usec"));
+  }
+  const std::string file = (cpuacct_dir_.empty() ? cpu_dir_ : cpuacct_dir_) + "/cpuacct.usage";
+  auto text = ReadFile(file);
+  if (!text) return tl::unexpected(text.error());
+  auto v = ParseInt(Trim(*text));
+  if (!v) return MakeError(Code::kInternal, "unparsable " + file + ": " + *text);
+  return std::chrono::nanoseconds(*v);
 }
 
 Result<std::vector<pid_t>> Cgroup::Pids() const {

@@ -28,6 +28,10 @@ struct CgroupLimits {
   // v2 cpu.weight = 1 + (shares-2)*9999/262142. 0 = the default share (1024 / 100).
   int64_t cpu_request_millis = 0;
   int64_t pids = 0;  // 0 = unlimited
+  // Kubernetes' BestEffort CPU class (no cpu request, no cpu limit): the group goes under
+  // BestEffortParent, which BestEffortGovernor makes idle-class while BestEffort sandboxes keep
+  // the CPU busy, so that every other task on the host preempts them at once (docs/cpu.md).
+  bool cpu_best_effort = false;
 };
 
 struct CgroupConfig {
@@ -45,7 +49,8 @@ class Cgroup {
   // Errors: kAlreadyExists, kResourceExhausted (limit rejected), kInternal.
   [[nodiscard]] static Result<Cgroup> Create(const CgroupConfig& config, const std::string& name,
                                              const CgroupLimits& limits);
-  // Names the groups of an existing sandbox (after a daemon restart) without touching them.
+  // Names the groups of an existing sandbox (after a daemon restart) without touching them:
+  // below BestEffortParent if the group is there, else below the parent.
   [[nodiscard]] static Result<Cgroup> Open(const CgroupConfig& config, const std::string& name);
   // Open, plus on v1 the group's directory in every other mounted hierarchy (cpuset, devices,
   // blkio, ...), where runc-style runtimes make one too, so Remove leaves none of them behind.
@@ -60,6 +65,8 @@ class Cgroup {
   // The cgroup.procs files a process writes "0" into to join all of this group's controllers.
   std::vector<std::string> ProcsFiles() const;
 
+  // CPU time used by the group's tasks so far (v1 cpuacct.usage, v2 cpu.stat usage_usec).
+  [[nodiscard]] Result<std::chrono::nanoseconds> CpuUsage() const;
   // Pids currently in the group (from the pids controller on v1).
   [[nodiscard]] Result<std::vector<pid_t>> Pids() const;
   // Whether the kernel OOM-killed a process in the group (memory.oom_control / memory.events).
@@ -77,10 +84,23 @@ class Cgroup {
   [[nodiscard]] Status Remove(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
  private:
+  // The groups of `name` below `parent` (relative to each hierarchy's root); touches nothing.
+  static Result<Cgroup> OpenBelow(const CgroupConfig& config, const std::string& parent,
+                                  const std::string& name);
+
   bool v2_ = false;
   std::vector<std::string> dirs_;
   std::string memory_dir_, cpu_dir_, pids_dir_, freezer_dir_;  // v1; all equal on v2
+  std::string cpuacct_dir_;  // v1 only, when cpuacct is its own hierarchy (else cpu_dir_)
 };
+
+// "<parent>-besteffort" (default "/asb-besteffort"): a sibling of the parent, so that on a v1
+// host with the parent at the root of the cpu hierarchy it competes with host tasks directly.
+std::string BestEffortParent(const CgroupConfig& config);
+// Creates BestEffortParent (mkdir -p; on v2 with the cpu controller enabled for children).
+// Its cpu.idle is BestEffortGovernor's to set. Idempotent; runsc, which makes its own groups,
+// needs it before it creates one below. kUnimplemented when the kernel has no cpu.idle (5.15+).
+[[nodiscard]] Status EnsureBestEffortParent(const CgroupConfig& config);
 
 // cpu.shares (v1) and cpu.weight (v2) for a cpu request in millicores.
 int64_t CpuSharesFor(int64_t request_millis);

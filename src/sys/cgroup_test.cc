@@ -51,6 +51,49 @@ TEST(CgroupTest, CreateLimitKillRemove) {
   EXPECT_OK(cg.Remove());  // idempotent
 }
 
+TEST(CgroupTest, BestEffortGoesBelowItsOwnParentAndCountsItsCpu) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
+  std::string name = "cgtest-" + RandomHex(4);
+  CgroupConfig config;
+  ASSERT_OK_AND_ASSIGN(Cgroup cg, Cgroup::Create(config, name, {.cpu_best_effort = true}));
+  const std::string idle_dir =
+      config.mount_root + (cg.is_v2() ? "" : "/cpu") + BestEffortParent(config);
+  EXPECT_EQ(BestEffortParent(config), "/asb-besteffort");
+  EXPECT_TRUE(PathExists(idle_dir + "/cpu.idle"));  // BestEffortGovernor's to set
+  for (const auto& d : cg.dirs()) {
+    EXPECT_NE(d.find("/asb-besteffort/" + name), std::string::npos) << d;
+    EXPECT_TRUE(PathExists(d)) << d;
+  }
+  // Open (after a daemon restart) finds it there; a second Create of the name, of either
+  // class, is refused.
+  ASSERT_OK_AND_ASSIGN(Cgroup reopened, Cgroup::Open(config, name));
+  EXPECT_EQ(reopened.dirs(), cg.dirs());
+  EXPECT_ERROR_CODE(Cgroup::Create(config, name, {}), Code::kAlreadyExists);
+
+  // A shell that joins the group and counts to 20,000 (tens of ms of CPU; counted, not timed,
+  // since an idle-class task on a busy host may wait long for CPU): the group's usage shows it.
+  ASSERT_OK_AND_ASSIGN(auto before, cg.CpuUsage());
+  std::string cmd;
+  for (const auto& f : cg.ProcsFiles()) cmd += "echo $$ > " + f + "; ";
+  cmd += "i=0; while [ $i -lt 20000 ]; do i=$((i + 1)); done";
+  ASSERT_OK_AND_ASSIGN(pid_t pid,
+                       Spawn(SpawnOptions{.path = "/bin/sh", .argv = {"sh", "-c", cmd}}));
+  ASSERT_OK(WaitPid(pid));
+  ASSERT_OK_AND_ASSIGN(auto after, cg.CpuUsage());
+  EXPECT_GE(after - before, std::chrono::milliseconds(10));
+  EXPECT_OK(cg.Remove());
+  for (const auto& d : cg.dirs()) EXPECT_FALSE(PathExists(d)) << d;
+}
+
+TEST(CgroupTest, WithACpuRequestStaysBelowTheParent) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
+  std::string name = "cgtest-" + RandomHex(4);
+  ASSERT_OK_AND_ASSIGN(Cgroup cg,
+                       Cgroup::Create(CgroupConfig{}, name, {.cpu_request_millis = 250}));
+  for (const auto& d : cg.dirs()) EXPECT_NE(d.find("/asb/" + name), std::string::npos) << d;
+  EXPECT_OK(cg.Remove());
+}
+
 TEST(CgroupTest, RejectsBadNames) {
   EXPECT_ERROR_CODE(Cgroup::Open(CgroupConfig{}, "../x"), Code::kInvalidArgument);
   EXPECT_ERROR_CODE(Cgroup::Open(CgroupConfig{}, ""), Code::kInvalidArgument);

@@ -210,15 +210,15 @@ def _pod_network_leftovers():
 
 
 def _sandbox_cgroups():
-    """Every per-sandbox cgroup directory (native: asb/<id>, gVisor: asb/runsc-<id>) in every
-    hierarchy, v1 or v2."""
+    """Every per-sandbox cgroup directory (native: asb/<id>, gVisor: asb/runsc-<id>; BestEffort
+    ones below asb-besteffort) in every hierarchy, v1 or v2."""
     found = set()
     root = "/sys/fs/cgroup"
     for top in [root] + [os.path.join(root, d) for d in os.listdir(root)]:
-        parent = os.path.join(top, "asb")
-        if os.path.isdir(parent):
-            found.update(os.path.join(parent, d) for d in os.listdir(parent)
-                         if os.path.isdir(os.path.join(parent, d)))
+        for parent in (os.path.join(top, "asb"), os.path.join(top, "asb-besteffort")):
+            if os.path.isdir(parent):
+                found.update(os.path.join(parent, d) for d in os.listdir(parent)
+                             if os.path.isdir(os.path.join(parent, d)))
     return found
 
 

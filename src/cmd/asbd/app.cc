@@ -14,6 +14,7 @@
 #include "runtime/native/native_runtime.h"
 #include "runtime/runsc/runsc_runtime.h"
 #include "storage/volume_binds.h"
+#include "sys/besteffort_governor.h"
 
 namespace asb::asbd {
 
@@ -188,6 +189,14 @@ Status Daemon::StartNode(const DaemonConfig& config) {
       ASB_LOG(WARN, "gvisor runtime unavailable; pods with runtimeClassName gvisor will fail",
               "error", gvisor.error().message);
     }
+  }
+
+  // BestEffort sandboxes yield to all other work while they keep the CPU busy (docs/cpu.md).
+  if (auto governor = sys::BestEffortGovernor::Start({}); governor) {
+    d->besteffort_cpu_ = std::move(*governor);
+  } else {
+    ASB_LOG(WARN, "BestEffort sandboxes will compete with host work at full weight", "error",
+            governor.error().message);
   }
 
   if (config.pod_network == "bridge") {
