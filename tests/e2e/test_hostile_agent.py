@@ -352,6 +352,14 @@ def test_gvisor_commands_cannot_leave_their_task_group(sandbox):
     assert out["mount"] == "EPERM", out
     assert out["unshare_mount"] != 0, out
     assert out["agents"] >= 1 and len(out["agent_cgroup_fds"]) >= 2, out
+    # The agent ran its warm-up commands (ExecService::WarmUp) in the group before it listened.
+    status, sb = sandbox.asbd.request(
+        "GET", "/apis/agents.x-k8s.io/v1beta1/namespaces/default/sandboxes/"
+        + sandbox.client.sandbox_name)
+    pod = sb["metadata"].get("annotations", {}).get("agents.x-k8s.io/pod-name",
+                                                    sandbox.client.sandbox_name)
+    status, log = sandbox.asbd.request("GET", "/api/v1/namespaces/default/pods/%s/log" % pod)
+    assert status == 200 and "exec path warmed up runs_ms=" in str(log), log
     assert all(e in ("EACCES", "EPERM") for e in out["agent_cgroup_fds"]), out
     # The limit holds: 100 background sleeps do not all start (dash gives up at the first
     # failed fork), and the agent still starts the next command once they are gone.
