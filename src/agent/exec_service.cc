@@ -232,6 +232,17 @@ Result<ExecResult> ExecService::Run(const std::vector<std::string>& argv,
   return result;
 }
 
+std::vector<std::chrono::microseconds> ExecService::WarmUp(const std::vector<std::string>& argv,
+                                                           int runs) const {
+  std::vector<std::chrono::microseconds> took;
+  for (int i = 0; i < runs; ++i) {
+    const Clock::time_point t0 = Clock::now();
+    (void)Run(argv, std::chrono::seconds(2));
+    took.push_back(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
+  }
+  return took;
+}
+
 ExecResult ExecService::RunCommand(std::string_view command,
                                    std::optional<std::chrono::milliseconds> timeout) const {
   auto fail = [](const std::string& reason) {

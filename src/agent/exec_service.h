@@ -65,6 +65,20 @@ class ExecService {
   ExecResult RunCommand(std::string_view command,
                         std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;
 
+  // Runs `argv` `runs` times through Run, before the server listens, and returns how long each
+  // took (a failed run counts too; its error is not kept). Why: on gVisor's ptrace platform the
+  // first command after start pays for state the sentry builds on first use (a stub process
+  // for the new address space, the stub threads that trace it, the shared libraries' pages and
+  // the PATH lookups in the sentry's caches): inside the agent 30-40 ms against 11-15 for the
+  // next ones. Running the very path a request takes (same spawn, task group and PATH search)
+  // moves most of that into the sandbox's start, before its readiness probe can answer. What
+  // is left: a stub thread is made for each sentry thread that first runs a given address
+  // space, so the first few requests still add one or two (see cmd/asb-agent for figures).
+  // Nothing of a warm-up run outlives it: each is a process of its own, reaped, started with
+  // the agent's environment like every command.
+  std::vector<std::chrono::microseconds> WarmUp(const std::vector<std::string>& argv,
+                                                int runs) const;
+
   const std::string& cwd() const { return cwd_; }
   std::chrono::milliseconds default_timeout() const { return default_timeout_; }
 

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -34,6 +36,21 @@ TEST_F(ExecServiceTest, SplitsStdoutAndStderrAndReportsExitCode) {
   EXPECT_EQ(r->stdout_data, "out\n");
   EXPECT_EQ(r->stderr_data, "err\n");
   EXPECT_EQ(r->exit_code, 3);
+}
+
+TEST_F(ExecServiceTest, WarmUpRunsTheCommandThroughTheExecPathAndLeavesNothing) {
+  ExecService exec(dir_, milliseconds(10000));
+  // Each run is a real process in the service's cwd, found through PATH like a request's.
+  auto took = exec.WarmUp({"sh", "-c", "echo ran >> warm.log"}, 3);
+  EXPECT_EQ(took.size(), 3u);
+  auto log = ReadFile(dir_ + "/warm.log");
+  ASSERT_TRUE(log.has_value());
+  EXPECT_EQ(*log, "ran\nran\nran\n");
+  // Every run was reaped.
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  // A command the image lacks costs a failed spawn per run, not an error.
+  EXPECT_EQ(exec.WarmUp({"no-such-command-asb"}, 2).size(), 2u);
 }
 
 TEST_F(ExecServiceTest, RunsInCwdWithDevNullStdinInItsOwnSession) {

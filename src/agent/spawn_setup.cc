@@ -94,6 +94,8 @@ void AdoptCommandTaskGroup() {
   g_group_out = out;
 }
 
+bool InCommandTaskGroupSandbox() { return g_group_in != -1; }
+
 CommandTaskGroupScope::CommandTaskGroupScope() {
   if (g_group_in == -1) return;
   if (g_group_in < 0) {

@@ -53,6 +53,9 @@ inline constexpr const char* kTaskGroupFdsEnv = "ASB_TASK_GROUP_FDS";
 // commands running as the same uid, nor the agent ptrace-able by them.
 void AdoptCommandTaskGroup();
 
+// True once AdoptCommandTaskGroup took fds from asb-init: the agent runs inside gVisor.
+bool InCommandTaskGroupSandbox();
+
 // Around each spawn of a command: the calling thread is in the commands' group while it lives.
 class CommandTaskGroupScope {
  public:

@@ -20,6 +20,11 @@
 #include "base/log.h"
 #include "http/server.h"
 
+// Warm-up runs on gVisor. Measured (ptrace, 10 warm claims each, first exec through the router
+// vs the 6th-20th): none 31.2 vs 21.0 ms p50; 3 runs 22.7 vs 17.9; 8 runs 23.4 vs 17.5. Inside
+// the agent the first run takes 30-40 ms and the next ones 11-15.
+constexpr int kGvisorWarmUpRuns = 3;
+
 int main(int argc, char** argv) {
   using namespace asb;
   agent::AdoptCommandTaskGroup();  // before any thread or fork (see agent/spawn_setup.h)
@@ -57,6 +62,14 @@ int main(int argc, char** argv) {
   }
   agent::ExecService exec(files->base_dir(), config->exec_timeout, config->max_concurrent_execs,
                           config->max_output_bytes);
+  if (agent::InCommandTaskGroupSandbox()) {
+    // gVisor: the first command's one-time costs are paid here, before the readiness probe can
+    // answer, not by the user's first exec (see ExecService::WarmUp).
+    auto took = exec.WarmUp({"true"}, kGvisorWarmUpRuns);
+    std::string ms;
+    for (auto t : took) ms += (ms.empty() ? "" : ",") + std::to_string(t.count() / 1000.0);
+    ASB_LOG(INFO, "exec path warmed up", "runs_ms", ms);
+  }
   http::ServerOptions options;
   options.host = config->host;
   options.port = config->port;

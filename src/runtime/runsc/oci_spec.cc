@@ -82,6 +82,11 @@ int64_t GvisorCommandTasks(const SandboxSpec& spec) {
   return std::min(pids, kGvisorMaxCommandTasks);
 }
 
+int64_t GvisorHostTasks(int64_t inside) {
+  constexpr int64_t kRuntimeThreads = 256;  // gofer, runsc run/wait, the stub pool's master
+  return (inside * 3 / 2 + 16) * (inside * 3 + 32) + kRuntimeThreads;
+}
+
 Json BuildOciConfig(const SandboxSpec& spec, const OciPaths& paths) {
   Json mounts = Json::array();
   mounts.push_back({{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}});
@@ -126,8 +131,7 @@ Json BuildOciConfig(const SandboxSpec& spec, const OciPaths& paths) {
     resources["cpu"]["shares"] =
         std::clamp<int64_t>(spec.limits.cpu_request_millis * 1024 / 1000, 2, 262144);
   }
-  int64_t pids = spec.limits.pids > 0 ? spec.limits.pids : kDefaultPids;
-  resources["pids"] = {{"limit", pids + kGvisorPidsOverhead}};
+  resources["pids"] = {{"limit", GvisorHostTasks(GvisorCommandTasks(spec))}};
 
   // asb-init bounds the commands' tasks inside (see kSandboxInitPath), with the capabilities it
   // needs for that and drops before the container's argv runs.

@@ -30,18 +30,25 @@ inline constexpr int64_t kDefaultPids = 1024;
 
 // How many tasks the sandbox's commands may have inside gVisor (its own pids cgroup, set up by
 // asb-init): the pod's figure, at most kGvisorMaxCommandTasks (threads count, as in Linux). Why a
-// cap: on the ptrace platform every app process costs the sentry host threads (a stub thread per
-// sentry thread that ran it), and when the sandbox's host pids cgroup is full the sentry dies with
-// every process in it. Measured under a fork bomb's churn (exit and re-fork at the limit) with 64
-// tasks inside: ~2,400 host threads after 6 s, ~7,300 after 25 s; with 32, ~4,100 after 25 s.
-inline constexpr int64_t kGvisorMaxCommandTasks = 64;
+// cap this low: see GvisorHostTasks; the host cost of a bomb grows with the square of it.
+inline constexpr int64_t kGvisorMaxCommandTasks = 24;
 int64_t GvisorCommandTasks(const SandboxSpec& spec);
 
-// The host pids cgroup's limit is the pod's figure plus this headroom for gVisor's own threads
-// (sentry, gofer, ptrace stubs: see above): a bomb that keeps churning at the inside limit for
-// longer than ~15 s still reaches it and ends the sandbox (restartPolicy brings the server
-// back); the host limit is what keeps the host's pid space safe.
-inline constexpr int64_t kGvisorPidsOverhead = 4096;
+// The sandbox's host pids limit for `inside` tasks inside (GvisorCommandTasks). On the ptrace
+// platform a sandbox's host tasks are the sentry's threads (Go runtime threads, created as app
+// tasks block in ptrace waits and never given back) plus, in each ptrace stub process (one per
+// app address space, pooled after the process exits and never freed), one thread for every
+// sentry thread that ever ran that address space. So a churning fork bomb drives the host
+// figure towards stubs x sentry threads, and it stays there after the bomb is gone. Measured
+// on runsc 20221219 (2 cores) with a dash bomb re-forking at the limit: stubs ~1.5T+10, sentry
+// threads ~2.6T+30; T=64: 97 x 193 (it filled the old limit of 5,120 in 12 s and ended the
+// sandbox), T=32: 58 x 116, 4.9k after 42 s; T=24: 42 x 85, 2.6k after 17 s, asymptote 3.6k
+// (a Python bomb: 1.6k, flat after 40 s). The limit bounds both factors with headroom (stubs
+// 1.5T+16, threads 3T+32) plus the gofer's and runsc's own: T=24 gives 5,664. A dash bomb
+// restarted whenever it burns out, for 60 s, peaks at ~2.9k (tests/e2e/test_hostile_agent.py):
+// the bomb meets EAGAIN inside, never this limit. These are measurements, not a bound runsc
+// promises; the limit is what keeps the sandbox's share of the host's pid space bounded.
+int64_t GvisorHostTasks(int64_t inside);
 
 // Checks the parts of a spec this runtime depends on: id ([a-z0-9-], 1..63, no leading '-'),
 // non-empty argv, absolute cwd and bind paths, non-negative limits. kInvalidArgument naming the

@@ -49,9 +49,10 @@ TEST(OciSpecTest, ProcessIsHardened) {
 TEST(OciSpecTest, MainProcessStartsUnderAsbInitWithThePodsTaskLimit) {
   Json c = BuildOciConfig(MakeSpec(), kPaths);
   Json p = c["process"];
-  // The spec's pids (64) is within the cap.
-  EXPECT_EQ(p["args"],
-            Json({kSandboxInitPath, "gvisor-entry", "64", "/asb/bin/asb-agent", "--port=8888"}));
+  // The spec's pids (64) is over the cap.
+  EXPECT_EQ(p["args"], Json({kSandboxInitPath, "gvisor-entry",
+                             std::to_string(kGvisorMaxCommandTasks), "/asb/bin/asb-agent",
+                             "--port=8888"}));
   EXPECT_EQ(p["noNewPrivileges"], true);
   // Only what asb-init needs for the cgroup setup; it drops them before the argv runs.
   for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"}) {
@@ -97,14 +98,21 @@ TEST(OciSpecTest, LimitsBecomeResources) {
   EXPECT_EQ(l["resources"]["memory"]["limit"], 256 << 20);
   EXPECT_EQ(l["resources"]["cpu"]["quota"], 50000);
   EXPECT_EQ(l["resources"]["cpu"]["period"], 100000);
-  EXPECT_EQ(l["resources"]["pids"]["limit"], 64 + kGvisorPidsOverhead);
+  // The host limit follows the tasks inside (capped), not the pod's figure.
+  EXPECT_EQ(l["resources"]["pids"]["limit"], GvisorHostTasks(kGvisorMaxCommandTasks));
+  EXPECT_EQ(GvisorHostTasks(24), 5664);
 
   SandboxSpec unlimited = MakeSpec();
   unlimited.limits = {};
   Json u = BuildOciConfig(unlimited, kPaths)["linux"]["resources"];
   EXPECT_FALSE(u.contains("memory"));
   EXPECT_FALSE(u.contains("cpu"));
-  EXPECT_EQ(u["pids"]["limit"], kDefaultPids + kGvisorPidsOverhead);
+  EXPECT_EQ(u["pids"]["limit"], GvisorHostTasks(kGvisorMaxCommandTasks));
+  SandboxSpec few = MakeSpec();
+  few.limits.pids = 10;
+  EXPECT_EQ(BuildOciConfig(few, kPaths)["linux"]["resources"]["pids"]["limit"],
+            GvisorHostTasks(10));
+  EXPECT_LT(GvisorHostTasks(10), GvisorHostTasks(24));
 }
 
 TEST(OciSpecTest, BindsKeepTheirModeAndTmpIsOnTheOverlay) {
