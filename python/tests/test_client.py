@@ -42,12 +42,13 @@ def test_claim_watch_run_and_delete(fake_api, fake_router, kubeconfig):
     assert body["metadata"]["name"] == claim
     assert body["spec"] == {"sandboxTemplateRef": {"name": "python-runtime-template"}}
 
-    # One watch on the claim, from the create resourceVersion.
+    # One watch on the claim, opened while it was being created: from "now", with the claim's
+    # current state first (no resourceVersion), so it cannot miss the Ready change.
     assert len(fake_api.watches) == 1
     q = fake_api.watches[0]
     assert q["watch"] == "true"
     assert q["fieldSelector"] == "metadata.name=" + claim
-    assert q["resourceVersion"] == "1"
+    assert "resourceVersion" not in q
 
     # Router requests carry the routing headers and the token.
     method, path, h = fake_router.requests[-1]

@@ -3,9 +3,11 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <map>
 #include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "base/strings.h"
 
@@ -177,6 +179,87 @@ Result<std::vector<Json>> ParseYamlDocuments(std::string_view text) {
     return MakeError(Code::kInvalidArgument, std::string("invalid YAML: ") + e.what());
   }
   return builder.TakeDocuments();
+}
+
+namespace {
+
+// Plain scalars that some YAML reader would take for something other than a string: booleans,
+// nulls and numbers (YAML 1.1 readers such as kubectl's also say yes/no/on/off).
+bool NeedsQuotes(const std::string& s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ') return true;
+  unsigned char first = static_cast<unsigned char>(s.front());
+  if (!std::isalpha(first) && first != '_' && first != '/' && first != '.') return true;
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && std::string_view("_./- ()=+,").find(c) == std::string_view::npos)
+      return true;
+  }
+  static const char* const kReserved[] = {"y",    "n",     "yes",  "no", "on",   "off",
+                                          "true", "false", "null", "~",  ".inf", ".nan"};
+  std::string lower;
+  for (char c : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* r : kReserved)
+    if (lower == r) return true;
+  return lower.rfind(".inf", 0) == 0 || lower.rfind(".nan", 0) == 0;
+}
+
+std::string Scalar(const Json& j) {
+  if (j.is_string()) {
+    const auto& s = j.get_ref<const std::string&>();
+    return NeedsQuotes(s) ? j.dump() : s;
+  }
+  return j.dump();  // null, booleans and numbers print the same in JSON and YAML
+}
+
+bool IsEmptyCollection(const Json& j) { return (j.is_object() || j.is_array()) && j.empty(); }
+
+void Emit(const Json& j, int indent, std::string* out);
+
+// The value after "key:" or "- ": scalars and empty collections stay on the line.
+void EmitValue(const Json& v, int indent, std::string* out, bool in_list) {
+  if (IsEmptyCollection(v) || (!v.is_object() && !v.is_array())) {
+    *out += ' ';
+    *out += IsEmptyCollection(v) ? (v.is_object() ? "{}" : "[]") : Scalar(v);
+    *out += '\n';
+    return;
+  }
+  if (in_list && v.is_object()) {
+    // "- key: value" with the rest of the map aligned under the first key.
+    std::string nested;
+    Emit(v, indent + 2, &nested);
+    *out += ' ';
+    *out += nested.substr(static_cast<size_t>(indent + 2));
+    return;
+  }
+  *out += '\n';
+  // Lists under a key sit at the key's indentation (kubectl's and controller-gen's style).
+  Emit(v, v.is_array() && !in_list ? indent : indent + 2, out);
+}
+
+void Emit(const Json& j, int indent, std::string* out) {
+  std::string pad(static_cast<size_t>(indent), ' ');
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      *out += pad + Scalar(Json(k)) + ':';
+      EmitValue(v, indent, out, false);
+    }
+  } else if (j.is_array()) {
+    for (const auto& v : j) {
+      *out += pad + '-';
+      EmitValue(v, indent, out, true);
+    }
+  } else {
+    *out += pad + Scalar(j) + '\n';
+  }
+}
+
+}  // namespace
+
+std::string DumpYaml(const Json& j) {
+  if (IsEmptyCollection(j)) return j.is_object() ? "{}\n" : "[]\n";
+  std::string out;
+  Emit(j, 0, &out);
+  return out;
 }
 
 }  // namespace asb

@@ -26,4 +26,9 @@ inline constexpr size_t kYamlAliasAllowance = 10000;
 // Splits a multi-document YAML (or a single JSON) stream into documents; empty docs skipped.
 [[nodiscard]] Result<std::vector<Json>> ParseYamlDocuments(std::string_view text);
 
+// Block-style YAML for `j` (no trailing document marker), for generated manifests people read
+// (asbd crds). A string is written plain only when YAML 1.1 and 1.2 both read it back as that
+// string; otherwise it is double-quoted with JSON escapes, so ParseYaml(DumpYaml(j)) == j.
+std::string DumpYaml(const Json& j);
+
 }  // namespace asb

@@ -79,5 +79,20 @@ TEST(YamlTest, TagsAndKeys) {
   EXPECT_FALSE(ParseYamlDocuments("~: x\n"));
 }
 
+// DumpYaml is read back as the same value, including strings that look like other types.
+TEST(YamlTest, DumpYamlRoundTrips) {
+  Json j = Json::parse(R"({"a":"true","b":"8888","c":"","d":"y","e":"1e3","f":"x: y","g":"#c",
+    "h":"two\nlines","i":" pad","j":"null","k":"ok text","l":[],"m":{},"n":[[1,"no"],[]],
+    "o":[{"p":1,"q":[{"r":null}]},"s",{}],"t":{"u":{"v":[true,false,1.5,-2]}},"w":".inf",
+    "x-kubernetes-preserve-unknown-fields":true,"über":"ü","z":"- a","jsonPath":".status.x"})");
+  std::string text = DumpYaml(j);
+  auto back = ParseYaml(text);
+  ASSERT_TRUE(back) << back.error().message << "\n" << text;
+  EXPECT_EQ(*back, j) << text;
+  EXPECT_NE(text.find("k: ok text\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("a: \"true\"\n"), std::string::npos) << text;
+  EXPECT_EQ(DumpYaml(Json::object()), "{}\n");
+}
+
 }  // namespace
 }  // namespace asb

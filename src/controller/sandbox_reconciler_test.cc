@@ -12,28 +12,7 @@ namespace {
 using namespace asb::controller::testing;  // NOLINT
 using std::chrono::seconds;
 
-class SandboxReconcilerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    store_ = OpenStore(&clock_);
-    ASSERT_TRUE(store_);
-  }
-  Json Get(const api::ResourceInfo& r, const std::string& name) {
-    auto o = store_->Get(r, "default", name);
-    return o ? *o : Json();
-  }
-  bool Exists(const api::ResourceInfo& r, const std::string& name) {
-    return store_->Get(r, "default", name).has_value();
-  }
-  Json ReadyCond(const std::string& name) {
-    Json sb = Get(api::SandboxResource(), name);
-    const Json* c = FindCondition(sb, kCondReady);
-    return c ? *c : Json::object();
-  }
-
-  FakeClock clock_;
-  std::unique_ptr<store::MemoryStore> store_;
-};
+using SandboxReconcilerTest = ControllerTest;
 
 TEST_F(SandboxReconcilerTest, CreatesOwnedPodAndServiceAndMirrorsReadiness) {
   ASSERT_OK(store_->Create(api::SandboxResource(), SandboxObj("sb-1")));

@@ -22,21 +22,8 @@ Json Vct(const std::string& name, const std::string& size = "1Gi") {
             {"resources", {{"requests", {{"storage", size}}}}}}}};
 }
 
-class SandboxVolumesTest : public ::testing::Test {
+class SandboxVolumesTest : public ControllerTest {
  protected:
-  void SetUp() override {
-    store_ = OpenStore(&clock_);
-    ASSERT_TRUE(store_);
-  }
-  Json Get(const api::ResourceInfo& r, const std::string& name) {
-    auto o = store_->Get(r, "default", name);
-    return o ? *o : Json();
-  }
-  Json ReadyCond(const std::string& name) {
-    Json sb = Get(api::SandboxResource(), name);
-    const Json* c = FindCondition(sb, kCondReady);
-    return c ? *c : Json::object();
-  }
   void Bind(const std::string& pvc_name) {
     Json pvc = Get(api::PersistentVolumeClaimResource(), pvc_name);
     pvc["status"] = {{"phase", "Bound"}};
@@ -44,9 +31,6 @@ class SandboxVolumesTest : public ::testing::Test {
     o.status_only = true;
     ASSERT_OK(store_->Update(api::PersistentVolumeClaimResource(), pvc, o));
   }
-
-  FakeClock clock_;
-  std::unique_ptr<store::MemoryStore> store_;
 };
 
 TEST_F(SandboxVolumesTest, ClaimsComeFirstAndThePodMountsThemOnceBound) {

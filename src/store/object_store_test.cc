@@ -1,6 +1,6 @@
 // The store's Kubernetes semantics, run against both backings: every TEST_P runs once over
 // SqliteLog (the daemon) and once over MemoryLog (what unit tests above the store use), so the
-// two cannot drift. Reopen() reopens the same contents in either.
+// two cannot drift (tests/testing/store_backings.h). Reopen() reopens the same contents in either.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -10,6 +10,7 @@
 #include "store/object_meta.h"
 #include "store/sqlite_store.h"
 #include "store/store_util.h"
+#include "tests/testing/store_backings.h"
 #include "tests/testing/store_fixtures.h"
 #include "tests/testing/test_util.h"
 
@@ -26,30 +27,9 @@ const api::ResourceInfo& Pods() { return api::PodResource(); }
 const api::ResourceInfo& Pools() { return api::SandboxWarmPoolResource(); }
 const api::ResourceInfo& Ns() { return api::NamespaceResource(); }
 
-enum class Backing { kSqlite, kMemory };
-void PrintTo(Backing b, std::ostream* os) { *os << (b == Backing::kSqlite ? "Sqlite" : "Memory"); }
-
-class ObjectStoreTest : public ::testing::TestWithParam<Backing> {
+// clock_ is a FakeClock, so timestamps and expiries are exact.
+class ObjectStoreTest : public ::asb::testing::StoreBackingTest {
  protected:
-  void SetUp() override { Reopen(); }
-
-  // Closes the store and opens its contents again (the state dir, or the shared MemoryLog).
-  void Reopen(ObjectStoreOptions opts = {}) {
-    store_.reset();
-    if (!opts.clock) opts.clock = &clock_;
-    if (GetParam() == Backing::kSqlite) {
-      ASSERT_OK_AND_ASSIGN(store_, SqliteStore::Open(dir_.path(), opts));
-    } else {
-      ASSERT_OK_AND_ASSIGN(store_, MemoryStore::Open(opts, memory_.Share()));
-    }
-  }
-
-  Json MustCreate(const api::ResourceInfo& res, Json obj) {
-    auto r = store_->Create(res, std::move(obj));
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? *r : Json();
-  }
-
   bool Exists(const api::ResourceInfo& res, const std::string& ns, const std::string& name) {
     return store_->Get(res, ns, name).has_value();
   }
@@ -65,18 +45,9 @@ class ObjectStoreTest : public ::testing::TestWithParam<Backing> {
       out.push_back(std::move(**ev));
     }
   }
-
-  TempDir dir_;
-  MemoryLog memory_;
-  FakeClock clock_;
-  std::unique_ptr<ObjectStore> store_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Backings, ObjectStoreTest,
-                         ::testing::Values(Backing::kSqlite, Backing::kMemory),
-                         [](const ::testing::TestParamInfo<Backing>& p) {
-                           return p.param == Backing::kSqlite ? "Sqlite" : "Memory";
-                         });
+ASB_INSTANTIATE_FOR_EVERY_BACKING(ObjectStoreTest);
 
 TEST_P(ObjectStoreTest, CreateSetsServerFields) {
   Json got = MustCreate(Sbx(), MakeObj("default", "sb1", {{"app", "x"}}, {{"replicas", 1}}));

@@ -3,8 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "api/resource.h"
-#include "store/memory_store.h"
-#include "store/sqlite_store.h"
+#include "tests/testing/store_backings.h"
 #include "tests/testing/store_fixtures.h"
 #include "tests/testing/test_util.h"
 
@@ -20,28 +19,8 @@ const api::ResourceInfo& Sbx() { return api::SandboxResource(); }
 const api::ResourceInfo& Pods() { return api::PodResource(); }
 const api::ResourceInfo& Svcs() { return api::ServiceResource(); }
 
-enum class Backing { kSqlite, kMemory };
-void PrintTo(Backing b, std::ostream* os) { *os << (b == Backing::kSqlite ? "Sqlite" : "Memory"); }
-
-class TransactTest : public ::testing::TestWithParam<Backing> {
+class TransactTest : public ::asb::testing::StoreBackingTest {
  protected:
-  void SetUp() override { Reopen(); }
-
-  void Reopen() {
-    store_.reset();
-    if (GetParam() == Backing::kSqlite) {
-      ASSERT_OK_AND_ASSIGN(store_, SqliteStore::Open(dir_.path(), {}));
-    } else {
-      ASSERT_OK_AND_ASSIGN(store_, MemoryStore::Open({}, memory_.Share()));
-    }
-  }
-
-  Json MustCreate(const api::ResourceInfo& res, Json obj) {
-    auto r = store_->Create(res, std::move(obj));
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? *r : Json();
-  }
-
   std::unique_ptr<Watcher> WatchFrom(const api::ResourceInfo& res, int64_t rev) {
     auto w = store_->Watch(res, "default", {.resource_version = rev});
     EXPECT_TRUE(w) << w.error().message;
@@ -59,17 +38,9 @@ class TransactTest : public ::testing::TestWithParam<Backing> {
                        (*ev)->resource_version);
     }
   }
-
-  TempDir dir_;
-  MemoryLog memory_;
-  std::unique_ptr<ObjectStore> store_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Backings, TransactTest,
-                         ::testing::Values(Backing::kSqlite, Backing::kMemory),
-                         [](const ::testing::TestParamInfo<Backing>& p) {
-                           return p.param == Backing::kSqlite ? "Sqlite" : "Memory";
-                         });
+ASB_INSTANTIATE_FOR_EVERY_BACKING(TransactTest);
 
 std::string Rv(const Json& o) { return GetString(o, "metadata.resourceVersion"); }
 

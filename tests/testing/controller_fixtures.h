@@ -13,6 +13,7 @@
 
 #include "api/resource.h"
 #include "base/clock.h"
+#include "controller/conditions.h"
 #include "controller/object_util.h"
 #include "store/memory_store.h"
 #include "tests/testing/test_util.h"
@@ -26,6 +27,33 @@ inline std::unique_ptr<store::MemoryStore> OpenStore(Clock* clock) {
   EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
   return s ? std::move(*s) : nullptr;
 }
+
+// A reconciler test's world: a FakeClock and an in-memory store on it, with readers of objects
+// in namespace "default".
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = OpenStore(&clock_);
+    ASSERT_TRUE(store_);
+  }
+  // The stored object, or null when there is none.
+  Json Get(const api::ResourceInfo& r, const std::string& name) {
+    auto o = store_->Get(r, "default", name);
+    return o ? *o : Json();
+  }
+  bool Exists(const api::ResourceInfo& r, const std::string& name) {
+    return store_->Get(r, "default", name).has_value();
+  }
+  // The Sandbox's Ready condition, or {} when it has none.
+  Json ReadyCond(const std::string& sandbox) {
+    Json sb = Get(api::SandboxResource(), sandbox);
+    const Json* c = FindCondition(sb, kCondReady);
+    return c ? *c : Json::object();
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<store::MemoryStore> store_;
+};
 
 inline Json PodTemplate() {
   return {{"metadata", {{"labels", {{"sandbox", "python-sandbox-example"}}}}},

@@ -1,24 +1,79 @@
-"""A small keep-alive HTTP/1.1 connection over http.client (standard library only).
+"""Keep-alive HTTP/1.1 connections (_wire.py), shared per process (standard library only).
 
-Not thread-safe: SandboxClient serialises calls with a lock.
+A program that opens one SandboxClient after another (an agent running many short tasks) should
+not pay for a TCP connection and a TLS handshake each time. So, per process:
+  - one ssl.SSLContext per (CA, insecure) pair: loading a CA costs ~0.5 ms, the system store ~30;
+  - a few idle connections per server, handed back when a SandboxClient is done with them and
+    checked for a server-side close before they are used again;
+  - the server's last TLS session ticket per server, so a new connection resumes instead of
+    verifying the certificate chain again.
+
+An Endpoint is not thread-safe (SandboxClient serialises calls with a lock); the shared pool is.
 """
 
-import http.client
+import select
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
-from typing import Iterable, Optional, Tuple
+from typing import Optional, Tuple
 
+from . import _wire
 from .exceptions import SandboxConnectionError, SandboxTimeoutError
 
 # Errors that mean "the kept-alive connection was closed by the server while idle".
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
-          http.client.CannotSendRequest, http.client.BadStatusLine)
+_STALE = (_wire.RemoteClosed, BrokenPipeError, ConnectionResetError, ssl.SSLZeroReturnError,
+          ssl.SSLEOFError)
+
+# Idle connections kept per server. A SandboxClient holds at most two (API server, router) at a
+# time, so a few cover a handful of threads each opening sandboxes.
+_MAX_IDLE_PER_SERVER = 4
+
+_lock = threading.Lock()
+_contexts = {}  # (ca_data, insecure) -> SSLContext
+_idle = {}      # server key -> [_wire.Connection], most recently returned last
+_sessions = {}  # server key -> ssl.SSLSession
+
+
+def tls_context(ca_data: Optional[bytes], insecure: bool) -> ssl.SSLContext:
+    """The process's SSLContext for servers presenting a certificate from `ca_data` (the
+    kubeconfig's CA; None = the system store)."""
+    key = (ca_data, insecure)
+    with _lock:
+        ctx = _contexts.get(key)
+    if ctx is not None:
+        return ctx
+    if ca_data:
+        # The kubeconfig's CA is the only one this endpoint can present: trust just it.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the chain and hostname
+        ctx.load_verify_locations(cadata=ca_data.decode("ascii", "replace"))
+    else:
+        ctx = ssl.create_default_context()
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    with _lock:
+        return _contexts.setdefault(key, ctx)
+
+
+def _idle_and_open(conn) -> bool:
+    """True when `conn` finished its last exchange and the server has not closed it since (an
+    idle server sends nothing, so anything readable is a FIN or a TLS close_notify)."""
+    sock = conn.sock
+    if not conn.idle():
+        return False
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return False  # decrypted bytes nobody asked for
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
 
 
 class Endpoint:
-    """One base URL (http or https), a bearer token and a persistent connection."""
+    """One base URL (http or https), a bearer token and a kept-alive connection."""
 
     def __init__(self, base_url: str, token: Optional[str], what: str, config_path: str,
                  ca_data: Optional[bytes] = None, insecure: bool = False, timeout: float = 60):
@@ -35,38 +90,75 @@ class Endpoint:
         self._host = parsed.hostname
         self._port = parsed.port or (443 if parsed.scheme == "https" else 80)
         self._prefix = parsed.path.rstrip("/")
-        self._ssl = None
-        if parsed.scheme == "https":
-            if ca_data:
-                # The kubeconfig's CA is the only one this endpoint can present: trust just it.
-                # (create_default_context would also load the system store, ~30 ms per client.)
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the chain and hostname
-                ctx.load_verify_locations(cadata=ca_data.decode("ascii", "replace"))
-            else:
-                ctx = ssl.create_default_context()
-            if insecure:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            self._ssl = ctx
+        self._ssl = tls_context(ca_data, insecure) if parsed.scheme == "https" else None
+        self._server_key = (self._scheme, self._host, self._port, id(self._ssl))
         self._conn = None
+        self._reused = False  # _conn came from the pool or has served a request
 
-    def _new_connection(self, timeout: float):
-        if self._scheme == "https":
-            return http.client.HTTPSConnection(self._host, self._port, timeout=timeout,
-                                               context=self._ssl)
-        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+    # ---- connections ----------------------------------------------------------------------
+
+    def _new_connection(self, timeout: float) -> _wire.Connection:
+        return _wire.Connection(self._host, self._port, timeout, tls=self._ssl,
+                                session_for=self._last_session if self._ssl else None)
+
+    def _last_session(self):
+        with _lock:
+            return _sessions.get(self._server_key)
+
+    def _remember_session(self, conn: _wire.Connection) -> None:
+        # TLS 1.3 tickets arrive after the handshake, so this is called once a response was read.
+        session = getattr(conn.sock, "session", None)
+        if session is not None:
+            with _lock:
+                _sessions[self._server_key] = session
+
+    def _take_connection(self, timeout: float):
+        """(connection, reused): an idle pooled one that is still open, else a new one."""
+        while True:
+            with _lock:
+                pool = _idle.get(self._server_key)
+                conn = pool.pop() if pool else None
+            if conn is None:
+                return self._new_connection(timeout), False
+            if _idle_and_open(conn):
+                return conn, True
+            conn.close()
+
+    def connect(self) -> None:
+        """Makes sure this endpoint holds an open connection (TCP and TLS handshake done), so the
+        next request does not wait for one. Errors are left for that request to report."""
+        if self._conn is None:
+            self._conn, self._reused = self._take_connection(self.timeout)
+        if self._conn.sock is None:
+            try:
+                self._conn.connect()
+            except OSError:  # ssl.SSLError included
+                self.discard()
+
+    def close(self):
+        """Gives the connection back to the process's pool if it is idle and open, else closes
+        it. The endpoint stays usable (the next request takes a connection again)."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if _idle_and_open(conn):
+            with _lock:
+                pool = _idle.setdefault(self._server_key, [])
+                if len(pool) < _MAX_IDLE_PER_SERVER:
+                    pool.append(conn)
+                    return
+        conn.close()
+
+    def discard(self):
+        """Closes the connection for good (after an error, or mid-response)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def _unreachable(self, err) -> SandboxConnectionError:
         return SandboxConnectionError(
             "cannot reach the asb %s at %s (from %s): %s; is asbd running?"
             % (self.what, self.base_url, self.config_path, err))
-
-    def close(self):
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
 
     def _headers(self, extra):
         h = {}
@@ -75,6 +167,8 @@ class Endpoint:
         if extra:
             h.update(extra)
         return h
+
+    # ---- requests -------------------------------------------------------------------------
 
     def request(self, method: str, path: str, body=None, headers=None,
                 timeout: Optional[float] = None) -> Tuple[int, dict, bytes]:
@@ -86,55 +180,61 @@ class Endpoint:
         timeout = self.timeout if timeout is None else timeout
         hdrs = self._headers(headers)
         for attempt in (0, 1):
-            reused = self._conn is not None
             if self._conn is None:
-                self._conn = self._new_connection(timeout)
-            conn = self._conn
+                self._conn, self._reused = self._take_connection(timeout)
+            conn, reused = self._conn, self._reused
             try:
-                if conn.sock is not None:
-                    conn.sock.settimeout(timeout)
-                else:
-                    conn.timeout = timeout
-                conn.request(method, self._prefix + path, body=body, headers=hdrs)
-                resp = conn.getresponse()
+                conn.settimeout(timeout)
+                resp = conn.request(method, self._prefix + path, hdrs, body)
                 data = resp.read()
-                status = resp.status
-                resp_headers = {k.lower(): v for k, v in resp.getheaders()}
+                self._reused = True  # from now on an error may be a server-side idle close
                 if resp.will_close:
-                    self.close()
-                return status, resp_headers, data
+                    self.discard()
+                elif self._ssl is not None:
+                    self._remember_session(conn)
+                return resp.status, resp.headers, data
             except _STALE as e:
-                self.close()
+                self.discard()
                 # Retry only a request that went out on a reused idle connection: on a fresh
                 # connection the error is real.
                 if reused and attempt == 0 and _replayable(body):
                     continue
                 raise self._unreachable(e) from None
             except socket.timeout:
-                self.close()
+                self.discard()
                 raise SandboxTimeoutError(
                     "%s %s%s: no response from the asb %s within %gs"
                     % (method, self.base_url, path, self.what, timeout)) from None
-            except (ConnectionError, OSError) as e:
-                self.close()
+            except OSError as e:  # ConnectionError, ssl.SSLError, _wire.ProtocolError
+                self.discard()
                 raise self._unreachable(e) from None
         raise AssertionError("unreachable")
 
     def open_stream(self, method: str, path: str, timeout: float):
-        """Opens a dedicated connection for a long response (a watch). Returns (conn, resp);
-        the caller reads resp line by line and closes conn."""
-        conn = self._new_connection(timeout)
-        try:
-            conn.request(method, self._prefix + path, headers=self._headers(None))
-            return conn, conn.getresponse()
-        except socket.timeout:
-            conn.close()
-            raise SandboxTimeoutError(
-                "%s %s%s: no response from the asb %s within %gs"
-                % (method, self.base_url, path, self.what, timeout)) from None
-        except (ConnectionError, OSError, http.client.HTTPException) as e:
-            conn.close()
-            raise self._unreachable(e) from None
+        """Sends a request whose response is long (a watch) on this endpoint's connection (a
+        pooled or new one) and returns (conn, resp). The caller reads resp line by line and
+        calls discard() when done: a connection left mid-response is never reused."""
+        for attempt in (0, 1):
+            if self._conn is None:
+                self._conn, self._reused = self._take_connection(timeout)
+            conn, reused = self._conn, self._reused
+            try:
+                conn.settimeout(timeout)
+                return conn, conn.request(method, self._prefix + path, self._headers(None))
+            except _STALE as e:
+                self.discard()
+                if reused and attempt == 0:
+                    continue  # a pooled connection the server closed meanwhile
+                raise self._unreachable(e) from None
+            except socket.timeout:
+                self.discard()
+                raise SandboxTimeoutError(
+                    "%s %s%s: no response from the asb %s within %gs"
+                    % (method, self.base_url, path, self.what, timeout)) from None
+            except OSError as e:  # ConnectionError, ssl.SSLError, _wire.ProtocolError
+                self.discard()
+                raise self._unreachable(e) from None
+        raise AssertionError("unreachable")
 
 
 def _replayable(body) -> bool:

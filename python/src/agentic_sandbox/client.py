@@ -130,6 +130,7 @@ class SandboxClient:
         self.sandbox_name: Optional[str] = None
         self.config: Optional[AsbConfig] = None
         self._api: Optional[_http.Endpoint] = None
+        self._watch: Optional[_http.Endpoint] = None
         self._router: Optional[_http.Endpoint] = None
         self._lock = threading.Lock()
 
@@ -138,13 +139,26 @@ class SandboxClient:
     def __enter__(self) -> "SandboxClient":
         if not self.template_name and not self.warmpool:
             raise ValueError("template_name (or warmpool) is required to claim a sandbox")
+        prepare = None
         try:
             self._connect_api()
-            self._create_claim()
-            self._wait_for_ready()
+            name = self._new_claim_name()
+            # While the claim is created, another thread opens the watch that will see it become
+            # Ready and the router connection the sandbox will be used over: a warm claim is
+            # Ready about as soon as the create returns, so the handshakes would be the wait.
+            prepare = _Prepare(self, name)
+            prepare.start()
+            self._create_claim(name)
+            prepare.join()
+            early = prepare.watch if self.claim_name == name else None
+            if early is None and prepare.watch is not None:
+                self._watch.discard()  # it watches a name that was taken (409)
+            self._wait_for_ready(early)
             self._connect_router()
         except BaseException:
             # Also on KeyboardInterrupt: never leave a claim (and its sandbox) behind.
+            if prepare is not None:
+                prepare.join()
             self._cleanup()
             raise
         return self
@@ -280,10 +294,20 @@ class SandboxClient:
 
     def _connect_api(self) -> None:
         self.config = load_config(self._kubeconfig)
-        self._api = _http.Endpoint(
-            self.config.server, self.config.token, "API server", self.config.path,
-            ca_data=self.config.ca_data, insecure=self.config.insecure_skip_tls_verify,
-            timeout=self.request_timeout)
+        # Two endpoints on the API server: requests, and the watch (a watch holds its
+        # connection until it is abandoned, so it never shares the request connection).
+        self._api, self._watch = (
+            _http.Endpoint(self.config.server, self.config.token, "API server", self.config.path,
+                           ca_data=self.config.ca_data,
+                           insecure=self.config.insecure_skip_tls_verify,
+                           timeout=self.request_timeout)
+            for _ in range(2))
+        url = self._router_url_override or self.config.router_url
+        if url:
+            self._router = _http.Endpoint(url, self.config.token, "router", self.config.path,
+                                          ca_data=self.config.ca_data,
+                                          insecure=self.config.insecure_skip_tls_verify,
+                                          timeout=self.request_timeout)
 
     def _api_error(self, status: int, data: bytes, what: str) -> SandboxError:
         detail = _detail(data)
@@ -295,12 +319,17 @@ class SandboxClient:
                                    % (what, status, detail), status,
                                    data.decode("utf-8", "replace"))
 
-    def _create_claim(self) -> dict:
+    @staticmethod
+    def _new_claim_name() -> str:
+        # os.urandom, not secrets: the same source, without importing hashlib (~5 ms)
+        return "sandbox-claim-" + os.urandom(4).hex()
+
+    def _create_claim(self, name: str) -> dict:
         labels = {"agents.x-k8s.io/created-by": "python-client"}
         labels.update(self.labels)
-        for _ in range(3):
-            # os.urandom, not secrets: the same source, without importing hashlib (~5 ms)
-            name = "sandbox-claim-" + os.urandom(4).hex()
+        for attempt in range(3):
+            if attempt:
+                name = self._new_claim_name()
             body = {
                 "apiVersion": "%s/%s" % (CLAIM_GROUP, self._claim_version()),
                 "kind": "SandboxClaim",
@@ -346,7 +375,18 @@ class SandboxClient:
                 raise SandboxClaimFailedError(msg, reason)
         return False
 
-    def _wait_for_ready(self) -> None:
+    def _open_watch(self, name: str, rv: Optional[str], timeout: float):
+        """Starts a watch of claim `name` on the watch endpoint: from `rv`, or (None) from now,
+        with the claim's current state first. Returns (conn, resp)."""
+        params = {"watch": "true", "fieldSelector": "metadata.name=" + name}
+        if rv is not None:
+            params["resourceVersion"] = rv
+        params["timeoutSeconds"] = str(max(1, int(timeout + 0.999)))
+        return self._watch.open_stream(
+            "GET", self._claims_path() + "?" + urllib.parse.urlencode(params), timeout=timeout)
+
+    def _wait_for_ready(self, early=None) -> None:
+        """Follows the claim's watch until it is Ready. `early`: a watch _Prepare opened."""
         deadline = time.monotonic() + self.sandbox_ready_timeout
         rv = self._claim_rv
         if self.sandbox_name:
@@ -359,14 +399,10 @@ class SandboxClient:
                     "SandboxClaim %s/%s (template %r) not Ready after %gs: %s"
                     % (self.namespace, self.claim_name, self.template_name,
                        self.sandbox_ready_timeout, last_state))
-            query = urllib.parse.urlencode({
-                "watch": "true",
-                "fieldSelector": "metadata.name=" + self.claim_name,
-                "resourceVersion": rv,
-                "timeoutSeconds": str(max(1, int(remaining + 0.999))),
-            })
-            conn, resp = self._api.open_stream("GET", self._claims_path() + "?" + query,
-                                               timeout=remaining)
+            if early is not None:
+                (conn, resp), early = early, None
+            else:
+                conn, resp = self._open_watch(self.claim_name, rv, remaining)
             try:
                 if resp.status != 200:
                     data = resp.read()
@@ -387,7 +423,7 @@ class SandboxClient:
                         line = resp.readline()
                     except (TimeoutError, OSError):
                         break  # deadline or broken stream: the outer loop decides
-                    except Exception:  # http.client.IncompleteRead and friends
+                    except Exception:  # a malformed chunk and the like
                         break
                     if not line:
                         break  # server ended the watch: resume from the last version seen
@@ -423,7 +459,7 @@ class SandboxClient:
                         return
                     last_state = self._describe(obj)
             finally:
-                conn.close()
+                self._watch.discard()
 
     def _refresh_claim(self) -> str:
         status, _, data = self._api.request("GET", self._claims_path(self.claim_name))
@@ -462,25 +498,23 @@ class SandboxClient:
             try:
                 self._delete_claim()
             finally:
+                if self._watch is not None:
+                    self._watch.discard()
                 for ep in (self._router, self._api):
                     if ep is not None:
-                        ep.close()
+                        ep.close()  # back to the process's pool for the next sandbox
                 self._router = None
                 self.sandbox_name = None
 
     # ---- router side --------------------------------------------------------------------
 
     def _connect_router(self) -> None:
-        url = self._router_url_override or self.config.router_url
-        if not url:
+        if self._router is None:
             raise SandboxConnectionError(
                 "asbd reports no router: %s has no %r cluster extension (is the router enabled "
                 "in asbd?); pass router_url=... or set ASB_ROUTER_URL"
                 % (self.config.path, "asb.dev/router"))
-        self._router = _http.Endpoint(url, self.config.token, "router", self.config.path,
-                                      ca_data=self.config.ca_data,
-                                      insecure=self.config.insecure_skip_tls_verify,
-                                      timeout=self.request_timeout)
+        url = self._router.base_url
         deadline = time.monotonic() + self.port_forward_ready_timeout
         last = ""
         while True:
@@ -535,6 +569,30 @@ class SandboxClient:
             return json.loads(data.decode("utf-8"))
         except ValueError:
             raise SandboxError("%s: response is not JSON: %r" % (what, data[:200])) from None
+
+
+class _Prepare(threading.Thread):
+    """Opens a claim's watch and the router connection while the claim is being created (both
+    are network round trips, and TLS handshakes on a first use, that need only the name)."""
+
+    def __init__(self, client: SandboxClient, claim_name: str):
+        super().__init__(name="agentic-sandbox-prepare", daemon=True)
+        self._client = client
+        self._claim_name = claim_name
+        self.watch = None  # (conn, resp) of an open watch with status 200, or None
+
+    def run(self):
+        c = self._client
+        try:
+            conn, resp = c._open_watch(self._claim_name, None, c.sandbox_ready_timeout)
+            if resp.status == 200:
+                self.watch = (conn, resp)
+            else:
+                c._watch.discard()  # the main path opens its own and reports the error
+        except SandboxError:
+            pass  # likewise: the create, or the main path's watch, says what is wrong
+        if c._router is not None:
+            c._router.connect()
 
 
 class _Commands:

@@ -6,6 +6,7 @@
 #include "client/kubeconfig.h"
 #include "cmd/asbd/app.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/deploy_commands.h"
 
 #ifndef ASB_VERSION
 #define ASB_VERSION "0.1.0"
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
   serve->add_option("--pod-egress", config.pod_egress, "sandbox egress: managed or deny-all")
       ->capture_default_str();
 
+  std::unique_ptr<asb::asbd::DeployCommands> deploy = asb::asbd::AddDeployCommands(app);
+
   // Precedence: defaults < --config file < flags. Parse once to find --config, load the file,
   // then parse again so flags win.
   CLI11_PARSE(app, argc, argv);
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
     config = from_file;
     CLI11_PARSE(app, argc, argv);
   }
+  if (int rc = asb::asbd::RunDeployCommand(*deploy); rc >= 0) return rc;
   if (auto valid = asb::asbd::Validate(config); !valid) {
     fprintf(stderr, "asbd: bad config: %s\n", valid.error().message.c_str());
     return 2;
