@@ -8,7 +8,9 @@
 //             [--daemon-gvisor auto|off]   (off: asbd without the gVisor runtime)
 //             [--pod-network bridge|none]  (none: sandboxes without pod IPs, dialled in their
 //             netns)
-//             [--trace]   (print each cold start's pod/sandbox watch events with times)
+//             [--trace]   (print each cold start's pod/sandbox watch events with times, and each
+//             warm
+//                         claim's spans from its status.startup)
 //
 // Per runtime class (native: the seed template with runtimeClassName "native"; gvisor: the seed
 // template as is):
@@ -369,16 +371,31 @@ Result<ClaimRun> RunClaim(const Endpoints& ep, asb::client::ApiClient& api, cons
       ep, V1alpha1(asb::api::SandboxClaimResource()), name, rv, timeout,
       [](const Json& c) { return IsReady(c) && !asb::api::BoundSandboxName(c).empty(); });
   auto t0 = SteadyClock::now();
+  auto w0 = std::chrono::system_clock::now();
   auto created = api.Create(V1alpha1(asb::api::SandboxClaimResource()), kNs, ClaimJson(name, tmpl));
   if (!created) {
     (void)watch.Wait();
     return asb::MakeError(created.error().code, "create claim: " + created.error().message);
   }
+  auto t_created = SteadyClock::now();
   ClaimRun run;
   run.claim = name;
   auto at = watch.Wait();
   if (!at) return asb::MakeError(at.error().code, "claim " + name + ": " + at.error().message);
   run.ready_ms = MsBetween(t0, *at);
+  if (g_trace && !exec) {
+    // Where the time went, from the claim's status.startup (MicroTime, the controller's clock,
+    // which is this process's system clock): create -> create answered, -> the controller first
+    // saw the claim, -> it computed Ready (the adoption's write follows), -> the watch saw Ready.
+    auto wms = [&](const char* path) {
+      auto t = asb::ParseRfc3339(asb::GetString(watch.object(), path));
+      return t ? std::chrono::duration<double, std::milli>(*t - w0).count() : NAN;
+    };
+    std::fprintf(stderr, "  trace %s create-resp +%.3f observed +%.3f ready +%.3f seen +%.3f\n",
+                 name.c_str(), MsBetween(t0, t_created),
+                 wms("status.startup.controllerObservedTime"), wms("status.startup.firstReadyTime"),
+                 run.ready_ms);
+  }
   run.sandbox = asb::api::BoundSandboxName(watch.object());
   if (exec) {
     std::optional<asb::http::Client> fresh;

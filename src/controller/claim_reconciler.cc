@@ -58,7 +58,8 @@ Result<std::optional<store::Object>> ClaimReconciler::FindOwned(const store::Obj
     if (bound == Name(sb) || named) return std::optional<store::Object>(std::move(sb));
     store::Object moved;
     Status done = store_.Transact([&](store::Txn& txn) -> Status {
-      ASB_ASSIGN_OR_RETURN(moved, TakeOverMember(txn, sb, claim, clock_.Now()));
+      ASB_ASSIGN_OR_RETURN(moved,
+                           TakeOverMember(txn, sb, TakeOverSandbox(sb, claim), clock_.Now()));
       return OkStatus();
     });
     if (!done && done.error().code == Code::kUnimplemented) {
@@ -82,18 +83,22 @@ Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Obj
   ASB_ASSIGN_OR_RETURN(store::ListResult listed, store_.List(api::SandboxResource(), ns, lo));
   for (const Json* cand : OrderCandidates(claim, listed.items)) {
     const Json& candidate = *cand;
-    // One write: the member goes (compare-and-set on the resourceVersion we listed it at: if
-    // another claim or the pool wrote it since, the whole write fails with kAborted and we move
-    // on to the next candidate), the claim's Sandbox takes over its pod, and the claim is Ready.
-    // Nothing else runs (pool refill, reconciles of the member) before the claim is Ready.
+    // One write: the claim is Ready, the claim's Sandbox takes over the member's pod, and the
+    // member goes (compare-and-set on the resourceVersion we listed it at: if another claim or
+    // the pool wrote it since, the whole write fails with kAborted and we move on to the next
+    // candidate). Nothing else runs (pool refill, reconciles of the member) before the claim is
+    // Ready. The claim's status is staged first, so its event is published first: its watchers
+    // are woken before the controllers' and the node's (and the pool's refill, which the
+    // member's delete, staged last, wakes) compete with them for the CPU.
     store::Object sandbox, written;
     Status done = store_.Transact([&](store::Txn& txn) -> Status {
-      ASB_ASSIGN_OR_RETURN(sandbox, TakeOverMember(txn, candidate, claim, now));
+      std::optional<Json> planned(TakeOverSandbox(candidate, claim));
       store::Object next = claim;
-      next["status"] = ClaimStatus(claim, sandbox, now);
+      next["status"] = ClaimStatus(claim, planned, now);
       next["metadata"].erase("resourceVersion");
       ASB_ASSIGN_OR_RETURN(
           written, txn.Update(api::SandboxClaimResource(), std::move(next), {.status_only = true}));
+      ASB_ASSIGN_OR_RETURN(sandbox, TakeOverMember(txn, candidate, std::move(*planned), now));
       return OkStatus();
     });
     if (!done && done.error().code == Code::kUnimplemented) {

@@ -454,9 +454,10 @@ int WarmStartupsObserved() {
   return total;
 }
 
-// The warm path is one write: the member's delete, the claim's Sandbox, the pod's new owner and
-// the claim's Ready status at consecutive revisions (one commit), before anything else; a second
-// reconcile writes nothing.
+// The warm path is one write: the claim's Ready status, the claim's Sandbox, the pod's new owner
+// and the member's delete at consecutive revisions (one commit), before anything else; a second
+// reconcile writes nothing. The claim's event comes first (its watchers wake before the
+// controllers' and the node's) and the member's last (it wakes the pool's refill).
 TEST_F(ClaimReconcilerTest, WarmAdoptionIsOneWriteThatLeavesTheClaimReady) {
   Json member = MakeReadyMember(*store_, "m1");
   ASSERT_OK(store_->Create(api::SandboxClaimResource(), ClaimObj("c1", "tmpl")));
@@ -493,9 +494,9 @@ TEST_F(ClaimReconcilerTest, WarmAdoptionIsOneWriteThatLeavesTheClaimReady) {
   EXPECT_EQ(order[5].rfind("ADDED Event/c1.", 0), 0u) << order[5];  // recorded after the write
   order.pop_back();
   // (The pod's labels and the Service are what the new Sandbox's first reconcile would write.)
-  EXPECT_EQ(order,
-            (std::vector<std::string>{"DELETED Sandbox/m1", "ADDED Sandbox/c1", "MODIFIED Pod/m1",
-                                      "ADDED Service/c1", "MODIFIED SandboxClaim/c1"}));
+  EXPECT_EQ(order, (std::vector<std::string>{"MODIFIED SandboxClaim/c1", "ADDED Sandbox/c1",
+                                             "MODIFIED Pod/m1", "ADDED Service/c1",
+                                             "DELETED Sandbox/m1"}));
 
   auto claim = Get(api::SandboxClaimResource(), "c1");
   ASSERT_TRUE(claim);
@@ -537,7 +538,8 @@ TEST_F(ClaimReconcilerTest, AStaleMemberAbortsTheWholeTakeOver) {
                        store_->Create(api::SandboxClaimResource(), ClaimObj("c1", "tmpl")));
   const int64_t r0 = store_->CurrentRevision();
   Status st = store_->Transact([&](store::Txn& txn) -> Status {
-    ASB_ASSIGN_OR_RETURN(Json sb, TakeOverMember(txn, stale, claim, clock_.Now()));
+    ASB_ASSIGN_OR_RETURN(Json sb,
+                         TakeOverMember(txn, stale, TakeOverSandbox(stale, claim), clock_.Now()));
     (void)sb;
     return OkStatus();
   });

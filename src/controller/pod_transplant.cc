@@ -56,24 +56,12 @@ Json InheritedStatus(const Json& member, const Json& sandbox) {
   return status;
 }
 
-}  // namespace
-
-Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member, const Json& claim,
-                                     SystemTime now) {
+// In `txn`: what follows the member to `sandbox`: its volume claims, its pod (new owner, and the
+// pod labels and Service the new Sandbox's first reconcile would write).
+Status MovePodAndService(store::Txn& txn, const Json& member, const store::Object& sandbox,
+                         SystemTime now) {
   const std::string ns = Namespace(member);
   const api::ResourceInfo& sb_res = api::SandboxResource();
-  store::DeleteOptions cas;
-  cas.precondition_uid = Uid(member);
-  cas.precondition_resource_version = GetString(member, "metadata.resourceVersion");
-  ASB_RETURN_IF_ERROR(txn.Delete(sb_res, ns, Name(member), cas));
-
-  // Born with the member's status, in the same write (the store sets generation 1 at create,
-  // which the inherited status observes).
-  Json desired = ClaimSandboxFromMember(member, claim);
-  desired["metadata"]["generation"] = 1;
-  desired["status"] = InheritedStatus(member, desired);
-  ASB_ASSIGN_OR_RETURN(store::Object sandbox,
-                       txn.Create(sb_res, std::move(desired), {.keep_status = true}));
   // The member's volume claims follow it, or the garbage collector would take them with it.
   ASB_RETURN_IF_ERROR(MoveClaims(txn, member, sandbox));
 
@@ -83,18 +71,48 @@ Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member, const 
   std::string pod_name = Annotation(member, kAnnotationPodName).value_or(Name(member));
   auto pod = txn.Get(api::PodResource(), ns, pod_name);
   if (!pod && pod.error().code != Code::kNotFound) return tl::unexpected(pod.error());
-  if (!pod || !IsControlledBy(*pod, member)) return sandbox;
+  if (!pod || !IsControlledBy(*pod, member)) return OkStatus();
   SetControllerRef(*pod, MakeControllerRef(sb_res, sandbox));
   // In the same write, what the new Sandbox's reconciler would do first: its pod's labels (the
   // new name hash, no pool label) and its Service named like it. That is two commits, and the
   // two reconciles their events would wake, fewer per claim.
   auto service = txn.Get(api::ServiceResource(), ns, Name(sandbox));
   if (!service && service.error().code != Code::kNotFound) return tl::unexpected(service.error());
-  SandboxPlan plan =
-      PlanSandbox(sandbox, *pod, service ? std::optional<Json>(*service) : std::nullopt, now, {});
-  ASB_RETURN_IF_ERROR(txn.Update(api::PodResource(), plan.update_pod ? *plan.update_pod : *pod));
+  // Moved, not copied, into the plan's inputs: pods are large and this is the claim's hot path.
+  std::optional<Json> moved_pod(std::move(*pod));
+  std::optional<Json> existing_service;
+  if (service) existing_service = std::move(*service);
+  SandboxPlan plan = PlanSandbox(sandbox, moved_pod, existing_service, now, {});
+  ASB_RETURN_IF_ERROR(
+      txn.Update(api::PodResource(), std::move(plan.update_pod ? *plan.update_pod : *moved_pod)));
   if (plan.create_service)
     ASB_RETURN_IF_ERROR(txn.Create(api::ServiceResource(), *plan.create_service));
+  return OkStatus();
+}
+
+}  // namespace
+
+Json TakeOverSandbox(const Json& member, const Json& claim) {
+  // Born with the member's status, in the same write (the store sets generation 1 at create,
+  // which the inherited status observes).
+  Json desired = ClaimSandboxFromMember(member, claim);
+  desired["metadata"]["generation"] = 1;
+  desired["status"] = InheritedStatus(member, desired);
+  return desired;
+}
+
+Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member, Json desired,
+                                     SystemTime now) {
+  const std::string ns = Namespace(member);
+  const api::ResourceInfo& sb_res = api::SandboxResource();
+  ASB_ASSIGN_OR_RETURN(store::Object sandbox,
+                       txn.Create(sb_res, std::move(desired), {.keep_status = true}));
+  Status moved = MovePodAndService(txn, member, sandbox, now);
+  if (!moved) return tl::unexpected(moved.error());
+  store::DeleteOptions cas;
+  cas.precondition_uid = Uid(member);
+  cas.precondition_resource_version = GetString(member, "metadata.resourceVersion");
+  ASB_RETURN_IF_ERROR(txn.Delete(sb_res, ns, Name(member), cas));
   return sandbox;
 }
 

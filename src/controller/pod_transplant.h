@@ -20,15 +20,21 @@ namespace asb::controller {
 // pod-name annotation naming member's pod, owned by the claim.
 Json ClaimSandboxFromMember(const Json& member, const Json& claim);
 
-// In `txn`: deletes warm `member` with uid and resourceVersion preconditions (a member someone
-// took or changed since it was read fails the whole write with kAborted), creates the Sandbox
-// named like `claim` (ClaimSandboxFromMember) born with member's status, renamed (it runs the
-// same pod), and re-points member's pod at it, with the pod metadata and the Service the new
-// Sandbox's first reconcile would write (PlanSandbox at `now`). Returns the new Sandbox as it
-// will be stored.
+// ClaimSandboxFromMember born with member's status, renamed (it runs the same pod): the object
+// TakeOverMember creates, less what the store sets (uid, timestamps, resourceVersion). A claim's
+// status can be computed from it before the write.
+Json TakeOverSandbox(const Json& member, const Json& claim);
+
+// In `txn`: creates `sandbox` (TakeOverSandbox(member, claim)), re-points member's pod at it,
+// with the pod metadata and the Service the new Sandbox's first reconcile would write
+// (PlanSandbox at `now`), then deletes warm `member` with uid and resourceVersion preconditions (a
+// member someone took or changed since it was read fails the whole write with kAborted). The
+// member's delete comes last so that its event, which wakes the pool's refill, goes out after
+// everything before it in the batch (a claim's status, staged first, reaches its watchers first).
+// Returns the new Sandbox as it will be stored.
 // The caller checks that `member` may be taken (its pool's Ready member, or already the claim's).
 [[nodiscard]] Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member,
-                                                   const Json& claim, SystemTime now);
+                                                   Json sandbox, SystemTime now);
 
 // The same move without a multi-object write (a store whose Transact is kUnimplemented: the
 // Kubernetes REST API), as single compare-and-set writes, each leaving a state the reconcilers

@@ -141,7 +141,7 @@ std::string ContainerExit(const Json& pod) {
   return "";
 }
 
-PodReadiness AssessPod(const std::optional<Json>& pod) {
+PodReadiness AssessPod(const Json* pod) {
   PodReadiness r;
   if (!pod) {
     r.message = "Pod does not exist";
@@ -314,7 +314,8 @@ SandboxPlan PlanSandbox(const Json& sandbox, const std::optional<Json>& pod,
 
   // 3. Pod.
   const bool suspended = api::SandboxSuspended(sandbox);
-  std::optional<Json> effective_pod = pod_owned ? pod : std::nullopt;
+  // The pod this Sandbox reads its state from (not copied: pods are the largest objects here).
+  const Json* effective_pod = pod_owned ? &*pod : nullptr;
   if (pod && !pod_owned) {
     conflict = "Pod " + Name(*pod) + " exists and is not controlled by this Sandbox";
   } else if (suspended) {
@@ -361,7 +362,7 @@ SandboxPlan PlanSandbox(const Json& sandbox, const std::optional<Json>& pod,
     Json ips = PodIPs(*effective_pod);
     if (!ips.empty()) status["podIPs"] = ips;
   }
-  PodReadiness pr = AssessPod(plan.create_pod ? std::nullopt : effective_pod);
+  PodReadiness pr = AssessPod(plan.create_pod ? nullptr : effective_pod);
   if (plan.create_pod) pr.message = "Pod is being created";
   if (pr.terminal) {
     conditions = SetCondition(

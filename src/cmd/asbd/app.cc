@@ -193,7 +193,7 @@ Status Daemon::StartNode(const DaemonConfig& config) {
 
   // BestEffort sandboxes yield to all other work while they keep the CPU busy (docs/cpu.md).
   if (auto governor = sys::BestEffortGovernor::Start({}); governor) {
-    d->besteffort_cpu_ = std::move(*governor);
+    besteffort_cpu_ = std::move(*governor);
   } else {
     ASB_LOG(WARN, "BestEffort sandboxes will compete with host work at full weight", "error",
             governor.error().message);
