@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "base/cleanup.h"
@@ -39,6 +41,28 @@ std::string BioString(BIO* bio) {
 bool IsIp(const std::string& s) {
   unsigned char buf[16];
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// After the last byte of the answer: stop sending, then read (and drop) what the client is
+// still sending for a short while before the close. Closing a socket with unread input sends a
+// reset, which can destroy the answer before the client reads it (a client still uploading a
+// body the backend refused). Bounded: 200 ms of silence, 2 s, 16 MiB.
+void LingerClose(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  constexpr size_t kMaxBytes = 16u << 20;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  char buf[16 * 1024];
+  size_t drained = 0;
+  while (drained < kMaxBytes) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 200))) <= 0) return;
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) return;
+    drained += static_cast<size_t>(n);
+  }
 }
 
 bool WriteAll(int fd, const char* data, size_t n) {
@@ -252,12 +276,29 @@ void TlsFront::Relay(int client_fd) {
     open_fds_.erase(backend);
   });
   char buf[64 * 1024];
+  // False once the backend stopped taking the request (it answered early, e.g. 413 for a body
+  // over its limit, and closed): what the client still sends is read and dropped, so its
+  // answer is still relayed.
+  bool forwarding = true;
   while (true) {
     bool pending = ssl && SSL_pending(ssl) > 0;
     pollfd p[2] = {{client_fd, POLLIN, 0}, {backend, POLLIN, 0}};
     if (!pending && ::poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return;
+    }
+    // The backend first: when both are readable, its answer must not wait behind (or be lost
+    // by) a write it no longer reads.
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::recv(backend, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        if (ssl) SSL_shutdown(ssl);  // one-way close_notify; don't wait for the peer's
+        LingerClose(client_fd);
+        return;
+      }
+      bool ok = ssl ? SSL_write(ssl, buf, static_cast<int>(n)) == n
+                    : WriteAll(client_fd, buf, static_cast<size_t>(n));
+      if (!ok) return;
     }
     if (pending || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       int n = ssl ? SSL_read(ssl, buf, sizeof(buf))
@@ -266,17 +307,7 @@ void TlsFront::Relay(int client_fd) {
         if (ssl && SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ) continue;
         return;
       }
-      if (!WriteAll(backend, buf, static_cast<size_t>(n))) return;
-    }
-    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = ::recv(backend, buf, sizeof(buf), 0);
-      if (n <= 0) {
-        if (ssl) SSL_shutdown(ssl);  // one-way close_notify; don't wait for the peer's
-        return;
-      }
-      bool ok = ssl ? SSL_write(ssl, buf, static_cast<int>(n)) == n
-                    : WriteAll(client_fd, buf, static_cast<size_t>(n));
-      if (!ok) return;
+      if (forwarding && !WriteAll(backend, buf, static_cast<size_t>(n))) forwarding = false;
     }
   }
 }
