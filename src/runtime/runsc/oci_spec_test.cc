@@ -50,9 +50,9 @@ TEST(OciSpecTest, MainProcessStartsUnderAsbInitWithThePodsTaskLimit) {
   Json c = BuildOciConfig(MakeSpec(), kPaths);
   Json p = c["process"];
   // The spec's pids (64) is over the cap.
-  EXPECT_EQ(p["args"], Json({kSandboxInitPath, "gvisor-entry",
-                             std::to_string(kGvisorMaxCommandTasks), "/asb/bin/asb-agent",
-                             "--port=8888"}));
+  EXPECT_EQ(p["args"],
+            Json({kSandboxInitPath, "gvisor-entry", std::to_string(kGvisorMaxCommandTasks),
+                  "/asb/bin/asb-agent", "--port=8888"}));
   EXPECT_EQ(p["noNewPrivileges"], true);
   // Only what asb-init needs for the cgroup setup; it drops them before the argv runs.
   for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"}) {
