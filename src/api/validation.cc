@@ -4,6 +4,7 @@
 #include <string>
 
 #include "api/limits.h"
+#include "api/network_policy_validation.h"
 #include "api/pod_validation.h"
 #include "api/schema.h"
 #include "api/secret.h"
@@ -105,6 +106,8 @@ FieldErrors ValidateObject(const ResourceInfo& res, const Json& obj) {
       if (const Json* pod = Find(*spec, "podTemplate.spec"))
         ValidatePodSpec(*pod, "spec.podTemplate.spec", QuantityStyle::kCustomResource, &out);
     }
+    if (res.kind == "SandboxTemplate")
+      if (const Json* policy = Find(*spec, "networkPolicy")) ValidateNetworkPolicy(*policy, &out);
     if (IsAgentsKind(res))
       if (const Json* vcts = Find(*spec, "volumeClaimTemplates"))
         ValidateVolumeClaimTemplates(*vcts, "spec.volumeClaimTemplates", &out);
