@@ -1,7 +1,8 @@
 // SandboxTemplate controller (upstream-agent-sandbox.md §2.4): ensures every template carries the
-// agents.x-k8s.io/sandbox-template-ref-hash label. NetworkPolicy objects are not served in
-// embedded mode (sandboxes have only loopback networking by default), so the managed
-// NetworkPolicy part of upstream's controller is intentionally absent. Thread-safe.
+// agents.x-k8s.io/sandbox-template-ref-hash label. Upstream's controller also creates a managed
+// NetworkPolicy object per template; embedded asbd serves no NetworkPolicy kind, and the node
+// enforces the template's spec.networkPolicy itself in nftables (cmd/asbd/template_policies.h,
+// docs/network.md), so that part is absent here. Thread-safe.
 #pragma once
 
 #include <string>
