@@ -69,24 +69,6 @@ std::string RegistryKey(std::string_view key) {
 
 }  // namespace
 
-std::string Base64(std::string_view data) {
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    uint32_t v = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) | uint8_t(data[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(v >> s) & 63]);
-  }
-  if (i < data.size()) {
-    uint32_t v = uint8_t(data[i]) << 16;
-    if (i + 1 < data.size()) v |= uint8_t(data[i + 1]) << 8;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(i + 1 < data.size() ? kAlphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
 std::optional<std::string> Unbase64(std::string_view data) {
   std::string out;
   uint32_t acc = 0;

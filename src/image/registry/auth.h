@@ -36,7 +36,8 @@ struct Credentials {
 [[nodiscard]] Result<std::optional<Credentials>> CredentialsFor(std::string_view dockerconfigjson,
                                                                 std::string_view registry);
 
-std::string Base64(std::string_view data);
+// Lenient, as Docker reads config.json's `auth`: padding and line breaks are skipped (the
+// strict decoder is asb::Base64Decode). Encoding is asb::Base64Encode.
 std::optional<std::string> Unbase64(std::string_view data);
 
 }  // namespace asb::image::registry

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "base/base64.h"
 #include "base/json_util.h"
 #include "base/strings.h"
 #include "base/unique_fd.h"
@@ -72,8 +73,9 @@ Status RegistryClient::Authenticate(const HttpReply& reply) {
   if (!header) return tl::unexpected(RegistryError(reply, "authentication required"));
   ASB_ASSIGN_OR_RETURN(Challenge ch, ParseChallenge(*header));
   const std::optional<Credentials>& creds = options_.credentials;
-  std::string basic =
-      creds && !creds->empty() ? "Basic " + Base64(creds->username + ":" + creds->password) : "";
+  std::string basic = creds && !creds->empty()
+                          ? "Basic " + Base64Encode(creds->username + ":" + creds->password)
+                          : "";
   if (ch.scheme == "basic") {
     if (basic.empty()) {
       return tl::unexpected(

@@ -3,6 +3,7 @@
 // tests/e2e/test_oci_images.py against a real registry).
 #include <gtest/gtest.h>
 
+#include "base/base64.h"
 #include "image/registry/auth.h"
 #include "image/registry/manifest.h"
 #include "image/registry/reference.h"
@@ -170,7 +171,7 @@ TEST(AuthTest, ParsesBearerAndBasicChallenges) {
 
 TEST(AuthTest, CredentialsFromDockerConfigJson) {
   std::string doc = R"({"auths":{"https://127.0.0.1:5000/v1/":{"auth":")" +
-                    Base64("alice:s3cr:et") +
+                    Base64Encode("alice:s3cr:et") +
                     R"("},"other.example":{"username":"bob","password":"pw"}}})";
   auto c = CredentialsFor(doc, "127.0.0.1:5000");
   ASSERT_TRUE(c && *c);
@@ -188,9 +189,9 @@ TEST(AuthTest, CredentialsFromDockerConfigJson) {
 
 TEST(AuthTest, Base64RoundTrips) {
   for (std::string s : {"", "a", "ab", "abc", "abcd", "user:pass"}) {
-    EXPECT_EQ(Unbase64(Base64(s)).value_or("?"), s);
+    EXPECT_EQ(Unbase64(Base64Encode(s)).value_or("?"), s);
   }
-  EXPECT_EQ(Base64("user:pass"), "dXNlcjpwYXNz");
+  EXPECT_EQ(Base64Encode("user:pass"), "dXNlcjpwYXNz");
   EXPECT_FALSE(Unbase64("a*b"));
 }
 
