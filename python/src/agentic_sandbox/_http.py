@@ -178,53 +178,41 @@ class Endpoint:
         SandboxConnectionError when the server can't be reached, SandboxTimeoutError when no
         answer arrives within `timeout` seconds."""
         timeout = self.timeout if timeout is None else timeout
-        hdrs = self._headers(headers)
-        for attempt in (0, 1):
-            if self._conn is None:
-                self._conn, self._reused = self._take_connection(timeout)
-            conn, reused = self._conn, self._reused
-            try:
-                conn.settimeout(timeout)
-                resp = conn.request(method, self._prefix + path, hdrs, body)
-                data = resp.read()
-                self._reused = True  # from now on an error may be a server-side idle close
-                if resp.will_close:
-                    self.discard()
-                elif self._ssl is not None:
-                    self._remember_session(conn)
-                return resp.status, resp.headers, data
-            except _STALE as e:
+
+        def finish(conn, resp):
+            data = resp.read()
+            self._reused = True  # from now on an error may be a server-side idle close
+            if resp.will_close:
                 self.discard()
-                # Retry only a request that went out on a reused idle connection: on a fresh
-                # connection the error is real.
-                if reused and attempt == 0 and _replayable(body):
-                    continue
-                raise self._unreachable(e) from None
-            except socket.timeout:
-                self.discard()
-                raise SandboxTimeoutError(
-                    "%s %s%s: no response from the asb %s within %gs"
-                    % (method, self.base_url, path, self.what, timeout)) from None
-            except OSError as e:  # ConnectionError, ssl.SSLError, _wire.ProtocolError
-                self.discard()
-                raise self._unreachable(e) from None
-        raise AssertionError("unreachable")
+            elif self._ssl is not None:
+                self._remember_session(conn)
+            return resp.status, resp.headers, data
+
+        return self._exchange(method, path, body, self._headers(headers), timeout, finish)
 
     def open_stream(self, method: str, path: str, timeout: float):
         """Sends a request whose response is long (a watch) on this endpoint's connection (a
         pooled or new one) and returns (conn, resp). The caller reads resp line by line and
         calls discard() when done: a connection left mid-response is never reused."""
+        return self._exchange(method, path, None, self._headers(None), timeout,
+                              lambda conn, resp: (conn, resp))
+
+    def _exchange(self, method, path, body, headers, timeout, finish):
+        """Sends the request and returns finish(conn, resp), mapping failures to the client's
+        errors. A request that went out on a reused idle connection the server had closed is
+        sent once more on a new one (if its body can be sent again): on a fresh connection the
+        error is real."""
         for attempt in (0, 1):
             if self._conn is None:
                 self._conn, self._reused = self._take_connection(timeout)
             conn, reused = self._conn, self._reused
             try:
                 conn.settimeout(timeout)
-                return conn, conn.request(method, self._prefix + path, self._headers(None))
+                return finish(conn, conn.request(method, self._prefix + path, headers, body))
             except _STALE as e:
                 self.discard()
-                if reused and attempt == 0:
-                    continue  # a pooled connection the server closed meanwhile
+                if reused and attempt == 0 and _replayable(body):
+                    continue
                 raise self._unreachable(e) from None
             except socket.timeout:
                 self.discard()
