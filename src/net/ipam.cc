@@ -130,6 +130,13 @@ std::optional<Ipv4> Ipam::Lookup(const std::string& id) const {
   return it->second;
 }
 
+std::optional<std::string> Ipam::HolderOf(Ipv4 ip) const {
+  std::lock_guard l(mu_);
+  auto it = by_ip_.find(ip);
+  if (it == by_ip_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::map<std::string, Ipv4> Ipam::All() const {
   std::lock_guard l(mu_);
   return by_id_;

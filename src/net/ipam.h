@@ -43,6 +43,8 @@ class Ipam {
   // Frees id's address (persisted). OK when it had none.
   [[nodiscard]] Status Release(const std::string& id);
   std::optional<Ipv4> Lookup(const std::string& id) const;
+  // Who holds `ip`, if anyone.
+  std::optional<std::string> HolderOf(Ipv4 ip) const;
   std::map<std::string, Ipv4> All() const;
 
  private:

@@ -154,7 +154,8 @@ Result<NetworkPolicy> ParseNetworkPolicy(const Json& j) {
   return out;
 }
 
-std::string PolicyChainRules(const std::vector<PolicyRule>& rules, bool egress) {
+std::string PolicyChainRules(const std::vector<PolicyRule>& rules, bool egress,
+                             const std::string& drop_log) {
   const std::string addr = egress ? "ip daddr " : "ip saddr ";
   std::string s;
   for (const PolicyRule& r : rules) {
@@ -178,7 +179,7 @@ std::string PolicyChainRules(const std::vector<PolicyRule>& rules, bool egress) 
       for (const std::string& port : ports) s += "   " + peer + port + " return\n";
     }
   }
-  s += std::string("    counter drop comment \"") + (egress ? "egress" : "ingress") +
+  s += "    counter" + drop_log + " drop comment \"" + (egress ? "egress" : "ingress") +
        " not allowed by the template's networkPolicy\"\n";
   return s;
 }

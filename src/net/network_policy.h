@@ -56,7 +56,9 @@ struct NetworkPolicy {
 
 // The body of an nft chain for one direction: one rule per (peer, port) pair that `return`s
 // (allowed: the caller goes on), then a counted drop. `egress` matches destination addresses,
-// else source addresses.
-std::string PolicyChainRules(const std::vector<PolicyRule>& rules, bool egress);
+// else source addresses. `drop_log` is a statement the drop rule also runs (a log to an nflog
+// group: nft_ruleset.h LogStatement), or "".
+std::string PolicyChainRules(const std::vector<PolicyRule>& rules, bool egress,
+                             const std::string& drop_log = "");
 
 }  // namespace asb::net

@@ -1,6 +1,14 @@
 #include "net/nft_ruleset.h"
 
+#include "net/blocked_log.h"
+
 namespace asb::net {
+
+std::string LogStatement(uint16_t group, bool egress) {
+  if (group == 0) return "";
+  return std::string(" log prefix \"") + (egress ? kLogPrefixEgress : kLogPrefixIngress) +
+         "\" group " + std::to_string(group) + " snaplen 64";
+}
 
 std::vector<Cidr> BlockedEgress() {
   std::vector<Cidr> out;
@@ -21,6 +29,8 @@ std::vector<Cidr> BlockedEgress() {
 std::string BuildRuleset(const RulesetInput& in) {
   const std::string br = "\"" + in.bridge + "\"";
   const std::string pods = ToString(in.pod_cidr);
+  const std::string log_egress = LogStatement(in.log_group, true);
+  const std::string log_ingress = LogStatement(in.log_group, false);
   std::string blocked;
   for (const Cidr& c : BlockedEgress()) blocked += (blocked.empty() ? "" : ", ") + ToString(c);
   std::string s;
@@ -45,7 +55,8 @@ std::string BuildRuleset(const RulesetInput& in) {
   s += "  chain input {\n";
   s += "    type filter hook input priority filter; policy accept;\n";
   s += "    iifname " + br + " ct state established,related accept\n";
-  s += "    iifname " + br + " counter drop comment \"sandbox to a host service\"\n";
+  s += "    iifname " + br + " counter" + log_egress +
+       " drop comment \"sandbox to a host service\"\n";
   s += "  }\n";
   // Forwarded traffic from a sandbox passes its egress check, then (towards another sandbox)
   // that one's ingress check; each chain returns when it allows.
@@ -57,17 +68,18 @@ std::string BuildRuleset(const RulesetInput& in) {
   s += "  chain pod_egress {\n";
   s += "    ip saddr != " + pods + " counter drop comment \"not a pod address\"\n";
   if (in.egress == EgressMode::kDenyAll) {
-    s += "    counter drop comment \"egress denied (deny-all)\"\n";
+    s += "    counter" + log_egress + " drop comment \"egress denied (deny-all)\"\n";
   } else {
     s += "    ct state established,related return\n";
     s += "    ip saddr vmap @" + std::string(kEgressPolicyMap) + "\n";
-    s += "    ip daddr @blocked_egress counter drop comment \"egress to a blocked range\"\n";
+    s += "    ip daddr @blocked_egress counter" + log_egress +
+         " drop comment \"egress to a blocked range\"\n";
   }
   s += "  }\n";
   s += "  chain pod_ingress {\n";
   s += "    ct state established,related return\n";
   s += "    ip daddr vmap @" + std::string(kIngressPolicyMap) + "\n";
-  s += "    counter drop comment \"ingress not from the node\"\n";
+  s += "    counter" + log_ingress + " drop comment \"ingress not from the node\"\n";
   s += "  }\n";
   s += "  chain postrouting {\n";
   s += "    type nat hook postrouting priority srcnat; policy accept;\n";

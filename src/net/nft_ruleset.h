@@ -18,9 +18,11 @@
 //     send its traffic to that policy's chains instead of the managed default (both ways:
 //     what the node itself sends a sandbox never crosses the forward hook, so it always
 //     arrives).
-// Blocked packets are counted (`nft list table ip asb` shows the counters).
+// Blocked packets are counted (`nft list table ip asb` shows the counters) and, with a log group,
+// logged to it per sandbox (net/blocked_log.h).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -40,8 +42,11 @@ struct RulesetInput {
   Cidr pod_cidr;
   EgressMode egress = EgressMode::kManaged;
   std::string table = kNftTable;
+  uint16_t log_group = 0;  // nflog group the drops are logged to (net/blocked_log.h); 0: none
 };
 
+// The statement a drop rule logs with: "" without a group, else " log prefix ... group N ...".
+std::string LogStatement(uint16_t group, bool egress);
 // The blocks managed egress never reaches.
 std::vector<Cidr> BlockedEgress();
 // The whole `nft -f` input: creates or replaces table ip <in.table>.

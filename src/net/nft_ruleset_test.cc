@@ -44,6 +44,24 @@ TEST(NftRulesetTest, DenyAllLetsNothingOut) {
   EXPECT_EQ(r.rfind("table ip t\ndelete table ip t\n", 0), 0u);
 }
 
+// With a log group, every drop that stops a sandbox's traffic is logged to it by direction
+// (net/blocked_log.h counts them per sandbox); a spoofed source is not a sandbox's to count.
+TEST(NftRulesetTest, DropsAreLoggedToTheGroupByDirection) {
+  RulesetInput in{"asb0", *ParseCidr("10.244.0.0/16"), EgressMode::kManaged, "asb", 24833};
+  std::string r = BuildRuleset(in);
+  const std::string egress = " log prefix \"asb-egress\" group 24833 snaplen 64 drop comment ";
+  EXPECT_TRUE(Has(r, "counter" + egress + "\"sandbox to a host service\""));
+  EXPECT_TRUE(Has(r, "@blocked_egress counter" + egress + "\"egress to a blocked range\""));
+  EXPECT_TRUE(Has(r,
+                  "counter log prefix \"asb-ingress\" group 24833 snaplen 64 drop comment "
+                  "\"ingress not from the node\""));
+  EXPECT_TRUE(Has(r, "ip saddr != 10.244.0.0/16 counter drop"));
+  in.egress = EgressMode::kDenyAll;
+  EXPECT_TRUE(Has(BuildRuleset(in), "counter" + egress + "\"egress denied (deny-all)\""));
+  EXPECT_EQ(LogStatement(0, true), "");
+  EXPECT_FALSE(Has(BuildRuleset({"asb0", *ParseCidr("10.244.0.0/16")}), " log "));
+}
+
 TEST(NftRulesetTest, BlockedRangesDoNotCoverTestNetAddresses) {
   // The e2e suite's "public" test host lives in TEST-NET-2; it must stay reachable by default.
   Ipv4 public_host = *ParseIpv4("198.51.100.2");

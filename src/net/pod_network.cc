@@ -162,9 +162,10 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Create(PodNetworkOptions options
   ASB_RETURN_IF_ERROR(nl.AddAddress(*bridge, ipam->gateway(), options.cidr.prefix));
   // The firewall before the bridge is up: no packet ever crosses it unfiltered.
   const std::string ruleset = options.state_dir + "/net/ruleset.nft";
-  ASB_RETURN_IF_ERROR(AtomicWriteFile(
-      ruleset, BuildRuleset({options.bridge, options.cidr, options.egress, options.nft_table}),
-      0600));
+  ASB_RETURN_IF_ERROR(AtomicWriteFile(ruleset,
+                                      BuildRuleset({options.bridge, options.cidr, options.egress,
+                                                    options.nft_table, options.blocked_log_group}),
+                                      0600));
   ASB_RETURN_IF_ERROR(RunNft(options.nft_path, {"-f", ruleset}));
   if (options.egress == EgressMode::kManaged) {
     ASB_RETURN_IF_ERROR(EnableForwarding(options.state_dir + "/net/ip_forward.orig"));
@@ -175,6 +176,17 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Create(PodNetworkOptions options
   std::unique_ptr<PodNetwork> net(
       new PodNetwork(std::move(options), std::move(lock), std::move(ipam), *bridge));
   ASB_ASSIGN_OR_RETURN(net->parent_ns_, MakeParentNetns());
+  if (net->options_.blocked_log_group != 0) {
+    PodNetwork* self = net.get();
+    auto log = BlockedLog::Start(net->options_.blocked_log_group,
+                                 [self](const BlockedPacket& p) { self->OnBlocked(p); });
+    if (log) {
+      net->blocked_log_ = std::move(*log);
+    } else {
+      ASB_LOG(WARN, "pod network: blocked connections are not counted", "error",
+              log.error().message);
+    }
+  }
   ASB_RETURN_IF_ERROR(net->DropLeftoverPool());
   if (net->options_.netns_pool > 0) {
     PodNetwork* self = net.get();
@@ -312,9 +324,37 @@ Result<PodAttachment> PodNetwork::AttachPreWired(const std::string& id, WiredNet
   return PodAttachment{path, e.ip};
 }
 
+void PodNetwork::OnBlocked(const BlockedPacket& p) {
+  const Ipv4 pod = p.egress ? p.src : p.dst;
+  if (!options_.cidr.Contains(pod)) return;
+  std::lock_guard l(blocked_mu_);
+  BlockedCounts& c = blocked_[pod];
+  ++(p.egress ? c.egress : c.ingress);
+  c.last = p;
+  ++c.changes;
+}
+
+std::map<std::string, BlockedCounts> PodNetwork::Blocked() const {
+  std::map<Ipv4, BlockedCounts> by_ip;
+  {
+    std::lock_guard l(blocked_mu_);
+    by_ip = blocked_;
+  }
+  std::map<std::string, BlockedCounts> out;
+  for (const auto& [ip, c] : by_ip) {
+    std::optional<std::string> id = ipam_->HolderOf(ip);
+    if (id && id->rfind(kPoolKeyPrefix, 0) != 0) out[*id] = c;
+  }
+  return out;
+}
+
 Status PodNetwork::Detach(const std::string& id) {
   ASB_RETURN_IF_ERROR(runtime::ValidateSandboxId(id));
   ASB_RETURN_IF_ERROR(firewall_.Leave(id));
+  if (std::optional<Ipv4> ip = ipam_->Lookup(id)) {
+    std::lock_guard l(blocked_mu_);
+    blocked_.erase(*ip);  // the next holder of the address starts from nothing
+  }
   // Unmounting drops the last reference once the sandbox's processes are gone, and the kernel
   // then destroys the namespace and the veth pair with it, asynchronously: deleting the veth here
   // would wait for RCU grace periods (~20-30 ms per stop, measured). The address can be handed
@@ -368,6 +408,7 @@ Status PodNetwork::ReleaseAllExcept(const std::set<std::string>& live) {
 }
 
 void PodNetwork::Shutdown() {
+  blocked_log_.reset();
   if (pool_) {
     pool_->Stop();
     ASB_LOG(INFO, "pod network: pre-wired namespaces", "made", pool_->made(), "reused",

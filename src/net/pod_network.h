@@ -41,13 +41,16 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "net/blocked_log.h"
 #include "net/ip.h"
 #include "net/ipam.h"
 #include "net/netns_pool.h"
@@ -64,6 +67,17 @@ struct PodNetworkOptions {
   std::string nft_path = "nft";  // Debian's nftables
   std::string nft_table = kNftTable;
   size_t netns_pool = 0;  // namespaces kept wired ahead of need; 0: wire each on Attach
+  // nflog group the firewall logs its drops to, read back to count them per sandbox
+  // (net/blocked_log.h); 0: not counted.
+  uint16_t blocked_log_group = 0;
+};
+
+// What the firewall dropped of one sandbox's traffic (packets: a refused TCP connect is its SYN
+// and the SYN's retries), and the last drop.
+struct BlockedCounts {
+  uint64_t egress = 0, ingress = 0;
+  BlockedPacket last;
+  uint64_t changes = 0;  // bumped by every drop: a reader tells new ones from old
 };
 
 struct PodAttachment {
@@ -99,6 +113,8 @@ class PodNetwork {
     return ip ? firewall_.Join(id, *ip, key) : OkStatus();
   }
   std::string NetnsPath(const std::string& id) const;
+  // Drops counted per sandbox id, for the sandboxes that had any (since they got their address).
+  std::map<std::string, BlockedCounts> Blocked() const;
 
   // Detaches every sandbox not in `live` (left by an asbd that died mid-start or mid-stop).
   // Call before anything starts sandboxes.
@@ -122,7 +138,9 @@ class PodNetwork {
         lock_(std::move(lock)),
         ipam_(std::move(ipam)),
         bridge_index_(bridge_index),
-        firewall_(options_.nft_path, options_.nft_table, options_.state_dir + "/net/policy.nft") {}
+        firewall_(options_.nft_path, options_.nft_table, options_.state_dir + "/net/policy.nft",
+                  options_.blocked_log_group) {}
+  void OnBlocked(const BlockedPacket& p);
   [[nodiscard]] Result<PodAttachment> Wired(const std::string& id);
   // Wires the namespace persisted at `path` (made here) with address `ip`.
   [[nodiscard]] Status Wire(const std::string& path, Ipv4 ip);
@@ -140,7 +158,10 @@ class PodNetwork {
   UniqueFd parent_ns_;  // pod namespaces are made inside it (pod_network.cc says why)
   PolicyFirewall firewall_;
   std::atomic<uint64_t> pool_seq_{0};
-  std::unique_ptr<NetnsPool> pool_;  // last: its thread uses the members above
+  mutable std::mutex blocked_mu_;
+  std::map<Ipv4, BlockedCounts> blocked_;    // by pod address; guarded by blocked_mu_
+  std::unique_ptr<BlockedLog> blocked_log_;  // its thread calls OnBlocked
+  std::unique_ptr<NetnsPool> pool_;          // last: its thread uses the members above
 };
 
 }  // namespace asb::net

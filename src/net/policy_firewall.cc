@@ -100,8 +100,8 @@ Status PolicyFirewall::SetPolicy(const std::string& key, const std::optional<Net
     return {};
   }
   Policy want{it == policies_.end() ? next_chain_ : it->second.n,
-              PolicyChainRules(p->egress, /*egress=*/true),
-              PolicyChainRules(p->ingress, /*egress=*/false)};
+              PolicyChainRules(p->egress, /*egress=*/true, LogStatement(log_group_, true)),
+              PolicyChainRules(p->ingress, /*egress=*/false, LogStatement(log_group_, false))};
   if (it != policies_.end() && it->second.egress == want.egress &&
       it->second.ingress == want.ingress) {
     return {};

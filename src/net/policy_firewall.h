@@ -13,6 +13,7 @@
 // Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -31,9 +32,13 @@ namespace asb::net {
 
 class PolicyFirewall {
  public:
-  // `scratch` is a file for the transactions' text.
-  PolicyFirewall(std::string nft, std::string table, std::string scratch)
-      : nft_(std::move(nft)), table_(std::move(table)), scratch_(std::move(scratch)) {}
+  // `scratch` is a file for the transactions' text; drops are logged to nflog group
+  // `log_group` (0: not logged).
+  PolicyFirewall(std::string nft, std::string table, std::string scratch, uint16_t log_group = 0)
+      : nft_(std::move(nft)),
+        table_(std::move(table)),
+        scratch_(std::move(scratch)),
+        log_group_(log_group) {}
 
   // Sandbox `id` at `ip` follows the policy of `key` ("" = none: the node's default). When the
   // policy is known its address enters the maps now (errors then mean the sandbox must not
@@ -63,6 +68,7 @@ class PolicyFirewall {
   [[nodiscard]] Status RunLocked(const std::string& text);
 
   const std::string nft_, table_, scratch_;
+  const uint16_t log_group_;
   mutable std::mutex mu_;
   std::map<std::string, Member> members_;   // by sandbox id; guarded by mu_
   std::map<std::string, Policy> policies_;  // by key; guarded by mu_

@@ -471,3 +471,54 @@ def test_template_deny_all_and_nothing_left(asbd, kubectl, runtime, remote_hosts
     wait_for(lambda: ("chain pe_" not in subprocess.run(
         ["nft", "list", "table", "ip", "asb"], capture_output=True, text=True).stdout, None),
         "the deleted template's chains gone", timeout=20)
+
+
+def blocked_metric(asbd, sandbox, direction):
+    """asb_sandbox_network_blocked_total of `sandbox` on /metrics (0 when it has no series)."""
+    req = urllib.request.Request(asbd.plain_url + "/metrics",
+                                 headers={"Authorization": "Bearer " + asbd.token})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        text = r.read().decode()
+    want = 'sandbox="%s"' % sandbox
+    for line in text.splitlines():
+        if (line.startswith("asb_sandbox_network_blocked_total{") and want in line
+                and 'direction="%s"' % direction in line):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def blocked_events(kubectl, sandbox):
+    events = json.loads(kubectl("get", "events", "-o", "json").stdout)["items"]
+    return [e for e in events if e.get("reason") == "NetworkBlocked"
+            and e["involvedObject"].get("kind") == "Sandbox"
+            and e["involvedObject"].get("name") == sandbox]
+
+
+def test_blocked_connections_are_counted_and_named(asbd, kubectl, runtime, remote_hosts,
+                                                   netcheck):
+    """A connection the policy refuses (a private-range host) is counted per sandbox on /metrics
+    and named in a NetworkBlocked event on the Sandbox, so a user learns why it hangs; an allowed
+    one (the public-range host) counts nothing."""
+    public, private = remote_hosts
+    name = "blocked-" + runtime
+    make_sandbox(kubectl, runtime, name)
+    allowed = "%s:%d" % (public.addr, HTTP_PORT)
+    assert reach(asbd, name, [allowed]) == {allowed: "ok"}
+    assert blocked_metric(asbd, name, "egress") == 0
+    assert blocked_events(kubectl, name) == []
+
+    refused = "%s:%d" % (private.addr, HTTP_PORT)
+    assert reach(asbd, name, [refused])[refused] != "ok"
+    wait_for(lambda: (blocked_metric(asbd, name, "egress") >= 1,
+                      blocked_metric(asbd, name, "egress")),
+             "the refused connection counted on /metrics", timeout=15)
+    wait_for(lambda: (len(blocked_events(kubectl, name)) == 1, blocked_events(kubectl, name)),
+             "a NetworkBlocked event on the Sandbox", timeout=15)
+    ev = blocked_events(kubectl, name)[0]
+    assert ev["type"] == "Warning", ev
+    assert "egress to %s/TCP" % refused in ev["message"], ev
+    assert blocked_metric(asbd, name, "ingress") == 0
+    # The allowed host still counts nothing: the counter is the refused connection's alone.
+    before = blocked_metric(asbd, name, "egress")
+    assert reach(asbd, name, [allowed]) == {allowed: "ok"}
+    assert blocked_metric(asbd, name, "egress") == before

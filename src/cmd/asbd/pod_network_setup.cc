@@ -4,6 +4,14 @@
 
 namespace asb::asbd {
 
+uint16_t BlockedLogGroup(const std::string& bridge) {
+  // 0x6100-0x61ff ("a"), from the bridge's name: apart from the low groups other tools default
+  // to (ulogd and `nft log group` examples use 0-10).
+  uint32_t h = 2166136261u;
+  for (unsigned char c : bridge) h = (h ^ c) * 16777619u;
+  return static_cast<uint16_t>(0x6100 | (h & 0xff));
+}
+
 Result<PodNetworkSetup> StartPodNetwork(const DaemonConfig& config, store::Store& store,
                                         std::map<std::string, runtime::Runtime*>& runtimes) {
   net::PodNetworkOptions opts;
@@ -13,6 +21,9 @@ Result<PodNetworkSetup> StartPodNetwork(const DaemonConfig& config, store::Store
   opts.egress =
       config.pod_egress == "deny-all" ? net::EgressMode::kDenyAll : net::EgressMode::kManaged;
   opts.netns_pool = static_cast<size_t>(config.pod_netns_pool);
+  // Drops are logged to an nflog group named after the bridge's lock: one daemon per bridge, and
+  // a second asbd on its own bridge gets its own group.
+  opts.blocked_log_group = BlockedLogGroup(config.pod_bridge);
   PodNetworkSetup out;
   ASB_ASSIGN_OR_RETURN(out.network, net::PodNetwork::Create(std::move(opts)));
   std::set<std::string> live;
@@ -25,6 +36,7 @@ Result<PodNetworkSetup> StartPodNetwork(const DaemonConfig& config, store::Store
   ASB_RETURN_IF_ERROR(out.network->ReleaseAllExcept(live));
   out.policies = std::make_unique<TemplatePolicies>(store, *out.network);
   ASB_RETURN_IF_ERROR(out.policies->Start(live));
+  out.blocked = std::make_unique<NetworkBlocked>(store, *out.network);
   std::map<runtime::Runtime*, net::NetworkedRuntime*> by_inner;
   for (auto& [cls, rt] : runtimes) {
     if (rt == nullptr) continue;

@@ -9,6 +9,7 @@
 
 #include "base/result.h"
 #include "cmd/asbd/config.h"
+#include "cmd/asbd/network_blocked.h"
 #include "cmd/asbd/template_policies.h"
 #include "net/networked_runtime.h"
 #include "net/pod_network.h"
@@ -21,6 +22,7 @@ struct PodNetworkSetup {
   std::unique_ptr<net::PodNetwork> network;
   std::vector<std::unique_ptr<net::NetworkedRuntime>> wrapped;  // point into `network`
   std::unique_ptr<TemplatePolicies> policies;                   // its thread uses `network`
+  std::unique_ptr<NetworkBlocked> blocked;                      // so does its
 
   PodNetworkSetup() = default;
   PodNetworkSetup(PodNetworkSetup&&) = default;
@@ -30,16 +32,21 @@ struct PodNetworkSetup {
     network = std::move(other.network);
     wrapped = std::move(other.wrapped);
     policies = std::move(other.policies);
+    blocked = std::move(other.blocked);
     return *this;
   }
   ~PodNetworkSetup() { Reset(); }
-  // Users first: the policies' thread, the wrappers, then the network.
+  // Users first: the threads, the wrappers, then the network.
   void Reset() {
+    blocked.reset();
     policies.reset();
     wrapped.clear();
     network.reset();
   }
 };
+
+// The nflog group the pod firewall of `bridge` logs its drops to (net/blocked_log.h).
+uint16_t BlockedLogGroup(const std::string& bridge);
 
 // Creates the network, frees the addresses of sandboxes no runtime has any more (left by an
 // asbd that died mid-start or mid-stop), puts the templates' networkPolicy in force
