@@ -67,6 +67,8 @@ class FakeApi(_FakeServer):
         self.gets = []
         self.create_status = 201
         self.delete_status = 200
+        self.close_after_create = False  # close the connection after answering, unannounced
+        self.delete_gate = None  # a threading.Event the DELETE answer waits for, or None
         self.claim_status = 404  # GET claim status code
         self.claim_object = None
         self.auth_ok = True
@@ -112,6 +114,8 @@ class FakeApi(_FakeServer):
                                                           "message": "create refused"})
                 obj.setdefault("metadata", {})["resourceVersion"] = "1"
                 self._json(201, obj)
+                if api.close_after_create:
+                    self.close_connection = True  # as a server's idle timeout would
 
             def do_GET(self):
                 if not self._authorized():
@@ -155,6 +159,8 @@ class FakeApi(_FakeServer):
                 name = self.path.rsplit("/", 1)[-1]
                 with api.lock:
                     api.deleted.append(name)
+                if api.delete_gate is not None:
+                    api.delete_gate.wait(10)
                 self._json(api.delete_status, {"kind": "Status", "status": "Success"})
 
         self._serve(Handler)

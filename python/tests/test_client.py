@@ -1,7 +1,12 @@
 """Unit tests of SandboxClient against the fake API server and router in conftest.py."""
 
+import os
 import re
+import select
 import socket
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -20,6 +25,7 @@ from agentic_sandbox import (
     SandboxTimeoutError,
     SandboxUnauthorizedError,
     default_kubeconfig_path,
+    wait_for_cleanup,
 )
 
 
@@ -58,6 +64,7 @@ def test_claim_watch_run_and_delete(fake_api, fake_router, kubeconfig):
     assert h["X-Sandbox-Port"] == "8888"
     assert h["Authorization"] == "Bearer " + TOKEN
 
+    assert wait_for_cleanup(10)
     assert fake_api.deleted == [claim]
 
 
@@ -189,6 +196,7 @@ def test_keyboard_interrupt_deletes_claim(fake_api, fake_router, kubeconfig):
         with SandboxClient("t", kubeconfig=kubeconfig) as sb:
             name = sb.claim_name
             raise KeyboardInterrupt()
+    assert wait_for_cleanup(10)
     assert fake_api.deleted == [name]
 
 
@@ -196,6 +204,7 @@ def test_exception_in_block_deletes_claim_and_propagates(fake_api, fake_router, 
     with pytest.raises(ValueError):
         with SandboxClient("t", kubeconfig=kubeconfig):
             raise ValueError("user bug")
+    assert wait_for_cleanup(10)
     assert len(fake_api.deleted) == 1
 
 
@@ -203,7 +212,73 @@ def test_delete_404_is_ignored(fake_api, fake_router, kubeconfig):
     fake_api.delete_status = 404
     with SandboxClient("t", kubeconfig=kubeconfig) as sb:
         sb.run("echo ok")
+    assert wait_for_cleanup(10)
     assert len(fake_api.deleted) == 1
+
+
+def test_exit_does_not_wait_for_the_delete(fake_api, fake_router, kubeconfig):
+    """The with-block ends once the DELETE is sent; its answer is read in the background and
+    wait_for_cleanup() (also run at exit) waits for it."""
+    fake_api.delete_gate = threading.Event()
+    try:
+        with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+            claim = sb.claim_name
+        # The server has the request but has not answered it: the block ended anyway.
+        deadline = time.monotonic() + 10
+        while not fake_api.deleted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fake_api.deleted == [claim]
+        assert not wait_for_cleanup(0.05)
+    finally:
+        fake_api.delete_gate.set()
+    assert wait_for_cleanup(10)
+
+
+def test_close_wait_returns_after_the_delete(fake_api, fake_router, kubeconfig):
+    sb = SandboxClient("t", kubeconfig=kubeconfig).__enter__()
+    claim = sb.claim_name
+    sb.close(wait=True)
+    assert fake_api.deleted == [claim]
+
+
+def test_background_delete_failure_is_logged(fake_api, fake_router, kubeconfig, caplog):
+    fake_api.delete_status = 500
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        claim = sb.claim_name
+    assert wait_for_cleanup(10)
+    assert any("could not delete SandboxClaim default/%s: HTTP 500" % claim in r.getMessage()
+               for r in caplog.records), caplog.records
+
+
+def test_background_delete_resent_after_a_stale_connection(fake_api, fake_router, kubeconfig):
+    """The DELETE goes out on the kept-alive API connection; if the server had closed it while
+    idle, the background thread sends it again on a new one."""
+    fake_api.close_after_create = True
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        claim = sb.claim_name
+        sock = sb._api._conn.sock
+        assert select.select([sock], [], [], 10)[0]  # the server's FIN arrived
+    assert wait_for_cleanup(10)
+    assert fake_api.deleted == [claim]
+
+
+def test_process_exit_waits_for_the_delete(fake_api, fake_router, kubeconfig):
+    """A script whose last line is the with-block still deletes its claim: the process waits
+    for the background DELETE at exit."""
+    fake_api.delete_gate = threading.Event()
+    timer = threading.Timer(0.3, fake_api.delete_gate.set)
+    timer.start()
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    code = ("from agentic_sandbox import SandboxClient\n"
+            "with SandboxClient('t', kubeconfig=%r) as sb:\n"
+            "    print(sb.run('echo hi').stdout, end='')\n" % kubeconfig)
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=src),
+                         capture_output=True, text=True, timeout=30)
+    timer.cancel()
+    assert out.returncode == 0, out.stderr
+    assert len(fake_api.deleted) == 1
+    assert time.monotonic() - t0 >= 0.3  # it waited for the answer, not just the send
 
 
 def test_api_unauthorized(fake_api, fake_router, tmp_path):

@@ -11,6 +11,8 @@ not pay for a TCP connection and a TLS handshake each time. So, per process:
 An Endpoint is not thread-safe (SandboxClient serialises calls with a lock); the shared pool is.
 """
 
+import atexit
+import logging
 import select
 import socket
 import ssl
@@ -20,7 +22,7 @@ import urllib.parse
 from typing import Optional, Tuple
 
 from . import _wire
-from .exceptions import SandboxConnectionError, SandboxTimeoutError
+from .exceptions import SandboxConnectionError, SandboxError, SandboxTimeoutError
 
 # Errors that mean "the kept-alive connection was closed by the server while idle".
 _STALE = (_wire.RemoteClosed, BrokenPipeError, ConnectionResetError, ssl.SSLZeroReturnError,
@@ -34,6 +36,8 @@ _lock = threading.Lock()
 _contexts = {}  # (ca_data, insecure) -> SSLContext
 _idle = {}      # server key -> [_wire.Connection], most recently returned last
 _sessions = {}  # server key -> ssl.SSLSession
+
+log = logging.getLogger("agentic_sandbox")
 
 
 def tls_context(ca_data: Optional[bytes], insecure: bool) -> ssl.SSLContext:
@@ -190,6 +194,54 @@ class Endpoint:
 
         return self._exchange(method, path, body, self._headers(headers), timeout, finish)
 
+    def send_later(self, method: str, path: str, timeout: float, done) -> None:
+        """Sends a bodiless request now and returns at once; the process's background thread
+        reads the answer and calls done(status, data), or done(None, SandboxError), then gives
+        the connection back to the pool. The request is on the wire (or in the kernel's send
+        buffer) when this returns, and the process waits for the answers at exit."""
+        headers = self._headers(None)
+        if self._conn is None:
+            self._conn, self._reused = self._take_connection(timeout)
+        conn, reused, self._conn = self._conn, self._reused, None
+        later = object.__new__(Endpoint)  # this endpoint without its connection, for the thread
+        later.__dict__.update(self.__dict__)
+        try:
+            conn.settimeout(timeout)
+            conn.send(method, self._prefix + path, headers)
+        except OSError:
+            conn.close()
+            conn = None  # the thread sends it again on a new connection, and reports errors
+
+        def job():
+            try:
+                if conn is not None:
+                    later._conn, later._reused = conn, True
+                    try:
+                        resp = conn.read_response(method)
+                        done(resp.status, resp.read())
+                        if resp.will_close:
+                            later.discard()
+                        return
+                    except _STALE:
+                        later.discard()
+                        if not reused:
+                            raise
+                # Never sent, or sent on a kept-alive connection the server had closed.
+                status, _, data = later.request(method, path, timeout=timeout)
+                done(status, data)
+            except SandboxError as e:
+                done(None, e)
+            except socket.timeout:
+                done(None, SandboxTimeoutError(
+                    "%s %s%s: no response from the asb %s within %gs"
+                    % (method, self.base_url, path, self.what, timeout)))
+            except OSError as e:
+                done(None, self._unreachable(e))
+            finally:
+                later.close()
+
+        _background.add(job)
+
     def open_stream(self, method: str, path: str, timeout: float):
         """Sends a request whose response is long (a watch) on this endpoint's connection (a
         pooled or new one) and returns (conn, resp). The caller reads resp line by line and
@@ -223,6 +275,64 @@ class Endpoint:
                 self.discard()
                 raise self._unreachable(e) from None
         raise AssertionError("unreachable")
+
+
+class _Background:
+    """One daemon thread per process that finishes requests sent with Endpoint.send_later, in
+    order. At exit the process waits (boundedly) for them, so a claim given back at the end of a
+    script is deleted although nobody waited for the answer."""
+
+    EXIT_WAIT = 30  # seconds, as long as a waited-for DELETE may take
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._jobs = []
+        self._unfinished = 0
+        self._thread = None
+
+    def add(self, job) -> None:
+        with self._cond:
+            self._jobs.append(job)
+            self._unfinished += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="agentic-sandbox-background")
+                self._thread.start()
+                atexit.register(self.wait, self.EXIT_WAIT)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs:
+                    self._cond.wait()
+                job = self._jobs.pop(0)
+            try:
+                job()
+            except Exception:  # a bug in a callback must not stop the next ones
+                log.exception("agentic_sandbox background request failed")
+            finally:
+                with self._cond:
+                    self._unfinished -= 1
+                    self._cond.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        """True when every request sent so far has been answered (or failed) within timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._unfinished:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+
+_background = _Background()
+
+
+def wait_background(timeout: float) -> bool:
+    return _background.wait(timeout)
 
 
 def _replayable(body) -> bool:

@@ -164,7 +164,9 @@ class SandboxClient:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self._cleanup()
+        # The DELETE is sent, not waited for: giving the sandbox back is the server's work, and
+        # the process still waits for the answer at exit (wait_for_cleanup). A failure is logged.
+        self._cleanup(wait=False)
         return False
 
     def create_sandbox(self, warmpool: str, namespace: Optional[str] = None,
@@ -272,9 +274,10 @@ class SandboxClient:
         self._check(status, data, "exists %s" % path)
         return bool(self._json(data, "exists").get("exists"))
 
-    def close(self) -> None:
-        """Deletes the claim and closes connections (what __exit__ does). Idempotent."""
-        self._cleanup()
+    def close(self, wait: bool = False) -> None:
+        """Deletes the claim and closes connections (what __exit__ does). Idempotent. The DELETE
+        is sent and, unless `wait`, its answer read in the background (see wait_for_cleanup)."""
+        self._cleanup(wait=wait)
 
     # ---- API server side ----------------------------------------------------------------
 
@@ -480,23 +483,32 @@ class SandboxClient:
                     cond.get("status"), cond.get("reason"), cond.get("message"))
         return "no Ready condition yet"
 
-    def _delete_claim(self) -> None:
+    def _delete_claim(self, wait: bool) -> None:
         if not self.claim_name or self._api is None:
             return
         name, self.claim_name = self.claim_name, None
+        namespace = self.namespace
+
+        def done(status, data):
+            if status is None:
+                log.warning("could not delete SandboxClaim %s/%s: %s", namespace, name, data)
+            elif status not in (200, 202, 404):
+                log.warning("could not delete SandboxClaim %s/%s: HTTP %d: %s",
+                            namespace, name, status, _detail(data))
+
+        if not wait:
+            self._api.send_later("DELETE", self._claims_path(name), 30, done)
+            return
         try:
             status, _, data = self._api.request("DELETE", self._claims_path(name), timeout=30)
         except SandboxError as e:
-            log.warning("could not delete SandboxClaim %s/%s: %s", self.namespace, name, e)
-            return
-        if status not in (200, 202, 404):
-            log.warning("could not delete SandboxClaim %s/%s: HTTP %d: %s",
-                        self.namespace, name, status, _detail(data))
+            status, data = None, e
+        done(status, data)
 
-    def _cleanup(self) -> None:
+    def _cleanup(self, wait: bool = True) -> None:
         with self._lock:
             try:
-                self._delete_claim()
+                self._delete_claim(wait)
             finally:
                 if self._watch is not None:
                     self._watch.discard()
@@ -638,9 +650,10 @@ class Sandbox:
     def is_ready(self) -> bool:
         return self._session.is_ready()
 
-    def terminate(self) -> None:
-        """Deletes the claim (and so the sandbox). Idempotent."""
-        self._session._cleanup()
+    def terminate(self, wait: bool = False) -> None:
+        """Deletes the claim (and so the sandbox). Idempotent. Unless `wait`, the DELETE's answer
+        is read in the background (see wait_for_cleanup)."""
+        self._session._cleanup(wait=wait)
 
     def __enter__(self) -> "Sandbox":
         return self
@@ -648,3 +661,10 @@ class Sandbox:
     def __exit__(self, exc_type, exc, tb) -> bool:
         self.terminate()
         return False
+
+
+def wait_for_cleanup(timeout: float = 30) -> bool:
+    """Waits until every claim given back without waiting (the end of a `with` block, close(),
+    terminate()) has been deleted by the API server or failed (failures are logged). True when
+    none is left within `timeout` seconds. The process does this by itself at exit."""
+    return _http.wait_background(timeout)
