@@ -281,6 +281,20 @@ def test_process_exit_waits_for_the_delete(fake_api, fake_router, kubeconfig):
     assert time.monotonic() - t0 >= 0.3  # it waited for the answer, not just the send
 
 
+def test_trace_prints_each_request(fake_api, fake_router, kubeconfig):
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    code = ("from agentic_sandbox import SandboxClient\n"
+            "with SandboxClient('t', kubeconfig=%r) as sb:\n"
+            "    sb.run('echo hi')\n" % kubeconfig)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=src, ASB_CLIENT_TRACE="1"), timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = [l for l in out.stderr.splitlines() if l.startswith("asb-client: ")]
+    for want in ("API server POST %s -> 201 " % CLAIMS, "API server GET %s (watch) -> 200 " % CLAIMS,
+                 "router POST /execute -> 200 ", "API server DELETE %s/sandbox-claim-" % CLAIMS):
+        assert any(want in l and " ms " in l for l in lines), (want, lines)
+
+
 def test_api_unauthorized(fake_api, fake_router, tmp_path):
     kc = write_kubeconfig(tmp_path / "kc", fake_api.url, fake_router.url, token="wrong")
     with pytest.raises(SandboxUnauthorizedError) as ei:

@@ -13,9 +13,11 @@ An Endpoint is not thread-safe (SandboxClient serialises calls with a lock); the
 
 import atexit
 import logging
+import os
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -38,6 +40,19 @@ _idle = {}      # server key -> [_wire.Connection], most recently returned last
 _sessions = {}  # server key -> ssl.SSLSession
 
 log = logging.getLogger("agentic_sandbox")
+
+# ASB_CLIENT_TRACE=1: one line per request on stderr (what, status, milliseconds to the response
+# header, whether the connection was kept alive, the server's Server-Timing), to see where a
+# with-block's time goes without a profiler.
+_TRACE = bool(os.environ.get("ASB_CLIENT_TRACE"))
+
+
+def _trace(what, method, path, status, started, reused, headers):
+    sys.stderr.write("asb-client: %s %s %s -> %s %.2f ms %s%s\n" % (
+        what, method, path.split("?", 1)[0] + (" (watch)" if "watch=true" in path else ""), status, (time.perf_counter() - started) * 1e3,
+        "kept-alive" if reused else "new connection",
+        (" server-timing: " + headers["server-timing"])
+        if headers and "server-timing" in headers else ""))
 
 
 def tls_context(ca_data: Optional[bytes], insecure: bool) -> ssl.SSLContext:
@@ -205,6 +220,7 @@ class Endpoint:
         conn, reused, self._conn = self._conn, self._reused, None
         later = object.__new__(Endpoint)  # this endpoint without its connection, for the thread
         later.__dict__.update(self.__dict__)
+        started = time.perf_counter()
         try:
             conn.settimeout(timeout)
             conn.send(method, self._prefix + path, headers)
@@ -218,6 +234,9 @@ class Endpoint:
                     later._conn, later._reused = conn, True
                     try:
                         resp = conn.read_response(method)
+                        if _TRACE:
+                            _trace(self.what, method, path, resp.status, started, reused,
+                                   resp.headers)
                         done(resp.status, resp.read())
                         if resp.will_close:
                             later.discard()
@@ -260,6 +279,11 @@ class Endpoint:
             conn, reused = self._conn, self._reused
             try:
                 conn.settimeout(timeout)
+                if _TRACE:
+                    started = time.perf_counter()
+                    resp = conn.request(method, self._prefix + path, headers, body)
+                    _trace(self.what, method, path, resp.status, started, reused, resp.headers)
+                    return finish(conn, resp)
                 return finish(conn, conn.request(method, self._prefix + path, headers, body))
             except _STALE as e:
                 self.discard()
