@@ -67,6 +67,7 @@ class FakeApi(_FakeServer):
         self.gets = []
         self.create_status = 201
         self.delete_status = 200
+        self.connections = 0  # TCP connections accepted
         self.close_after_create = False  # close the connection after answering, unannounced
         self.delete_gate = None  # a threading.Event the DELETE answer waits for, or None
         self.claim_status = 404  # GET claim status code
@@ -80,6 +81,11 @@ class FakeApi(_FakeServer):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # else 40 ms delayed-ACK stalls on split writes
+
+            def setup(self):
+                super().setup()
+                with api.lock:
+                    api.connections += 1
 
             def log_message(self, *a):
                 pass

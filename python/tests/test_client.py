@@ -281,6 +281,25 @@ def test_process_exit_waits_for_the_delete(fake_api, fake_router, kubeconfig):
     assert time.monotonic() - t0 >= 0.3  # it waited for the answer, not just the send
 
 
+def test_next_with_block_finds_connections_ready(fake_api, fake_router, kubeconfig):
+    """After a with-block the background thread opens spare API connections, so the next
+    block's create and watch (which run at once) need no new connection."""
+    from agentic_sandbox import _http
+    with SandboxClient("t", kubeconfig=kubeconfig):
+        pass
+    assert wait_for_cleanup(10)
+    deadline = time.monotonic() + 10
+    key = ("http", "127.0.0.1", int(fake_api.url.rsplit(":", 1)[1]), id(None))
+    # The first block opened two (create, watch; the watch's is closed), the thread one more.
+    while ((len(_http._idle.get(key, ())) < 2 or fake_api.connections < 3)
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+    assert fake_api.connections == 3
+    with SandboxClient("t", kubeconfig=kubeconfig):
+        assert len(fake_api.watches) == 2 and len(fake_api.created) == 2
+        assert fake_api.connections == 3
+
+
 def test_trace_prints_each_request(fake_api, fake_router, kubeconfig):
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     code = ("from agentic_sandbox import SandboxClient\n"

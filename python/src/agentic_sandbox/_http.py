@@ -30,6 +30,10 @@ from .exceptions import SandboxConnectionError, SandboxError, SandboxTimeoutErro
 _STALE = (_wire.RemoteClosed, BrokenPipeError, ConnectionResetError, ssl.SSLZeroReturnError,
           ssl.SSLEOFError)
 
+# Idle API server connections the background thread keeps ready after a with-block: the next
+# one takes two at once (its create's and its watch's, and the watch's is closed after it).
+_SPARE = 2
+
 # Idle connections kept per server. A SandboxClient holds at most two (API server, router) at a
 # time, so a few cover a handful of threads each opening sandboxes.
 _MAX_IDLE_PER_SERVER = 4
@@ -74,6 +78,25 @@ def tls_context(ca_data: Optional[bytes], insecure: bool) -> ssl.SSLContext:
         ctx.verify_mode = ssl.CERT_NONE
     with _lock:
         return _contexts.setdefault(key, ctx)
+
+
+def _read_tickets(sock, wait: float = 0.05) -> None:
+    """Reads the TLS 1.3 session tickets a server sends just after the handshake, which would
+    otherwise make an unused connection look readable (closed) to _idle_and_open."""
+    readable, _, _ = select.select([sock], [], [], wait)
+    if not readable:
+        return
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        while True:
+            if sock.recv(1):  # application data before any request: not a connection to keep
+                raise ssl.SSLError("unexpected data on an idle connection")
+            break
+    except ssl.SSLWantReadError:
+        pass  # the tickets were read, nothing else arrived
+    finally:
+        sock.settimeout(timeout)
 
 
 def _idle_and_open(conn) -> bool:
@@ -154,6 +177,33 @@ class Endpoint:
             except OSError:  # ssl.SSLError included
                 self.discard()
 
+    def keep_spare(self, want: int = _SPARE) -> None:
+        """Opens connections to this endpoint's server (TCP and TLS handshakes) until `want` idle
+        ones wait in the pool, so the next SandboxClient's create and watch do not wait for a
+        handshake. Called from the background thread after a with-block; errors are left for a
+        real request to report."""
+        with _lock:
+            missing = want - len(_idle.get(self._server_key, ()))
+        for _ in range(missing):
+            conn = self._new_connection(self.timeout)
+            try:
+                conn.connect()
+                if self._ssl is not None:
+                    _read_tickets(conn.sock)
+                    self._remember_session(conn)
+            except OSError:
+                conn.close()
+                return
+            if not _idle_and_open(conn):
+                conn.close()
+                return
+            with _lock:
+                pool = _idle.setdefault(self._server_key, [])
+                if len(pool) >= _MAX_IDLE_PER_SERVER:
+                    conn.close()
+                    return
+                pool.insert(0, conn)  # after the connections that served requests
+
     def close(self):
         """Gives the connection back to the process's pool if it is idle and open, else closes
         it. The endpoint stays usable (the next request takes a connection again)."""
@@ -209,11 +259,12 @@ class Endpoint:
 
         return self._exchange(method, path, body, self._headers(headers), timeout, finish)
 
-    def send_later(self, method: str, path: str, timeout: float, done) -> None:
+    def send_later(self, method: str, path: str, timeout: float, done, spare=False) -> None:
         """Sends a bodiless request now and returns at once; the process's background thread
         reads the answer and calls done(status, data), or done(None, SandboxError), then gives
         the connection back to the pool. The request is on the wire (or in the kernel's send
-        buffer) when this returns, and the process waits for the answers at exit."""
+        buffer) when this returns, and the process waits for the answers at exit. `spare`: then
+        keep_spare() (which nobody waits for)."""
         headers = self._headers(None)
         if self._conn is None:
             self._conn, self._reused = self._take_connection(timeout)
@@ -228,7 +279,7 @@ class Endpoint:
             conn.close()
             conn = None  # the thread sends it again on a new connection, and reports errors
 
-        def job():
+        def job() -> bool:
             try:
                 if conn is not None:
                     later._conn, later._reused = conn, True
@@ -240,7 +291,7 @@ class Endpoint:
                         done(resp.status, resp.read())
                         if resp.will_close:
                             later.discard()
-                        return
+                        return True
                     except _STALE:
                         later.discard()
                         if not reused:
@@ -248,6 +299,7 @@ class Endpoint:
                 # Never sent, or sent on a kept-alive connection the server had closed.
                 status, _, data = later.request(method, path, timeout=timeout)
                 done(status, data)
+                return True
             except SandboxError as e:
                 done(None, e)
             except socket.timeout:
@@ -258,8 +310,9 @@ class Endpoint:
                 done(None, self._unreachable(e))
             finally:
                 later.close()
+            return False
 
-        _background.add(job)
+        _background.add(job, later.keep_spare if spare else None)
 
     def open_stream(self, method: str, path: str, timeout: float):
         """Sends a request whose response is long (a watch) on this endpoint's connection (a
@@ -314,9 +367,11 @@ class _Background:
         self._unfinished = 0
         self._thread = None
 
-    def add(self, job) -> None:
+    def add(self, job, after=None) -> None:
+        """Runs job() on the thread; then, if it returned True, after() (which wait() does not
+        wait for)."""
         with self._cond:
-            self._jobs.append(job)
+            self._jobs.append((job, after))
             self._unfinished += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True,
@@ -330,15 +385,21 @@ class _Background:
             with self._cond:
                 while not self._jobs:
                     self._cond.wait()
-                job = self._jobs.pop(0)
+                job, after = self._jobs.pop(0)
+            ok = False
             try:
-                job()
+                ok = job()
             except Exception:  # a bug in a callback must not stop the next ones
                 log.exception("agentic_sandbox background request failed")
             finally:
                 with self._cond:
                     self._unfinished -= 1
                     self._cond.notify_all()
+            if ok and after is not None:
+                try:
+                    after()
+                except Exception:
+                    log.exception("agentic_sandbox background work failed")
 
     def wait(self, timeout: float) -> bool:
         """True when every request sent so far has been answered (or failed) within timeout."""

@@ -497,7 +497,8 @@ class SandboxClient:
                             namespace, name, status, _detail(data))
 
         if not wait:
-            self._api.send_later("DELETE", self._claims_path(name), 30, done)
+            # ...and then keeps connections ready for the next with-block's create and watch.
+            self._api.send_later("DELETE", self._claims_path(name), 30, done, spare=True)
             return
         try:
             status, _, data = self._api.request("DELETE", self._claims_path(name), timeout=30)
