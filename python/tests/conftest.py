@@ -43,8 +43,8 @@ def pending_claim(name, rv, reason="SandboxNotReady", message="waiting"):
 class _FakeServer:
     """A ThreadingHTTPServer on 127.0.0.1:0 in a daemon thread; subclasses pass their handler."""
 
-    def _serve(self, handler):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def _serve(self, handler, port=0):
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
@@ -175,7 +175,7 @@ class FakeApi(_FakeServer):
 class FakeRouter(_FakeServer):
     """Plays the router in front of an upstream-style python runtime (in-memory files)."""
 
-    def __init__(self, require_token=True):
+    def __init__(self, require_token=True, port=0):
         self.lock = threading.Lock()
         self.require_token = require_token  # False: play the runtime behind a real router
         self.requests = []   # (method, path, headers)
@@ -270,7 +270,7 @@ class FakeRouter(_FakeServer):
             def do_POST(self):
                 self._handle("POST")
 
-        self._serve(Handler)
+        self._serve(Handler, port)
 
 
 def write_kubeconfig(path, server, router=None, token=TOKEN):

@@ -9,7 +9,10 @@ Flow (all standard library):
              condition is True and status.sandbox names the sandbox. Terminal reasons (for
              example TemplateNotFound) fail at once.
   methods    talk to the sandbox's runtime through the asb router, which routes by the
-             X-Sandbox-ID / X-Sandbox-Namespace / X-Sandbox-Port headers.
+             X-Sandbox-ID / X-Sandbox-Namespace / X-Sandbox-Port headers. There is no separate
+             readiness request: until the runtime first answers, a request the router could not
+             deliver (its Retry-After answer: nothing reached the sandbox) is sent again, for up
+             to port_forward_ready_timeout after Ready.
   __exit__   DELETE the claim (also after exceptions and Ctrl-C); a 404 is fine.
 
 One SandboxClient is one sandbox. Methods may be called from several threads; they are
@@ -132,6 +135,9 @@ class SandboxClient:
         self._api: Optional[_http.Endpoint] = None
         self._watch: Optional[_http.Endpoint] = None
         self._router: Optional[_http.Endpoint] = None
+        # Until the sandbox's runtime has answered once through the router: when its wait for
+        # the runtime ends (see _router_request).
+        self._runtime_deadline: Optional[float] = None
         self._lock = threading.Lock()
 
     # ---- context manager ----------------------------------------------------------------
@@ -195,7 +201,7 @@ class SandboxClient:
         if self._router is None or self.sandbox_name is None:
             return False
         try:
-            status, _, _ = self._router_request("GET", "/", timeout=5)
+            status, _, _ = self._router_request("GET", "/", timeout=5, wait_for_runtime=False)
         except SandboxError:
             return False
         return status == 200
@@ -527,29 +533,13 @@ class SandboxClient:
                 "asbd reports no router: %s has no %r cluster extension (is the router enabled "
                 "in asbd?); pass router_url=... or set ASB_ROUTER_URL"
                 % (self.config.path, "asb.dev/router"))
-        url = self._router.base_url
-        deadline = time.monotonic() + self.port_forward_ready_timeout
-        last = ""
-        while True:
-            try:
-                status, _, data = self._router_request("GET", "/", timeout=5)
-                if status == 200:
-                    return
-                if status in (401, 403):
-                    self._check(status, data, "connect to sandbox")
-                last = "HTTP %d: %s" % (status, _detail(data))
-            except SandboxConnectionError:
-                raise
-            except SandboxTimeoutError as e:
-                last = str(e)
-            if time.monotonic() >= deadline:
-                raise SandboxTimeoutError(
-                    "sandbox %s is Ready but its runtime did not answer through the router at "
-                    "%s within %gs: %s" % (self.sandbox_name, url,
-                                           self.port_forward_ready_timeout, last))
-            time.sleep(0.05)
+        # The claim is Ready, so the sandbox passed its readiness probe; its runtime may still
+        # not listen (a template without a probe on server_port), which the first request
+        # finds out without a round trip of its own.
+        self._runtime_deadline = time.monotonic() + self.port_forward_ready_timeout
 
-    def _router_request(self, method, path, body=None, headers=None, timeout=None):
+    def _router_request(self, method, path, body=None, headers=None, timeout=None,
+                        wait_for_runtime=True):
         if self._router is None or self.sandbox_name is None:
             raise SandboxNotReadyError(
                 "no sandbox: use SandboxClient as a context manager (`with SandboxClient(...) "
@@ -562,7 +552,21 @@ class SandboxClient:
         if headers:
             h.update(headers)
         with self._lock:
-            return self._router.request(method, path, body=body, headers=h, timeout=timeout)
+            while True:
+                status, rh, data = self._router.request(method, path, body=body, headers=h,
+                                                        timeout=timeout)
+                if self._runtime_deadline is None or not wait_for_runtime:
+                    return status, rh, data
+                if not _undelivered(status, rh) or not _http._replayable(body):
+                    self._runtime_deadline = None  # the runtime answered (or this can't wait)
+                    return status, rh, data
+                if time.monotonic() >= self._runtime_deadline:
+                    raise SandboxTimeoutError(
+                        "sandbox %s is Ready but its runtime did not answer through the router "
+                        "at %s within %gs: HTTP %d: %s"
+                        % (self.sandbox_name, self._router.base_url,
+                           self.port_forward_ready_timeout, status, _detail(data)))
+                time.sleep(0.05)
 
     def _check(self, status: int, data: bytes, what: str) -> None:
         if 200 <= status < 300:
@@ -582,6 +586,14 @@ class SandboxClient:
             return json.loads(data.decode("utf-8"))
         except ValueError:
             raise SandboxError("%s: response is not JSON: %r" % (what, data[:200])) from None
+
+
+def _undelivered(status: int, headers: dict) -> bool:
+    """True for the router's own answer that it could not connect into the sandbox: nothing of
+    the request reached it, so any request may be sent again. The router marks exactly those
+    with Retry-After, and every response it relays carries its Server-Timing."""
+    return (status in (502, 503) and "retry-after" in headers
+            and "server-timing" not in headers)
 
 
 class _Prepare(threading.Thread):
