@@ -68,6 +68,7 @@ class FakeApi(_FakeServer):
         self.create_status = 201
         self.delete_status = 200
         self.connections = 0  # TCP connections accepted
+        self.create_conflicts = 0  # answer this many creates 409 AlreadyExists first
         self.close_after_create = False  # close the connection after answering, unannounced
         self.delete_gate = None  # a threading.Event the DELETE answer waits for, or None
         self.claim_status = 404  # GET claim status code
@@ -114,6 +115,11 @@ class FakeApi(_FakeServer):
                 obj = json.loads(body)
                 with api.lock:
                     api.created.append((dict(self.headers), obj))
+                    conflict = api.create_conflicts > 0
+                    api.create_conflicts -= conflict
+                if conflict:
+                    return self._json(409, {"kind": "Status", "code": 409,
+                                            "reason": "AlreadyExists", "message": "exists"})
                 if api.create_status not in (200, 201):
                     return self._json(api.create_status, {"kind": "Status", "code":
                                                           api.create_status,

@@ -281,23 +281,61 @@ def test_process_exit_waits_for_the_delete(fake_api, fake_router, kubeconfig):
     assert time.monotonic() - t0 >= 0.3  # it waited for the answer, not just the send
 
 
-def test_next_with_block_finds_connections_ready(fake_api, fake_router, kubeconfig):
-    """After a with-block the background thread opens spare API connections, so the next
-    block's create and watch (which run at once) need no new connection."""
+def _wait_for_spare_connections(fake_api, want=2):
     from agentic_sandbox import _http
+    key = ("http", "127.0.0.1", int(fake_api.url.rsplit(":", 1)[1]), id(None))
+    deadline = time.monotonic() + 10
+    while len(_http._idle.get(key, ())) < want and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(_http._idle.get(key, ())) >= want
+
+
+def _no_thread(monkeypatch):
+    from agentic_sandbox import client
+    monkeypatch.setattr(client._Prepare, "start",
+                        lambda self: pytest.fail("the watch was opened by a thread"))
+
+
+def test_next_with_block_finds_connections_ready(fake_api, fake_router, kubeconfig,
+                                                 monkeypatch):
+    """After a with-block the background thread opens spare API connections, so the next
+    block's create and watch need no new connection (nor a thread to hide its handshake)."""
     with SandboxClient("t", kubeconfig=kubeconfig):
         pass
     assert wait_for_cleanup(10)
-    deadline = time.monotonic() + 10
-    key = ("http", "127.0.0.1", int(fake_api.url.rsplit(":", 1)[1]), id(None))
+    _wait_for_spare_connections(fake_api)
     # The first block opened two (create, watch; the watch's is closed), the thread one more.
-    while ((len(_http._idle.get(key, ())) < 2 or fake_api.connections < 3)
-           and time.monotonic() < deadline):
+    deadline = time.monotonic() + 10
+    while fake_api.connections < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert fake_api.connections == 3
-    with SandboxClient("t", kubeconfig=kubeconfig):
+    _no_thread(monkeypatch)
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
         assert len(fake_api.watches) == 2 and len(fake_api.created) == 2
         assert fake_api.connections == 3
+        assert "resourceVersion" not in fake_api.watches[1]  # from now: it cannot miss Ready
+        assert sb.sandbox_name == "sb-warm-1"
+
+
+def test_name_collision_watches_the_name_created(fake_api, fake_router, kubeconfig,
+                                                 monkeypatch):
+    """A 409 makes the client pick another name; the watch opened with the create (by a thread
+    in the first block, on kept-alive connections in the next) watched the taken name, so the
+    client watches the created claim from its create's resourceVersion instead."""
+    for block in range(2):
+        fake_api.create_conflicts = 1
+        before = len(fake_api.watches)
+        with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+            created = [b["metadata"]["name"] for _, b in fake_api.created[-2:]]
+            assert sb.claim_name == created[1] != created[0]
+            assert sb.sandbox_name == "sb-warm-1"
+        assert wait_for_cleanup(10)
+        first, second = fake_api.watches[before:]
+        assert first["fieldSelector"] == "metadata.name=" + created[0]
+        assert second["fieldSelector"] == "metadata.name=" + created[1]
+        assert second["resourceVersion"] == "1"
+        _wait_for_spare_connections(fake_api)
+        _no_thread(monkeypatch)  # the second block sends its watch before its create
 
 
 def test_trace_prints_each_request(fake_api, fake_router, kubeconfig):

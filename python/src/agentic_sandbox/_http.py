@@ -166,6 +166,35 @@ class Endpoint:
                 return conn, True
             conn.close()
 
+    def connected(self) -> bool:
+        """Takes a pooled connection if none is held; True when the one held is open, so a
+        request sent on it goes out at once, without a handshake."""
+        if self._conn is None:
+            self._conn, self._reused = self._take_connection(self.timeout)
+        return self._conn.sock is not None
+
+    def send_stream(self, method: str, path: str, timeout: float) -> bool:
+        """The sending half of open_stream() on the open connection connected() found: True
+        when the request went out (sent_stream() then reads its answer); on failure the
+        connection is discarded and False returned."""
+        try:
+            self._conn.settimeout(timeout)
+            self._conn.send(method, self._prefix + path, self._headers(None))
+            return True
+        except OSError:
+            self.discard()
+            return False
+
+    def sent_stream(self, method: str):
+        """(conn, resp) for the request send_stream() sent, or None when its answer could not
+        be read (the connection is discarded: the caller may open the stream again)."""
+        conn = self._conn
+        try:
+            return conn, conn.read_response(method)
+        except OSError:
+            self.discard()
+            return None
+
     def connect(self) -> None:
         """Makes sure this endpoint holds an open connection (TCP and TLS handshake done), so the
         next request does not wait for one. Errors are left for that request to report."""

@@ -149,16 +149,28 @@ class SandboxClient:
         try:
             self._connect_api()
             name = self._new_claim_name()
-            # While the claim is created, another thread opens the watch that will see it become
-            # Ready and the router connection the sandbox will be used over: a warm claim is
-            # Ready about as soon as the create returns, so the handshakes would be the wait.
-            prepare = _Prepare(self, name)
-            prepare.start()
-            self._create_claim(name)
-            prepare.join()
-            early = prepare.watch if self.claim_name == name else None
-            if early is None and prepare.watch is not None:
-                self._watch.discard()  # it watches a name that was taken (409)
+            # The watch that will see the claim become Ready is opened while the claim is
+            # created: a warm claim is Ready about as soon as the create returns. With open
+            # kept-alive connections (every SandboxClient after the first) the watch's request
+            # just goes out before the create's and its answer is read after; else another
+            # thread opens it and the router connection, whose handshakes would be the wait.
+            if (self._watch.connected() and self._api.connected()
+                    and (self._router is None or self._router.connected())):
+                sent = self._watch.send_stream("GET", self._watch_path(
+                    name, None, self.sandbox_ready_timeout), self.sandbox_ready_timeout)
+                self._create_claim(name)
+                early = self._watch.sent_stream("GET") if sent else None
+                if early is not None and (early[1].status != 200 or self.claim_name != name):
+                    early = None  # the main path opens its own (and reports the error)
+                    self._watch.discard()
+            else:
+                prepare = _Prepare(self, name)
+                prepare.start()
+                self._create_claim(name)
+                prepare.join()
+                early = prepare.watch if self.claim_name == name else None
+                if early is None and prepare.watch is not None:
+                    self._watch.discard()  # it watches a name that was taken (409)
             self._wait_for_ready(early)
             self._connect_router()
         except BaseException:
@@ -384,15 +396,20 @@ class SandboxClient:
                 raise SandboxClaimFailedError(msg, reason)
         return False
 
-    def _open_watch(self, name: str, rv: Optional[str], timeout: float):
-        """Starts a watch of claim `name` on the watch endpoint: from `rv`, or (None) from now,
-        with the claim's current state first. Returns (conn, resp)."""
+    def _watch_path(self, name: str, rv: Optional[str], timeout: float) -> str:
+        """The watch of claim `name`: from `rv`, or (None) from now, with the claim's current
+        state first."""
         params = {"watch": "true", "fieldSelector": "metadata.name=" + name}
         if rv is not None:
             params["resourceVersion"] = rv
         params["timeoutSeconds"] = str(max(1, int(timeout + 0.999)))
-        return self._watch.open_stream(
-            "GET", self._claims_path() + "?" + urllib.parse.urlencode(params), timeout=timeout)
+        return self._claims_path() + "?" + urllib.parse.urlencode(params)
+
+    def _open_watch(self, name: str, rv: Optional[str], timeout: float):
+        """Starts a watch of claim `name` (see _watch_path) on the watch endpoint. Returns
+        (conn, resp)."""
+        return self._watch.open_stream("GET", self._watch_path(name, rv, timeout),
+                                       timeout=timeout)
 
     def _wait_for_ready(self, early=None) -> None:
         """Follows the claim's watch until it is Ready. `early`: a watch _Prepare opened."""
