@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Two copies of the agentic_sandbox client against one asbd, alternating with-blocks, so a
 client change is measured against the client before it in the same run (same daemon, same
-pool, same noise), and the two packages' import times as processes beside `python3 -c pass`.
+pool, same noise), the seed script as a process with each copy (alternating; --seed-runs), and
+the two packages' import times as processes beside `python3 -c pass`.
 
     python3 bench/python_client_ab.py --old OLD/python/src/agentic_sandbox \\
-        [--new python/src/agentic_sandbox] [--runtime native|gvisor] [--runs 40]
+        [--new python/src/agentic_sandbox] [--runtime native|gvisor] [--runs 40] [--seed-runs 10]
 
 OLD is a checkout of another commit's package directory (e.g. `git archive dc6cb00
 python/src/agentic_sandbox | tar -x -C /tmp/old`). Needs root and kubectl; run under the shared
@@ -62,6 +63,7 @@ def main():
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--bin", default=os.path.join(REPO, "build", "bin"))
     ap.add_argument("--import-runs", type=int, default=40)
+    ap.add_argument("--seed-runs", type=int, default=0)
     args = ap.parse_args()
     import_times({"old": args.old, "new": args.new}, args.import_runs)
     clients = {"old": load("agentic_sandbox_old", args.old),
@@ -86,6 +88,21 @@ def main():
             v = sorted(v[2:])  # the first blocks of each pay the process's first handshakes
             print("%s with-block p50 %.2f p90 %.2f ms (%d)" % (
                 label, statistics.median(v) * 1e3, v[int(len(v) * 0.9)] * 1e3, len(v)))
+        seed_times = {"old": [], "new": []}
+        for i in range(args.seed_runs):
+            for label in (("old", "new") if i % 2 else ("new", "old")):
+                wait_pool_ready(d, 2)
+                env = dict(os.environ, ASB_KUBECONFIG=d.kubeconfig,
+                           PYTHONPATH=os.path.dirname(os.path.abspath(getattr(args, label))))
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, os.path.join(REPO, "examples", "seed",
+                                                             "test_sandbox.py")],
+                               env=env, check=True, capture_output=True)
+                seed_times[label].append(time.perf_counter() - t0)
+        for label, v in seed_times.items():
+            if v:
+                print("%s seed script as a process p50 %.1f ms (%d)" % (
+                    label, statistics.median(v) * 1e3, len(v)))
         subprocess.run(d.kube + ["delete", "-f", "-"], input=seed, text=True, capture_output=True)
         subprocess.run(d.kube + ["wait", "--for=delete", "sandbox", "--all", "--timeout=60s"],
                        capture_output=True)
