@@ -11,8 +11,9 @@ not pay for a TCP connection and a TLS handshake each time. So, per process:
 An Endpoint is not thread-safe (SandboxClient serialises calls with a lock); the shared pool is.
 """
 
+from __future__ import annotations
+
 import atexit
-import logging
 import os
 import select
 import socket
@@ -21,10 +22,13 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Optional, Tuple
 
-from . import _wire
+from . import _log, _wire
 from .exceptions import SandboxConnectionError, SandboxError, SandboxTimeoutError
+
+TYPE_CHECKING = False  # typing is ~2 ms of an import, for annotations alone
+if TYPE_CHECKING:
+    from typing import Optional, Tuple
 
 # Errors that mean "the kept-alive connection was closed by the server while idle".
 _STALE = (_wire.RemoteClosed, BrokenPipeError, ConnectionResetError, ssl.SSLZeroReturnError,
@@ -43,7 +47,6 @@ _contexts = {}  # (ca_data, insecure) -> SSLContext
 _idle = {}      # server key -> [_wire.Connection], most recently returned last
 _sessions = {}  # server key -> ssl.SSLSession
 
-log = logging.getLogger("agentic_sandbox")
 
 # ASB_CLIENT_TRACE=1: one line per request on stderr (what, status, milliseconds to the response
 # header, whether the connection was kept alive, the server's Server-Timing), to see where a
@@ -419,7 +422,7 @@ class _Background:
             try:
                 ok = job()
             except Exception:  # a bug in a callback must not stop the next ones
-                log.exception("agentic_sandbox background request failed")
+                _log.exception("agentic_sandbox background request failed")
             finally:
                 with self._cond:
                     self._unfinished -= 1
@@ -428,7 +431,7 @@ class _Background:
                 try:
                     after()
                 except Exception:
-                    log.exception("agentic_sandbox background work failed")
+                    _log.exception("agentic_sandbox background work failed")
 
     def wait(self, timeout: float) -> bool:
         """True when every request sent so far has been answered (or failed) within timeout."""

@@ -19,15 +19,15 @@ One SandboxClient is one sandbox. Methods may be called from several threads; th
 serialised on one kept-alive router connection.
 """
 
+from __future__ import annotations
+
 import json
-import logging
 import os
 import threading
 import time
 import urllib.parse
-from typing import List, Optional, Union
 
-from . import _http
+from . import _http, _log
 from .exceptions import (
     SandboxClaimFailedError,
     SandboxConnectionError,
@@ -42,7 +42,10 @@ from .exceptions import (
 from .kubeconfig import load_config
 from .models import AsbConfig, ExecutionResult, FileEntry
 
-log = logging.getLogger("agentic_sandbox")
+TYPE_CHECKING = False  # typing is ~2 ms of an import, for annotations alone
+if TYPE_CHECKING:
+    from typing import List, Optional, Union
+
 
 CLAIM_GROUP = "extensions.agents.x-k8s.io"
 CLAIM_VERSION = "v1alpha1"  # claims by template (the seed's call)
@@ -367,7 +370,7 @@ class SandboxClient:
             self.claim_name = name
             claim = self._json(data, "create SandboxClaim")
             self._claim_rv = (claim.get("metadata") or {}).get("resourceVersion", "")
-            log.debug("created claim %s/%s rv=%s", self.namespace, name, self._claim_rv)
+            _log.debug("created claim %s/%s rv=%s", self.namespace, name, self._claim_rv)
             return claim
         raise SandboxError("could not pick a free SandboxClaim name after 3 attempts")
 
@@ -514,9 +517,9 @@ class SandboxClient:
 
         def done(status, data):
             if status is None:
-                log.warning("could not delete SandboxClaim %s/%s: %s", namespace, name, data)
+                _log.warning("could not delete SandboxClaim %s/%s: %s", namespace, name, data)
             elif status not in (200, 202, 404):
-                log.warning("could not delete SandboxClaim %s/%s: HTTP %d: %s",
+                _log.warning("could not delete SandboxClaim %s/%s: HTTP %d: %s",
                             namespace, name, status, _detail(data))
 
         if not wait:
