@@ -338,6 +338,36 @@ def test_name_collision_watches_the_name_created(fake_api, fake_router, kubeconf
         _no_thread(monkeypatch)  # the second block sends its watch before its create
 
 
+def _block_in_child(kubeconfig, out):
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        out.put(sb.run("echo child").stdout)
+    out.put(wait_for_cleanup(10))
+
+
+def test_forked_child_has_its_own_connections_and_background_thread(fake_api, fake_router,
+                                                                    kubeconfig):
+    """A child forked after the parent used the client (multiprocessing's default on Linux)
+    opens its own connections and runs its own background DELETEs."""
+    import multiprocessing
+    with SandboxClient("t", kubeconfig=kubeconfig):
+        pass  # the parent now has a background thread and pooled connections
+    assert wait_for_cleanup(10)
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_block_in_child, args=(kubeconfig, out))
+    child.start()
+    try:
+        assert out.get(timeout=20) == "child\n"
+        assert out.get(timeout=20) is True
+    finally:
+        child.join(20)
+    assert child.exitcode == 0
+    assert len(fake_api.deleted) == 2
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:  # the parent's connections still work
+        assert sb.run("echo parent").stdout == "parent\n"
+    assert wait_for_cleanup(10)
+
+
 def test_trace_prints_each_request(fake_api, fake_router, kubeconfig):
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     code = ("from agentic_sandbox import SandboxClient\n"

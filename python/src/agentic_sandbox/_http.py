@@ -394,6 +394,10 @@ class _Background:
     EXIT_WAIT = 30  # seconds, as long as a waited-for DELETE may take
 
     def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every job (in a forked child, where the thread is gone)."""
         self._cond = threading.Condition()
         self._jobs = []
         self._unfinished = 0
@@ -446,6 +450,22 @@ class _Background:
 
 
 _background = _Background()
+
+
+def _after_fork_in_child() -> None:
+    # A child must not send on its parent's connections (both would write into one TLS
+    # stream), nor wait for the parent's background thread, which it does not have. Closing
+    # the child's copies of the sockets leaves the parent's connections alone.
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    for pool in _idle.values():
+        for conn in pool:
+            conn.close()
+    _idle.clear()
+    _background.reset()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def wait_background(timeout: float) -> bool:
