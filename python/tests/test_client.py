@@ -377,7 +377,8 @@ def test_trace_prints_each_request(fake_api, fake_router, kubeconfig):
                          env=dict(os.environ, PYTHONPATH=src, ASB_CLIENT_TRACE="1"), timeout=30)
     assert out.returncode == 0, out.stderr
     lines = [l for l in out.stderr.splitlines() if l.startswith("asb-client: ")]
-    for want in ("API server POST %s -> 201 " % CLAIMS, "API server GET %s (watch) -> 200 " % CLAIMS,
+    for want in ("API server POST %s -> 201 " % CLAIMS,
+                 "API server GET %s (watch) -> 200 " % CLAIMS,
                  "router POST /execute -> 200 ", "API server DELETE %s/sandbox-claim-" % CLAIMS):
         assert any(want in l and " ms " in l for l in lines), (want, lines)
 

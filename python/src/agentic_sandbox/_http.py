@@ -55,11 +55,12 @@ _TRACE = bool(os.environ.get("ASB_CLIENT_TRACE"))
 
 
 def _trace(what, method, path, status, started, reused, headers):
+    target = path.split("?", 1)[0] + (" (watch)" if "watch=true" in path else "")
+    timing = headers.get("server-timing") if headers else None
     sys.stderr.write("asb-client: %s %s %s -> %s %.2f ms %s%s\n" % (
-        what, method, path.split("?", 1)[0] + (" (watch)" if "watch=true" in path else ""), status, (time.perf_counter() - started) * 1e3,
+        what, method, target, status, (time.perf_counter() - started) * 1e3,
         "kept-alive" if reused else "new connection",
-        (" server-timing: " + headers["server-timing"])
-        if headers and "server-timing" in headers else ""))
+        " server-timing: " + timing if timing else ""))
 
 
 def tls_context(ca_data: Optional[bytes], insecure: bool) -> ssl.SSLContext:
@@ -180,6 +181,7 @@ class Endpoint:
         """The sending half of open_stream() on the open connection connected() found: True
         when the request went out (sent_stream() then reads its answer); on failure the
         connection is discarded and False returned."""
+        self._stream_sent = (path, time.perf_counter())  # for the trace
         try:
             self._conn.settimeout(timeout)
             self._conn.send(method, self._prefix + path, self._headers(None))
@@ -193,10 +195,14 @@ class Endpoint:
         be read (the connection is discarded: the caller may open the stream again)."""
         conn = self._conn
         try:
-            return conn, conn.read_response(method)
+            resp = conn.read_response(method)
         except OSError:
             self.discard()
             return None
+        if _TRACE:
+            path, started = self._stream_sent
+            _trace(self.what, method, path, resp.status, started, True, resp.headers)
+        return conn, resp
 
     def connect(self) -> None:
         """Makes sure this endpoint holds an open connection (TCP and TLS handshake done), so the
