@@ -374,6 +374,9 @@ def test_first_request_replaces_a_router_connection_closed_while_idle(fake_api, 
     router that closed it meanwhile (evicting idle connections) costs a new one, not an error."""
     with SandboxClient("t", kubeconfig=kubeconfig) as sb:
         sock = sb._router._conn.sock
+        deadline = time.monotonic() + 10
+        while fake_router.connections < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the server thread has accepted it
         fake_router.close_idle()
         assert select.select([sock], [], [], 10)[0]  # the close arrived
         assert sb.run("echo after").stdout == "after\n"
