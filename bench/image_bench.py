@@ -9,10 +9,12 @@
 
 Rounds alternate the two sides so drift on a shared machine hits both. Run under the sandbox
 lock, at normal CPU share (COMMON rules), e.g.
-    flock /tmp/asb-sandbox.lock /work/helpers/quiet python3 bench/image_bench.py build/bin
+    flock /tmp/asb-sandbox.lock python3 bench/image_bench.py [--runs 3] [--bin build/bin]
+(scripts/bench.sh runs it too).
 Needs docker-registry, umoci, skopeo, kubectl (scripts/install-deps.sh).
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -30,7 +32,6 @@ from bench_asbd import BenchAsbd  # noqa: E402
 from oci_images import BUSYBOX_LINKS, Registry, build_image, pod, run  # noqa: E402
 
 BUILTIN = "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0"
-ROUNDS = int(os.environ.get("ASB_IMAGE_BENCH_ROUNDS", "3"))
 
 
 def timed(fn):
@@ -55,7 +56,12 @@ def pod_ready_seconds(d, name, image, runtime):
 
 
 def main():
-    bin_dir = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/bin")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3, help="alternating rounds of each comparison")
+    ap.add_argument("--bin", default=os.path.join(HERE, "..", "build", "bin"))
+    args = ap.parse_args()
+    rounds = args.runs
+    bin_dir = os.path.abspath(args.bin)
     asbctl = os.path.join(bin_dir, "asbctl")
     root = tempfile.mkdtemp(prefix="asb-image-bench-")
     reg = Registry(root)
@@ -68,7 +74,7 @@ def main():
         with BenchAsbd(bin_dir, "asb-image-bench-asbd-") as d:
             ctl = [asbctl, "--kubeconfig", d.kubeconfig, "image"]
             skopeo, asb = [], []
-            for i in range(ROUNDS):
+            for i in range(rounds):
                 dest = os.path.join(root, "skopeo-%d" % i)
 
                 def copy():
@@ -82,7 +88,7 @@ def main():
                 for out, fn in (order if i % 2 == 0 else order[::-1]):
                     out.append(timed(fn))
                 shutil.rmtree(dest)
-                if i + 1 < ROUNDS:
+                if i + 1 < rounds:
                     run(*ctl, "rm", image)
             s, a = statistics.median(skopeo), statistics.median(asb)
             print("cold pull ~100 MiB: asb %.2fs vs skopeo copy to dir %.2fs: %.2fx "
@@ -90,7 +96,7 @@ def main():
             for runtime in ("native", "gvisor"):
                 cached, builtin = [], []
                 pod_ready_seconds(d, "warm-" + runtime, image, runtime)  # first start: setup
-                for i in range(ROUNDS):
+                for i in range(rounds):
                     order = [(cached, image), (builtin, BUILTIN)]
                     for out, img in (order if i % 2 == 0 else order[::-1]):
                         out.append(pod_ready_seconds(d, "b-%s-%d" % (runtime, i), img, runtime))
