@@ -90,12 +90,13 @@ TEST(CpuGovernorTest, BestEffortIdleWhileItSpinsNormalOnceQuiet) {
   const std::string idle_file = config.mount_root + (CgroupIsV2(config.mount_root) ? "" : "/cpu") +
                                 BestEffortParent(config) + "/cpu.idle";
   EXPECT_EQ(Trim(ReadFile(idle_file).value_or("")), "0");
-  ASSERT_OK_AND_ASSIGN(Cgroup cg,
-                       Cgroup::Create(config, "spin", {.cpu_placement = CpuPlacement::kBestEffort}));
+  ASSERT_OK_AND_ASSIGN(
+      Cgroup cg, Cgroup::Create(config, "spin", {.cpu_placement = CpuPlacement::kBestEffort}));
   {
     Spinner spinner;
     ASSERT_OK_AND_ASSIGN(spinner.pid, Spin(cg));
-    EXPECT_TRUE(testing::WaitFor([&] { return gov->best_effort_idle(); }, std::chrono::seconds(10)));
+    EXPECT_TRUE(
+        testing::WaitFor([&] { return gov->best_effort_idle(); }, std::chrono::seconds(10)));
     EXPECT_EQ(Trim(ReadFile(idle_file).value_or("")), "1");
   }
   EXPECT_TRUE(testing::WaitFor([&] { return !gov->best_effort_idle(); }, std::chrono::seconds(10)));
@@ -117,25 +118,58 @@ TEST(CpuGovernorTest, BurstableIdleWhileItSpinsAboveItsRequest) {
                                                  {.cpu_request_millis = 100,
                                                   .cpu_placement = CpuPlacement::kBurstable}));
   const std::string name = BurstablePrefix(config) + "burst";
-  const std::string idle_file = config.mount_root + (cg.is_v2() ? "" : "/cpu") + "/" + name +
-                                "/cpu.idle";
-  EXPECT_TRUE(testing::WaitFor([&] { return gov->burstable_groups() == 1; },
-                               std::chrono::seconds(10)));
+  const std::string idle_file =
+      config.mount_root + (cg.is_v2() ? "" : "/cpu") + "/" + name + "/cpu.idle";
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return gov->burstable_groups() == 1; }, std::chrono::seconds(10)));
   EXPECT_FALSE(gov->burstable_idle(name));
   {
     Spinner spinner;
     ASSERT_OK_AND_ASSIGN(spinner.pid, Spin(cg));
-    EXPECT_TRUE(testing::WaitFor([&] { return gov->burstable_idle(name); },
-                                 std::chrono::seconds(10)));
+    EXPECT_TRUE(
+        testing::WaitFor([&] { return gov->burstable_idle(name); }, std::chrono::seconds(10)));
     EXPECT_EQ(Trim(ReadFile(idle_file).value_or("")), "1");
   }
   EXPECT_TRUE(
       testing::WaitFor([&] { return !gov->burstable_idle(name); }, std::chrono::seconds(10)));
   EXPECT_EQ(Trim(ReadFile(idle_file).value_or("")), "0");
   EXPECT_OK(cg.Remove());
-  EXPECT_TRUE(testing::WaitFor([&] { return gov->burstable_groups() == 0; },
-                               std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return gov->burstable_groups() == 0; }, std::chrono::seconds(10)));
   gov.reset();
+  RemoveTestParents(config);
+}
+
+// The governor's cost with many sandboxes: 300 Burstable groups read every 100 ms (one listing
+// and one pread each per period) stay far below a core. The main thread only sleeps, so the
+// process's CPU time is the governor's.
+TEST(CpuGovernorTest, ThreeHundredGroupsCostLittle) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
+  CgroupConfig config{.parent = "/asbtest-" + RandomHex(4)};
+  std::vector<Cgroup> groups;
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_OK_AND_ASSIGN(Cgroup cg, Cgroup::Create(config, "g" + std::to_string(i),
+                                                   {.cpu_request_millis = 250,
+                                                    .cpu_placement = CpuPlacement::kBurstable}));
+    groups.push_back(std::move(cg));
+  }
+  ASSERT_OK_AND_ASSIGN(auto gov, CpuGovernor::Start({.cgroup = config}));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return gov->burstable_groups() == 300; }, std::chrono::seconds(10)));
+  auto cpu = [] {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  };
+  const auto before = cpu();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const double used = std::chrono::duration<double>(cpu() - before).count() /
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("300 Burstable groups every 100 ms: %.2f%% of a core\n", used * 100);
+  EXPECT_LT(used, 0.05);
+  gov.reset();
+  for (Cgroup& cg : groups) EXPECT_OK(cg.Remove());
   RemoveTestParents(config);
 }
 
