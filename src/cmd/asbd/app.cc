@@ -14,7 +14,7 @@
 #include "runtime/native/native_runtime.h"
 #include "runtime/runsc/runsc_runtime.h"
 #include "storage/volume_binds.h"
-#include "sys/besteffort_governor.h"
+#include "sys/cpu_governor.h"
 
 namespace asb::asbd {
 
@@ -192,11 +192,12 @@ Status Daemon::StartNode(const DaemonConfig& config) {
     }
   }
 
-  // BestEffort sandboxes yield to all other work while they keep the CPU busy (docs/cpu.md).
-  if (auto governor = sys::BestEffortGovernor::Start({}); governor) {
-    besteffort_cpu_ = std::move(*governor);
+  // BestEffort sandboxes, and Burstable ones above their request, yield to all other work while
+  // they keep the CPU busy (docs/cpu.md).
+  if (auto governor = sys::CpuGovernor::Start({}); governor) {
+    cpu_governor_ = std::move(*governor);
   } else {
-    ASB_LOG(WARN, "BestEffort sandboxes will compete with host work at full weight", "error",
+    ASB_LOG(WARN, "spinning sandboxes will compete with host work at full weight", "error",
             governor.error().message);
   }
 
