@@ -532,7 +532,7 @@ Result<std::unique_ptr<Watcher>> ObjectStore::Watch(const api::ResourceInfo& res
           if (!ns.empty() && it->first.first != ns) break;
           if (!WatchHub::Wants(*ch, *it->second)) continue;
           auto rv = ParseInt(MetaString(*it->second, "resourceVersion"));
-          WatchHub::Initial(*ch, *it->second, rv.value_or(0));
+          WatchHub::Initial(*ch, it->second, rv.value_or(0));
         }
       }
     }
