@@ -3,6 +3,7 @@ on 127.0.0.1:0 in a thread, plus a kubeconfig pointing at them."""
 
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -181,12 +182,23 @@ class FakeApi(_FakeServer):
 class FakeRouter(_FakeServer):
     """Plays the router in front of an upstream-style python runtime (in-memory files)."""
 
+    def close_idle(self):
+        """Closes every connection accepted so far, as a router evicting idle ones does."""
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def __init__(self, require_token=True, port=0):
         self.lock = threading.Lock()
         self.require_token = require_token  # False: play the runtime behind a real router
         self.requests = []   # (method, path, headers)
         self.files = {}
         self.connections = 0
+        self.sockets = []    # accepted connections, for close_idle()
         self.fail = {}       # path prefix -> (status, body)
         router = self
 
@@ -201,6 +213,7 @@ class FakeRouter(_FakeServer):
                 super().setup()
                 with router.lock:
                     router.connections += 1
+                    router.sockets.append(self.connection)
 
             def _reply(self, status, obj=None, raw=None, ctype="application/json"):
                 data = raw if raw is not None else json.dumps(obj).encode()

@@ -368,6 +368,22 @@ def test_forked_child_has_its_own_connections_and_background_thread(fake_api, fa
     assert wait_for_cleanup(10)
 
 
+def test_first_request_replaces_a_router_connection_closed_while_idle(fake_api, fake_router,
+                                                                       kubeconfig):
+    """The router connection opened during the claim waits idle until the first request; a
+    router that closed it meanwhile (evicting idle connections) costs a new one, not an error."""
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        sock = sb._router._conn.sock
+        deadline = time.monotonic() + 10
+        while fake_router.connections < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the server thread has accepted it
+        fake_router.close_idle()
+        assert select.select([sock], [], [], 10)[0]  # the close arrived
+        assert sb.run("echo after").stdout == "after\n"
+    assert fake_router.connections == 2
+    assert wait_for_cleanup(10)
+
+
 def test_trace_prints_each_request(fake_api, fake_router, kubeconfig):
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     code = ("from agentic_sandbox import SandboxClient\n"

@@ -159,6 +159,9 @@ const std::vector<ResourceInfo>& AllResources() {
        false},
       // Leader election of `asbd controller` replicas (kube/leader_election.h), as on a cluster.
       {"coordination.k8s.io", "v1", "Lease", "leases", "lease", {}, true, false, false},
+      // The nodes `asbd node` processes register (a kubelet's Node), which the scheduler role
+      // binds pods to; their heartbeats are Leases in kube-node-lease.
+      {"", "v1", "Node", "nodes", "node", {"no"}, false, true, false},
   };
   return kAll;
 }
@@ -228,6 +231,7 @@ const ResourceInfo& EventResource() { return Must("v1", "Event"); }
 const ResourceInfo& DeploymentResource() { return Must("apps/v1", "Deployment"); }
 const ResourceInfo& StatefulSetResource() { return Must("apps/v1", "StatefulSet"); }
 const ResourceInfo& LeaseResource() { return Must("coordination.k8s.io/v1", "Lease"); }
+const ResourceInfo& NodeResource() { return Must("v1", "Node"); }
 const ResourceInfo& CustomResourceDefinitionResource() {
   return Must("apiextensions.k8s.io/v1", "CustomResourceDefinition");
 }

@@ -58,5 +58,6 @@ const ResourceInfo& DeploymentResource();
 const ResourceInfo& StatefulSetResource();
 const ResourceInfo& CustomResourceDefinitionResource();
 const ResourceInfo& LeaseResource();
+const ResourceInfo& NodeResource();
 
 }  // namespace asb::api

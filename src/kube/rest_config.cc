@@ -204,4 +204,18 @@ Result<RestConfig> InClusterConfig(const std::string& sa_dir) {
   return rc;
 }
 
+Result<std::string> BearerToken(const RestConfig& config, const std::string& override_file) {
+  std::string file = !override_file.empty() ? override_file : config.token_file;
+  if (file.empty()) {
+    if (config.token.empty())
+      return MakeError(Code::kInvalidArgument,
+                       "no bearer token in the kubeconfig: pass --token-file");
+    return config.token;
+  }
+  ASB_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+  std::string token(Trim(text));
+  if (token.empty()) return MakeError(Code::kInvalidArgument, file + " holds no token");
+  return token;
+}
+
 }  // namespace asb::kube

@@ -57,6 +57,12 @@ inline constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/ser
 // "https://host:port" -> scheme, host, port (default 443 / 80). kInvalidArgument otherwise.
 [[nodiscard]] Status ParseServerUrl(const std::string& url, RestConfig* config);
 
+// The bearer token of `config` (its token, else the first line of its token file), or of
+// `override_file` when given: what `asbd router` and `asbd node` expect their own clients to
+// send (asbd's API server has one token). kInvalidArgument when there is none.
+[[nodiscard]] Result<std::string> BearerToken(const RestConfig& config,
+                                              const std::string& override_file = "");
+
 // Standard base64 (kubeconfig *-data fields); nullopt on malformed input.
 std::optional<std::string> Base64Decode(std::string_view data);
 

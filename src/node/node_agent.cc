@@ -125,7 +125,7 @@ void NodeAgent::WatchLoop() {
     const Json* ann = Find(pod, "metadata.annotations");
     if (ann && ann->is_object() && ann->contains("kubernetes.io/config.mirror")) return false;
     std::string node = GetString(pod, "spec.nodeName");
-    return node.empty() || node == options_.node_name;
+    return node == options_.node_name || (node.empty() && options_.bind_unbound);
   };
   while (!stopping_) {
     auto list = store_.List(api::PodResource(), "", {});
@@ -224,7 +224,9 @@ NodeAgent::Next NodeAgent::SyncPod(const std::string& key) {
   }
 
   const std::string node = GetString(pod, "spec.nodeName");
-  if (node.empty() && !api::IsDeleting(pod)) {
+  if (node.empty() && !options_.bind_unbound) {
+    return rec ? Forget(key, rec) : std::nullopt;  // a scheduler binds it, maybe here
+  } else if (node.empty() && !api::IsDeleting(pod)) {
     auto bound = writer_.Bind(std::move(pod), options_.node_name);
     if (!bound) return AfterWriteError(bound.error(), "binding pod", key);
     ASB_LOG(DEBUG, "node: bound pod", "pod", key, "node", options_.node_name);

@@ -58,6 +58,9 @@ namespace asb::node {
 struct NodeOptions {
   std::string node_name = "asb-node";
   std::string default_runtime_class = "native";
+  // Embedded (one node): pods without spec.nodeName are bound here by the agent itself, with no
+  // scheduler in between. false: only pods a scheduler bound to node_name run here (`asbd node`).
+  bool bind_unbound = true;
   int workers = 4;  // concurrent pod syncs (starts, probes, stops)
   // Restart and image-pull back-off: base doubling per consecutive failure, capped (Kubernetes:
   // 10 s .. 5 min). Reset after a container ran for 10 minutes.

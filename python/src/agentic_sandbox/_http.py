@@ -214,6 +214,11 @@ class Endpoint:
                 self._conn.connect()
             except OSError:  # ssl.SSLError included
                 self.discard()
+                return
+            # It waits idle until the next request, and a server may close an idle connection
+            # (the router evicts the oldest ones under pressure): a request that finds it closed
+            # is sent again on a new one, as on a pooled connection.
+            self._reused = True
 
     def keep_spare(self, want: int = _SPARE) -> None:
         """Opens connections to this endpoint's server (TCP and TLS handshakes) until `want` idle

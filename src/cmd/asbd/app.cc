@@ -11,10 +11,11 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "client/kubeconfig.h"
+#include "cmd/asbd/api_backend.h"
 #include "runtime/native/native_runtime.h"
 #include "runtime/runsc/runsc_runtime.h"
 #include "storage/volume_binds.h"
-#include "sys/besteffort_governor.h"
+#include "sys/cpu_governor.h"
 
 namespace asb::asbd {
 
@@ -67,7 +68,7 @@ Result<apiserver::CertificatePair> LoadOrCreateCert(const std::string& dir,
 }  // namespace
 
 Result<Roles> ParseRoles(const std::string& text) {
-  Roles r{false, false, false, false};
+  Roles r{false, false, false, false, false};
   for (const std::string& part : Split(text, ',')) {
     std::string role(Trim(part));
     if (role == "apiserver") {
@@ -78,19 +79,19 @@ Result<Roles> ParseRoles(const std::string& text) {
       r.node = true;
     } else if (role == "router") {
       r.router = true;
+    } else if (role == "scheduler") {
+      r.scheduler = true;
     } else {
       return MakeError(Code::kInvalidArgument,
                        "--roles: unknown role \"" + role +
-                           "\" (want a comma list of apiserver, controller, node, router)");
+                           "\" (want a comma list of apiserver, scheduler, controller, node, "
+                           "router)");
     }
   }
   if (!r.apiserver)
     return MakeError(Code::kInvalidArgument,
-                     "--roles: the controller, node and router roles run beside the apiserver "
-                     "role (for the controller alone, run `asbd controller --kubeconfig FILE`)");
-  if (r.router && !r.node)
-    return MakeError(Code::kInvalidArgument,
-                     "--roles: the router reaches sandboxes through the node role: add node");
+                     "--roles: the other roles run beside the apiserver role here (alone, run "
+                     "`asbd controller`, `asbd node` or `asbd router` with --kubeconfig FILE)");
   return r;
 }
 
@@ -139,7 +140,13 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Roles 
                                                              d->server_->port(), cert));
   d->api_url_ = UrlFor("https", api_addr.host, d->front_->port());
 
-  if (roles.node) ASB_RETURN_IF_ERROR(d->StartNode(config));
+  if (roles.node) ASB_RETURN_IF_ERROR(d->StartNode(config, *d->store_, !roles.scheduler));
+  if (!roles.node || roles.scheduler) {
+    // Pods on `asbd node` processes: exec, attach and port-forward dial their stream ports.
+    d->remote_dialer_ = std::make_unique<RemoteNodeDialer>(*d->store_, d->token_);
+    d->dialer_->AttachRemote(d->remote_dialer_.get());
+  }
+  if (roles.scheduler) ASB_RETURN_IF_ERROR(d->StartScheduler());
   if (roles.controller) ASB_RETURN_IF_ERROR(d->StartControllers(config));
   if (roles.router) ASB_RETURN_IF_ERROR(d->StartRouter(config, router_addr));
   ASB_RETURN_IF_ERROR(d->StartMirrorPods(config));
@@ -147,7 +154,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Roles 
   return d;
 }
 
-Status Daemon::StartNode(const DaemonConfig& config) {
+Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool self_bind) {
   // Images and runtimes. gVisor is optional ("auto"): pods asking for it fail with a clear
   // reason when runsc can't run here, never silently falling back to native.
   image::ImageStoreOptions image_opts;
@@ -163,13 +170,14 @@ Status Daemon::StartNode(const DaemonConfig& config) {
     return api ? api->InUse() : std::set<std::string>();
   };
   images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
-  image_api_ = std::make_unique<ImageApi>(*store_, *images_, token_);
+  image_api_ = std::make_unique<ImageApi>(store, *images_, token_);
   image_api_->CollectGarbageAtStart();  // before any pod of this node starts or pulls
   image_api_ready_ = image_api_.get();
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
   if (config.enable_native) {
     runtime::native::NativeRuntimeOptions native_opts;
     native_opts.state_dir = config.state_dir;
+    native_opts.cgroup.parent = config.cgroup_parent;
     auto native = runtime::native::NativeRuntime::Create(native_opts);
     if (!native) return tl::unexpected(native.error().Wrap("native runtime"));
     native_ = std::move(*native);
@@ -178,6 +186,7 @@ Status Daemon::StartNode(const DaemonConfig& config) {
   if (config.gvisor != "off") {
     runtime::runsc::RunscOptions runsc_opts;
     runsc_opts.state_dir = config.state_dir;
+    runsc_opts.cgroup_parent = config.cgroup_parent;
     runsc_opts.runsc_path = config.runsc_path;
     runsc_opts.platform = config.runsc_platform;
     auto gvisor = runtime::runsc::RunscRuntime::Create(runsc_opts);
@@ -192,16 +201,18 @@ Status Daemon::StartNode(const DaemonConfig& config) {
     }
   }
 
-  // BestEffort sandboxes yield to all other work while they keep the CPU busy (docs/cpu.md).
-  if (auto governor = sys::BestEffortGovernor::Start({}); governor) {
-    besteffort_cpu_ = std::move(*governor);
+  // BestEffort sandboxes, and Burstable ones above their request, yield to all other work while
+  // they keep the CPU busy (docs/cpu.md). Each node process governs its own cgroup parent.
+  if (auto governor = sys::CpuGovernor::Start({.cgroup = {.parent = config.cgroup_parent}});
+      governor) {
+    cpu_governor_ = std::move(*governor);
   } else {
-    ASB_LOG(WARN, "BestEffort sandboxes will compete with host work at full weight", "error",
+    ASB_LOG(WARN, "spinning sandboxes will compete with host work at full weight", "error",
             governor.error().message);
   }
 
   if (config.pod_network == "bridge") {
-    auto net = StartPodNetwork(config, *store_, runtimes);
+    auto net = StartPodNetwork(config, store, runtimes);
     if (!net)
       return tl::unexpected(net.error().Wrap("pod network (podNetwork \"none\" runs without one)"));
     pod_network_ = std::move(*net);
@@ -211,6 +222,7 @@ Status Daemon::StartNode(const DaemonConfig& config) {
   node_opts.node_name = config.node_name;
   node_opts.default_runtime_class = config.default_runtime_class;
   node_opts.workers = config.node_workers;
+  node_opts.bind_unbound = self_bind;
   node_opts.on_container_exited = [streams = pod_streams_.get()](const std::string& uid,
                                                                  const std::string& sandbox_id,
                                                                  std::string_view runtime) {
@@ -222,17 +234,36 @@ Status Daemon::StartNode(const DaemonConfig& config) {
   // Volumes before the node: a recovered pod's restart may need its claim's volume.
   volumes_ = std::make_unique<storage::LocalVolumes>(config.state_dir);
   provisioner_ = std::make_unique<storage::LocalProvisioner>(
-      *store_, *volumes_, RealClock::Get(),
+      store, *volumes_, RealClock::Get(),
       storage::ProvisionerOptions{.max_volume_bytes = config.max_volume_bytes});
   ASB_RETURN_IF_ERROR(provisioner_->Start());
-  node_opts.pod_volumes = [store = store_.get(), volumes = volumes_.get()](const Json& pod) {
+  node_opts.pod_volumes = [store = &store, volumes = volumes_.get()](const Json& pod) {
     return storage::PodVolumeBinds(*store, *volumes, pod);
   };
-  node_ = std::make_unique<node::NodeAgent>(*store_, runtimes, *images_, node_opts);
+  node_ = std::make_unique<node::NodeAgent>(store, runtimes, *images_, node_opts);
   ASB_RETURN_IF_ERROR(node_->Start());
   pod_streams_->Attach(node_.get(), static_cast<runtime::native::NativeRuntime*>(native_.get()),
                        static_cast<runtime::runsc::RunscRuntime*>(gvisor_.get()));
   return OkStatus();
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::StartNodeOnly(const DaemonConfig& config,
+                                                      store::Store& store) {
+  if (config.state_dir.empty()) return MakeError(Code::kInvalidArgument, "no state dir given");
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->config_ = config;
+  ASB_RETURN_IF_ERROR(MakeDirs(config.state_dir, 0700));
+  ::chmod(config.state_dir.c_str(), 0700);  // Security: sandboxes' state inside
+  d->dialer_ = std::make_unique<PodDialer>(store);
+  d->pod_streams_ = std::make_unique<NodePodStreams>(config.state_dir, *d->dialer_);
+  ASB_RETURN_IF_ERROR(d->StartNode(config, store, /*self_bind=*/false));
+  d->dialer_->Attach(d->node_.get(), nullptr);
+  return d;
+}
+
+Status Daemon::StartScheduler() {
+  scheduler_ = std::make_unique<Scheduler>(*store_);
+  return scheduler_->Start();
 }
 
 Status Daemon::StartControllers(const DaemonConfig& config) {
@@ -247,7 +278,11 @@ Status Daemon::StartControllers(const DaemonConfig& config) {
 }
 
 Status Daemon::StartRouter(const DaemonConfig& config, const client::HostPort& router_addr) {
-  backend_ = std::make_unique<SandboxBackend>(*store_, *node_);
+  // Beside the node: dial through it. Without it: to the pod IPs the Sandboxes report.
+  if (node_)
+    backend_ = std::make_unique<SandboxBackend>(*store_, *node_);
+  else
+    backend_ = std::make_unique<ApiBackend>(*store_);
   router::RouterOptions router_opts;
   router_opts.host = router_addr.host;
   router_opts.port = router_addr.port;
@@ -310,11 +345,13 @@ void Daemon::Stop() {
   if (pod_streams_) pod_streams_->Attach(nullptr, nullptr, nullptr);
   if (router_) router_->Stop();
   if (controllers_) controllers_->Stop();
+  if (scheduler_) scheduler_->Stop();
   if (node_) node_->Stop();
   if (provisioner_) provisioner_->Stop();
   router_.reset();
   backend_.reset();
   controllers_.reset();
+  scheduler_.reset();
   node_.reset();
   // The bridge goes once no sandbox holds an address (running ones keep theirs for the next
   // asbd).

@@ -21,6 +21,7 @@
 #include "cmd/asbd/pod_dialer.h"
 #include "cmd/asbd/pod_network_setup.h"
 #include "cmd/asbd/sandbox_backend.h"
+#include "cmd/asbd/scheduler.h"
 #include "controller/manager.h"
 #include "controller/state_metrics.h"
 #include "http/server.h"
@@ -31,18 +32,22 @@
 #include "storage/local_volumes.h"
 #include "storage/provisioner.h"
 #include "store/sqlite_store.h"
-#include "sys/besteffort_governor.h"
+#include "sys/cpu_governor.h"
 
 namespace asb::asbd {
 
-// What one `asbd serve` runs (--roles, a comma list; default all, the embedded mode). Without
-// the controller role, `asbd controller` processes reconcile over the API (controller_role.h).
-// The node and router still use the in-process store, so they need the apiserver role here.
+// What one `asbd serve` runs (--roles, a comma list; default the embedded mode: all but the
+// scheduler). Without the controller role, `asbd controller` processes reconcile over the API
+// (controller_role.h); without the node role, `asbd node` processes run the pods (node_role.h)
+// and the scheduler role binds pods to them (scheduler.h). The roles here share the in-process
+// store, so they run beside the apiserver role; `asbd node|router|controller` are the same roles
+// as processes of their own over the REST API.
 struct Roles {
   bool apiserver = true;
   bool controller = true;
   bool node = true;
   bool router = true;
+  bool scheduler = false;  // with the node role: the node binds nothing itself
 };
 // "apiserver,node,router" -> Roles. kInvalidArgument naming an unknown role or a combination
 // this build cannot run.
@@ -55,6 +60,12 @@ class Daemon {
   // kFailedPrecondition (state dir in use), kUnavailable (address in use).
   [[nodiscard]] static Result<std::unique_ptr<Daemon>> Start(const DaemonConfig& config,
                                                              Roles roles = {});
+  // `asbd node`: the node role alone over `store` (the REST API of an apiserver): images,
+  // runtimes, pod network and the node agent, which runs only the pods a scheduler bound to
+  // config.node_name. No API server, no kubeconfig written.
+  // `store` must outlive the daemon.
+  [[nodiscard]] static Result<std::unique_ptr<Daemon>> StartNodeOnly(const DaemonConfig& config,
+                                                                     store::Store& store);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -74,8 +85,11 @@ class Daemon {
  private:
   Daemon() = default;
   // The parts of Start, one per role, in start order.
-  [[nodiscard]] Status StartNode(const DaemonConfig& config);
+  // Over `store` (the in-process one, or the REST API's for `asbd node`); self_bind: the node
+  // binds pods without spec.nodeName itself (no scheduler runs).
+  [[nodiscard]] Status StartNode(const DaemonConfig& config, store::Store& store, bool self_bind);
   [[nodiscard]] Status StartControllers(const DaemonConfig& config);
+  [[nodiscard]] Status StartScheduler();
   [[nodiscard]] Status StartRouter(const DaemonConfig& config, const client::HostPort& router_addr);
   [[nodiscard]] Status StartMirrorPods(const DaemonConfig& config);
   // Writes DIR/kubeconfig and DIR/netrc and logs the addresses.
@@ -87,8 +101,9 @@ class Daemon {
   std::string kubeconfig_path_;
   std::string router_url_;
   std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<PodDialer> dialer_;            // before pod_streams_, which dials through it
-  std::unique_ptr<NodePodStreams> pod_streams_;  // exec/attach/log: attached once the node runs
+  std::unique_ptr<RemoteNodeDialer> remote_dialer_;  // before dialer_, which dials through it
+  std::unique_ptr<PodDialer> dialer_;                // before pod_streams_, which dials through it
+  std::unique_ptr<NodePodStreams> pod_streams_;      // exec/attach/log: attached once the node runs
   std::unique_ptr<apiserver::ApiServer> api_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<apiserver::TlsFront> front_;
@@ -98,14 +113,15 @@ class Daemon {
   std::atomic<ImageApi*> image_api_ready_{nullptr};
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
-  // cpu.idle of the BestEffort sandboxes' parent group
-  std::unique_ptr<sys::BestEffortGovernor> besteffort_cpu_;
+  // cpu.idle of the BestEffort sandboxes' parent group and of each Burstable sandbox's group
+  std::unique_ptr<sys::CpuGovernor> cpu_governor_;
   PodNetworkSetup pod_network_;  // empty with podNetwork "none"
   std::unique_ptr<storage::LocalVolumes> volumes_;
   std::unique_ptr<storage::LocalProvisioner> provisioner_;
   std::unique_ptr<node::NodeAgent> node_;
   std::unique_ptr<controller::ControllerManager> controllers_;
-  std::unique_ptr<SandboxBackend> backend_;
+  std::unique_ptr<router::Backend> backend_;  // SandboxBackend beside the node, else ApiBackend
+  std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<router::RouterServer> router_;
   std::unique_ptr<MirrorPods> mirror_pods_;
   std::unique_ptr<controller::StateMetrics> state_metrics_;  // /metrics gauges over store_

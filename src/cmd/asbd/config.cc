@@ -67,6 +67,8 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("podNetwork", &c->pod_network));
   ASB_RETURN_IF_ERROR(take("podCIDR", &c->pod_cidr));
   ASB_RETURN_IF_ERROR(take("podBridge", &c->pod_bridge));
+  ASB_RETURN_IF_ERROR(take("podNftTable", &c->pod_nft_table));
+  ASB_RETURN_IF_ERROR(take("cgroupParent", &c->cgroup_parent));
   ASB_RETURN_IF_ERROR(take("podEgress", &c->pod_egress));
   ASB_RETURN_IF_ERROR(take("podNetnsPool", &c->pod_netns_pool));
   ASB_RETURN_IF_ERROR(take("maxVolumeBytes", &c->max_volume_bytes));
@@ -175,6 +177,15 @@ Status Validate(const DaemonConfig& c) {
     return Bad("/podBridge", "\"" + c.pod_bridge +
                                  "\" is not a usable interface name (1-15 characters, no '/', "
                                  "space or ':', not starting with asbv)");
+  if (c.pod_nft_table.empty() || c.pod_nft_table.size() > 32 ||
+      c.pod_nft_table.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") !=
+          std::string::npos)
+    return Bad("/podNftTable",
+               "\"" + c.pod_nft_table + "\" is not a usable table name (1-32 of a-z, 0-9, _)");
+  if (c.cgroup_parent.size() < 2 || c.cgroup_parent[0] != '/' ||
+      c.cgroup_parent.find("..") != std::string::npos || c.cgroup_parent.back() == '/')
+    return Bad("/cgroupParent",
+               "\"" + c.cgroup_parent + "\" is not a cgroup path such as /asb (absolute, no ..)");
   return {};
 }
 
@@ -202,6 +213,8 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"podNetwork", c.pod_network},
           {"podCIDR", c.pod_cidr},
           {"podBridge", c.pod_bridge},
+          {"podNftTable", c.pod_nft_table},
+          {"cgroupParent", c.cgroup_parent},
           {"podEgress", c.pod_egress},
           {"podNetnsPool", c.pod_netns_pool},
           {"maxVolumeBytes", c.max_volume_bytes}};

@@ -53,6 +53,11 @@ struct DaemonConfig {
   std::string pod_network = "bridge";
   std::string pod_cidr = "10.244.0.0/16";
   std::string pod_bridge = "asb0";
+  // The nftables table (family ip) of the pod network's rules. Two node processes on one
+  // machine (`asbd node`) each need their own, as they need their own bridge and CIDR.
+  std::string pod_nft_table = "asb";
+  // The cgroup below which sandboxes get theirs (BestEffort ones below "<parent>-besteffort").
+  std::string cgroup_parent = "/asb";
   // Egress from sandboxes (net/nft_ruleset.h): "managed" (the public internet, never private,
   // link-local, CGNAT or the host's own addresses) or "deny-all" (air-gapped hosts).
   std::string pod_egress = "managed";

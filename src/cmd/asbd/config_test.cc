@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/file_util.h"
+#include "cmd/asbd/app.h"
 
 namespace asb::asbd {
 namespace {
@@ -107,6 +108,43 @@ TEST(ConfigTest, DefaultAliasesMapTheUpstreamImageAndAFileCanReplaceThem) {
   EXPECT_EQ(c.image_aliases[0].image, "python-runtime");
   ASSERT_TRUE(ApplyConfigJson(Json{{"imageAliases", Json::array()}}, &c));
   EXPECT_TRUE(c.image_aliases.empty());  // an explicit empty table means no aliases
+}
+
+}  // namespace
+}  // namespace asb::asbd
+
+namespace asb::asbd {
+namespace {
+
+// Two `asbd node` processes on one machine each name their own table and cgroup parent.
+TEST(ConfigTest, PodNftTableAndCgroupParentAreCheckedNames) {
+  DaemonConfig c;
+  c.state_dir = "/tmp/x";
+  ASSERT_TRUE(ApplyConfigJson(Json{{"podNftTable", "asb_b"}, {"cgroupParent", "/asb-b"}}, &c));
+  EXPECT_TRUE(Validate(c));
+  EXPECT_EQ(ConfigToJson(c)["podNftTable"], "asb_b");
+  EXPECT_EQ(ConfigToJson(c)["cgroupParent"], "/asb-b");
+  DaemonConfig bad = c;
+  bad.pod_nft_table = "asb; flush ruleset";
+  EXPECT_EQ(Validate(bad).error().message.rfind("/podNftTable: ", 0), 0u);
+  bad = c;
+  bad.cgroup_parent = "asb";
+  EXPECT_EQ(Validate(bad).error().message.rfind("/cgroupParent: ", 0), 0u);
+  bad.cgroup_parent = "/asb/../..";
+  EXPECT_FALSE(Validate(bad));
+}
+
+// --roles: the scheduler is opt-in; every role but apiserver needs it beside it here.
+TEST(RolesTest, SchedulerIsOptInAndTheOthersRunBesideTheApiServer) {
+  auto embedded = ParseRoles("apiserver,controller,node,router");
+  ASSERT_TRUE(embedded);
+  EXPECT_FALSE(embedded->scheduler);
+  auto split = ParseRoles("apiserver, scheduler");
+  ASSERT_TRUE(split);
+  EXPECT_TRUE(split->scheduler && !split->node && !split->controller && !split->router);
+  EXPECT_TRUE(ParseRoles("apiserver,router"));  // dials pod IPs without a node
+  EXPECT_FALSE(ParseRoles("node"));
+  EXPECT_EQ(ParseRoles("apiserver,kubelet").error().code, Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include "cmd/asbd/config.h"
 #include "cmd/asbd/controller_role.h"
 #include "cmd/asbd/deploy_commands.h"
+#include "cmd/asbd/node_role.h"
+#include "cmd/asbd/router_role.h"
 
 #ifndef ASB_VERSION
 #define ASB_VERSION "0.1.0"
@@ -61,8 +63,9 @@ int main(int argc, char** argv) {
   std::string roles = "apiserver,controller,node,router";
   serve
       ->add_option("--roles", roles,
-                   "what this process runs, a comma list of apiserver, controller, node, router "
-                   "(without controller, run `asbd controller` processes against it)")
+                   "what this process runs, a comma list of apiserver, scheduler, controller, "
+                   "node, router (without controller, run `asbd controller` processes against "
+                   "it; without node, `asbd node` processes and the scheduler role)")
       ->capture_default_str();
 
   asb::asbd::ControllerConfig ctl;
@@ -93,6 +96,54 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   controller->add_option("--kube-api-burst", ctl.burst, "client-side burst")->capture_default_str();
 
+  asb::asbd::NodeRoleConfig node_cfg;
+  node_cfg.daemon.state_dir = asb::client::DefaultStateDir() + "-node";
+  CLI::App* node = app.add_subcommand(
+      "node",
+      "run the node agent alone (a kubelet for asbd's API server): register a Node, run the pods "
+      "bound to it, serve their exec/attach/port-forward streams");
+  node->add_option("--kubeconfig", node_cfg.kubeconfig,
+                   "kubeconfig file (default: the in-cluster service account)");
+  node->add_option("--node-name", node_cfg.daemon.node_name, "name of the Node to register")
+      ->capture_default_str();
+  node->add_option("--state-dir", node_cfg.daemon.state_dir, "state directory (one per node)")
+      ->capture_default_str();
+  node->add_option("--listen", node_cfg.listen,
+                   "host:port of the stream port the API server dials (port 0: a free one)")
+      ->capture_default_str();
+  node->add_option("--token-file", node_cfg.token_file,
+                   "token the API server's stream requests carry (default: the kubeconfig's)");
+  node->add_option("--gvisor", node_cfg.daemon.gvisor, "gVisor runtime class: auto, on, off")
+      ->capture_default_str();
+  node->add_option("--runsc", node_cfg.daemon.runsc_path, "runsc binary")->capture_default_str();
+  node->add_option("--default-runtime-class", node_cfg.daemon.default_runtime_class,
+                   "runtime for pods without runtimeClassName: native or gvisor")
+      ->capture_default_str();
+  node->add_option("--pod-network", node_cfg.daemon.pod_network, "bridge or none")
+      ->capture_default_str();
+  node->add_option("--pod-cidr", node_cfg.daemon.pod_cidr, "IPv4 block for pod addresses")
+      ->capture_default_str();
+  node->add_option("--pod-bridge", node_cfg.daemon.pod_bridge, "host bridge of the pods")
+      ->capture_default_str();
+  node->add_option("--pod-nft-table", node_cfg.daemon.pod_nft_table,
+                   "nftables table (family ip) of the pod network")
+      ->capture_default_str();
+  node->add_option("--pod-egress", node_cfg.daemon.pod_egress, "managed or deny-all")
+      ->capture_default_str();
+  node->add_option("--cgroup-parent", node_cfg.daemon.cgroup_parent,
+                   "cgroup below which sandboxes get theirs")
+      ->capture_default_str();
+
+  asb::asbd::RouterConfig router_cfg;
+  CLI::App* router = app.add_subcommand(
+      "router",
+      "run the router alone: X-Sandbox-ID resolved from a watch of Sandboxes to their pod IPs");
+  router->add_option("--kubeconfig", router_cfg.kubeconfig,
+                     "kubeconfig file (default: the in-cluster service account)");
+  router->add_option("--listen", router_cfg.listen, "host:port to serve")->capture_default_str();
+  router->add_option("--token-file", router_cfg.token_file,
+                     "token clients must send (default: the kubeconfig's bearer token)");
+
   std::unique_ptr<asb::asbd::DeployCommands> deploy = asb::asbd::AddDeployCommands(app);
 
   // Precedence: defaults < --config file < flags. Parse once to find --config, load the file,
@@ -122,6 +173,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   asb::log::SetLevel(parsed);
+  if (node->parsed()) return asb::asbd::RunNode(node_cfg);
+  if (router->parsed()) return asb::asbd::RunRouter(router_cfg);
   if (controller->parsed()) {
     auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
     ctl.lease_duration = ms(lease_s);

@@ -13,6 +13,11 @@ void PodDialer::Attach(node::NodeAgent* node, router::RouterServer* router) {
   router_ = router;
 }
 
+void PodDialer::AttachRemote(RemoteNodeDialer* remote) {
+  std::unique_lock l(mu_);
+  remote_ = remote;
+}
+
 namespace {
 
 // The router mirror pod forwards the ports its containers declare (8080 when none are).
@@ -34,7 +39,7 @@ bool DeclaresPort(const Json& pod, uint16_t port) {
 
 Result<UniqueFd> PodDialer::Dial(const std::string& ns, const std::string& pod, uint16_t port) {
   std::shared_lock l(mu_);
-  if (!node_) return MakeError(Code::kUnavailable, "asbd is shutting down");
+  if (!node_ && !remote_) return MakeError(Code::kUnavailable, "asbd is shutting down");
   auto obj = store_.Get(api::PodResource(), ns, pod);
   if (!obj) return tl::unexpected(obj.error());
   switch (MirrorComponent(*obj)) {
@@ -55,7 +60,12 @@ Result<UniqueFd> PodDialer::Dial(const std::string& ns, const std::string& pod, 
     case api::EmbeddedComponent::kNone:
       break;
   }
-  return node_->DialPod(ns, pod, port);
+  if (!node_) return remote_->Dial(*obj, port);
+  auto local = node_->DialPod(ns, pod, port);
+  if (!local && local.error().code == Code::kNotFound && remote_ &&
+      !GetString(*obj, "spec.nodeName").empty())
+    return remote_->Dial(*obj, port);  // bound to another node
+  return local;
 }
 
 }  // namespace asb::asbd

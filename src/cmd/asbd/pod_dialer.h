@@ -14,6 +14,7 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "cmd/asbd/remote_node_dialer.h"
 #include "node/node_agent.h"
 #include "router/router_server.h"
 #include "store/store.h"
@@ -25,7 +26,13 @@ class PodDialer {
   explicit PodDialer(store::Store& store) : store_(store) {}
 
   void Attach(node::NodeAgent* node, router::RouterServer* router);
-  void Detach() { Attach(nullptr, nullptr); }
+  // Pods this process's node does not run (the split topology: `asbd node` processes) are
+  // dialed through their node's stream port.
+  void AttachRemote(RemoteNodeDialer* remote);
+  void Detach() {
+    Attach(nullptr, nullptr);
+    AttachRemote(nullptr);
+  }
 
   // kNotFound: no such pod; kFailedPrecondition: nothing listens on that port of a mirror pod;
   // kUnavailable: shutting down; the node's errors otherwise (connection refused...).
@@ -36,6 +43,7 @@ class PodDialer {
   std::shared_mutex mu_;
   node::NodeAgent* node_ = nullptr;         // guarded by mu_
   router::RouterServer* router_ = nullptr;  // guarded by mu_
+  RemoteNodeDialer* remote_ = nullptr;      // guarded by mu_
 };
 
 }  // namespace asb::asbd

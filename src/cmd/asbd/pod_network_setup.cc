@@ -10,6 +10,7 @@ Result<PodNetworkSetup> StartPodNetwork(const DaemonConfig& config, store::Store
   opts.state_dir = config.state_dir;
   ASB_ASSIGN_OR_RETURN(opts.cidr, net::ParseCidr(config.pod_cidr));
   opts.bridge = config.pod_bridge;
+  opts.nft_table = config.pod_nft_table;
   opts.egress =
       config.pod_egress == "deny-all" ? net::EgressMode::kDenyAll : net::EgressMode::kManaged;
   opts.netns_pool = static_cast<size_t>(config.pod_netns_pool);
