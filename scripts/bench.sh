@@ -7,7 +7,7 @@
 #   --quick     small sample counts (a smoke run of a minute or two)
 #   --no-build  use the binaries as they are
 #   bench ...   only these (api_bench claim_bench runtime_bench runsc_bench router_bench e2e_bench store_bench
-#               kubectl_exec_bench.py portforward_bench.py python_client_bench.py)
+#               kubectl_exec_bench.py portforward_bench.py python_client_bench.py image_bench.py)
 # Environment: ASB_BUILD_DIR (default build).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +43,8 @@ benches=(
   "portforward_bench.py|--runs 5|--runs 1 --mib 16|yes"
   # the user's own path: the Python client over the kubeconfig's TLS, the seed script as a process
   "python_client_bench.py|--runs 20|--runs 5|yes"
+  # OCI images: cold pull vs skopeo copy, cached pulled image vs built-in image start
+  "image_bench.py|--runs 3|--runs 1|yes"
 )
 
 status=0

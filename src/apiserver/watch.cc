@@ -14,8 +14,15 @@ namespace asb::apiserver::internal {
 
 namespace {
 
+// {"object":O,"type":T} (the bytes DumpJson gives the wrapper document: keys sorted) without
+// copying the object into a wrapper first: every event of every stream goes through here.
 std::string EventLine(const char* type, const Json& object) {
-  return DumpJson(Json{{"type", type}, {"object", object}}) + "\n";
+  std::string line = "{\"object\":";
+  line += DumpJson(object);
+  line += ",\"type\":";
+  line += DumpJson(Json(type));
+  line += "}\n";
+  return line;
 }
 
 Json ExpiredStatus(const std::string& message) { return StatusJson(Error{Code::kGone, message}); }

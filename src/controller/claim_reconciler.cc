@@ -15,6 +15,14 @@
 
 namespace asb::controller {
 
+namespace {
+
+// Members read per candidate List: enough that concurrent claims (OrderCandidates spreads them
+// over the page) rarely contend for one member, few enough that copying them stays cheap.
+constexpr int64_t kCandidatePage = 8;
+
+}  // namespace
+
 std::vector<std::string> ClaimReconciler::UnboundClaims(const std::string& ns) const {
   std::lock_guard l(mu_);
   std::vector<std::string> out;
@@ -80,61 +88,69 @@ Result<std::optional<store::Object>> ClaimReconciler::AdoptWarm(const store::Obj
   const std::string ns = Namespace(claim);
   store::ListOptions lo;
   lo.label_selector = CandidateSelector(claim, tmpl_name);
-  ASB_ASSIGN_OR_RETURN(store::ListResult listed, store_.List(api::SandboxResource(), ns, lo));
-  for (const Json* cand : OrderCandidates(claim, listed.items)) {
-    const Json& candidate = *cand;
-    // One write: the claim is Ready, the claim's Sandbox takes over the member's pod, and the
-    // member goes (compare-and-set on the resourceVersion we listed it at: if another claim or
-    // the pool wrote it since, the whole write fails with kAborted and we move on to the next
-    // candidate). Nothing else runs (pool refill, reconciles of the member) before the claim is
-    // Ready. The claim's status is staged first, so its event is published first: its watchers
-    // are woken before the controllers' and the node's (and the pool's refill, which the
-    // member's delete, staged last, wakes) compete with them for the CPU.
-    store::Object sandbox, written;
-    Status done = store_.Transact([&](store::Txn& txn) -> Status {
-      std::optional<Json> planned(TakeOverSandbox(candidate, claim));
-      store::Object next = claim;
-      next["status"] = ClaimStatus(claim, planned, now);
-      next["metadata"].erase("resourceVersion");
-      ASB_ASSIGN_OR_RETURN(
-          written, txn.Update(api::SandboxClaimResource(), std::move(next), {.status_only = true}));
-      ASB_ASSIGN_OR_RETURN(sandbox, TakeOverMember(txn, candidate, std::move(*planned), now));
-      return OkStatus();
-    });
-    if (!done && done.error().code == Code::kUnimplemented) {
-      // No multi-object writes (the REST API): the compare-and-set steps, then the claim.
-      bool claimed = false;
-      auto stepwise = TakeOverMemberStepwise(store_, candidate, claim, &claimed);
-      // Ours already, the move unfinished: retry it (never take a second member).
-      if (!stepwise && claimed)
-        return tl::unexpected(stepwise.error().Wrap("finish adopting " + Name(candidate)));
-      if (stepwise) {
-        sandbox = std::move(*stepwise);
+  // A page of members at a time, not the whole pool: the store finds them by label (its index),
+  // so the first page of a pool of 10,000 costs what a pool of 10 does; the next page is read
+  // only when none of this one could be taken.
+  lo.limit = kCandidatePage;
+  for (bool more = true; more;) {
+    ASB_ASSIGN_OR_RETURN(store::ListResult listed, store_.List(api::SandboxResource(), ns, lo));
+    more = !listed.continue_token.empty();
+    lo.continue_token = std::move(listed.continue_token);
+    for (const Json* cand : OrderCandidates(claim, listed.items)) {
+      const Json& candidate = *cand;
+      // One write: the claim is Ready, the claim's Sandbox takes over the member's pod, and the
+      // member goes (compare-and-set on the resourceVersion we listed it at: if another claim or
+      // the pool wrote it since, the whole write fails with kAborted and we move on to the next
+      // candidate). Nothing else runs (pool refill, reconciles of the member) before the claim is
+      // Ready. The claim's status is staged first, so its event is published first: its watchers
+      // are woken before the controllers' and the node's (and the pool's refill, which the
+      // member's delete, staged last, wakes) compete with them for the CPU.
+      store::Object sandbox, written;
+      Status done = store_.Transact([&](store::Txn& txn) -> Status {
+        std::optional<Json> planned(TakeOverSandbox(candidate, claim));
         store::Object next = claim;
-        next["status"] = ClaimStatus(claim, sandbox, now);
+        next["status"] = ClaimStatus(claim, planned, now);
         next["metadata"].erase("resourceVersion");
-        auto wrote =
-            store_.Update(api::SandboxClaimResource(), std::move(next), {.status_only = true});
-        if (wrote) written = std::move(*wrote);
-        // The member is the claim's now whatever happens next: a failed status write is retried
-        // by the next reconcile, which finds the Sandbox by name.
-        done = wrote ? OkStatus() : Status(tl::unexpected(wrote.error()));
-        if (!done) return tl::unexpected(done.error().Wrap("adopt " + Name(candidate)));
-      } else {
-        done = tl::unexpected(stepwise.error());
+        ASB_ASSIGN_OR_RETURN(written, txn.Update(api::SandboxClaimResource(), std::move(next),
+                                                 {.status_only = true}));
+        ASB_ASSIGN_OR_RETURN(sandbox, TakeOverMember(txn, candidate, std::move(*planned), now));
+        return OkStatus();
+      });
+      if (!done && done.error().code == Code::kUnimplemented) {
+        // No multi-object writes (the REST API): the compare-and-set steps, then the claim.
+        bool claimed = false;
+        auto stepwise = TakeOverMemberStepwise(store_, candidate, claim, &claimed);
+        // Ours already, the move unfinished: retry it (never take a second member).
+        if (!stepwise && claimed)
+          return tl::unexpected(stepwise.error().Wrap("finish adopting " + Name(candidate)));
+        if (stepwise) {
+          sandbox = std::move(*stepwise);
+          store::Object next = claim;
+          next["status"] = ClaimStatus(claim, sandbox, now);
+          next["metadata"].erase("resourceVersion");
+          auto wrote =
+              store_.Update(api::SandboxClaimResource(), std::move(next), {.status_only = true});
+          if (wrote) written = std::move(*wrote);
+          // The member is the claim's now whatever happens next: a failed status write is retried
+          // by the next reconcile, which finds the Sandbox by name.
+          done = wrote ? OkStatus() : Status(tl::unexpected(wrote.error()));
+          if (!done) return tl::unexpected(done.error().Wrap("adopt " + Name(candidate)));
+        } else {
+          done = tl::unexpected(stepwise.error());
+        }
       }
+      if (!done) {
+        Code c = done.error().code;
+        if (c == Code::kAborted || c == Code::kNotFound) continue;
+        return tl::unexpected(done.error().Wrap("adopt " + Name(candidate)));
+      }
+      auto pool = ControllerRef(candidate);
+      ASB_LOG(INFO, "claim adopted warm sandbox", "claim", KeyOf(claim), "sandbox", Name(candidate),
+              "pool", pool ? pool->name : "");
+      if (pool) *pool_key = MakeKey(ns, pool->name);
+      *claim_after = std::move(written);
+      return std::optional<store::Object>(std::move(sandbox));
     }
-    if (!done) {
-      Code c = done.error().code;
-      if (c == Code::kAborted || c == Code::kNotFound) continue;
-      return tl::unexpected(done.error().Wrap("adopt " + Name(candidate)));
-    }
-    auto pool = ControllerRef(candidate);
-    ASB_LOG(INFO, "claim adopted warm sandbox", "claim", KeyOf(claim), "sandbox", Name(candidate),
-            "pool", pool ? pool->name : "");
-    if (pool) *pool_key = MakeKey(ns, pool->name);
-    *claim_after = std::move(written);
-    return std::optional<store::Object>(std::move(sandbox));
   }
   return std::optional<store::Object>();
 }

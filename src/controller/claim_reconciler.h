@@ -10,10 +10,11 @@
 // Sandbox through the ownerReference (store GC).
 //
 // Hot path (warm adoption of a Ready member) costs: one claim Get, one Get by name, one label List
-// for the claim's own sandbox, (v1beta1: one pool Get), one candidate List, and one store commit
-// (Store::Transact) of four objects: the member's delete (compare-and-set), the new Sandbox's
-// create with its status, the pod's owner update, the claim's status. Only after it do the pool's
-// refill and the other reconciles the write wakes start.
+// for the claim's own sandbox, (v1beta1: one pool Get), one page of candidates (a label List with
+// a limit; the store's label index makes both Lists independent of the pool's size), and one store
+// commit (Store::Transact) of four objects: the member's delete (compare-and-set), the new
+// Sandbox's create with its status, the pod's owner update, the claim's status. Only after it do
+// the pool's refill and the other reconciles the write wakes start.
 // Thread-safe; driven by a KeyedQueue.
 #pragma once
 

@@ -10,11 +10,11 @@ namespace {
 constexpr std::chrono::seconds kRetryAfterFailure{1};
 }  // namespace
 
-NetnsPool::NetnsPool(size_t target, Make make, Destroy destroy, Reap reap)
+NetnsPool::NetnsPool(size_t target, Make make, Destroy destroy, Scrub scrub)
     : target_(target),
       make_(std::move(make)),
       destroy_(std::move(destroy)),
-      reap_(std::move(reap)) {
+      scrub_(std::move(scrub)) {
   if (target_ > 0) thread_ = std::thread([this] { Run(); });
 }
 
@@ -27,16 +27,26 @@ std::optional<WiredNetns> NetnsPool::Take() {
   return out;
 }
 
-void NetnsPool::Retire(std::string path) {
+void NetnsPool::Retire(WiredNetns e) {
   {
     std::lock_guard l(mu_);
     if (!stop_ && thread_.joinable()) {
-      retired_.push_back(std::move(path));
+      retired_.push_back(std::move(e));
       cv_.notify_all();
       return;
     }
   }
-  reap_(path);  // no thread to hand it to
+  destroy_(e);  // no thread to hand it to
+}
+
+uint64_t NetnsPool::made() const {
+  std::lock_guard l(mu_);
+  return made_;
+}
+
+uint64_t NetnsPool::recycled() const {
+  std::lock_guard l(mu_);
+  return recycled_;
 }
 
 size_t NetnsPool::ready() const {
@@ -46,7 +56,7 @@ size_t NetnsPool::ready() const {
 
 void NetnsPool::Stop() {
   std::deque<WiredNetns> left;
-  std::deque<std::string> retired;
+  std::deque<WiredNetns> retired;
   {
     std::lock_guard l(mu_);
     stop_ = true;
@@ -58,7 +68,7 @@ void NetnsPool::Stop() {
     left.swap(ready_);
     retired.swap(retired_);
   }
-  for (const std::string& path : retired) reap_(path);
+  for (const WiredNetns& e : retired) destroy_(e);
   for (const WiredNetns& e : left) destroy_(e);
 }
 
@@ -66,11 +76,23 @@ void NetnsPool::Run() {
   std::unique_lock l(mu_);
   while (!stop_) {
     if (!retired_.empty()) {
-      std::string path = std::move(retired_.front());
+      WiredNetns e = std::move(retired_.front());
       retired_.pop_front();
+      const bool keep = ready_.size() < 2 * target_;
       l.unlock();
-      reap_(path);
+      Status clean = keep ? scrub_(e) : OkStatus();
+      if (!keep || !clean) {
+        if (!clean) {
+          ASB_LOG(WARN, "pod network: a used namespace is not reused", "path", e.path, "error",
+                  clean.error().message);
+        }
+        destroy_(e);
+        l.lock();
+        continue;
+      }
       l.lock();
+      ready_.push_back(std::move(e));
+      ++recycled_;
       continue;
     }
     if (ready_.size() >= target_) {
@@ -82,6 +104,7 @@ void NetnsPool::Run() {
     l.lock();
     if (made) {
       ready_.push_back(std::move(*made));
+      ++made_;
       continue;
     }
     ASB_LOG(WARN, "pod network: pre-wiring a namespace failed", "error", made.error().message);

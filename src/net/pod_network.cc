@@ -6,8 +6,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "net/netlink.h"
+#include "net/netns_scrub.h"
 #include "net/policy_firewall.h"
 #include "runtime/runtime.h"
 #include "sys/command.h"
@@ -48,11 +51,39 @@ Status WireInside(int netns_fd, Ipv4 ip, int prefix, Ipv4 gateway) {
       if (::setns(netns_fd, CLONE_NEWNET) != 0) return ErrnoUnexpected("setns into sandbox netns");
       ASB_RETURN_IF_ERROR(WriteSysctl("net/ipv4/ip_unprivileged_port_start", "0"));
       ASB_RETURN_IF_ERROR(WriteSysctl("net/ipv4/ping_group_range", "0 2147483647"));
+      // Nothing of one sandbox's traffic outlives it in a reused namespace (netns_scrub.h).
+      ASB_RETURN_IF_ERROR(WriteSysctl("net/ipv4/tcp_no_metrics_save", "1"));
       ASB_ASSIGN_OR_RETURN(Netlink nl, Netlink::Open());
       ASB_ASSIGN_OR_RETURN(int eth, nl.LinkIndex(kSandboxIfname));
       ASB_RETURN_IF_ERROR(nl.AddAddress(eth, ip, prefix));
       ASB_RETURN_IF_ERROR(nl.SetUp(eth));
       return nl.AddDefaultRoute(gateway, eth);
+    }());
+  });
+  t.join();
+  return std::move(*out);
+}
+
+// The TCP hash of each pod namespace: its own, this small (net/netns_scrub.h walks it to find
+// a stopped sandbox's leftover sockets; walking the host's shared one, 262144 buckets here, took
+// 11% of the CPU in e2e_bench's sustained section).
+constexpr char kPodTcpHashBuckets[] = "1024";
+
+// A namespace that only parents the pod namespaces (net.ipv4.tcp_child_ehash_entries is read
+// from the namespace a new one is made in; set in the host's it would change every namespace
+// anyone makes). An empty fd when the kernel has no such setting (before Linux 5.19): pod
+// namespaces then share the host's TCP hash.
+Result<UniqueFd> MakeParentNetns() {
+  std::optional<Result<UniqueFd>> out;
+  std::thread t([&] {
+    out.emplace([&]() -> Result<UniqueFd> {
+      if (::unshare(CLONE_NEWNET) != 0) return ErrnoUnexpected("unshare(CLONE_NEWNET)");
+      UniqueFd ns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+      if (!ns) return ErrnoUnexpected("open /proc/thread-self/ns/net");
+      Status st = WriteSysctl("net/ipv4/tcp_child_ehash_entries", kPodTcpHashBuckets);
+      if (!st && st.error().code == Code::kNotFound) return UniqueFd();
+      ASB_RETURN_IF_ERROR(st);
+      return ns;
     }());
   });
   t.join();
@@ -143,17 +174,17 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Create(PodNetworkOptions options
           "in_use", ipam->All().size());
   std::unique_ptr<PodNetwork> net(
       new PodNetwork(std::move(options), std::move(lock), std::move(ipam), *bridge));
+  ASB_ASSIGN_OR_RETURN(net->parent_ns_, MakeParentNetns());
   ASB_RETURN_IF_ERROR(net->DropLeftoverPool());
   if (net->options_.netns_pool > 0) {
     PodNetwork* self = net.get();
     net->pool_ = std::make_unique<NetnsPool>(
         net->options_.netns_pool, [self] { return self->PreWire(); },
         [self](const WiredNetns& e) { self->Unwire(e); },
-        [](const std::string& path) {
-          if (Status st = sys::RemovePersistentNetns(path); !st) {
-            ASB_LOG(WARN, "pod network: removing a used namespace", "path", path, "error",
-                    st.error().message);
-          }
+        [](const WiredNetns& e) -> Status {
+          UniqueFd ns(::open(e.path.c_str(), O_RDONLY | O_CLOEXEC));
+          if (!ns) return ErrnoUnexpected("open " + e.path);
+          return ScrubNetns(ns.get());
         });
   }
   return net;
@@ -193,7 +224,7 @@ Result<PodAttachment> PodNetwork::Wired(const std::string& id) {
 }
 
 Status PodNetwork::Wire(const std::string& path, Ipv4 ip) {
-  ASB_RETURN_IF_ERROR(sys::CreatePersistentNetns(path));
+  ASB_RETURN_IF_ERROR(sys::CreatePersistentNetns(path, parent_ns_.get()));
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return ErrnoUnexpected("open " + path);
   ASB_ASSIGN_OR_RETURN(Netlink nl, Netlink::Open());
@@ -251,10 +282,17 @@ Status PodNetwork::DropLeftoverPool() {
     ssize_t n = ::readlink(NetnsPath(id).c_str(), target, sizeof(target) - 1);
     if (n > 0) in_use.insert(std::string(target, static_cast<size_t>(n)));
   }
+  uint64_t next = 0;
   for (const std::string& name : ListDir(PoolDir())) {
     const std::string path = PoolDir() + "/" + name;
-    if (!in_use.count(path)) ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(path));
+    if (!in_use.count(path)) {
+      ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(path));
+      continue;
+    }
+    // A live sandbox's namespace keeps its number: new entries get others.
+    next = std::max<uint64_t>(next, std::strtoull(name.c_str(), nullptr, 10) + 1);
   }
+  pool_seq_ = next;
   return {};
 }
 
@@ -286,15 +324,18 @@ Status PodNetwork::Detach(const std::string& id) {
   char target[PATH_MAX];
   ssize_t n = ::readlink(path.c_str(), target, sizeof(target) - 1);
   if (n > 0) {
-    // A pre-wired namespace: the pool's thread unmounts it (a new daemon removes whatever is
-    // left under pool/, so a crash in between leaks nothing).
+    // A pre-wired namespace: it goes back to the pool with its address, held under its pool key
+    // again, for the pool's thread to scrub and hand out once more (or destroy). A new daemon
+    // removes whatever is left under pool/, so a crash in between leaks nothing.
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoUnexpected("unlink " + path);
     std::string mounted(target, static_cast<size_t>(n));
-    if (pool_) {
-      pool_->Retire(std::move(mounted));
-    } else {
-      ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(mounted));
+    const std::string key = kPoolKeyPrefix + mounted.substr(mounted.rfind('/') + 1);
+    std::optional<Ipv4> ip = ipam_->Lookup(id);
+    if (pool_ && ip && ipam_->Rename(id, key)) {
+      pool_->Retire(WiredNetns{key, std::move(mounted), *ip});
+      return {};
     }
+    ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(mounted));
   } else {
     ASB_RETURN_IF_ERROR(sys::RemovePersistentNetns(path));
   }
@@ -327,7 +368,11 @@ Status PodNetwork::ReleaseAllExcept(const std::set<std::string>& live) {
 }
 
 void PodNetwork::Shutdown() {
-  if (pool_) pool_->Stop();
+  if (pool_) {
+    pool_->Stop();
+    ASB_LOG(INFO, "pod network: pre-wired namespaces", "made", pool_->made(), "reused",
+            pool_->recycled());
+  }
   if (!ipam_->All().empty()) return;
   firewall_.Disable();
   auto nl = Netlink::Open();

@@ -30,8 +30,11 @@
 // Pre-wiring (netns_pool > 0): a thread keeps that many namespaces wired under
 // <state_dir>/net/pool/<n>, their addresses held in the IPAM as "pool:<n>"; Attach then hands one
 // to the sandbox (its address renamed to the sandbox's id, <state_dir>/net/ns/<id> a symlink to
-// it) instead of wiring on the start path (net/netns_pool.h says why). Entries not handed out
-// when the object goes, and any a dead daemon left, are destroyed.
+// it) instead of wiring on the start path (net/netns_pool.h says why). A stopped sandbox's
+// pre-wired namespace goes back to the pool with its veth and address (its address held as
+// "pool:<n>" again) and, once scrubbed (net/netns_scrub.h), is handed out again: so the next
+// sandbox may get the address of one just deleted. Entries not handed out when the object goes,
+// and any a dead daemon left, are destroyed.
 //
 // Thread-safe.
 #pragma once
@@ -82,7 +85,8 @@ class PodNetwork {
   // `policy_key` names the networkPolicy it follows (policy_firewall.h; "" = the default).
   [[nodiscard]] Result<PodAttachment> Attach(const std::string& id,
                                              const std::string& policy_key = "");
-  // Removes id's veth, namespace and address. OK when it has none. Idempotent.
+  // Takes away id's veth, namespace and address: a pre-wired one goes back to the pool, the
+  // rest is removed. OK when it has none. Idempotent.
   [[nodiscard]] Status Detach(const std::string& id);
   std::optional<Ipv4> PodIP(const std::string& id) const { return ipam_->Lookup(id); }
   // Sets (nullopt: removes) the networkPolicy of `key` for its sandboxes, running and to come.
@@ -108,6 +112,9 @@ class PodNetwork {
   Ipv4 gateway() const { return ipam_->gateway(); }
   static std::string VethName(Ipv4 ip);  // "asbv0af40005"
   size_t pool_ready() const { return pool_ ? pool_->ready() : 0; }
+  // Pre-wired namespaces made new, and used ones handed out again, since Create.
+  uint64_t pool_made() const { return pool_ ? pool_->made() : 0; }
+  uint64_t pool_recycled() const { return pool_ ? pool_->recycled() : 0; }
 
  private:
   PodNetwork(PodNetworkOptions options, UniqueFd lock, std::unique_ptr<Ipam> ipam, int bridge_index)
@@ -130,6 +137,7 @@ class PodNetwork {
   UniqueFd lock_;  // flock'ed: this daemon owns the bridge
   std::unique_ptr<Ipam> ipam_;
   const int bridge_index_;
+  UniqueFd parent_ns_;  // pod namespaces are made inside it (pod_network.cc says why)
   PolicyFirewall firewall_;
   std::atomic<uint64_t> pool_seq_{0};
   std::unique_ptr<NetnsPool> pool_;  // last: its thread uses the members above

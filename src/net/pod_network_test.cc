@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/file_util.h"
@@ -214,11 +216,15 @@ TEST_F(PodNetworkTest, PreWiredNamespacesAreHandedOutRefilledAndNeverLeftBehind)
     ASSERT_OK(net->Detach("sb-1"));
     EXPECT_FALSE(PathExists(a.netns_path));
     EXPECT_FALSE(net->PodIP("sb-1"));
-    EXPECT_TRUE(testing::WaitFor([&] { return !LinkExists(PodNetwork::VethName(a.ip)); },
-                                 std::chrono::seconds(10)));
+    // Back in the pool, veth and address and all, for the next sandbox.
+    EXPECT_TRUE(
+        testing::WaitFor([&] { return net->pool_recycled() == 1; }, std::chrono::seconds(10)));
+    EXPECT_TRUE(LinkExists(PodNetwork::VethName(a.ip)));
     net->Shutdown();
     EXPECT_TRUE(ReadPoolAddresses().empty());
     EXPECT_FALSE(LinkExists(kBridge));
+    EXPECT_TRUE(testing::WaitFor([&] { return !LinkExists(PodNetwork::VethName(a.ip)); },
+                                 std::chrono::seconds(10)));
   }
   // A daemon that dies with its pool full (no destructor runs): the next one destroys those.
   pid_t child = ::fork();
@@ -242,6 +248,114 @@ TEST_F(PodNetworkTest, PreWiredNamespacesAreHandedOutRefilledAndNeverLeftBehind)
                                  std::chrono::seconds(10)))
         << PodNetwork::VethName(ip);
   }
+  net->Shutdown();
+  EXPECT_FALSE(LinkExists(kBridge));
+}
+
+// Runs fn on a thread inside the namespace at `path`.
+template <class F>
+void InNetns(const std::string& path, F fn) {
+  std::thread t([&] {
+    UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(ns);
+    ASSERT_EQ(::setns(ns.get(), CLONE_NEWNET), 0);
+    fn();
+  });
+  t.join();
+}
+
+// "used" and "tw" of the namespace's sockstat.
+std::pair<long, long> SocketCounts(const std::string& path) {
+  std::pair<long, long> out{-1, -1};
+  InNetns(path, [&] {
+    std::string text = ReadFile("/proc/thread-self/net/sockstat").value_or("");
+    std::sscanf(text.c_str(), "sockets: used %ld", &out.first);
+    auto tcp = text.find("TCP:");
+    auto tw = text.find(" tw ", tcp);
+    if (tcp != std::string::npos && tw != std::string::npos) {
+      out.second = std::strtol(text.c_str() + tw + 4, nullptr, 10);
+    }
+  });
+  return out;
+}
+
+// A stopped sandbox's namespace is handed out again only once nothing of its traffic is left in
+// it: its TIME_WAIT and orphaned connections (which would hold its port against the next
+// sandbox's bind and show its peers) are gone.
+TEST_F(PodNetworkTest, AReusedNamespaceKeepsNoConnectionOfTheSandboxBefore) {
+  options_.netns_pool = 1;
+  ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
+  ASSERT_TRUE(testing::WaitFor([&] { return net->pool_ready() == 1; }, std::chrono::seconds(10)));
+  ASSERT_OK_AND_ASSIGN(PodAttachment a, net->Attach("sb-1"));
+  const uint16_t port = 18003;
+  UniqueFd listener = ListenInNetns(a.netns_path, port);
+  ASSERT_TRUE(listener);
+  // Two connections the sandbox closes first: one the host closed too (TIME_WAIT), one it keeps
+  // open (FIN_WAIT2, orphaned once the sandbox's socket is gone).
+  ASSERT_OK_AND_ASSIGN(UniqueFd c1, sys::ConnectTcp(a.ip.value, port, std::chrono::seconds(2)));
+  ASSERT_OK_AND_ASSIGN(UniqueFd c2, sys::ConnectTcp(a.ip.value, port, std::chrono::seconds(2)));
+  for (int i = 0; i < 2; ++i) {
+    UniqueFd s(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_TRUE(s);
+  }  // closed: the sandbox's side sends FIN first
+  char byte;
+  ASSERT_EQ(::read(c1.get(), &byte, 1), 0);
+  c1.Reset();
+  listener.Reset();
+  ASSERT_TRUE(testing::WaitFor([&] { return SocketCounts(a.netns_path).second > 0; },
+                               std::chrono::seconds(5)))
+      << "no TIME_WAIT made to scrub";
+
+  ASSERT_OK(net->Detach("sb-1"));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return net->pool_recycled() == 1; }, std::chrono::seconds(10)));
+  // The pool had refilled behind sb-1: the fresh entry comes first, then sb-1's.
+  ASSERT_OK(net->Attach("sb-2"));
+  ASSERT_OK_AND_ASSIGN(PodAttachment b, net->Attach("sb-3"));
+  EXPECT_EQ(b.ip, a.ip);
+  // (The scrub's own netlink socket leaves the count an RCU grace period after it closed.)
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        return SocketCounts(b.netns_path) == std::pair<long, long>{0, 0};
+      },
+      std::chrono::seconds(2)))
+      << SocketCounts(b.netns_path).first << " sockets, " << SocketCounts(b.netns_path).second
+      << " in TIME_WAIT";
+  // The port binds without SO_REUSEADDR, and the sandbox reaches and is reached as before.
+  listener = ListenInNetns(b.netns_path, port);
+  ASSERT_TRUE(listener) << "port " << port << " still held by the sandbox before";
+  ASSERT_OK(sys::ConnectTcp(b.ip.value, port, std::chrono::seconds(2)));
+  c2.Reset();
+  listener.Reset();
+  ASSERT_OK(net->Detach("sb-2"));
+  ASSERT_OK(net->Detach("sb-3"));
+  net->Shutdown();
+  EXPECT_TRUE(ReadPoolAddresses().empty());
+  EXPECT_FALSE(LinkExists(kBridge));
+}
+
+// A namespace something still holds a socket in (a process of the sandbox that outlived it) is
+// destroyed, never handed to another sandbox.
+TEST_F(PodNetworkTest, ANamespaceStillInUseIsNotReused) {
+  options_.netns_pool = 1;
+  ASSERT_OK_AND_ASSIGN(auto net, PodNetwork::Create(options_));
+  ASSERT_TRUE(testing::WaitFor([&] { return net->pool_ready() == 1; }, std::chrono::seconds(10)));
+  ASSERT_OK_AND_ASSIGN(PodAttachment a, net->Attach("sb-1"));
+  UniqueFd held;
+  InNetns(a.netns_path, [&] { held.Reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+  ASSERT_TRUE(held);
+  ASSERT_OK(net->Detach("sb-1"));
+  auto pool_has = [&](Ipv4 ip) {
+    for (const auto& [key, held_ip] : ReadPoolAddresses())
+      if (held_ip == ip) return true;
+    return false;
+  };
+  // Its address is released (the namespace destroyed) rather than kept for reuse.
+  EXPECT_TRUE(testing::WaitFor([&] { return !pool_has(a.ip); }, std::chrono::seconds(10)));
+  EXPECT_EQ(net->pool_recycled(), 0u);
+  held.Reset();
+  EXPECT_TRUE(testing::WaitFor([&] { return !LinkExists(PodNetwork::VethName(a.ip)); },
+                               std::chrono::seconds(10)));
   net->Shutdown();
   EXPECT_FALSE(LinkExists(kBridge));
 }

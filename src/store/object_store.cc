@@ -113,6 +113,7 @@ void ObjectStore::IndexPut(const Key& key, ObjPtr obj, const ObjPtr& prev) {
   for (const std::string& uid : OwnerUids(*obj)) dependents_[uid].insert(key);
   std::string uid = MetaString(*obj, "uid");
   if (!uid.empty()) by_uid_[uid] = key;
+  labels_.Update(key.resource, {key.ns, key.name}, prev.get(), obj.get());
   tables_[key.resource][{key.ns, key.name}] = std::move(obj);
 }
 
@@ -125,6 +126,7 @@ void ObjectStore::IndexErase(const Key& key, const ObjPtr& prev) {
     }
   }
   by_uid_.erase(MetaString(*prev, "uid"));
+  labels_.Update(key.resource, {key.ns, key.name}, prev.get(), nullptr);
   auto t = tables_.find(key.resource);
   if (t != tables_.end()) t->second.erase({key.ns, key.name});
 }
@@ -470,10 +472,13 @@ Result<Object> ObjectStore::DeleteLocked(const api::ResourceInfo& res, const std
 
 Result<Object> ObjectStore::Get(const api::ResourceInfo& res, const std::string& ns,
                                 const std::string& name) {
-  std::shared_lock state(state_mu_);
-  ObjPtr obj = FindLocked({res.GroupResource(), res.namespaced ? ns : "", name});
+  ObjPtr obj;
+  {
+    std::shared_lock state(state_mu_);
+    obj = FindLocked({res.GroupResource(), res.namespaced ? ns : "", name});
+  }
   if (!obj) return MakeError(Code::kNotFound, NotFoundMessage(res, name));
-  return *obj;
+  return *obj;  // copied outside the lock: stored objects are immutable
 }
 
 Result<ListResult> ObjectStore::List(const api::ResourceInfo& res, const std::string& ns_in,
@@ -489,25 +494,49 @@ Result<ListResult> ObjectStore::List(const api::ResourceInfo& res, const std::st
   }
   const std::string ns = res.namespaced ? ns_in : "";
   ListResult out;
-  std::shared_lock state(state_mu_);
-  out.resource_version = revision_.load(std::memory_order_acquire);
-  auto t = tables_.find(res.GroupResource());
-  if (t == tables_.end()) return out;
-  const auto& table = t->second;
-  auto it = has_start ? table.upper_bound(start) : table.lower_bound({ns, ""});
-  if (has_start && !ns.empty() && start.first != ns) it = table.lower_bound({ns, ""});
-  for (; it != table.end(); ++it) {
-    if (!ns.empty() && it->first.first != ns) break;
-    const Json& obj = *it->second;
-    if (!labels.MatchesObject(obj) || !fields.Matches(obj)) continue;
-    if (options.limit > 0 && static_cast<int64_t>(out.items.size()) == options.limit) {
-      const auto& last = out.items.back();
-      out.continue_token = EncodeContinue(res.namespaced ? MetaString(last, "namespace") : "",
-                                          MetaString(last, "name"));
-      break;
+  // Under the lock only the matching and the shared pointers; the copies (a pool's whole member
+  // list for its reconcile) are made after it, so they never hold up a writer.
+  std::vector<ObjPtr> matched;
+  {
+    std::shared_lock state(state_mu_);
+    out.resource_version = revision_.load(std::memory_order_acquire);
+    auto t = tables_.find(res.GroupResource());
+    if (t == tables_.end()) return out;
+    const auto& table = t->second;
+    // Visits one object in key order; false once the page is full.
+    auto visit = [&](const ObjPtr& obj) {
+      if (!labels.MatchesObject(*obj) || !fields.Matches(*obj)) return true;
+      if (options.limit > 0 && static_cast<int64_t>(matched.size()) == options.limit) {
+        const Json& last = *matched.back();
+        out.continue_token = EncodeContinue(res.namespaced ? MetaString(last, "namespace") : "",
+                                            MetaString(last, "name"));
+        return false;
+      }
+      matched.push_back(obj);
+      return true;
+    };
+    // Where the walk starts (both orders are the table's: namespace, then name).
+    auto first = [&](const auto& keys) {
+      auto it = has_start ? keys.upper_bound(start) : keys.lower_bound({ns, ""});
+      if (has_start && !ns.empty() && start.first != ns) it = keys.lower_bound({ns, ""});
+      return it;
+    };
+    if (const LabelIndex::NameSet* only = labels_.Candidates(t->first, labels)) {
+      // Only the objects carrying the selector's narrowest label: a few of many sandboxes.
+      for (auto it = first(*only); it != only->end(); ++it) {
+        if (!ns.empty() && it->first != ns) break;
+        auto obj = table.find(*it);
+        if (obj != table.end() && !visit(obj->second)) break;
+      }
+    } else {
+      for (auto it = first(table); it != table.end(); ++it) {
+        if (!ns.empty() && it->first.first != ns) break;
+        if (!visit(it->second)) break;
+      }
     }
-    out.items.push_back(obj);
   }
+  out.items.reserve(matched.size());
+  for (const ObjPtr& obj : matched) out.items.push_back(*obj);
   return out;
 }
 
@@ -532,7 +561,7 @@ Result<std::unique_ptr<Watcher>> ObjectStore::Watch(const api::ResourceInfo& res
           if (!ns.empty() && it->first.first != ns) break;
           if (!WatchHub::Wants(*ch, *it->second)) continue;
           auto rv = ParseInt(MetaString(*it->second, "resourceVersion"));
-          WatchHub::Initial(*ch, *it->second, rv.value_or(0));
+          WatchHub::Initial(*ch, it->second, rv.value_or(0));
         }
       }
     }

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "store/label_index.h"
 #include "store/object_log.h"
 #include "store/store.h"
 #include "store/watch_hub.h"
@@ -164,6 +165,7 @@ class ObjectStore : public Store {
   std::unordered_map<std::string, std::map<std::pair<std::string, std::string>, ObjPtr>> tables_;
   std::unordered_map<std::string, Key> by_uid_;
   std::unordered_map<std::string, std::set<Key>> dependents_;  // owner uid -> dependents
+  LabelIndex labels_;  // what List's label selectors look up instead of scanning a table
   WatchHub hub_;
 
   std::mutex gc_mu_;

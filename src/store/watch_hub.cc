@@ -28,8 +28,17 @@ class WatchChannel {
     return labels_.MatchesObject(obj) && fields_.Matches(obj);
   }
 
+  // What a channel queues: the shared, immutable object the store published (or a fresh one for
+  // a selector transition's DELETED). The consumer copies it out in Next, on its own thread:
+  // the writer publishing under the store's state lock only bumps a reference count per watcher.
+  struct Queued {
+    EventType type;
+    std::shared_ptr<const Json> object;
+    int64_t revision;
+  };
+
   // Queues initial events before the channel is registered; they don't count against capacity.
-  void PushInitial(WatchEvent ev) {
+  void PushInitial(Queued ev) {
     std::lock_guard l(mu_);
     q_.push_back(std::move(ev));
     ++limit_;
@@ -38,21 +47,21 @@ class WatchChannel {
   // Translates a store change into this watcher's view (Kubernetes cacher semantics: an object
   // that starts matching is ADDED, one that stops matching is DELETED with its previous content
   // at the new revision). nullopt when the watcher doesn't see the change.
-  std::optional<WatchEvent> Translate(EventType type, const Json* obj, const Json* prev,
-                                      int64_t rev) const {
+  std::optional<Queued> Translate(EventType type, const std::shared_ptr<const Json>& obj,
+                                  const std::shared_ptr<const Json>& prev, int64_t rev) const {
     switch (type) {
       case EventType::kAdded:
       case EventType::kDeleted:
-        if (Wants(*obj)) return WatchEvent{type, *obj, rev};
+        if (Wants(*obj)) return Queued{type, obj, rev};
         return std::nullopt;
       case EventType::kModified: {
         bool now = Wants(*obj);
         bool before = prev != nullptr && Wants(*prev);
-        if (now) return WatchEvent{before ? EventType::kModified : EventType::kAdded, *obj, rev};
+        if (now) return Queued{before ? EventType::kModified : EventType::kAdded, obj, rev};
         if (!before) return std::nullopt;
-        Json last = *prev;
-        last["metadata"]["resourceVersion"] = std::to_string(rev);
-        return WatchEvent{EventType::kDeleted, std::move(last), rev};
+        auto last = std::make_shared<Json>(*prev);
+        (*last)["metadata"]["resourceVersion"] = std::to_string(rev);
+        return Queued{EventType::kDeleted, std::move(last), rev};
       }
       case EventType::kBookmark:
         return std::nullopt;
@@ -61,22 +70,28 @@ class WatchChannel {
   }
 
   // Returns false when the channel is dead and should be dropped.
-  bool Offer(EventType type, const Json* obj, const Json* prev, int64_t rev) {
+  bool Offer(EventType type, const std::shared_ptr<const Json>& obj,
+             const std::shared_ptr<const Json>& prev, int64_t rev) {
     if (dead_.load(std::memory_order_acquire)) return false;
-    std::optional<WatchEvent> ev = Translate(type, obj, prev, rev);
+    std::optional<Queued> ev = Translate(type, obj, prev, rev);
     if (!ev) return true;
-    std::lock_guard l(mu_);
-    if (stopped_ || closed_ || gone_) return false;
-    if (q_.size() >= limit_) {
-      gone_ = true;
-      q_.clear();
-      dead_.store(true, std::memory_order_release);
-      cv_.notify_all();
-      return false;
+    bool queued;
+    {
+      std::lock_guard l(mu_);
+      if (stopped_ || closed_ || gone_) return false;
+      queued = q_.size() < limit_;
+      if (queued) {
+        q_.push_back(std::move(*ev));
+      } else {
+        gone_ = true;
+        q_.clear();
+        dead_.store(true, std::memory_order_release);
+      }
     }
-    q_.push_back(std::move(*ev));
+    // Woken after the unlock, so the consumer doesn't wake only to block on mu_ while the
+    // writer still holds it.
     cv_.notify_one();
-    return true;
+    return queued;
   }
 
   Result<std::optional<WatchEvent>> Next(std::chrono::milliseconds timeout) {
@@ -91,10 +106,12 @@ class WatchChannel {
       if (closed_) return MakeError(Code::kUnavailable, "store closed");
       return std::optional<WatchEvent>();
     }
-    WatchEvent ev = std::move(q_.front());
+    Queued ev = std::move(q_.front());
     q_.pop_front();
     if (limit_ > capacity_) --limit_;
-    return std::optional<WatchEvent>(std::move(ev));
+    l.unlock();
+    // The copy the consumer owns, made outside every lock.
+    return std::optional<WatchEvent>(WatchEvent{ev.type, *ev.object, ev.revision});
   }
 
   void Stop() {
@@ -119,7 +136,7 @@ class WatchChannel {
   std::atomic<bool> dead_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<WatchEvent> q_;
+  std::deque<Queued> q_;
   size_t limit_;
   bool gone_ = false;
   bool stopped_ = false;
@@ -162,8 +179,8 @@ std::shared_ptr<internal::WatchChannel> WatchHub::NewChannel(std::string ns, Lab
 
 bool WatchHub::Wants(const internal::WatchChannel& ch, const Json& obj) { return ch.Wants(obj); }
 
-void WatchHub::Initial(internal::WatchChannel& ch, const Json& obj, int64_t revision) {
-  ch.PushInitial(WatchEvent{EventType::kAdded, obj, revision});
+void WatchHub::Initial(internal::WatchChannel& ch, ObjPtr obj, int64_t revision) {
+  ch.PushInitial({EventType::kAdded, std::move(obj), revision});
 }
 
 Status WatchHub::Replay(internal::WatchChannel& ch, const std::string& resource,
@@ -176,7 +193,7 @@ Status WatchHub::Replay(internal::WatchChannel& ch, const std::string& resource,
   // Replayed events are queued like initial ones: they don't count against the live budget.
   for (; it != log_.end(); ++it) {
     if (it->resource != resource) continue;
-    auto ev = ch.Translate(it->type, it->object.get(), it->prev.get(), it->revision);
+    auto ev = ch.Translate(it->type, it->object, it->prev, it->revision);
     if (ev) ch.PushInitial(std::move(*ev));
   }
   return OkStatus();
@@ -194,7 +211,7 @@ void WatchHub::Publish(Event event) {
     auto& chans = wit->second;
     chans.erase(std::remove_if(chans.begin(), chans.end(),
                                [&](const std::shared_ptr<internal::WatchChannel>& ch) {
-                                 return !ch->Offer(event.type, event.object.get(), event.prev.get(),
+                                 return !ch->Offer(event.type, event.object, event.prev,
                                                    event.revision);
                                }),
                 chans.end());

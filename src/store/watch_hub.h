@@ -47,8 +47,9 @@ class WatchHub {
                                                      FieldSelector fields);
   // True when `obj` passes the channel's namespace and selectors.
   static bool Wants(const internal::WatchChannel& ch, const Json& obj);
-  // Queues a synthetic ADDED event for an object of the current state (resource_version 0).
-  static void Initial(internal::WatchChannel& ch, const Json& obj, int64_t revision);
+  // Queues a synthetic ADDED event for an object of the current state (resource_version 0). The
+  // channel shares `obj` (the consumer copies it in Next, off the store's lock).
+  static void Initial(internal::WatchChannel& ch, ObjPtr obj, int64_t revision);
   // Queues every retained event of `resource` after revision `from`. kGone when `from` is older
   // than the window.
   [[nodiscard]] Status Replay(internal::WatchChannel& ch, const std::string& resource,

@@ -53,6 +53,12 @@ int64_t CpuWeightFor(int64_t request_millis) {
   return 1 + (CpuSharesFor(request_millis) - 2) * 9999 / 262142;
 }
 
+int64_t CpuRequestForShares(int64_t shares) { return shares * 1000 / 1024; }
+
+int64_t CpuRequestForWeight(int64_t weight) {
+  return CpuRequestForShares(2 + (weight - 1) * 262142 / 9999);
+}
+
 bool CgroupIsV2(const std::string& mount_root) {
   return PathExists(mount_root + "/cgroup.controllers");
 }
@@ -61,18 +67,50 @@ std::string BestEffortParent(const CgroupConfig& config) {
   return ParentFor(config) + "-besteffort";
 }
 
+std::string ParentsParent(const CgroupConfig& config) {
+  const std::string parent = ParentFor(config);
+  return parent.substr(0, parent.rfind('/'));
+}
+
+std::string BurstablePrefix(const CgroupConfig& config) {
+  const std::string parent = ParentFor(config);
+  return parent.substr(parent.rfind('/') + 1) + "-burstable-";
+}
+
+CpuPlacement CpuPlacementFor(int64_t cpu_limit_millis, int64_t cpu_request_millis) {
+  if (cpu_limit_millis > 0) return CpuPlacement::kParent;
+  return cpu_request_millis > 0 ? CpuPlacement::kBurstable : CpuPlacement::kBestEffort;
+}
+
+std::string CgroupPath(const CgroupConfig& config, const std::string& name,
+                       CpuPlacement placement) {
+  switch (placement) {
+    case CpuPlacement::kBurstable:
+      return ParentsParent(config) + "/" + BurstablePrefix(config) + name;
+    case CpuPlacement::kBestEffort:
+      return BestEffortParent(config) + "/" + name;
+    case CpuPlacement::kParent:
+      break;
+  }
+  return ParentFor(config) + "/" + name;
+}
+
+namespace {
+
+// On v2, children of the parent's parent may only use the controllers once they are enabled
+// there (Create enables them along the parent's own path, which ends below it).
+Status EnableControllersInParentsParent(const CgroupConfig& config) {
+  const std::string up = config.mount_root + ParentsParent(config);
+  if (!PathExists(up + "/cgroup.subtree_control")) return {};
+  return WriteCgroupFile(up + "/cgroup.subtree_control", "+memory +cpu +pids");
+}
+
+}  // namespace
+
 Status EnsureBestEffortParent(const CgroupConfig& config) {
   const bool v2 = CgroupIsV2(config.mount_root);
-  const std::string rel = BestEffortParent(config);
-  const std::string dir = config.mount_root + (v2 ? "" : "/cpu") + rel;
-  if (v2) {
-    // Children of the parent's parent may only use cpu once it is enabled there (the group
-    // itself sits next to the parent, whose ancestors Create already enabled).
-    std::string up = dir.substr(0, dir.rfind('/'));
-    if (PathExists(up + "/cgroup.subtree_control")) {
-      ASB_RETURN_IF_ERROR(WriteCgroupFile(up + "/cgroup.subtree_control", "+memory +cpu +pids"));
-    }
-  }
+  const std::string dir = config.mount_root + (v2 ? "" : "/cpu") + BestEffortParent(config);
+  if (v2) ASB_RETURN_IF_ERROR(EnableControllersInParentsParent(config));
   ASB_RETURN_IF_ERROR(MakeDirs(dir));
   if (v2)
     ASB_RETURN_IF_ERROR(WriteCgroupFile(dir + "/cgroup.subtree_control", "+memory +cpu +pids"));
@@ -82,32 +120,54 @@ Status EnsureBestEffortParent(const CgroupConfig& config) {
   return {};
 }
 
-Result<Cgroup> Cgroup::Open(const CgroupConfig& config, const std::string& name) {
-  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-    return MakeError(Code::kInvalidArgument, "bad cgroup name \"" + name + "\"");
+Status PrepareCpuPlacement(const CgroupConfig& config, CpuPlacement placement) {
+  switch (placement) {
+    case CpuPlacement::kBestEffort:
+      return EnsureBestEffortParent(config);
+    case CpuPlacement::kBurstable:
+      if (CgroupIsV2(config.mount_root)) return EnableControllersInParentsParent(config);
+      return {};
+    case CpuPlacement::kParent:
+      break;
   }
-  // A BestEffort sandbox's group is below BestEffortParent (Create put it there); the memory
-  // hierarchy (v1) or the unified one (v2) says which.
-  const std::string be = BestEffortParent(config);
-  const bool v2 = CgroupIsV2(config.mount_root);
-  if (PathExists(config.mount_root + (v2 ? "" : "/memory") + be + "/" + name)) {
-    return OpenBelow(config, be, name);
-  }
-  return OpenBelow(config, ParentFor(config), name);
+  return {};
 }
 
-Result<Cgroup> Cgroup::OpenBelow(const CgroupConfig& config, const std::string& parent,
-                                 const std::string& name) {
+namespace {
+
+bool ValidName(const std::string& name) {
+  return !name.empty() && name.find('/') == std::string::npos && name != "." && name != "..";
+}
+
+constexpr CpuPlacement kPlacements[] = {CpuPlacement::kParent, CpuPlacement::kBurstable,
+                                        CpuPlacement::kBestEffort};
+
+}  // namespace
+
+Result<Cgroup> Cgroup::Open(const CgroupConfig& config, const std::string& name) {
+  if (!ValidName(name))
+    return MakeError(Code::kInvalidArgument, "bad cgroup name \"" + name + "\"");
+  // Create put the group in one of the placements; the memory hierarchy (v1) or the unified
+  // one (v2) says which.
+  const bool v2 = CgroupIsV2(config.mount_root);
+  for (CpuPlacement p : {CpuPlacement::kBestEffort, CpuPlacement::kBurstable}) {
+    const std::string path = CgroupPath(config, name, p);
+    if (PathExists(config.mount_root + (v2 ? "" : "/memory") + path)) return OpenAt(config, path);
+  }
+  return OpenAt(config, CgroupPath(config, name, CpuPlacement::kParent));
+}
+
+Result<Cgroup> Cgroup::OpenAt(const CgroupConfig& config, const std::string& path) {
   Cgroup cg;
   cg.v2_ = CgroupIsV2(config.mount_root);
   if (cg.v2_) {
-    std::string dir = config.mount_root + parent + "/" + name;
+    std::string dir = config.mount_root + path;
     cg.dirs_ = {dir};
     cg.memory_dir_ = cg.cpu_dir_ = cg.pids_dir_ = cg.freezer_dir_ = dir;
     return cg;
   }
   auto dir_for = [&](const std::string& controller) {
-    return config.mount_root + "/" + controller + parent + "/" + name;
+    return config.mount_root + "/" + controller + path;
   };
   cg.memory_dir_ = dir_for("memory");
   cg.cpu_dir_ = dir_for("cpu");
@@ -143,9 +203,14 @@ Result<Cgroup> Cgroup::OpenAllHierarchies(const CgroupConfig& config, const std:
   for (const auto& entry : std::filesystem::directory_iterator(config.mount_root, ec)) {
     // cpu,cpuacct-style names are symlinks to a hierarchy listed under its own name.
     if (!entry.is_directory(ec) || entry.is_symlink(ec)) continue;
-    std::string dir = entry.path().string() + ParentFor(config) + "/" + name;
-    if (std::find(cg.dirs_.begin(), cg.dirs_.end(), dir) == cg.dirs_.end()) {
-      cg.dirs_.push_back(dir);
+    // A runtime killed half-way may have left the group in one hierarchy and not another;
+    // every placement's place is looked at (Remove skips what is not there).
+    for (CpuPlacement p : kPlacements) {
+      std::string dir = entry.path().string() + CgroupPath(config, name, p);
+      if (p != CpuPlacement::kParent && !PathExists(dir)) continue;
+      if (std::find(cg.dirs_.begin(), cg.dirs_.end(), dir) == cg.dirs_.end()) {
+        cg.dirs_.push_back(dir);
+      }
     }
   }
   return cg;
@@ -153,23 +218,14 @@ Result<Cgroup> Cgroup::OpenAllHierarchies(const CgroupConfig& config, const std:
 
 Result<Cgroup> Cgroup::Create(const CgroupConfig& config, const std::string& name,
                               const CgroupLimits& limits) {
-  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+  if (!ValidName(name))
     return MakeError(Code::kInvalidArgument, "bad cgroup name \"" + name + "\"");
-  }
-  if (limits.cpu_best_effort) {
-    Status idle = EnsureBestEffortParent(config);
-    if (!idle) return tl::unexpected(idle.error().Wrap("cgroup " + name));
-  }
-  ASB_ASSIGN_OR_RETURN(
-      Cgroup cg,
-      OpenBelow(config, limits.cpu_best_effort ? BestEffortParent(config) : ParentFor(config),
-                name));
-  for (const std::string& dir : cg.dirs_) {
-    if (PathExists(dir)) return MakeError(Code::kAlreadyExists, "cgroup exists: " + dir);
-  }
-  // Open looks below BestEffortParent first: a group of the same name there is this one too.
-  if (!limits.cpu_best_effort) {
-    ASB_ASSIGN_OR_RETURN(Cgroup other, OpenBelow(config, BestEffortParent(config), name));
+  Status prepared = PrepareCpuPlacement(config, limits.cpu_placement);
+  if (!prepared) return tl::unexpected(prepared.error().Wrap("cgroup " + name));
+  ASB_ASSIGN_OR_RETURN(Cgroup cg, OpenAt(config, CgroupPath(config, name, limits.cpu_placement)));
+  // Open looks in every placement: a group of the same name in any of them is this one too.
+  for (CpuPlacement p : kPlacements) {
+    ASB_ASSIGN_OR_RETURN(Cgroup other, OpenAt(config, CgroupPath(config, name, p)));
     for (const std::string& dir : other.dirs_) {
       if (PathExists(dir)) return MakeError(Code::kAlreadyExists, "cgroup exists: " + dir);
     }

@@ -1,7 +1,7 @@
 // Per-sandbox cgroups on v1 (one directory per controller: memory, cpu, pids, freezer) or v2
 // (one unified directory). The group for sandbox <id> is <controller root>/<parent>/<id>, where
-// <parent> defaults to "/asb" (as Docker uses /docker on v1). The parent directory is created
-// on demand and left in place.
+// <parent> defaults to "/asb" (as Docker uses /docker on v1), or one of the two other places its
+// CpuPlacement names (docs/cpu.md). The parent directory is created on demand and left in place.
 //
 // Groups another program made (runsc makes its own from the OCI cgroupsPath) are named with
 // OpenAllHierarchies and removed or watched with the same methods.
@@ -21,6 +21,22 @@
 
 namespace asb::sys {
 
+// Where a sandbox's group sits, from its cpu request and limit alone (Kubernetes' CPU classes;
+// docs/cpu.md says why each place):
+enum class CpuPlacement {
+  // Below the parent: a sandbox with a cpu limit (its quota bounds what it takes), or a caller
+  // that does not say.
+  kParent,
+  // A cpu request and no limit: a group of its own next to the parent ("<parent>-burstable-
+  // <name>"), so that on a v1 host its scheduling entity competes at the root, where
+  // CpuGovernor makes it idle-class while it uses clearly more than its request.
+  kBurstable,
+  // Neither: below BestEffortParent, which CpuGovernor makes idle-class while BestEffort
+  // sandboxes keep the CPU busy.
+  kBestEffort,
+};
+CpuPlacement CpuPlacementFor(int64_t cpu_limit_millis, int64_t cpu_request_millis);
+
 struct CgroupLimits {
   int64_t memory_bytes = 0;  // 0 = unlimited; swap is limited to the same total (no swap)
   int64_t cpu_millis = 0;    // CFS quota: 0 = unlimited; 1000 = one core per 100 ms period
@@ -28,10 +44,9 @@ struct CgroupLimits {
   // v2 cpu.weight = 1 + (shares-2)*9999/262142. 0 = the default share (1024 / 100).
   int64_t cpu_request_millis = 0;
   int64_t pids = 0;  // 0 = unlimited
-  // Kubernetes' BestEffort CPU class (no cpu request, no cpu limit): the group goes under
-  // BestEffortParent, which BestEffortGovernor makes idle-class while BestEffort sandboxes keep
-  // the CPU busy, so that every other task on the host preempts them at once (docs/cpu.md).
-  bool cpu_best_effort = false;
+  // Where the group goes (CpuPlacementFor(cpu_millis, cpu_request_millis) for a sandbox), so
+  // that a spinning BestEffort or Burstable sandbox yields to every other task on the host.
+  CpuPlacement cpu_placement = CpuPlacement::kParent;
 };
 
 struct CgroupConfig {
@@ -49,11 +64,12 @@ class Cgroup {
   // Errors: kAlreadyExists, kResourceExhausted (limit rejected), kInternal.
   [[nodiscard]] static Result<Cgroup> Create(const CgroupConfig& config, const std::string& name,
                                              const CgroupLimits& limits);
-  // Names the groups of an existing sandbox (after a daemon restart) without touching them:
-  // below BestEffortParent if the group is there, else below the parent.
+  // Names the groups of an existing sandbox (after a daemon restart) without touching them: in
+  // whichever CpuPlacement's place the group is, else below the parent.
   [[nodiscard]] static Result<Cgroup> Open(const CgroupConfig& config, const std::string& name);
-  // Open, plus on v1 the group's directory in every other mounted hierarchy (cpuset, devices,
-  // blkio, ...), where runc-style runtimes make one too, so Remove leaves none of them behind.
+  // Open, plus on v1 the group's directory, in every placement, in every other mounted
+  // hierarchy (cpuset, devices, blkio, ...), where runc-style runtimes make one too, so Remove
+  // leaves none of them behind.
   [[nodiscard]] static Result<Cgroup> OpenAllHierarchies(const CgroupConfig& config,
                                                          const std::string& name);
 
@@ -84,9 +100,8 @@ class Cgroup {
   [[nodiscard]] Status Remove(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
  private:
-  // The groups of `name` below `parent` (relative to each hierarchy's root); touches nothing.
-  static Result<Cgroup> OpenBelow(const CgroupConfig& config, const std::string& parent,
-                                  const std::string& name);
+  // The groups at `path` (relative to each hierarchy's root); touches nothing.
+  static Result<Cgroup> OpenAt(const CgroupConfig& config, const std::string& path);
 
   bool v2_ = false;
   std::vector<std::string> dirs_;
@@ -98,13 +113,30 @@ class Cgroup {
 // host with the parent at the root of the cpu hierarchy it competes with host tasks directly.
 std::string BestEffortParent(const CgroupConfig& config);
 // Creates BestEffortParent (mkdir -p; on v2 with the cpu controller enabled for children).
-// Its cpu.idle is BestEffortGovernor's to set. Idempotent; runsc, which makes its own groups,
+// Its cpu.idle is CpuGovernor's to set. Idempotent; runsc, which makes its own groups,
 // needs it before it creates one below. kUnimplemented when the kernel has no cpu.idle (5.15+).
 [[nodiscard]] Status EnsureBestEffortParent(const CgroupConfig& config);
+
+// The group `name`'s path below each hierarchy's root in `placement`: "<parent>/<name>",
+// "<parent>-burstable-<name>" or "<BestEffortParent>/<name>". `name` must be valid.
+std::string CgroupPath(const CgroupConfig& config, const std::string& name, CpuPlacement placement);
+// What a group in `placement` needs before it is made (runsc makes its own from cgroupsPath):
+// EnsureBestEffortParent for kBestEffort; on v2 for kBurstable the controllers enabled in the
+// parent's parent; nothing otherwise. Idempotent.
+[[nodiscard]] Status PrepareCpuPlacement(const CgroupConfig& config, CpuPlacement placement);
+// The prefix of kBurstable groups' names in the parent's parent ("asb-burstable-"), which is
+// how CpuGovernor finds them.
+std::string BurstablePrefix(const CgroupConfig& config);
+// The parent's parent (relative to each hierarchy's root; "" for the root itself).
+std::string ParentsParent(const CgroupConfig& config);
 
 // cpu.shares (v1) and cpu.weight (v2) for a cpu request in millicores.
 int64_t CpuSharesFor(int64_t request_millis);
 int64_t CpuWeightFor(int64_t request_millis);
+// The request a group's cpu.shares / cpu.weight stands for (the inverse of the above; on v2
+// within a few percent, as weights are coarser than shares).
+int64_t CpuRequestForShares(int64_t shares);
+int64_t CpuRequestForWeight(int64_t weight);
 
 // True if the host uses the unified (v2-only) hierarchy at `mount_root`.
 bool CgroupIsV2(const std::string& mount_root = "/sys/fs/cgroup");

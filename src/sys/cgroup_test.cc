@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/file_util.h"
 #include "base/strings.h"
 #include "sys/process.h"
@@ -55,11 +57,12 @@ TEST(CgroupTest, BestEffortGoesBelowItsOwnParentAndCountsItsCpu) {
   if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
   std::string name = "cgtest-" + RandomHex(4);
   CgroupConfig config;
-  ASSERT_OK_AND_ASSIGN(Cgroup cg, Cgroup::Create(config, name, {.cpu_best_effort = true}));
+  ASSERT_OK_AND_ASSIGN(Cgroup cg,
+                       Cgroup::Create(config, name, {.cpu_placement = CpuPlacement::kBestEffort}));
   const std::string idle_dir =
       config.mount_root + (cg.is_v2() ? "" : "/cpu") + BestEffortParent(config);
   EXPECT_EQ(BestEffortParent(config), "/asb-besteffort");
-  EXPECT_TRUE(PathExists(idle_dir + "/cpu.idle"));  // BestEffortGovernor's to set
+  EXPECT_TRUE(PathExists(idle_dir + "/cpu.idle"));  // CpuGovernor's to set
   for (const auto& d : cg.dirs()) {
     EXPECT_NE(d.find("/asb-besteffort/" + name), std::string::npos) << d;
     EXPECT_TRUE(PathExists(d)) << d;
@@ -85,13 +88,58 @@ TEST(CgroupTest, BestEffortGoesBelowItsOwnParentAndCountsItsCpu) {
   for (const auto& d : cg.dirs()) EXPECT_FALSE(PathExists(d)) << d;
 }
 
-TEST(CgroupTest, WithACpuRequestStaysBelowTheParent) {
+TEST(CgroupTest, PlacementFollowsTheCpuRequestAndLimit) {
+  EXPECT_EQ(CpuPlacementFor(500, 250), CpuPlacement::kParent);
+  EXPECT_EQ(CpuPlacementFor(500, 0), CpuPlacement::kParent);
+  EXPECT_EQ(CpuPlacementFor(0, 250), CpuPlacement::kBurstable);
+  EXPECT_EQ(CpuPlacementFor(0, 0), CpuPlacement::kBestEffort);
+  CgroupConfig config;
+  EXPECT_EQ(CgroupPath(config, "x", CpuPlacement::kParent), "/asb/x");
+  EXPECT_EQ(CgroupPath(config, "x", CpuPlacement::kBurstable), "/asb-burstable-x");
+  EXPECT_EQ(CgroupPath(config, "x", CpuPlacement::kBestEffort), "/asb-besteffort/x");
+  // A delegated v2 subtree: every place is inside it.
+  config.parent = "/asb.slice/asb";
+  EXPECT_EQ(CgroupPath(config, "x", CpuPlacement::kBurstable), "/asb.slice/asb-burstable-x");
+  EXPECT_EQ(BurstablePrefix(config), "asb-burstable-");
+}
+
+TEST(CgroupTest, WithACpuLimitStaysBelowTheParent) {
   if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
   std::string name = "cgtest-" + RandomHex(4);
-  ASSERT_OK_AND_ASSIGN(Cgroup cg,
-                       Cgroup::Create(CgroupConfig{}, name, {.cpu_request_millis = 250}));
+  ASSERT_OK_AND_ASSIGN(Cgroup cg, Cgroup::Create(CgroupConfig{}, name,
+                                                 {.cpu_millis = 500, .cpu_request_millis = 250}));
   for (const auto& d : cg.dirs()) EXPECT_NE(d.find("/asb/" + name), std::string::npos) << d;
   EXPECT_OK(cg.Remove());
+}
+
+TEST(CgroupTest, BurstableGetsItsOwnGroupNextToTheParent) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
+  std::string name = "cgtest-" + RandomHex(4);
+  CgroupConfig config;
+  ASSERT_OK_AND_ASSIGN(Cgroup cg, Cgroup::Create(config, name,
+                                                 {.cpu_request_millis = 250,
+                                                  .cpu_placement = CpuPlacement::kBurstable}));
+  for (const auto& d : cg.dirs()) {
+    EXPECT_NE(d.find("/asb-burstable-" + name), std::string::npos) << d;
+    EXPECT_TRUE(PathExists(d)) << d;
+  }
+  const std::string cpu = config.mount_root + (cg.is_v2() ? "" : "/cpu") + "/asb-burstable-" + name;
+  EXPECT_EQ(Trim(ReadFile(cpu + (cg.is_v2() ? "/cpu.weight" : "/cpu.shares")).value_or("")),
+            std::to_string(cg.is_v2() ? CpuWeightFor(250) : CpuSharesFor(250)));
+  EXPECT_TRUE(PathExists(cpu + "/cpu.idle"));  // CpuGovernor's to set
+  // Found after a restart, with every hierarchy's directory; no second group of the name in
+  // another placement.
+  ASSERT_OK_AND_ASSIGN(Cgroup reopened, Cgroup::Open(config, name));
+  EXPECT_EQ(reopened.dirs(), cg.dirs());
+  ASSERT_OK_AND_ASSIGN(Cgroup all, Cgroup::OpenAllHierarchies(config, name));
+  for (const auto& d : cg.dirs()) {
+    EXPECT_NE(std::find(all.dirs().begin(), all.dirs().end(), d), all.dirs().end()) << d;
+  }
+  EXPECT_ERROR_CODE(Cgroup::Create(config, name, {}), Code::kAlreadyExists);
+  EXPECT_ERROR_CODE(Cgroup::Create(config, name, {.cpu_placement = CpuPlacement::kBestEffort}),
+                    Code::kAlreadyExists);
+  EXPECT_OK(all.Remove());
+  for (const auto& d : cg.dirs()) EXPECT_FALSE(PathExists(d)) << d;
 }
 
 TEST(CgroupTest, RejectsBadNames) {

@@ -122,12 +122,17 @@ Result<UniqueFd> ConnectInNetns(const std::string& netns_path, uint16_t port,
   return ConnectInNetns(ns.get(), port, timeout);
 }
 
-Status CreatePersistentNetns(const std::string& path) {
+Status CreatePersistentNetns(const std::string& path) { return CreatePersistentNetns(path, -1); }
+
+Status CreatePersistentNetns(const std::string& path, int parent_netns_fd) {
   {
     UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
     if (!f) return ErrnoUnexpected("create netns file " + path);
   }
   Status st = OnFreshThread([&]() -> Status {
+    if (parent_netns_fd >= 0 && ::setns(parent_netns_fd, CLONE_NEWNET) != 0) {
+      return ErrnoUnexpected("setns into the parent netns");
+    }
     if (::unshare(CLONE_NEWNET) != 0) return ErrnoUnexpected("unshare(CLONE_NEWNET)");
     if (int e = BringUpLoopback()) return tl::unexpected(ErrnoError(e, "bring up lo"));
     if (::mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0) {

@@ -41,6 +41,9 @@ int BringUpLoopback();
 // file; kAlreadyExists if one is there), so it lives until RemovePersistentNetns. Nothing is
 // left behind on failure. Errors are errno-mapped and name the step.
 [[nodiscard]] Status CreatePersistentNetns(const std::string& path);
+// The same, made from inside the namespace `parent_netns_fd` (an open nsfs file): a new
+// namespace takes a few settings from the one it is made in (net.ipv4.tcp_child_ehash_entries).
+[[nodiscard]] Status CreatePersistentNetns(const std::string& path, int parent_netns_fd);
 // Unmounts and unlinks a file made by CreatePersistentNetns. OK if missing. Idempotent.
 [[nodiscard]] Status RemovePersistentNetns(const std::string& path);
 

@@ -211,7 +211,8 @@ def _pod_network_leftovers():
 
 def _sandbox_cgroups():
     """Every per-sandbox cgroup directory (native: asb/<id>, gVisor: asb/runsc-<id>; BestEffort
-    ones below asb-besteffort) in every hierarchy, v1 or v2."""
+    ones below asb-besteffort, Burstable ones next to asb as asb-burstable-<id>) in every
+    hierarchy, v1 or v2."""
     found = set()
     root = "/sys/fs/cgroup"
     for top in [root] + [os.path.join(root, d) for d in os.listdir(root)]:
@@ -219,6 +220,9 @@ def _sandbox_cgroups():
             if os.path.isdir(parent):
                 found.update(os.path.join(parent, d) for d in os.listdir(parent)
                              if os.path.isdir(os.path.join(parent, d)))
+        if os.path.isdir(top):
+            found.update(os.path.join(top, d) for d in os.listdir(top)
+                         if d.startswith("asb-burstable-") and os.path.isdir(os.path.join(top, d)))
     return found
 
 

@@ -380,7 +380,8 @@ def test_gvisor_commands_cannot_leave_their_task_group(sandbox):
 def _host_tasks(asbd):
     """(pids.current, pids.max) of the host pids cgroup of this daemon's one gVisor sandbox:
     the runsc-<id> group whose processes run from asbd's state dir."""
-    for cg in glob.glob("/sys/fs/cgroup/pids/asb/runsc-*"):
+    for cg in (glob.glob("/sys/fs/cgroup/pids/asb/runsc-*")
+               + glob.glob("/sys/fs/cgroup/pids/asb-burstable-runsc-*")):
         with open(cg + "/cgroup.procs") as f:
             procs = f.read().split()
         if any(_cmdline_mentions(p, asbd.state_dir) for p in procs):

@@ -427,6 +427,30 @@ TEST_F(NativeRuntimeTest, FreshRuntimeFindsAndStopsLeftovers) {
             static_cast<int>(rt_->layer_pool().GetStats().ready) + 1);
 }
 
+// A cpu request without a limit (Burstable) gets a group next to /asb (docs/cpu.md) with the
+// request as its share; a restarted runtime finds it there and removes it.
+TEST_F(NativeRuntimeTest, BurstableGroupSitsNextToTheParentAndIsRecovered) {
+  SandboxSpec s = Spec({"/probe", "sleep"});
+  s.limits.cpu_request_millis = 250;
+  ASSERT_OK(StartTracked(s));
+  ASSERT_OK_AND_ASSIGN(sys::Cgroup cg, rt_->CgroupOf(s.id));
+  for (const auto& d : cg.dirs()) {
+    EXPECT_NE(d.find("/asb-burstable-" + s.id), std::string::npos) << d;
+    EXPECT_TRUE(PathExists(d)) << d;
+  }
+  if (!cg.is_v2()) {
+    auto shares = ReadFile("/sys/fs/cgroup/cpu/asb-burstable-" + s.id + "/cpu.shares");
+    ASSERT_TRUE(shares.has_value());
+    EXPECT_EQ(Trim(*shares), "256");
+  }
+  rt_.reset();  // the daemon "restarts"; the sandbox keeps running
+  ASSERT_OK_AND_ASSIGN(rt_, NewRuntime());
+  ASSERT_OK_AND_ASSIGN(sys::Cgroup reopened, rt_->CgroupOf(s.id));
+  EXPECT_EQ(reopened.dirs(), cg.dirs());
+  ASSERT_OK(rt_->Stop(s.id, 1s));
+  for (const auto& d : cg.dirs()) EXPECT_FALSE(PathExists(d)) << d;
+}
+
 TEST_F(NativeRuntimeTest, FailedStartNamesTheStepAndLeavesNothing) {
   SandboxSpec s = Spec({"/no/such/binary"});
   auto r = rt_->Start(s);

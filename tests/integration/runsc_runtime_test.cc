@@ -157,6 +157,7 @@ class RunscRuntimeTest : public ::testing::Test {
     EXPECT_EQ(CountMountsUnder(dir_), 0);
     EXPECT_EQ(LoopDevicesBackedFrom(dir_), 0) << "loop devices of the writable layer left";
     EXPECT_FALSE(PathExists("/sys/fs/cgroup/memory/asb/runsc-" + id));
+    EXPECT_FALSE(PathExists("/sys/fs/cgroup/memory/asb-burstable-runsc-" + id));
     auto ids = rt_->List();
     ASSERT_TRUE(ids);
     EXPECT_EQ(std::count(ids->begin(), ids->end(), id), 0);
@@ -435,6 +436,30 @@ TEST_F(RunscRuntimeTest, FreshRuntimeListsAndStopsLeftover) {
   EXPECT_EQ(s->state, SandboxState::kRunning);
   ASSERT_OK(rt_->Stop("leftover", 1s));
   ExpectNothingLeft("leftover");
+}
+
+// A cpu request without a limit (Burstable) puts runsc's group next to /asb, where CpuGovernor
+// finds it (docs/cpu.md), with the request as its share; a restarted runtime still finds and
+// removes it.
+TEST_F(RunscRuntimeTest, BurstableGroupSitsNextToTheParentAndIsRecovered) {
+  if (!PathExists("/sys/fs/cgroup/cpu")) GTEST_SKIP() << "SKIPPED LOUDLY: no cgroup v1 cpu";
+  SandboxSpec spec = Spec("burst", {"/usr/bin/sleep", "infinity"});
+  spec.limits.cpu_millis = 0;
+  spec.limits.cpu_request_millis = 250;
+  ASSERT_OK(rt_->Start(spec));
+  const std::string cpu = "/sys/fs/cgroup/cpu/asb-burstable-runsc-burst";
+  auto shares = ReadFile(cpu + "/cpu.shares");
+  ASSERT_TRUE(shares.has_value()) << cpu << ": " << shares.error().message;
+  EXPECT_EQ(Trim(*shares), "256");
+  EXPECT_FALSE(PathExists("/sys/fs/cgroup/cpu/asb/runsc-burst"));
+  rt_.reset();  // asbd "restarts": the sandbox keeps running
+  auto rt2 = RunscRuntime::Create(RunscOptions{.state_dir = dir_ + "/state",
+                                               .init_path = asb::testing::BuiltBinary("asb-init")});
+  ASSERT_TRUE(rt2);
+  rt_ = std::move(*rt2);
+  ASSERT_OK(rt_->Stop("burst", 1s));
+  ExpectNothingLeft("burst");
+  EXPECT_FALSE(PathExists(cpu));
 }
 
 TEST_F(RunscRuntimeTest, RejectsBadInputAndDuplicates) {

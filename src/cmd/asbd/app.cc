@@ -15,7 +15,7 @@
 #include "runtime/native/native_runtime.h"
 #include "runtime/runsc/runsc_runtime.h"
 #include "storage/volume_binds.h"
-#include "sys/besteffort_governor.h"
+#include "sys/cpu_governor.h"
 
 namespace asb::asbd {
 
@@ -171,6 +171,7 @@ Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool s
   };
   images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
   image_api_ = std::make_unique<ImageApi>(store, *images_, token_);
+  image_api_->CollectGarbageAtStart();  // before any pod of this node starts or pulls
   image_api_ready_ = image_api_.get();
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
   if (config.enable_native) {
@@ -200,12 +201,13 @@ Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool s
     }
   }
 
-  // BestEffort sandboxes yield to all other work while they keep the CPU busy (docs/cpu.md).
-  if (auto governor = sys::BestEffortGovernor::Start({.cgroup = {.parent = config.cgroup_parent}});
+  // BestEffort sandboxes, and Burstable ones above their request, yield to all other work while
+  // they keep the CPU busy (docs/cpu.md). Each node process governs its own cgroup parent.
+  if (auto governor = sys::CpuGovernor::Start({.cgroup = {.parent = config.cgroup_parent}});
       governor) {
-    besteffort_cpu_ = std::move(*governor);
+    cpu_governor_ = std::move(*governor);
   } else {
-    ASB_LOG(WARN, "BestEffort sandboxes will compete with host work at full weight", "error",
+    ASB_LOG(WARN, "spinning sandboxes will compete with host work at full weight", "error",
             governor.error().message);
   }
 

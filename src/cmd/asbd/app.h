@@ -32,7 +32,7 @@
 #include "storage/local_volumes.h"
 #include "storage/provisioner.h"
 #include "store/sqlite_store.h"
-#include "sys/besteffort_governor.h"
+#include "sys/cpu_governor.h"
 
 namespace asb::asbd {
 
@@ -113,8 +113,8 @@ class Daemon {
   std::atomic<ImageApi*> image_api_ready_{nullptr};
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
-  // cpu.idle of the BestEffort sandboxes' parent group
-  std::unique_ptr<sys::BestEffortGovernor> besteffort_cpu_;
+  // cpu.idle of the BestEffort sandboxes' parent group and of each Burstable sandbox's group
+  std::unique_ptr<sys::CpuGovernor> cpu_governor_;
   PodNetworkSetup pod_network_;  // empty with podNetwork "none"
   std::unique_ptr<storage::LocalVolumes> volumes_;
   std::unique_ptr<storage::LocalProvisioner> provisioner_;

@@ -259,12 +259,12 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   // range that a leftover process still uses.
   ASB_RETURN_IF_ERROR(WriteStateFile(dir + "/state.json", DumpJson(rec.ToJson()), 0600));
 
-  sys::CgroupLimits limits{
-      .memory_bytes = spec.limits.memory_bytes,
-      .cpu_millis = spec.limits.cpu_millis,
-      .cpu_request_millis = spec.limits.cpu_request_millis,
-      .pids = spec.limits.pids > 0 ? spec.limits.pids : options_.default_pids,
-      .cpu_best_effort = spec.limits.cpu_millis == 0 && spec.limits.cpu_request_millis == 0};
+  sys::CgroupLimits limits{.memory_bytes = spec.limits.memory_bytes,
+                           .cpu_millis = spec.limits.cpu_millis,
+                           .cpu_request_millis = spec.limits.cpu_request_millis,
+                           .pids = spec.limits.pids > 0 ? spec.limits.pids : options_.default_pids,
+                           .cpu_placement = sys::CpuPlacementFor(spec.limits.cpu_millis,
+                                                                 spec.limits.cpu_request_millis)};
   ASB_ASSIGN_OR_RETURN(sys::Cgroup cgroup, sys::Cgroup::Create(options_.cgroup, spec.id, limits));
 
   const uint32_t base = options_.id_map_base + slot * options_.id_map_size;

@@ -210,11 +210,12 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
   }
   const std::string& id = spec.id;
   const std::string bundle = BundleDir(id);
-  // BestEffort (no cpu request or limit) goes below the idle parent, as native sandboxes do
-  // (sys/cgroup.h); runsc makes the group itself, so the parent must exist first.
+  // The group goes where a native sandbox's would (sys::CpuPlacement, docs/cpu.md); runsc makes
+  // it itself, so what that place needs must exist first.
   const sys::CgroupConfig cgroup_config{.parent = options_.cgroup_parent};
-  const bool best_effort = spec.limits.cpu_millis == 0 && spec.limits.cpu_request_millis == 0;
-  if (best_effort) ASB_RETURN_IF_ERROR(sys::EnsureBestEffortParent(cgroup_config));
+  const sys::CpuPlacement placement =
+      sys::CpuPlacementFor(spec.limits.cpu_millis, spec.limits.cpu_request_millis);
+  ASB_RETURN_IF_ERROR(sys::PrepareCpuPlacement(cgroup_config, placement));
   // mkdir is the reservation: atomic across threads and across asbd instances.
   if (::mkdir(bundle.c_str(), 0700) != 0) {
     if (errno == EEXIST) return MakeError(Code::kAlreadyExists, "sandbox " + id + " exists");
@@ -224,9 +225,7 @@ Status RunscRuntime::Start(const SandboxSpec& spec) {
   const std::string rootfs = bundle + "/rootfs";
   const std::string netns = bundle + "/netns";
   const std::string console = LogPath(id);
-  const std::string cgroups_path =
-      (best_effort ? sys::BestEffortParent(cgroup_config) : options_.cgroup_parent) + "/runsc-" +
-      id;
+  const std::string cgroups_path = sys::CgroupPath(cgroup_config, "runsc-" + id, placement);
 
   sys::ScopedMount scratch_mount, rootfs_mount;
   Child run;

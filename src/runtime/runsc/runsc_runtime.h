@@ -62,7 +62,7 @@ struct RunscOptions {
   std::string runsc_path = "runsc";  // absolute path or name on PATH
   std::string platform = "ptrace";   // see the header comment for why not kvm
   int64_t default_ephemeral_storage_bytes = int64_t{1} << 30;  // when the spec says 0
-  std::string cgroup_parent = "/asb";  // cgroupsPath = <cgroup_parent>/runsc-<id>
+  std::string cgroup_parent = "/asb";  // cgroupsPath: sys::CgroupPath of runsc-<id>
   std::chrono::milliseconds start_timeout{30000};
   std::chrono::milliseconds command_timeout{30000};  // each runsc state/kill/delete call
   // Non-empty: runsc runs with --debug --debug-log=<dir>/<id>/ (kept after Stop, for debugging
@@ -106,7 +106,7 @@ class RunscRuntime final : public Runtime {
                                      std::initializer_list<std::string> sub) const;
   // "running", "created", "stopped", ... or kNotFound when runsc does not know the id.
   Result<std::string> RunscState(const std::string& id);
-  // The cgroups runsc made for `id` from cgroupsPath <cgroup_parent>/runsc-<id>.
+  // The cgroups runsc made for `id` from cgroupsPath (sys::CgroupPath of runsc-<id>).
   Result<sys::Cgroup> RunscCgroup(const std::string& id) const;
   // delete --force (when runsc knows the id), unmount, remove netns and the bundle.
   Status Teardown(const std::string& id);
