@@ -294,11 +294,16 @@ def _run(asbd, kubectl, topo):
     assert r.stdout.strip() == HELLO
 
     # kubectl exec into a pod on node-b: the API server relays through node-b's stream port.
-    wait_for(pool_ready, "the pool to refill", timeout=60)
-    on_b = sorted(p for p, n in _pod_nodes(asbd).items() if n == "node-b")
-    assert on_b, _pod_nodes(asbd)
-    out = kubectl("exec", on_b[0], "--", "sh", "-c", "echo exec-on-$(hostname)").stdout
-    assert out.strip() == "exec-on-" + on_b[0], out
+    # (The pool is refilling after the seed's claim: wait for a Ready member there.)
+    def ready_on_b():
+        status, body = asbd.request("GET", PODS)
+        names = sorted(p["metadata"]["name"] for p in body.get("items", [])
+                       if p["spec"].get("nodeName") == "node-b" and _ready(p)
+                       and not p["metadata"].get("deletionTimestamp"))
+        return bool(names), names
+    pod_b = wait_for(ready_on_b, "a Ready pod on node-b", timeout=60)[0]
+    out = kubectl("exec", pod_b, "--", "sh", "-c", "echo exec-on-$(hostname)").stdout
+    assert out.strip() == "exec-on-" + pod_b, out
 
     # kill -9 of the leading controller in the middle of a burst of claims.
     leader_name = wait_for(lambda: _holder(asbd), "a Lease holder", timeout=15)
