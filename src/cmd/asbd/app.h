@@ -75,6 +75,8 @@ class Daemon {
   Daemon() = default;
   // The parts of Start, one per role, in start order.
   [[nodiscard]] Status StartNode(const DaemonConfig& config);
+  // The node-local volume provisioner, and node_opts->pod_volumes over it.
+  [[nodiscard]] Status StartVolumes(const DaemonConfig& config, node::NodeOptions* node_opts);
   [[nodiscard]] Status StartControllers(const DaemonConfig& config);
   [[nodiscard]] Status StartRouter(const DaemonConfig& config, const client::HostPort& router_addr);
   [[nodiscard]] Status StartMirrorPods(const DaemonConfig& config);
@@ -98,6 +100,7 @@ class Daemon {
   std::atomic<ImageApi*> image_api_ready_{nullptr};
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
+  std::unique_ptr<runtime::Runtime> simulated_;  // --simulate: the only runtime (docs/scale.md)
   // cpu.idle of the BestEffort sandboxes' parent group
   std::unique_ptr<sys::BestEffortGovernor> besteffort_cpu_;
   PodNetworkSetup pod_network_;  // empty with podNetwork "none"

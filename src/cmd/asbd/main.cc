@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--pod-egress", config.pod_egress, "sandbox egress: managed or deny-all")
       ->capture_default_str();
+  serve->add_flag("--simulate", config.simulate,
+                  "scale tests only: sandboxes are records that are Ready at once and run nothing "
+                  "(docs/scale.md); never beside real sandboxes");
   std::string roles = "apiserver,controller,node,router";
   serve
       ->add_option("--roles", roles,
