@@ -33,6 +33,9 @@ Result<bool> IsSimulatedNode(const std::vector<runtime::Runtime*>& runtimes) {
 Status CheckPodsMatchMode(const std::vector<Json>& pods, const std::string& node, bool simulated) {
   for (const Json& pod : pods) {
     if (GetString(pod, "spec.nodeName") != node) continue;
+    // Mirror pods stand for asbd's in-process components; the node runs none of them.
+    const Json* ann = Find(pod, "metadata.annotations");
+    if (ann && ann->is_object() && ann->contains("kubernetes.io/config.mirror")) continue;
     const std::string key =
         GetString(pod, "metadata.namespace") + "/" + GetString(pod, "metadata.name");
     if (simulated) {

@@ -155,6 +155,9 @@ TEST(SimulatedNodeModeTest, ChecksOnlyPodsOfThisNode) {
       {"status", {{"containerStatuses", Json::array({{{"containerID", "native://a"}}})}}}};
   EXPECT_TRUE(CheckPodsMatchMode({other}, "node-1", /*simulated=*/true));
   EXPECT_FALSE(CheckPodsMatchMode({other}, "node-2", /*simulated=*/true));
+  Json mirror = other;  // asbd's own component, shown as a pod: not run by the node
+  mirror["metadata"]["annotations"] = {{"kubernetes.io/config.mirror", "asbd"}};
+  EXPECT_TRUE(CheckPodsMatchMode({mirror}, "node-2", /*simulated=*/true));
   MarkSimulated(other);
   EXPECT_TRUE(IsMarkedSimulated(other));
   EXPECT_FALSE(CheckPodsMatchMode({other}, "node-2", /*simulated=*/false));
