@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Two copies of the agentic_sandbox client against one asbd, alternating with-blocks, so a
 client change is measured against the client before it in the same run (same daemon, same
-pool, same noise), and the two packages' import times as processes beside `python3 -c pass`.
+pool, same noise), the seed script as a process with each copy (alternating; --seed-runs), and
+the two packages' import times as processes beside `python3 -c pass`.
 
     python3 bench/python_client_ab.py --old OLD/python/src/agentic_sandbox \\
-        [--new python/src/agentic_sandbox] [--runtime native|gvisor] [--runs 40]
+        [--new python/src/agentic_sandbox] [--runtime native|gvisor] [--runs 40] [--seed-runs 10]
 
 OLD is a checkout of another commit's package directory (e.g. `git archive dc6cb00
 python/src/agentic_sandbox | tar -x -C /tmp/old`). Needs root and kubectl; run under the shared
@@ -23,7 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "bench"))
 
 from bench_asbd import BenchAsbd  # noqa: E402
-from python_client_bench import wait_pool_ready  # noqa: E402
+from python_client_bench import user_env, wait_pool_ready  # noqa: E402
 
 
 def load(name, path):
@@ -39,16 +40,17 @@ def import_times(package_dirs, runs):
     """p50 of `python3 -c 'import agentic_sandbox'` per copy, and of `python3 -c pass`, as
     alternating processes."""
     times = {label: [] for label in list(package_dirs) + ["pass"]}
-    for _ in range(runs):
+    for i in range(runs + 1):  # the first round compiles and caches the bytecode
         for label in times:
-            env = dict(os.environ)
+            env = user_env()
             code = "pass"
             if label != "pass":
                 env["PYTHONPATH"] = os.path.dirname(os.path.abspath(package_dirs[label]))
                 code = "import agentic_sandbox"
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-c", code], env=env, check=True)
-            times[label].append(time.perf_counter() - t0)
+            if i:
+                times[label].append(time.perf_counter() - t0)
     for label, v in times.items():
         what = "python3 -c pass" if label == "pass" else "%s: import agentic_sandbox" % label
         print("%-32s p50 %.1f ms" % (what, statistics.median(v) * 1e3))
@@ -62,6 +64,7 @@ def main():
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--bin", default=os.path.join(REPO, "build", "bin"))
     ap.add_argument("--import-runs", type=int, default=40)
+    ap.add_argument("--seed-runs", type=int, default=0)
     args = ap.parse_args()
     import_times({"old": args.old, "new": args.new}, args.import_runs)
     clients = {"old": load("agentic_sandbox_old", args.old),
@@ -86,6 +89,21 @@ def main():
             v = sorted(v[2:])  # the first blocks of each pay the process's first handshakes
             print("%s with-block p50 %.2f p90 %.2f ms (%d)" % (
                 label, statistics.median(v) * 1e3, v[int(len(v) * 0.9)] * 1e3, len(v)))
+        seed_times = {"old": [], "new": []}
+        for i in range(args.seed_runs):
+            for label in (("old", "new") if i % 2 else ("new", "old")):
+                wait_pool_ready(d, 2)
+                env = user_env(ASB_KUBECONFIG=d.kubeconfig,
+                               PYTHONPATH=os.path.dirname(os.path.abspath(getattr(args, label))))
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, os.path.join(REPO, "examples", "seed",
+                                                             "test_sandbox.py")],
+                               env=env, check=True, capture_output=True)
+                seed_times[label].append(time.perf_counter() - t0)
+        for label, v in seed_times.items():
+            if v:
+                print("%s seed script as a process p50 %.1f ms (%d)" % (
+                    label, statistics.median(v) * 1e3, len(v)))
         subprocess.run(d.kube + ["delete", "-f", "-"], input=seed, text=True, capture_output=True)
         subprocess.run(d.kube + ["wait", "--for=delete", "sandbox", "--all", "--timeout=60s"],
                        capture_output=True)

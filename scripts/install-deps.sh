@@ -29,6 +29,8 @@ PACKAGES=(
   docker-registry umoci skopeo busybox-static
   # the authenticated registry of the pull-secret tests: htpasswd -B (bcrypt) writes its users
   apache2-utils
+  # the token server of the token-auth registry tests (tests/e2e/token_server.py): ES256 JWTs
+  python3-jwt python3-cryptography
   # kubectl exec -it tests drive a real terminal
   tmux
 )

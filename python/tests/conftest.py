@@ -43,8 +43,8 @@ def pending_claim(name, rv, reason="SandboxNotReady", message="waiting"):
 class _FakeServer:
     """A ThreadingHTTPServer on 127.0.0.1:0 in a daemon thread; subclasses pass their handler."""
 
-    def _serve(self, handler):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def _serve(self, handler, port=0):
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
@@ -67,6 +67,10 @@ class FakeApi(_FakeServer):
         self.gets = []
         self.create_status = 201
         self.delete_status = 200
+        self.connections = 0  # TCP connections accepted
+        self.create_conflicts = 0  # answer this many creates 409 AlreadyExists first
+        self.close_after_create = False  # close the connection after answering, unannounced
+        self.delete_gate = None  # a threading.Event the DELETE answer waits for, or None
         self.claim_status = 404  # GET claim status code
         self.claim_object = None
         self.auth_ok = True
@@ -78,6 +82,11 @@ class FakeApi(_FakeServer):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # else 40 ms delayed-ACK stalls on split writes
+
+            def setup(self):
+                super().setup()
+                with api.lock:
+                    api.connections += 1
 
             def log_message(self, *a):
                 pass
@@ -106,12 +115,19 @@ class FakeApi(_FakeServer):
                 obj = json.loads(body)
                 with api.lock:
                     api.created.append((dict(self.headers), obj))
+                    conflict = api.create_conflicts > 0
+                    api.create_conflicts -= conflict
+                if conflict:
+                    return self._json(409, {"kind": "Status", "code": 409,
+                                            "reason": "AlreadyExists", "message": "exists"})
                 if api.create_status not in (200, 201):
                     return self._json(api.create_status, {"kind": "Status", "code":
                                                           api.create_status,
                                                           "message": "create refused"})
                 obj.setdefault("metadata", {})["resourceVersion"] = "1"
                 self._json(201, obj)
+                if api.close_after_create:
+                    self.close_connection = True  # as a server's idle timeout would
 
             def do_GET(self):
                 if not self._authorized():
@@ -155,6 +171,8 @@ class FakeApi(_FakeServer):
                 name = self.path.rsplit("/", 1)[-1]
                 with api.lock:
                     api.deleted.append(name)
+                if api.delete_gate is not None:
+                    api.delete_gate.wait(10)
                 self._json(api.delete_status, {"kind": "Status", "status": "Success"})
 
         self._serve(Handler)
@@ -163,7 +181,7 @@ class FakeApi(_FakeServer):
 class FakeRouter(_FakeServer):
     """Plays the router in front of an upstream-style python runtime (in-memory files)."""
 
-    def __init__(self, require_token=True):
+    def __init__(self, require_token=True, port=0):
         self.lock = threading.Lock()
         self.require_token = require_token  # False: play the runtime behind a real router
         self.requests = []   # (method, path, headers)
@@ -258,7 +276,7 @@ class FakeRouter(_FakeServer):
             def do_POST(self):
                 self._handle("POST")
 
-        self._serve(Handler)
+        self._serve(Handler, port)
 
 
 def write_kubeconfig(path, server, router=None, token=TOKEN):

@@ -1,7 +1,12 @@
 """Unit tests of SandboxClient against the fake API server and router in conftest.py."""
 
+import os
 import re
+import select
 import socket
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -20,6 +25,7 @@ from agentic_sandbox import (
     SandboxTimeoutError,
     SandboxUnauthorizedError,
     default_kubeconfig_path,
+    wait_for_cleanup,
 )
 
 
@@ -58,6 +64,7 @@ def test_claim_watch_run_and_delete(fake_api, fake_router, kubeconfig):
     assert h["X-Sandbox-Port"] == "8888"
     assert h["Authorization"] == "Bearer " + TOKEN
 
+    assert wait_for_cleanup(10)
     assert fake_api.deleted == [claim]
 
 
@@ -189,6 +196,7 @@ def test_keyboard_interrupt_deletes_claim(fake_api, fake_router, kubeconfig):
         with SandboxClient("t", kubeconfig=kubeconfig) as sb:
             name = sb.claim_name
             raise KeyboardInterrupt()
+    assert wait_for_cleanup(10)
     assert fake_api.deleted == [name]
 
 
@@ -196,6 +204,7 @@ def test_exception_in_block_deletes_claim_and_propagates(fake_api, fake_router, 
     with pytest.raises(ValueError):
         with SandboxClient("t", kubeconfig=kubeconfig):
             raise ValueError("user bug")
+    assert wait_for_cleanup(10)
     assert len(fake_api.deleted) == 1
 
 
@@ -203,7 +212,175 @@ def test_delete_404_is_ignored(fake_api, fake_router, kubeconfig):
     fake_api.delete_status = 404
     with SandboxClient("t", kubeconfig=kubeconfig) as sb:
         sb.run("echo ok")
+    assert wait_for_cleanup(10)
     assert len(fake_api.deleted) == 1
+
+
+def test_exit_does_not_wait_for_the_delete(fake_api, fake_router, kubeconfig):
+    """The with-block ends once the DELETE is sent; its answer is read in the background and
+    wait_for_cleanup() (also run at exit) waits for it."""
+    fake_api.delete_gate = threading.Event()
+    try:
+        with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+            claim = sb.claim_name
+        # The server has the request but has not answered it: the block ended anyway.
+        deadline = time.monotonic() + 10
+        while not fake_api.deleted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fake_api.deleted == [claim]
+        assert not wait_for_cleanup(0.05)
+    finally:
+        fake_api.delete_gate.set()
+    assert wait_for_cleanup(10)
+
+
+def test_close_wait_returns_after_the_delete(fake_api, fake_router, kubeconfig):
+    sb = SandboxClient("t", kubeconfig=kubeconfig).__enter__()
+    claim = sb.claim_name
+    sb.close(wait=True)
+    assert fake_api.deleted == [claim]
+
+
+def test_background_delete_failure_is_logged(fake_api, fake_router, kubeconfig, caplog):
+    fake_api.delete_status = 500
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        claim = sb.claim_name
+    assert wait_for_cleanup(10)
+    assert any("could not delete SandboxClaim default/%s: HTTP 500" % claim in r.getMessage()
+               for r in caplog.records), caplog.records
+
+
+def test_background_delete_resent_after_a_stale_connection(fake_api, fake_router, kubeconfig):
+    """The DELETE goes out on the kept-alive API connection; if the server had closed it while
+    idle, the background thread sends it again on a new one."""
+    fake_api.close_after_create = True
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        claim = sb.claim_name
+        sock = sb._api._conn.sock
+        assert select.select([sock], [], [], 10)[0]  # the server's FIN arrived
+    assert wait_for_cleanup(10)
+    assert fake_api.deleted == [claim]
+
+
+def test_process_exit_waits_for_the_delete(fake_api, fake_router, kubeconfig):
+    """A script whose last line is the with-block still deletes its claim: the process waits
+    for the background DELETE at exit."""
+    fake_api.delete_gate = threading.Event()
+    timer = threading.Timer(0.3, fake_api.delete_gate.set)
+    timer.start()
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    code = ("from agentic_sandbox import SandboxClient\n"
+            "with SandboxClient('t', kubeconfig=%r) as sb:\n"
+            "    print(sb.run('echo hi').stdout, end='')\n" % kubeconfig)
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=src),
+                         capture_output=True, text=True, timeout=30)
+    timer.cancel()
+    assert out.returncode == 0, out.stderr
+    assert len(fake_api.deleted) == 1
+    assert time.monotonic() - t0 >= 0.3  # it waited for the answer, not just the send
+
+
+def _wait_for_spare_connections(fake_api, want=2):
+    from agentic_sandbox import _http
+    key = ("http", "127.0.0.1", int(fake_api.url.rsplit(":", 1)[1]), id(None))
+    deadline = time.monotonic() + 10
+    while len(_http._idle.get(key, ())) < want and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(_http._idle.get(key, ())) >= want
+
+
+def _no_thread(monkeypatch):
+    from agentic_sandbox import client
+    monkeypatch.setattr(client._Prepare, "start",
+                        lambda self: pytest.fail("the watch was opened by a thread"))
+
+
+def test_next_with_block_finds_connections_ready(fake_api, fake_router, kubeconfig,
+                                                 monkeypatch):
+    """After a with-block the background thread opens spare API connections, so the next
+    block's create and watch need no new connection (nor a thread to hide its handshake)."""
+    with SandboxClient("t", kubeconfig=kubeconfig):
+        pass
+    assert wait_for_cleanup(10)
+    _wait_for_spare_connections(fake_api)
+    # The first block opened two (create, watch; the watch's is closed), the thread one more.
+    deadline = time.monotonic() + 10
+    while fake_api.connections < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake_api.connections == 3
+    _no_thread(monkeypatch)
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        assert len(fake_api.watches) == 2 and len(fake_api.created) == 2
+        assert fake_api.connections == 3
+        assert "resourceVersion" not in fake_api.watches[1]  # from now: it cannot miss Ready
+        assert sb.sandbox_name == "sb-warm-1"
+
+
+def test_name_collision_watches_the_name_created(fake_api, fake_router, kubeconfig,
+                                                 monkeypatch):
+    """A 409 makes the client pick another name; the watch opened with the create (by a thread
+    in the first block, on kept-alive connections in the next) watched the taken name, so the
+    client watches the created claim from its create's resourceVersion instead."""
+    for block in range(2):
+        fake_api.create_conflicts = 1
+        before = len(fake_api.watches)
+        with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+            created = [b["metadata"]["name"] for _, b in fake_api.created[-2:]]
+            assert sb.claim_name == created[1] != created[0]
+            assert sb.sandbox_name == "sb-warm-1"
+        assert wait_for_cleanup(10)
+        first, second = fake_api.watches[before:]
+        assert first["fieldSelector"] == "metadata.name=" + created[0]
+        assert second["fieldSelector"] == "metadata.name=" + created[1]
+        assert second["resourceVersion"] == "1"
+        _wait_for_spare_connections(fake_api)
+        _no_thread(monkeypatch)  # the second block sends its watch before its create
+
+
+def _block_in_child(kubeconfig, out):
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:
+        out.put(sb.run("echo child").stdout)
+    out.put(wait_for_cleanup(10))
+
+
+def test_forked_child_has_its_own_connections_and_background_thread(fake_api, fake_router,
+                                                                    kubeconfig):
+    """A child forked after the parent used the client (multiprocessing's default on Linux)
+    opens its own connections and runs its own background DELETEs."""
+    import multiprocessing
+    with SandboxClient("t", kubeconfig=kubeconfig):
+        pass  # the parent now has a background thread and pooled connections
+    assert wait_for_cleanup(10)
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_block_in_child, args=(kubeconfig, out))
+    child.start()
+    try:
+        assert out.get(timeout=20) == "child\n"
+        assert out.get(timeout=20) is True
+    finally:
+        child.join(20)
+    assert child.exitcode == 0
+    assert len(fake_api.deleted) == 2
+    with SandboxClient("t", kubeconfig=kubeconfig) as sb:  # the parent's connections still work
+        assert sb.run("echo parent").stdout == "parent\n"
+    assert wait_for_cleanup(10)
+
+
+def test_trace_prints_each_request(fake_api, fake_router, kubeconfig):
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    code = ("from agentic_sandbox import SandboxClient\n"
+            "with SandboxClient('t', kubeconfig=%r) as sb:\n"
+            "    sb.run('echo hi')\n" % kubeconfig)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=src, ASB_CLIENT_TRACE="1"), timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = [l for l in out.stderr.splitlines() if l.startswith("asb-client: ")]
+    for want in ("API server POST %s -> 201 " % CLAIMS,
+                 "API server GET %s (watch) -> 200 " % CLAIMS,
+                 "router POST /execute -> 200 ", "API server DELETE %s/sandbox-claim-" % CLAIMS):
+        assert any(want in l and " ms " in l for l in lines), (want, lines)
 
 
 def test_api_unauthorized(fake_api, fake_router, tmp_path):

@@ -4,8 +4,10 @@ keep-alive through the proxy, multipart and large bodies through the relay)."""
 
 import glob
 import os
+import socket
 import statistics
 import subprocess
+import threading
 import time
 
 import pytest
@@ -33,15 +35,28 @@ def runtime():
     r.stop()
 
 
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
-def real_router(runtime):
+def late_port():
+    """A port routed as default/sb-late on which nothing listens until a test starts a runtime."""
+    return _free_port()
+
+
+@pytest.fixture
+def real_router(runtime, late_port):
     binary = _router_binary()
     if not binary:
         pytest.skip("SKIPPED LOUDLY: router_static_server is not built (make router_static_server"
                     " in a build dir under the repo, or set ASB_ROUTER_STATIC_SERVER)")
     port = runtime.server.server_address[1]
     proc = subprocess.Popen(
-        [binary, "--token", TOKEN, "--route", "default/sb-warm-1=127.0.0.1:%d" % port],
+        [binary, "--token", TOKEN, "--route", "default/sb-warm-1=127.0.0.1:%d" % port,
+         "--route", "default/sb-late=127.0.0.1:%d" % late_port],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline().strip()
     assert line.startswith("listening http://"), line
@@ -106,10 +121,49 @@ def test_unknown_sandbox_is_404_from_router(kc, fake_api):
     from conftest import ready_claim
     fake_api.watch_script = lambda name, q: [
         {"type": "MODIFIED", "object": ready_claim(name, 2, sandbox="not-routed")}]
-    # The client retries the router until port_forward_ready_timeout, then names the router's
-    # last answer: it must be the router's 404 for an unknown sandbox, not any error at all.
-    with pytest.raises(SandboxTimeoutError) as ei:
-        with SandboxClient("t", kubeconfig=kc, port_forward_ready_timeout=0.5):
-            pass
+    # A 404 from the router is not "not listening yet": the first request reports it at once.
+    with SandboxClient("t", kubeconfig=kc, port_forward_ready_timeout=30) as sb:
+        t0 = time.monotonic()
+        with pytest.raises(SandboxRequestError) as ei:
+            sb.run("echo hi")
+        assert time.monotonic() - t0 < 5
+    assert ei.value.status_code == 404
     assert "not-routed" in str(ei.value)
-    assert "HTTP 404" in str(ei.value), str(ei.value)
+
+
+def test_first_request_waits_for_a_runtime_not_listening_yet(kc, fake_api, late_port):
+    """No readiness round trip after Ready: the first run() itself is sent again while the
+    router says it could not connect (Retry-After), and reaches the runtime exactly once."""
+    from conftest import ready_claim
+    fake_api.watch_script = lambda name, q: [
+        {"type": "MODIFIED", "object": ready_claim(name, 2, sandbox="sb-late")}]
+    late = []
+    timer = threading.Timer(0.3, lambda: late.append(FakeRouter(require_token=False,
+                                                                port=late_port)))
+    with SandboxClient("t", kubeconfig=kc, port_forward_ready_timeout=30) as sb:
+        timer.start()
+        try:
+            t0 = time.monotonic()
+            assert sb.run("echo hi").stdout == "hi\n"
+            assert time.monotonic() - t0 >= 0.25
+        finally:
+            timer.join()
+    try:
+        assert [(m, p) for m, p, _ in late[0].requests] == [("POST", "/execute")]
+    finally:
+        late[0].stop()
+
+
+def test_runtime_that_never_listens_times_out_naming_the_router(kc, fake_api):
+    from conftest import ready_claim
+    fake_api.watch_script = lambda name, q: [
+        {"type": "MODIFIED", "object": ready_claim(name, 2, sandbox="sb-late")}]
+    with SandboxClient("t", kubeconfig=kc, port_forward_ready_timeout=0.5) as sb:
+        with pytest.raises(SandboxTimeoutError) as ei:
+            sb.run("echo hi")
+    assert "sb-late is Ready but its runtime did not answer through the router" in str(ei.value)
+    assert "HTTP 502" in str(ei.value), str(ei.value)
+    with SandboxClient("t", kubeconfig=kc) as sb:  # is_ready() does not wait
+        t0 = time.monotonic()
+        assert not sb.is_ready()
+        assert time.monotonic() - t0 < 5

@@ -130,7 +130,9 @@ Result<UnpackStats> Unpack(archive* in_archive, const std::string& dest_in) {
                                                 ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_UNLINK |
                                                 ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                                 ARCHIVE_EXTRACT_SECURE_NODOTDOT);
-  archive_write_disk_set_standard_lookup(out.get());
+  // No name lookup: an entry's numeric uid/gid is its owner, as in any container runtime. The
+  // host's /etc/passwd says nothing about the image's users (a "daemon" entry of uid 1000 must
+  // stay 1000, not become the host's daemon).
 
   UnpackStats stats;
   archive_entry* e = nullptr;

@@ -6,8 +6,11 @@
 // Untrusted input: an entry whose path has a ".." component, that would be written through a
 // symlink (including an absolute one made earlier in the layer), or a hard link whose target
 // does either, fails the whole layer with kInvalidArgument naming the entry. Device nodes are
-// skipped (a sandbox gets its /dev from the runtime); setuid bits are kept but the sandbox root
-// is mounted nosuid. Extended attributes are not restored (an image could otherwise plant
+// skipped (a sandbox gets its /dev from the runtime). Owners are the entries' numeric uid/gid
+// (never looked up by name on the host) and modes are kept, setuid/setgid bits included, as a
+// kubelet's runtime unpacks them; they grant nothing: the native sandbox's root is mounted
+// nosuid and its processes run with no_new_privs (a kubelet's allowPrivilegeEscalation: false),
+// gVisor does the same. Extended attributes are not restored (an image could otherwise plant
 // overlayfs's own trusted.* attributes).
 #pragma once
 

@@ -90,8 +90,48 @@ int MkdirAll(const std::string& path, const std::string& root) {
   return 0;
 }
 
-void ApplyMountOp(const MountOp& op, const std::string& root) {
+bool WriteProcFile(pid_t pid, const char* name, const std::string& value);
+
+// A user namespace holding the sandbox's uid/gid maps, for idmapped mounts (mount_setattr wants
+// a namespace fd, not a map): a child is cloned into a new one, this process (root in the
+// parent namespace) writes its maps, keeps a reference and lets the child go.
+int MappedUserns(const InitSpec& s) {
+  pid_t pid = static_cast<pid_t>(
+      ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, 0));
+  if (pid < 0) Fail("clone a user namespace for idmapped layers", errno);
+  if (pid == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  if (!WriteProcFile(pid, "gid_map", s.gid_map)) Fail("write the layers' gid_map", errno);
+  if (!WriteProcFile(pid, "uid_map", s.uid_map)) Fail("write the layers' uid_map", errno);
+  int fd = ::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC);
+  int err = errno;
+  ::kill(pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (fd < 0) Fail("open the layers' user namespace", err);
+  return fd;
+}
+
+// `userns`: the fd kIdmapBind maps through (MappedUserns), -1 when no op needs one.
+void ApplyMountOp(const MountOp& op, const std::string& root, int userns) {
   switch (op.kind) {
+    case MountOp::Kind::kIdmapBind: {
+      int tree = ::open_tree(AT_FDCWD, op.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      if (tree < 0) Fail("open_tree " + op.source, errno);
+      struct mount_attr attr {};
+      attr.attr_set = MOUNT_ATTR_IDMAP;
+      attr.userns_fd = static_cast<uint64_t>(userns);
+      if (::mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
+        Fail("idmap the image layer " + op.source, errno);
+      }
+      if (Status st = sys::MoveMount(tree, op.target); !st) {
+        Fail("attach the image layer on " + op.target, st.error().sys_errno);
+      }
+      ::close(tree);
+      return;
+    }
     case MountOp::Kind::kMount:
       if (::mount(op.source.empty() ? nullptr : op.source.c_str(), op.target.c_str(),
                   op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
@@ -191,11 +231,13 @@ std::string ResolveExecutable(const InitSpec& s) {
   Fail("execve " + exe, errno);
 }
 
-[[noreturn]] void SandboxInit(const InitSpec& s, int shim_sock) {
+// `userns`: the image layers' idmap (MappedUserns, made by the shim), or -1.
+[[noreturn]] void SandboxInit(const InitSpec& s, int shim_sock, int userns) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     Fail("make mounts private", errno);
   }
-  for (const MountOp& op : s.mounts) ApplyMountOp(op, s.root_dir);
+  for (const MountOp& op : s.mounts) ApplyMountOp(op, s.root_dir, userns);
+  if (userns >= 0) ::close(userns);
   if (::sethostname(s.hostname.data(), s.hostname.size()) != 0) Fail("sethostname", errno);
   // A joined namespace came with lo up, and belongs to a user namespace this init is not in.
   if (!s.join_netns) {
@@ -248,6 +290,14 @@ int RunMode(const InitSpec& s) {
   } else {
     flags |= CLONE_NEWNET;
   }
+  // Made here, in the host's pid namespace, where /proc names the helper it clones.
+  int userns = -1;
+  for (const MountOp& op : s.mounts) {
+    if (op.kind == MountOp::Kind::kIdmapBind) {
+      userns = MappedUserns(s);
+      break;
+    }
+  }
   // Raw clone with no new stack behaves like fork (this process is single-threaded).
   pid_t child = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, 0));
   if (child < 0) Fail("clone namespaces", errno);
@@ -258,11 +308,12 @@ int RunMode(const InitSpec& s) {
     if (::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0) Fail("redirect output", errno);
     ::close(out[1]);
     ::close(err[1]);
-    SandboxInit(s, sp[1]);
+    SandboxInit(s, sp[1], userns);
   }
   ::close(sp[1]);
   ::close(out[1]);
   ::close(err[1]);
+  if (userns >= 0) ::close(userns);
   // Layers to attach are the sandbox init's alone: a shim holding one would keep the file
   // system alive past the sandbox (see init_spec.h, fd 6).
   for (const MountOp& op : s.mounts) {

@@ -169,7 +169,9 @@ class ConnectionSession final : public http::Connection {
   bool ServeOne();
   // Answers an error the router decides itself: upstream's {"detail": ...} with the status
   // http/errors.h's table gives the error.
-  bool Reply(const Error& error, bool keep_alive);
+  // `unsent`: nothing of the request reached the sandbox (the connection into it failed), which
+  // the reply says with Retry-After, so a client may send any request again (docs/api.md).
+  bool Reply(const Error& error, bool keep_alive, bool unsent = false);
   void LingeringClose();
   // Reads and discards the rest of a request body. True when all of it was read.
   bool DrainBody(bhttp::request_parser<bhttp::buffer_body>& parser);
@@ -216,11 +218,12 @@ void ConnectionSession::SetUpstream(UniqueFd fd) {
   if (server_.core_->stopping()) ::shutdown(upstream_fd_.get(), SHUT_RDWR);
 }
 
-bool ConnectionSession::Reply(const Error& error, bool keep_alive) {
+bool ConnectionSession::Reply(const Error& error, bool keep_alive, bool unsent) {
   http::Response rendered = http::DetailResponse(error);
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(rendered.status), 11};
   res.set(bhttp::field::server, "asb-router");
   res.set(bhttp::field::content_type, "application/json");
+  if (unsent) res.set(bhttp::field::retry_after, "1");
   if (error.code == Code::kUnauthenticated) res.set(bhttp::field::www_authenticate, "Bearer");
   res.body() = std::move(rendered.body);
   res.keep_alive(keep_alive);
@@ -359,11 +362,11 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
   const bool client_keep_alive = req.keep_alive();
   const bool upgrade = IsUpgradeRequest(headers);
   const bool has_body = !parser.is_done();
-  auto fail = [&](const Error& error) {
+  auto fail = [&](const Error& error, bool unsent) {
     CloseUpstream();
     bool drained = DrainBody(parser);
     AccessLog(method, path, &target, http::HttpStatusFor(error), 0, 0, start, request_id);
-    return Reply(error, drained && client_keep_alive);
+    return Reply(error, drained && client_keep_alive, unsent);
   };
 
   bool reused = UpstreamReusable(target);
@@ -382,18 +385,23 @@ bool ConnectionSession::Proxy(bhttp::request_parser<bhttp::buffer_body>& parser,
       const Error& e = fd.error();
       ASB_LOG(WARN, "router backend connect failed", "ns", target.ns, "sandbox", target.sandbox_id,
               "port", target.port, "code", CodeName(e.code), "error", e.message);
+      // Nothing was sent: a sandbox that is starting (or whose server is not listening yet)
+      // may be tried again, whatever the method.
       switch (e.code) {
         case Code::kNotFound:
           return fail(Error{Code::kNotFound,
-                            "Sandbox '" + target.ns + "/" + target.sandbox_id + "' not found."});
+                            "Sandbox '" + target.ns + "/" + target.sandbox_id + "' not found."},
+                      false);
         case Code::kUnavailable:
         case Code::kFailedPrecondition:
           return fail(Error{Code::kUnavailable,
-                            "Sandbox '" + target.sandbox_id + "' is not ready: " + e.message});
+                            "Sandbox '" + target.sandbox_id + "' is not ready: " + e.message},
+                      true);
         default:
           return fail(Error{Code::kUnavailable,
                             "Could not connect to the backend sandbox: " + target.sandbox_id, 0,
-                            "BadGateway"});
+                            "BadGateway"},
+                      true);
       }
     }
     int one = 1;

@@ -456,6 +456,25 @@ TEST_F(RouterServerTest, BackendErrorsMapToStatuses) {
             Json({{"detail", "Could not connect to the backend sandbox: dead"}}));
 }
 
+// Retry-After marks exactly the failures where nothing reached the sandbox (the connect into it
+// failed): a client may send even a POST again. A sandbox that got the request, or does not
+// exist, gets none.
+TEST_F(RouterServerTest, OnlyRequestsThatNeverReachedTheSandboxSayRetryAfter) {
+  auto starting = Do(Req("POST", "/execute", "starting"));
+  EXPECT_EQ(starting.status, 503);
+  EXPECT_EQ(starting.headers.GetOr("Retry-After", ""), "1");
+  auto refused = Do(Req("POST", "/execute", "dead"));
+  EXPECT_EQ(refused.status, 502);
+  EXPECT_EQ(refused.headers.GetOr("Retry-After", ""), "1");
+  EXPECT_EQ(Do(Req("GET", "/", "nosuch")).headers.GetOr("Retry-After", "none"), "none");
+  auto broken = Do(Req("GET", "/hugeheaders", "raw"));  // sent; the answer was unreadable
+  EXPECT_EQ(broken.status, 502);
+  EXPECT_EQ(broken.headers.GetOr("Retry-After", "none"), "none");
+  auto ok = Do(Req("GET", "/"));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.headers.GetOr("Retry-After", "none"), "none");
+}
+
 TEST_F(RouterServerTest, ProxiesMethodPathQueryAndStripsAuthorization) {
   http::Request r = Req("GET", "/list/a%20b?x=1&y=two%2F3");
   r.headers.Set("X-Sandbox-Namespace", "team-a");

@@ -26,16 +26,22 @@ def run(*argv, **kw):
 
 class Registry:
     """docker-registry on a free loopback port; with `user`/`password` it requires them (its
-    htpasswd auth: Basic, the password stored as bcrypt made by `htpasswd -B`)."""
+    htpasswd auth: Basic, the password stored as bcrypt made by `htpasswd -B`), with
+    `token_server` it wants bearer tokens from that server (its `auth: token`)."""
 
-    def __init__(self, root, user=None, password=None):
+    def __init__(self, root, user=None, password=None, token_server=None):
+        """With `token_server` (token_server.TokenServer) it uses token auth instead: `user`
+        and `password` are then only what pushes authenticate with."""
         self.root = root
         self.port = free_port()
         self.host = "127.0.0.1:%d" % self.port
         self.data = os.path.join(root, "data")
         self.creds = None
         auth = ""
-        if user:
+        if token_server:
+            self.creds = "%s:%s" % (user, password)
+            auth = token_server.registry_auth_config()
+        elif user:
             htpasswd = os.path.join(root, "htpasswd")
             run("htpasswd", "-B", "-b", "-c", htpasswd, user, password)
             self.creds = "%s:%s" % (user, password)
@@ -82,9 +88,17 @@ class Symlink:
         self.target = target
 
 
+class Owned:
+    """A file (`content` not None) or directory entry for build_image's `files` with its owner
+    and mode; `uname` is the tar's user name (the unpacker must go by the numeric id)."""
+
+    def __init__(self, uid, gid, mode, content=None, uname=""):
+        self.uid, self.gid, self.mode, self.content, self.uname = uid, gid, mode, content, uname
+
+
 def build_image(layout, tag, files, config_args):
     """An image from busybox-static: `files` maps image paths to contents (None: a link to
-    busybox), config_args go to `umoci config`. The layer tar is written here and added with
+    busybox; Symlink; Owned; bytes/str, or (content, mode)), config_args go to `umoci config`. The layer tar is written here and added with
     `umoci raw add-layer`: Debian's umoci 0.4.7 `insert` leaves the tar's end (padding and
     end-of-archive blocks) out of the layer, which no strict reader accepts."""
     if not os.path.exists(layout):
@@ -95,7 +109,17 @@ def build_image(layout, tag, files, config_args):
         t.add("/bin/busybox", arcname="bin/busybox")
         for path, content in files.items():
             info = tarfile.TarInfo(path.lstrip("/"))
-            if content is None or isinstance(content, Symlink):
+            if isinstance(content, Owned):
+                info.uid, info.gid, info.mode = content.uid, content.gid, content.mode
+                info.uname = info.gname = content.uname
+                if content.content is None:
+                    info.type = tarfile.DIRTYPE
+                    t.addfile(info)
+                else:
+                    data = content.content.encode()
+                    info.size = len(data)
+                    t.addfile(info, io.BytesIO(data))
+            elif content is None or isinstance(content, Symlink):
                 info.type = tarfile.SYMTYPE
                 info.linkname = content.target if content else "busybox"
                 t.addfile(info)

@@ -4,7 +4,8 @@ Images are built from busybox-static with umoci and turned into every input `imp
 skopeo (offline: `skopeo copy oci:DIR:TAG docker-archive:FILE` / `oci-archive:FILE`). A pod of an
 imported image runs with imagePullPolicy Never (an air-gapped node); while it runs, `rm` refuses
 the image; `prune` removes what no pod uses. asbd restarted with `images.diskBudget` removes the
-least recently used image no pod uses when an import goes over it. With `registryMirrors`, a pod
+least recently used image no pod uses when an import goes over it, and asbd starting with a
+cache over its budget collects it before it serves (keeping what pods use). With `registryMirrors`, a pod
 naming a registry that does not exist is served by its mirror (a dead mirror first is skipped).
 """
 
@@ -128,6 +129,34 @@ def test_the_disk_budget_removes_the_least_recently_used_unused_image(asbd, kube
         "registry.test/gc/a:1", "registry.test/gc/c:1"}, listed
     assert listed["cacheBytes"] <= listed["diskBudgetBytes"], listed
     assert "removed for the disk budget" in asbd.log()
+
+
+def test_asbd_starting_over_its_disk_budget_collects_before_serving(asbd, kubectl, tmp_path):
+    # No budget yet: a is imported and used by a running pod, then b and c are imported, so a
+    # is the least recently used image and b the least recently used one no pod uses.
+    layouts = {t: _layout(tmp_path, t, "start-" + t) for t in ("a", "b", "c")}
+    _asbctl(asbd, "image", "import", layouts["a"], "--name", "registry.test/start/a:1")
+    apply(kubectl, _sleeper("keeps-a", "registry.test/start/a:1"))
+    with explained(kubectl, asbd):
+        wait_for(lambda: _running(kubectl, "keeps-a"), "the pod using a", timeout=120)
+    for t in ("b", "c"):
+        _asbctl(asbd, "image", "import", layouts[t], "--name", "registry.test/start/%s:1" % t)
+    each = max(i["sizeBytes"] for i in _images(asbd)["items"])
+    assert _images(asbd)["cacheBytes"] > int(each * 2.5)
+    # Restarted with room for two and a half: collected down to 80% of it (two images) before
+    # the API serves, the in-use a kept although it is the oldest.
+    _restart_with_config(asbd, tmp_path, {"images": {"diskBudget": int(each * 2.5)}})
+    listed = _images(asbd)
+    assert {n for i in listed["items"] for n in i["names"]} == {
+        "registry.test/start/a:1", "registry.test/start/c:1"}, listed
+    assert listed["cacheBytes"] <= listed["diskBudgetBytes"], listed
+    with open(asbd.log_path, errors="replace") as f:
+        log = f.read()
+    assert "cache over its disk budget at start-up" in log, log[-3000:]
+    assert "start-up garbage collection done" in log and "removed=1" in log, log[-3000:]
+    with explained(kubectl, asbd):
+        wait_for(lambda: _running(kubectl, "keeps-a"), "the pod using a after the restart",
+                 timeout=120)
 
 
 def test_a_registry_mirror_serves_a_registry_that_does_not_exist(asbd, kubectl, tmp_path):

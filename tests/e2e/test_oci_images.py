@@ -25,7 +25,7 @@ import pytest
 from waiting import wait_for
 
 from agentic_sandbox import SandboxClient
-from oci_images import (BUSYBOX_LINKS, UID_CGI, Registry, Symlink, apply, build_image,
+from oci_images import (BUSYBOX_LINKS, UID_CGI, Owned, Registry, Symlink, apply, build_image,
                         cache_dir, events, explained, free_port, get, pod, ready, run, template,
                         waiting)
 
@@ -211,6 +211,35 @@ def test_zstd_layers_whiteouts_and_opaque_dirs(asbd, kubectl, registry, tmp_path
                  ("Succeeded", "Failed"), "the whiteout pod to finish", timeout=120)
     out = kubectl("logs", "wh", "-n", "default").stdout.split()
     assert out == ["new", "kept"], out
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_image_files_keep_their_owners_and_modes(asbd, kubectl, registry, tmp_path, runtime):
+    # A USER 1000 image whose home is 1000:1000 in the layer. The tar names the owner "daemon"
+    # (the host's daemon is uid 1): owners go by number, never by the host's names. The setuid
+    # bit of a root-owned file stays on disk (it grants nothing: nosuid, no_new_privs).
+    layout = str(tmp_path / "layout")
+    files = dict(BUSYBOX_LINKS, **{
+        "/bin/stat": None,
+        "/etc/passwd": "root:x:0:0::/:/bin/sh\nagent:x:1000:1000::/home/agent:/bin/sh\n",
+        "/home/agent": Owned(1000, 1000, 0o755, uname="daemon"),
+        "/home/agent/.profile": Owned(1000, 1000, 0o600, "export FROM=profile\n", "daemon"),
+        "/bin/suid-marker": Owned(0, 0, 0o4755, "#!/bin/sh\n"),
+    })
+    build_image(layout, "owned", files, ["--config.user", "1000:1000", "--config.cmd", "sh"])
+    image = registry.push(layout, "owned", "test/owned-%s:1" % runtime)
+    script = ("id -u; id -g; echo mine > /home/agent/new && cat /home/agent/new; "
+              "cat /home/agent/.profile; "
+              "stat -c '%u:%g %a' /home/agent /home/agent/.profile /home/agent/new "
+              "/bin/suid-marker /bin/busybox")
+    apply(kubectl, pod("owned", image, runtime, command=["/bin/sh", "-c", script]))
+    with explained(kubectl, asbd):
+        wait_for(lambda: (get(kubectl, "pod", "owned").get("status") or {}).get("phase") in
+                 ("Succeeded", "Failed"), "the ownership pod to finish", timeout=120)
+    out = kubectl("logs", "owned", "-n", "default").stdout.splitlines()
+    assert out == ["1000", "1000", "mine", "export FROM=profile", "1000:1000 755",
+                   "1000:1000 600", "1000:1000 644", "0:0 4755", "0:0 755"], out
+    assert get(kubectl, "pod", "owned")["status"]["phase"] == "Succeeded"
 
 
 def _pod_ready_seconds(kubectl, name, obj):

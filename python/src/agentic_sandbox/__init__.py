@@ -5,7 +5,7 @@
         print(sb.run("echo 'Hello from the sandboxed environment!'").stdout)
 """
 
-from .client import Sandbox, SandboxClient
+from .client import Sandbox, SandboxClient, wait_for_cleanup
 from .exceptions import (
     SandboxClaimFailedError,
     SandboxConnectionError,
@@ -38,4 +38,5 @@ __all__ = [
     "SandboxRequestError",
     "default_kubeconfig_path",
     "load_config",
+    "wait_for_cleanup",
 ]

@@ -11,20 +11,32 @@ not pay for a TCP connection and a TLS handshake each time. So, per process:
 An Endpoint is not thread-safe (SandboxClient serialises calls with a lock); the shared pool is.
 """
 
+from __future__ import annotations
+
+import atexit
+import os
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
-from typing import Optional, Tuple
 
-from . import _wire
-from .exceptions import SandboxConnectionError, SandboxTimeoutError
+from . import _log, _wire
+from .exceptions import SandboxConnectionError, SandboxError, SandboxTimeoutError
+
+TYPE_CHECKING = False  # typing is ~2 ms of an import, for annotations alone
+if TYPE_CHECKING:
+    from typing import Optional, Tuple
 
 # Errors that mean "the kept-alive connection was closed by the server while idle".
 _STALE = (_wire.RemoteClosed, BrokenPipeError, ConnectionResetError, ssl.SSLZeroReturnError,
           ssl.SSLEOFError)
+
+# Idle API server connections the background thread keeps ready after a with-block: the next
+# one takes two at once (its create's and its watch's, and the watch's is closed after it).
+_SPARE = 2
 
 # Idle connections kept per server. A SandboxClient holds at most two (API server, router) at a
 # time, so a few cover a handful of threads each opening sandboxes.
@@ -34,6 +46,21 @@ _lock = threading.Lock()
 _contexts = {}  # (ca_data, insecure) -> SSLContext
 _idle = {}      # server key -> [_wire.Connection], most recently returned last
 _sessions = {}  # server key -> ssl.SSLSession
+
+
+# ASB_CLIENT_TRACE=1: one line per request on stderr (what, status, milliseconds to the response
+# header, whether the connection was kept alive, the server's Server-Timing), to see where a
+# with-block's time goes without a profiler.
+_TRACE = bool(os.environ.get("ASB_CLIENT_TRACE"))
+
+
+def _trace(what, method, path, status, started, reused, headers):
+    target = path.split("?", 1)[0] + (" (watch)" if "watch=true" in path else "")
+    timing = headers.get("server-timing") if headers else None
+    sys.stderr.write("asb-client: %s %s %s -> %s %.2f ms %s%s\n" % (
+        what, method, target, status, (time.perf_counter() - started) * 1e3,
+        "kept-alive" if reused else "new connection",
+        " server-timing: " + timing if timing else ""))
 
 
 def tls_context(ca_data: Optional[bytes], insecure: bool) -> ssl.SSLContext:
@@ -55,6 +82,25 @@ def tls_context(ca_data: Optional[bytes], insecure: bool) -> ssl.SSLContext:
         ctx.verify_mode = ssl.CERT_NONE
     with _lock:
         return _contexts.setdefault(key, ctx)
+
+
+def _read_tickets(sock, wait: float = 0.05) -> None:
+    """Reads the TLS 1.3 session tickets a server sends just after the handshake, which would
+    otherwise make an unused connection look readable (closed) to _idle_and_open."""
+    readable, _, _ = select.select([sock], [], [], wait)
+    if not readable:
+        return
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        while True:
+            if sock.recv(1):  # application data before any request: not a connection to keep
+                raise ssl.SSLError("unexpected data on an idle connection")
+            break
+    except ssl.SSLWantReadError:
+        pass  # the tickets were read, nothing else arrived
+    finally:
+        sock.settimeout(timeout)
 
 
 def _idle_and_open(conn) -> bool:
@@ -124,6 +170,40 @@ class Endpoint:
                 return conn, True
             conn.close()
 
+    def connected(self) -> bool:
+        """Takes a pooled connection if none is held; True when the one held is open, so a
+        request sent on it goes out at once, without a handshake."""
+        if self._conn is None:
+            self._conn, self._reused = self._take_connection(self.timeout)
+        return self._conn.sock is not None
+
+    def send_stream(self, method: str, path: str, timeout: float) -> bool:
+        """The sending half of open_stream() on the open connection connected() found: True
+        when the request went out (sent_stream() then reads its answer); on failure the
+        connection is discarded and False returned."""
+        self._stream_sent = (path, time.perf_counter())  # for the trace
+        try:
+            self._conn.settimeout(timeout)
+            self._conn.send(method, self._prefix + path, self._headers(None))
+            return True
+        except OSError:
+            self.discard()
+            return False
+
+    def sent_stream(self, method: str):
+        """(conn, resp) for the request send_stream() sent, or None when its answer could not
+        be read (the connection is discarded: the caller may open the stream again)."""
+        conn = self._conn
+        try:
+            resp = conn.read_response(method)
+        except OSError:
+            self.discard()
+            return None
+        if _TRACE:
+            path, started = self._stream_sent
+            _trace(self.what, method, path, resp.status, started, True, resp.headers)
+        return conn, resp
+
     def connect(self) -> None:
         """Makes sure this endpoint holds an open connection (TCP and TLS handshake done), so the
         next request does not wait for one. Errors are left for that request to report."""
@@ -134,6 +214,33 @@ class Endpoint:
                 self._conn.connect()
             except OSError:  # ssl.SSLError included
                 self.discard()
+
+    def keep_spare(self, want: int = _SPARE) -> None:
+        """Opens connections to this endpoint's server (TCP and TLS handshakes) until `want` idle
+        ones wait in the pool, so the next SandboxClient's create and watch do not wait for a
+        handshake. Called from the background thread after a with-block; errors are left for a
+        real request to report."""
+        with _lock:
+            missing = want - len(_idle.get(self._server_key, ()))
+        for _ in range(missing):
+            conn = self._new_connection(self.timeout)
+            try:
+                conn.connect()
+                if self._ssl is not None:
+                    _read_tickets(conn.sock)
+                    self._remember_session(conn)
+            except OSError:
+                conn.close()
+                return
+            if not _idle_and_open(conn):
+                conn.close()
+                return
+            with _lock:
+                pool = _idle.setdefault(self._server_key, [])
+                if len(pool) >= _MAX_IDLE_PER_SERVER:
+                    conn.close()
+                    return
+                pool.insert(0, conn)  # after the connections that served requests
 
     def close(self):
         """Gives the connection back to the process's pool if it is idle and open, else closes
@@ -190,6 +297,61 @@ class Endpoint:
 
         return self._exchange(method, path, body, self._headers(headers), timeout, finish)
 
+    def send_later(self, method: str, path: str, timeout: float, done, spare=False) -> None:
+        """Sends a bodiless request now and returns at once; the process's background thread
+        reads the answer and calls done(status, data), or done(None, SandboxError), then gives
+        the connection back to the pool. The request is on the wire (or in the kernel's send
+        buffer) when this returns, and the process waits for the answers at exit. `spare`: then
+        keep_spare() (which nobody waits for)."""
+        headers = self._headers(None)
+        if self._conn is None:
+            self._conn, self._reused = self._take_connection(timeout)
+        conn, reused, self._conn = self._conn, self._reused, None
+        later = object.__new__(Endpoint)  # this endpoint without its connection, for the thread
+        later.__dict__.update(self.__dict__)
+        started = time.perf_counter()
+        try:
+            conn.settimeout(timeout)
+            conn.send(method, self._prefix + path, headers)
+        except OSError:
+            conn.close()
+            conn = None  # the thread sends it again on a new connection, and reports errors
+
+        def job() -> bool:
+            try:
+                if conn is not None:
+                    later._conn, later._reused = conn, True
+                    try:
+                        resp = conn.read_response(method)
+                        if _TRACE:
+                            _trace(self.what, method, path, resp.status, started, reused,
+                                   resp.headers)
+                        done(resp.status, resp.read())
+                        if resp.will_close:
+                            later.discard()
+                        return True
+                    except _STALE:
+                        later.discard()
+                        if not reused:
+                            raise
+                # Never sent, or sent on a kept-alive connection the server had closed.
+                status, _, data = later.request(method, path, timeout=timeout)
+                done(status, data)
+                return True
+            except SandboxError as e:
+                done(None, e)
+            except socket.timeout:
+                done(None, SandboxTimeoutError(
+                    "%s %s%s: no response from the asb %s within %gs"
+                    % (method, self.base_url, path, self.what, timeout)))
+            except OSError as e:
+                done(None, self._unreachable(e))
+            finally:
+                later.close()
+            return False
+
+        _background.add(job, later.keep_spare if spare else None)
+
     def open_stream(self, method: str, path: str, timeout: float):
         """Sends a request whose response is long (a watch) on this endpoint's connection (a
         pooled or new one) and returns (conn, resp). The caller reads resp line by line and
@@ -208,6 +370,11 @@ class Endpoint:
             conn, reused = self._conn, self._reused
             try:
                 conn.settimeout(timeout)
+                if _TRACE:
+                    started = time.perf_counter()
+                    resp = conn.request(method, self._prefix + path, headers, body)
+                    _trace(self.what, method, path, resp.status, started, reused, resp.headers)
+                    return finish(conn, resp)
                 return finish(conn, conn.request(method, self._prefix + path, headers, body))
             except _STALE as e:
                 self.discard()
@@ -223,6 +390,92 @@ class Endpoint:
                 self.discard()
                 raise self._unreachable(e) from None
         raise AssertionError("unreachable")
+
+
+class _Background:
+    """One daemon thread per process that finishes requests sent with Endpoint.send_later, in
+    order. At exit the process waits (boundedly) for them, so a claim given back at the end of a
+    script is deleted although nobody waited for the answer."""
+
+    EXIT_WAIT = 30  # seconds, as long as a waited-for DELETE may take
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every job (in a forked child, where the thread is gone)."""
+        self._cond = threading.Condition()
+        self._jobs = []
+        self._unfinished = 0
+        self._thread = None
+
+    def add(self, job, after=None) -> None:
+        """Runs job() on the thread; then, if it returned True, after() (which wait() does not
+        wait for)."""
+        with self._cond:
+            self._jobs.append((job, after))
+            self._unfinished += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="agentic-sandbox-background")
+                self._thread.start()
+                atexit.register(self.wait, self.EXIT_WAIT)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs:
+                    self._cond.wait()
+                job, after = self._jobs.pop(0)
+            ok = False
+            try:
+                ok = job()
+            except Exception:  # a bug in a callback must not stop the next ones
+                _log.exception("agentic_sandbox background request failed")
+            finally:
+                with self._cond:
+                    self._unfinished -= 1
+                    self._cond.notify_all()
+            if ok and after is not None:
+                try:
+                    after()
+                except Exception:
+                    _log.exception("agentic_sandbox background work failed")
+
+    def wait(self, timeout: float) -> bool:
+        """True when every request sent so far has been answered (or failed) within timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._unfinished:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+
+_background = _Background()
+
+
+def _after_fork_in_child() -> None:
+    # A child must not send on its parent's connections (both would write into one TLS
+    # stream), nor wait for the parent's background thread, which it does not have. Closing
+    # the child's copies of the sockets leaves the parent's connections alone.
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    for pool in _idle.values():
+        for conn in pool:
+            conn.close()
+    _idle.clear()
+    _background.reset()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def wait_background(timeout: float) -> bool:
+    return _background.wait(timeout)
 
 
 def _replayable(body) -> bool:

@@ -9,22 +9,25 @@ Flow (all standard library):
              condition is True and status.sandbox names the sandbox. Terminal reasons (for
              example TemplateNotFound) fail at once.
   methods    talk to the sandbox's runtime through the asb router, which routes by the
-             X-Sandbox-ID / X-Sandbox-Namespace / X-Sandbox-Port headers.
+             X-Sandbox-ID / X-Sandbox-Namespace / X-Sandbox-Port headers. There is no separate
+             readiness request: until the runtime first answers, a request the router could not
+             deliver (its Retry-After answer: nothing reached the sandbox) is sent again, for up
+             to port_forward_ready_timeout after Ready.
   __exit__   DELETE the claim (also after exceptions and Ctrl-C); a 404 is fine.
 
 One SandboxClient is one sandbox. Methods may be called from several threads; they are
 serialised on one kept-alive router connection.
 """
 
+from __future__ import annotations
+
 import json
-import logging
 import os
 import threading
 import time
 import urllib.parse
-from typing import List, Optional, Union
 
-from . import _http
+from . import _http, _log
 from .exceptions import (
     SandboxClaimFailedError,
     SandboxConnectionError,
@@ -39,7 +42,10 @@ from .exceptions import (
 from .kubeconfig import load_config
 from .models import AsbConfig, ExecutionResult, FileEntry
 
-log = logging.getLogger("agentic_sandbox")
+TYPE_CHECKING = False  # typing is ~2 ms of an import, for annotations alone
+if TYPE_CHECKING:
+    from typing import List, Optional, Union
+
 
 CLAIM_GROUP = "extensions.agents.x-k8s.io"
 CLAIM_VERSION = "v1alpha1"  # claims by template (the seed's call)
@@ -132,6 +138,9 @@ class SandboxClient:
         self._api: Optional[_http.Endpoint] = None
         self._watch: Optional[_http.Endpoint] = None
         self._router: Optional[_http.Endpoint] = None
+        # Until the sandbox's runtime has answered once through the router: when its wait for
+        # the runtime ends (see _router_request).
+        self._runtime_deadline: Optional[float] = None
         self._lock = threading.Lock()
 
     # ---- context manager ----------------------------------------------------------------
@@ -143,16 +152,28 @@ class SandboxClient:
         try:
             self._connect_api()
             name = self._new_claim_name()
-            # While the claim is created, another thread opens the watch that will see it become
-            # Ready and the router connection the sandbox will be used over: a warm claim is
-            # Ready about as soon as the create returns, so the handshakes would be the wait.
-            prepare = _Prepare(self, name)
-            prepare.start()
-            self._create_claim(name)
-            prepare.join()
-            early = prepare.watch if self.claim_name == name else None
-            if early is None and prepare.watch is not None:
-                self._watch.discard()  # it watches a name that was taken (409)
+            # The watch that will see the claim become Ready is opened while the claim is
+            # created: a warm claim is Ready about as soon as the create returns. With open
+            # kept-alive connections (every SandboxClient after the first) the watch's request
+            # just goes out before the create's and its answer is read after; else another
+            # thread opens it and the router connection, whose handshakes would be the wait.
+            if (self._watch.connected() and self._api.connected()
+                    and (self._router is None or self._router.connected())):
+                sent = self._watch.send_stream("GET", self._watch_path(
+                    name, None, self.sandbox_ready_timeout), self.sandbox_ready_timeout)
+                self._create_claim(name)
+                early = self._watch.sent_stream("GET") if sent else None
+                if early is not None and (early[1].status != 200 or self.claim_name != name):
+                    early = None  # the main path opens its own (and reports the error)
+                    self._watch.discard()
+            else:
+                prepare = _Prepare(self, name)
+                prepare.start()
+                self._create_claim(name)
+                prepare.join()
+                early = prepare.watch if self.claim_name == name else None
+                if early is None and prepare.watch is not None:
+                    self._watch.discard()  # it watches a name that was taken (409)
             self._wait_for_ready(early)
             self._connect_router()
         except BaseException:
@@ -164,7 +185,9 @@ class SandboxClient:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self._cleanup()
+        # The DELETE is sent, not waited for: giving the sandbox back is the server's work, and
+        # the process still waits for the answer at exit (wait_for_cleanup). A failure is logged.
+        self._cleanup(wait=False)
         return False
 
     def create_sandbox(self, warmpool: str, namespace: Optional[str] = None,
@@ -193,7 +216,7 @@ class SandboxClient:
         if self._router is None or self.sandbox_name is None:
             return False
         try:
-            status, _, _ = self._router_request("GET", "/", timeout=5)
+            status, _, _ = self._router_request("GET", "/", timeout=5, wait_for_runtime=False)
         except SandboxError:
             return False
         return status == 200
@@ -272,9 +295,10 @@ class SandboxClient:
         self._check(status, data, "exists %s" % path)
         return bool(self._json(data, "exists").get("exists"))
 
-    def close(self) -> None:
-        """Deletes the claim and closes connections (what __exit__ does). Idempotent."""
-        self._cleanup()
+    def close(self, wait: bool = False) -> None:
+        """Deletes the claim and closes connections (what __exit__ does). Idempotent. The DELETE
+        is sent and, unless `wait`, its answer read in the background (see wait_for_cleanup)."""
+        self._cleanup(wait=wait)
 
     # ---- API server side ----------------------------------------------------------------
 
@@ -346,7 +370,7 @@ class SandboxClient:
             self.claim_name = name
             claim = self._json(data, "create SandboxClaim")
             self._claim_rv = (claim.get("metadata") or {}).get("resourceVersion", "")
-            log.debug("created claim %s/%s rv=%s", self.namespace, name, self._claim_rv)
+            _log.debug("created claim %s/%s rv=%s", self.namespace, name, self._claim_rv)
             return claim
         raise SandboxError("could not pick a free SandboxClaim name after 3 attempts")
 
@@ -375,15 +399,20 @@ class SandboxClient:
                 raise SandboxClaimFailedError(msg, reason)
         return False
 
-    def _open_watch(self, name: str, rv: Optional[str], timeout: float):
-        """Starts a watch of claim `name` on the watch endpoint: from `rv`, or (None) from now,
-        with the claim's current state first. Returns (conn, resp)."""
+    def _watch_path(self, name: str, rv: Optional[str], timeout: float) -> str:
+        """The watch of claim `name`: from `rv`, or (None) from now, with the claim's current
+        state first."""
         params = {"watch": "true", "fieldSelector": "metadata.name=" + name}
         if rv is not None:
             params["resourceVersion"] = rv
         params["timeoutSeconds"] = str(max(1, int(timeout + 0.999)))
-        return self._watch.open_stream(
-            "GET", self._claims_path() + "?" + urllib.parse.urlencode(params), timeout=timeout)
+        return self._claims_path() + "?" + urllib.parse.urlencode(params)
+
+    def _open_watch(self, name: str, rv: Optional[str], timeout: float):
+        """Starts a watch of claim `name` (see _watch_path) on the watch endpoint. Returns
+        (conn, resp)."""
+        return self._watch.open_stream("GET", self._watch_path(name, rv, timeout),
+                                       timeout=timeout)
 
     def _wait_for_ready(self, early=None) -> None:
         """Follows the claim's watch until it is Ready. `early`: a watch _Prepare opened."""
@@ -480,23 +509,33 @@ class SandboxClient:
                     cond.get("status"), cond.get("reason"), cond.get("message"))
         return "no Ready condition yet"
 
-    def _delete_claim(self) -> None:
+    def _delete_claim(self, wait: bool) -> None:
         if not self.claim_name or self._api is None:
             return
         name, self.claim_name = self.claim_name, None
+        namespace = self.namespace
+
+        def done(status, data):
+            if status is None:
+                _log.warning("could not delete SandboxClaim %s/%s: %s", namespace, name, data)
+            elif status not in (200, 202, 404):
+                _log.warning("could not delete SandboxClaim %s/%s: HTTP %d: %s",
+                            namespace, name, status, _detail(data))
+
+        if not wait:
+            # ...and then keeps connections ready for the next with-block's create and watch.
+            self._api.send_later("DELETE", self._claims_path(name), 30, done, spare=True)
+            return
         try:
             status, _, data = self._api.request("DELETE", self._claims_path(name), timeout=30)
         except SandboxError as e:
-            log.warning("could not delete SandboxClaim %s/%s: %s", self.namespace, name, e)
-            return
-        if status not in (200, 202, 404):
-            log.warning("could not delete SandboxClaim %s/%s: HTTP %d: %s",
-                        self.namespace, name, status, _detail(data))
+            status, data = None, e
+        done(status, data)
 
-    def _cleanup(self) -> None:
+    def _cleanup(self, wait: bool = True) -> None:
         with self._lock:
             try:
-                self._delete_claim()
+                self._delete_claim(wait)
             finally:
                 if self._watch is not None:
                     self._watch.discard()
@@ -514,29 +553,13 @@ class SandboxClient:
                 "asbd reports no router: %s has no %r cluster extension (is the router enabled "
                 "in asbd?); pass router_url=... or set ASB_ROUTER_URL"
                 % (self.config.path, "asb.dev/router"))
-        url = self._router.base_url
-        deadline = time.monotonic() + self.port_forward_ready_timeout
-        last = ""
-        while True:
-            try:
-                status, _, data = self._router_request("GET", "/", timeout=5)
-                if status == 200:
-                    return
-                if status in (401, 403):
-                    self._check(status, data, "connect to sandbox")
-                last = "HTTP %d: %s" % (status, _detail(data))
-            except SandboxConnectionError:
-                raise
-            except SandboxTimeoutError as e:
-                last = str(e)
-            if time.monotonic() >= deadline:
-                raise SandboxTimeoutError(
-                    "sandbox %s is Ready but its runtime did not answer through the router at "
-                    "%s within %gs: %s" % (self.sandbox_name, url,
-                                           self.port_forward_ready_timeout, last))
-            time.sleep(0.05)
+        # The claim is Ready, so the sandbox passed its readiness probe; its runtime may still
+        # not listen (a template without a probe on server_port), which the first request
+        # finds out without a round trip of its own.
+        self._runtime_deadline = time.monotonic() + self.port_forward_ready_timeout
 
-    def _router_request(self, method, path, body=None, headers=None, timeout=None):
+    def _router_request(self, method, path, body=None, headers=None, timeout=None,
+                        wait_for_runtime=True):
         if self._router is None or self.sandbox_name is None:
             raise SandboxNotReadyError(
                 "no sandbox: use SandboxClient as a context manager (`with SandboxClient(...) "
@@ -549,7 +572,21 @@ class SandboxClient:
         if headers:
             h.update(headers)
         with self._lock:
-            return self._router.request(method, path, body=body, headers=h, timeout=timeout)
+            while True:
+                status, rh, data = self._router.request(method, path, body=body, headers=h,
+                                                        timeout=timeout)
+                if self._runtime_deadline is None or not wait_for_runtime:
+                    return status, rh, data
+                if not _undelivered(status, rh) or not _http._replayable(body):
+                    self._runtime_deadline = None  # the runtime answered (or this can't wait)
+                    return status, rh, data
+                if time.monotonic() >= self._runtime_deadline:
+                    raise SandboxTimeoutError(
+                        "sandbox %s is Ready but its runtime did not answer through the router "
+                        "at %s within %gs: HTTP %d: %s"
+                        % (self.sandbox_name, self._router.base_url,
+                           self.port_forward_ready_timeout, status, _detail(data)))
+                time.sleep(0.05)
 
     def _check(self, status: int, data: bytes, what: str) -> None:
         if 200 <= status < 300:
@@ -569,6 +606,14 @@ class SandboxClient:
             return json.loads(data.decode("utf-8"))
         except ValueError:
             raise SandboxError("%s: response is not JSON: %r" % (what, data[:200])) from None
+
+
+def _undelivered(status: int, headers: dict) -> bool:
+    """True for the router's own answer that it could not connect into the sandbox: nothing of
+    the request reached it, so any request may be sent again. The router marks exactly those
+    with Retry-After, and every response it relays carries its Server-Timing."""
+    return (status in (502, 503) and "retry-after" in headers
+            and "server-timing" not in headers)
 
 
 class _Prepare(threading.Thread):
@@ -638,9 +683,10 @@ class Sandbox:
     def is_ready(self) -> bool:
         return self._session.is_ready()
 
-    def terminate(self) -> None:
-        """Deletes the claim (and so the sandbox). Idempotent."""
-        self._session._cleanup()
+    def terminate(self, wait: bool = False) -> None:
+        """Deletes the claim (and so the sandbox). Idempotent. Unless `wait`, the DELETE's answer
+        is read in the background (see wait_for_cleanup)."""
+        self._session._cleanup(wait=wait)
 
     def __enter__(self) -> "Sandbox":
         return self
@@ -648,3 +694,10 @@ class Sandbox:
     def __exit__(self, exc_type, exc, tb) -> bool:
         self.terminate()
         return False
+
+
+def wait_for_cleanup(timeout: float = 30) -> bool:
+    """Waits until every claim given back without waiting (the end of a `with` block, close(),
+    terminate()) has been deleted by the API server or failed (failures are logged). True when
+    none is left within `timeout` seconds. The process does this by itself at exit."""
+    return _http.wait_background(timeout)

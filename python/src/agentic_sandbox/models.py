@@ -5,7 +5,12 @@ it pulls in) cost ~5 ms of every script's start-up, about an eighth of importing
 Each class compares by value and prints as its constructor call, as a dataclass would.
 """
 
-from typing import Optional
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing is ~2 ms of an import, for annotations alone
+if TYPE_CHECKING:
+    from typing import Optional
+
 
 
 class _Record:

@@ -165,6 +165,7 @@ Status Daemon::StartNode(const DaemonConfig& config) {
   };
   images_ = std::make_unique<image::ImageStore>(config.state_dir, image_opts);
   image_api_ = std::make_unique<ImageApi>(*store_, *images_, token_);
+  image_api_->CollectGarbageAtStart();  // before any pod of this node starts or pulls
   image_api_ready_ = image_api_.get();
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
   // --simulate (scale tests): every class runs as records; no real runtime, pod network, cgroup

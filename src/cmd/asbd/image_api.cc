@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/file_util.h"
 #include "base/json_util.h"
+#include "base/log.h"
 #include "base/strings.h"
 #include "base/unique_fd.h"
 #include "image/registry/auth.h"
@@ -83,6 +84,28 @@ std::set<std::string> ImageApi::InUse() {
       }
   }
   return out;
+}
+
+void ImageApi::CollectGarbageAtStart() {
+  image::ImageCache& cache = images_.oci_cache();
+  if (cache.disk_budget_bytes() <= 0) return;
+  auto bytes = cache.CacheBytes();
+  if (!bytes) {
+    ASB_LOG(WARN, "image: sizing the cache at start-up failed", "error", bytes.error().message);
+    return;
+  }
+  if (*bytes <= cache.disk_budget_bytes()) return;
+  std::set<std::string> in_use = InUse();
+  ASB_LOG(INFO, "image: cache over its disk budget at start-up: collecting unused images",
+          "cache_bytes", *bytes, "budget", cache.disk_budget_bytes(), "in_use", in_use.size());
+  auto collected = cache.CollectGarbage(in_use);
+  if (!collected) {
+    ASB_LOG(WARN, "image: start-up garbage collection failed", "error", collected.error().message);
+    return;
+  }
+  ASB_LOG(INFO, "image: start-up garbage collection done", "removed", collected->removed.size(),
+          "freed", collected->freed_bytes, "cache_bytes", collected->cache_bytes, "budget",
+          cache.disk_budget_bytes());
 }
 
 http::Response ImageApi::Handle(http::Request& req) {

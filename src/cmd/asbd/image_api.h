@@ -43,6 +43,12 @@ class ImageApi {
   // Manifest digests of the images pods use (the disk budget's and removal's guard).
   std::set<std::string> InUse();
 
+  // At start-up, before the node starts pods: a cache left over its images.diskBudget (a
+  // smaller budget in the config, or images added while asbd was not enforcing one) has its
+  // least recently used images no pod in the store uses removed, and the log says what went.
+  // A failure is logged, never fatal: the cache still works, only over its budget.
+  void CollectGarbageAtStart();
+
  private:
   http::Response List();
   http::Response Pull(const http::Request& req);

@@ -65,7 +65,29 @@ Error RegistryClient::RegistryError(const HttpReply& reply, const std::string& w
   }
   std::string msg = ref_.registry + ": " + what + ": " + std::to_string(reply.status);
   if (!detail.empty()) msg += " " + detail;
+  if (reply.status == 401) msg += RefusedTokenDetail(reply);
   return Error{CodeForStatus(reply.status), msg, 0};
+}
+
+std::string RegistryClient::RefusedTokenDetail(const HttpReply& reply) const {
+  // A 401 to a request that carried our token: the challenge's `error` (RFC 6750) says whether
+  // the token service granted too little ("insufficient_scope": the account may not pull this
+  // repository) or the registry refused the token itself ("invalid_token").
+  auto header = reply.headers.Get("WWW-Authenticate");
+  if (token_service_.empty() || !header) return "";
+  auto ch = ParseChallenge(*header);
+  if (!ch || ch->scheme != "bearer" || !ch->params.count("error")) return "";
+  const std::string& error = ch->params.at("error");
+  std::string scope = ch->params.count("scope") ? ch->params.at("scope") : "this repository";
+  if (error == "insufficient_scope") {
+    const std::optional<Credentials>& creds = options_.credentials;
+    std::string who = creds && !creds->empty()
+                          ? "to user \"" + creds->username + "\""
+                          : "anonymously (no imagePullSecrets for " + ref_.registry + ")";
+    return " (insufficient_scope: the token from " + token_service_ + " does not grant " + scope +
+           " " + who + ")";
+  }
+  return " (" + error + ": the registry refused the token from " + token_service_ + ")";
 }
 
 Status RegistryClient::Authenticate(const HttpReply& reply) {
@@ -117,6 +139,7 @@ Status RegistryClient::Authenticate(const HttpReply& reply) {
                      ref_.registry + ": token service " + url.Authority() + " sent no token");
   }
   authorization_ = "Bearer " + token;
+  token_service_ = url.Authority();
   return {};
 }
 

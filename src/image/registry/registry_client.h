@@ -5,7 +5,9 @@
 // Every error carries the registry's own words: "<host>: 404 MANIFEST_UNKNOWN: manifest unknown"
 // (kNotFound), 401/403 (kUnauthenticated / kPermissionDenied), 429/5xx and network failures
 // (kUnavailable), a digest or size that does not match (kDataLoss-like: kInternal naming both
-// digests). Not thread-safe: one client per pull.
+// digests). A 401 refusing our token says why (the challenge's insufficient_scope / invalid_token).
+// Each request answers one 401 by fetching a new token, so a token that expires mid-pull is
+// renewed. Not thread-safe: one client per pull (FetchLayers copies it per worker).
 #pragma once
 
 #include <chrono>
@@ -58,10 +60,13 @@ class RegistryClient {
   [[nodiscard]] Status Authenticate(const HttpReply& challenge_reply);
   [[nodiscard]] Result<PulledManifest> GetManifestOnce(const std::string& ref, bool follow_index);
   Error RegistryError(const HttpReply& reply, const std::string& what) const;
+  // Why a 401 refused the token we sent ("" when we sent none).
+  std::string RefusedTokenDetail(const HttpReply& reply) const;
 
   const Reference ref_;
   const ClientOptions options_;
   std::string authorization_;  // the Authorization header value once authenticated
+  std::string token_service_;  // host[:port] of the realm that issued the bearer token
 };
 
 }  // namespace asb::image::registry

@@ -25,6 +25,8 @@ const char* KindName(MountOp::Kind k) {
       return "write";
     case MountOp::Kind::kMoveMount:
       return "move_mount";
+    case MountOp::Kind::kIdmapBind:
+      return "idmap_bind";
   }
   return "mount";
 }
@@ -134,6 +136,8 @@ Result<InitSpec> InitSpecFromJson(const Json& j) {
         op.kind = MountOp::Kind::kWrite;
       else if (kind == "move_mount")
         op.kind = MountOp::Kind::kMoveMount;
+      else if (kind == "idmap_bind")
+        op.kind = MountOp::Kind::kIdmapBind;
       else
         return MakeError(Code::kInvalidArgument, "unknown mount op kind " + kind);
       op.source = m.value("source", "");

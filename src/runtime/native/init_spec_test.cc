@@ -16,6 +16,7 @@ InitSpec FullSpec() {
   s.cgroup_procs = {"/sys/fs/cgroup/asb/sb-1/cgroup.procs"};
   s.mounts = {
       {.kind = MountOp::Kind::kMoveMount, .target = "/scratch", .fd = 6},
+      {.kind = MountOp::Kind::kIdmapBind, .source = "/layers/a", .target = "/scratch/l0"},
       {.kind = MountOp::Kind::kMount,
        .source = "overlay",
        .target = "/r",

@@ -83,12 +83,18 @@ Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
   ops.push_back({.kind = K::kMkdir, .target = scratch + "/work", .mode = 0700});
   // One image layer is bound at scratch/lower; several (OCI images) at scratch/l0, l1, ...,
   // uppermost first, which also keeps the overlay's options short for many layers.
+  // An OCI image's layers keep the image's own owners (a USER 1000 image owns its home): they
+  // are idmapped through the sandbox's maps, so host uid N (as unpacked from the tar) is N
+  // inside. The built-in image's lower dir is host-owned and stays as it is (nobody inside).
+  const K lower_bind = in.rootfs.lower_dirs.empty() ? K::kMount : K::kIdmapBind;
   std::string lowerdir;
   for (size_t i = 0; i < lowers.size(); ++i) {
     std::string name = lowers.size() == 1 ? "lower" : "l" + std::to_string(i);
     ops.push_back({.kind = K::kMkdir, .target = scratch + "/" + name});
-    ops.push_back(
-        {.kind = K::kMount, .source = lowers[i], .target = scratch + "/" + name, .flags = MS_BIND});
+    ops.push_back({.kind = lower_bind,
+                   .source = lowers[i],
+                   .target = scratch + "/" + name,
+                   .flags = MS_BIND});
     lowerdir += (i == 0 ? "" : ":") + name;
   }
   // Relative layer paths: what mountinfo shows inside (see mount_plan.h).

@@ -31,6 +31,9 @@ struct MountOp {
     kChdir,      // chdir(target): later mounts may name paths relative to it
     kWrite,      // create regular file `target` holding `data`, then chmod `mode`
     kMoveMount,  // attach the detached mount inherited as `fd` at `target`, then close `fd`
+    // bind `source` at `target` as an idmapped mount (mount_setattr MOUNT_ATTR_IDMAP) through
+    // the sandbox's own uid/gid maps: files owned by N on the host show as N inside
+    kIdmapBind,
   };
   Kind kind = Kind::kMount;
   std::string source;

@@ -50,11 +50,19 @@ TEST_F(MountPlanTest, SeveralLowerLayersStackUppermostFirst) {
   in.rootfs.lower_dirs = {a, b};
   auto plan = PlanMounts(in);
   ASSERT_TRUE(plan) << plan.error().message;
-  EXPECT_NE(FindOp(*plan, K::kMount, in.scratch_dir + "/l0",
-                   [&](const MountOp& op) { return op.source == a && op.flags == MS_BIND; }),
+  // OCI layers are idmapped through the sandbox's maps (their owners are the image's).
+  EXPECT_NE(FindOp(*plan, K::kIdmapBind, in.scratch_dir + "/l0",
+                   [&](const MountOp& op) { return op.source == a; }),
             nullptr);
-  EXPECT_NE(FindOp(*plan, K::kMount, in.scratch_dir + "/l1",
+  EXPECT_NE(FindOp(*plan, K::kIdmapBind, in.scratch_dir + "/l1",
                    [&](const MountOp& op) { return op.source == b; }),
+            nullptr);
+  EXPECT_EQ(FindOp(*plan, K::kMount, in.scratch_dir + "/l0"), nullptr);
+  // The built-in image's host-owned lower dir is bound as it is.
+  auto builtin = PlanMounts(Good());
+  ASSERT_TRUE(builtin) << builtin.error().message;
+  EXPECT_NE(FindOp(*builtin, K::kMount, in.scratch_dir + "/lower",
+                   [&](const MountOp& op) { return op.flags == MS_BIND; }),
             nullptr);
   const MountOp* root = FindOp(*plan, K::kMount, in.root_dir);
   ASSERT_NE(root, nullptr);
