@@ -387,6 +387,7 @@ def main():
     ap.add_argument("--fill-timeout", type=int, default=900)
     ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each run's figures as soon as they exist
     if a.ci:
         a.pools, a.members, a.claims, a.clients, a.fill_timeout = 10, 100, 300, 4, 90
     if a.pools < 1 or a.members < 1 or a.claims < 1 or a.clients < 1 or a.rate <= 0:

@@ -118,5 +118,6 @@ def test_scale_bench_ci_mode_produces_sane_figures(tmp_path):
         # works on the store in-process).
         assert p["api_requests_by_kind"].get("POST sandboxclaims") == 1.0, p
         assert p["api_requests_by_kind"].get("DELETE sandboxclaims") == 1.0, p
-        assert p["api_requests_per_claim"] >= 3, p
+        # A watch is counted when it ends: the last claims' may still be closing.
+        assert p["api_requests_by_kind"].get("WATCH sandboxclaims", 0) >= 0.98, p
     print("scale bench --ci took %.0f s:\n%s" % (took, run.stdout))
