@@ -10,6 +10,7 @@
 #include "node/node_metrics.h"
 #include "node/probe.h"
 #include "node/recovery.h"
+#include "node/simulated_node.h"
 
 namespace asb::node {
 namespace {
@@ -64,6 +65,10 @@ Status NodeAgent::Start() {
       options_.first_probe_interval <= milliseconds(0)) {
     return MakeError(Code::kInvalidArgument, "node options: intervals must be > 0");
   }
+  ASB_ASSIGN_OR_RETURN(simulated_, IsSimulatedNode(runtimes_.distinct()));
+  if (simulated_)
+    ASB_LOG(WARN, "node: SIMULATED node: pods are records, nothing runs (scale tests only)", "node",
+            options_.node_name);
   ASB_RETURN_IF_ERROR(Recover());
   started_ = true;
   queue_.Start();
@@ -263,6 +268,7 @@ NodeAgent::Next NodeAgent::SyncPod(const std::string& key) {
 
   // The finalizer goes on before anything is started, so a deletion always waits for teardown.
   if (!HasSandboxFinalizer(pod)) {
+    if (simulated_) MarkSimulated(pod);  // in the same write: no extra request per pod
     auto updated = writer_.AddFinalizer(pod);
     if (!updated) return AfterWriteError(updated.error(), "adding finalizer", key);
     pod = std::move(*updated);
@@ -402,7 +408,8 @@ NodeAgent::Next NodeAgent::SyncRunning(PodRecord& rec, const Json& pod, const Po
     // or sooner when its probe is due.
     Next next = now + options_.exit_check_interval;
     const std::optional<ProbeSpec>& probe = plan.container.readiness;
-    if (!probe) {
+    // A simulated sandbox has nothing to probe: Ready at once, as kwok marks its pods.
+    if (!probe || rt->simulated()) {
       c.ready = true;
       return next;
     }
@@ -552,6 +559,7 @@ void NodeAgent::NoteOwnWrite(const std::string& key, const Json& pod) {
 
 Status NodeAgent::Recover() {
   ASB_ASSIGN_OR_RETURN(store::ListResult list, store_.List(api::PodResource(), "", {}));
+  ASB_RETURN_IF_ERROR(CheckPodsMatchMode(list.items, options_.node_name, simulated_));
   Recovery recovery(runtimes_, options_.node_name, options_.orphan_grace);
   ASB_ASSIGN_OR_RETURN(std::vector<RecoveredSandbox> found, recovery.Run(list.items));
   for (const RecoveredSandbox& r : found) {

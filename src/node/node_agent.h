@@ -15,6 +15,7 @@
 //   recovery.h          adopt / restart / stop what an earlier asbd left running
 //   pod_writer.h        binding, the teardown finalizer and status writes
 //   pod_record.h        what the node knows about one pod, restored from its stored status
+//   simulated_node.h    simulated sandboxes (scale tests) or real ones, never both
 //
 // Time: every deadline (probe, exit check, back-off, retry) and every status timestamp is read
 // from NodeOptions::clock, and the queue waits on that clock too, so tests drive the node on a
@@ -177,6 +178,7 @@ class NodeAgent {
   std::thread watch_thread_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
+  bool simulated_ = false;  // its runtimes are runtime/simulated (simulated_node.h); set by Start
 };
 
 }  // namespace asb::node

@@ -125,6 +125,9 @@ class Runtime {
     (void)id;
     return "";
   }
+  // True only for runtime/simulated (scale tests): its sandboxes run nothing, so the node treats
+  // their probes as passing and never runs one beside a real runtime.
+  virtual bool simulated() const { return false; }
   // The sandbox's pod addresses (status.podIPs); empty when it has none (only lo).
   virtual std::vector<std::string> PodIPs(const std::string& id) const {
     (void)id;

@@ -14,6 +14,7 @@
 #include "cmd/asbd/api_backend.h"
 #include "runtime/native/native_runtime.h"
 #include "runtime/runsc/runsc_runtime.h"
+#include "runtime/simulated/simulated_runtime.h"
 #include "storage/volume_binds.h"
 #include "sys/cpu_governor.h"
 
@@ -174,7 +175,17 @@ Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool s
   image_api_->CollectGarbageAtStart();  // before any pod of this node starts or pulls
   image_api_ready_ = image_api_.get();
   std::map<std::string, runtime::Runtime*> runtimes = {{"native", nullptr}, {"gvisor", nullptr}};
-  if (config.enable_native) {
+  // --simulate (scale tests): every class runs as records; no real runtime, pod network, cgroup
+  // governor or volume is set up beside it, so nothing here can run a real sandbox.
+  if (config.simulate) {
+    ASB_LOG(WARN,
+            "asbd --simulate: SIMULATED node: sandboxes are records that run nothing and are "
+            "Ready at once; for scale tests only, never for isolation or behaviour",
+            "node", config.node_name);
+    simulated_ = std::make_unique<runtime::SimulatedRuntime>();
+    runtimes = {{"native", simulated_.get()}, {"gvisor", simulated_.get()}};
+  }
+  if (config.enable_native && !config.simulate) {
     runtime::native::NativeRuntimeOptions native_opts;
     native_opts.state_dir = config.state_dir;
     native_opts.cgroup.parent = config.cgroup_parent;
@@ -183,7 +194,7 @@ Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool s
     native_ = std::move(*native);
     runtimes["native"] = native_.get();
   }
-  if (config.gvisor != "off") {
+  if (config.gvisor != "off" && !config.simulate) {
     runtime::runsc::RunscOptions runsc_opts;
     runsc_opts.state_dir = config.state_dir;
     runsc_opts.cgroup_parent = config.cgroup_parent;
@@ -203,15 +214,18 @@ Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool s
 
   // BestEffort sandboxes, and Burstable ones above their request, yield to all other work while
   // they keep the CPU busy (docs/cpu.md). Each node process governs its own cgroup parent.
-  if (auto governor = sys::CpuGovernor::Start({.cgroup = {.parent = config.cgroup_parent}});
-      governor) {
+  if (config.simulate) {
+    // no cgroups to govern
+  } else if (auto governor =
+                 sys::CpuGovernor::Start({.cgroup = {.parent = config.cgroup_parent}});
+             governor) {
     cpu_governor_ = std::move(*governor);
   } else {
     ASB_LOG(WARN, "spinning sandboxes will compete with host work at full weight", "error",
             governor.error().message);
   }
 
-  if (config.pod_network == "bridge") {
+  if (config.pod_network == "bridge" && !config.simulate) {
     auto net = StartPodNetwork(config, store, runtimes);
     if (!net)
       return tl::unexpected(net.error().Wrap("pod network (podNetwork \"none\" runs without one)"));
@@ -231,19 +245,26 @@ Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool s
   node_opts.on_pod_forgotten = [streams = pod_streams_.get()](const std::string& uid) {
     streams->Forget(uid);
   };
-  // Volumes before the node: a recovered pod's restart may need its claim's volume.
+  // Volumes before the node: a recovered pod's restart may need its claim's volume. A simulated
+  // node mounts none (its claims stay Pending).
+  if (!config.simulate) ASB_RETURN_IF_ERROR(StartVolumes(config, store, &node_opts));
+  node_ = std::make_unique<node::NodeAgent>(store, runtimes, *images_, node_opts);
+  ASB_RETURN_IF_ERROR(node_->Start());
+  pod_streams_->Attach(node_.get(), static_cast<runtime::native::NativeRuntime*>(native_.get()),
+                       static_cast<runtime::runsc::RunscRuntime*>(gvisor_.get()));
+  return OkStatus();
+}
+
+Status Daemon::StartVolumes(const DaemonConfig& config, store::Store& store,
+                            node::NodeOptions* node_opts) {
   volumes_ = std::make_unique<storage::LocalVolumes>(config.state_dir);
   provisioner_ = std::make_unique<storage::LocalProvisioner>(
       store, *volumes_, RealClock::Get(),
       storage::ProvisionerOptions{.max_volume_bytes = config.max_volume_bytes});
   ASB_RETURN_IF_ERROR(provisioner_->Start());
-  node_opts.pod_volumes = [store = &store, volumes = volumes_.get()](const Json& pod) {
+  node_opts->pod_volumes = [store = &store, volumes = volumes_.get()](const Json& pod) {
     return storage::PodVolumeBinds(*store, *volumes, pod);
   };
-  node_ = std::make_unique<node::NodeAgent>(store, runtimes, *images_, node_opts);
-  ASB_RETURN_IF_ERROR(node_->Start());
-  pod_streams_->Attach(node_.get(), static_cast<runtime::native::NativeRuntime*>(native_.get()),
-                       static_cast<runtime::runsc::RunscRuntime*>(gvisor_.get()));
   return OkStatus();
 }
 
@@ -359,6 +380,7 @@ void Daemon::Stop() {
   pod_network_ = {};
   gvisor_.reset();
   native_.reset();
+  simulated_.reset();
   image_api_.reset();
   images_.reset();
   if (api_) api_->Shutdown();

@@ -88,6 +88,9 @@ class Daemon {
   // Over `store` (the in-process one, or the REST API's for `asbd node`); self_bind: the node
   // binds pods without spec.nodeName itself (no scheduler runs).
   [[nodiscard]] Status StartNode(const DaemonConfig& config, store::Store& store, bool self_bind);
+  // The node-local volume provisioner over `store`, and node_opts->pod_volumes over it.
+  [[nodiscard]] Status StartVolumes(const DaemonConfig& config, store::Store& store,
+                                    node::NodeOptions* node_opts);
   [[nodiscard]] Status StartControllers(const DaemonConfig& config);
   [[nodiscard]] Status StartScheduler();
   [[nodiscard]] Status StartRouter(const DaemonConfig& config, const client::HostPort& router_addr);
@@ -113,6 +116,7 @@ class Daemon {
   std::atomic<ImageApi*> image_api_ready_{nullptr};
   std::unique_ptr<runtime::Runtime> native_;
   std::unique_ptr<runtime::Runtime> gvisor_;
+  std::unique_ptr<runtime::Runtime> simulated_;  // --simulate: the only runtime (docs/scale.md)
   // cpu.idle of the BestEffort sandboxes' parent group and of each Burstable sandbox's group
   std::unique_ptr<sys::CpuGovernor> cpu_governor_;
   PodNetworkSetup pod_network_;  // empty with podNetwork "none"

@@ -72,6 +72,7 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("podEgress", &c->pod_egress));
   ASB_RETURN_IF_ERROR(take("podNetnsPool", &c->pod_netns_pool));
   ASB_RETURN_IF_ERROR(take("maxVolumeBytes", &c->max_volume_bytes));
+  ASB_RETURN_IF_ERROR(take("simulate", &c->simulate));
   ASB_RETURN_IF_ERROR(take("defaultRegistry", &c->default_registry));
   if (auto it = file.find("insecureRegistries"); it != file.end()) {
     if (!it->is_array()) return Bad("/insecureRegistries", "must be a list of host[:port]");
@@ -157,6 +158,8 @@ Status Validate(const DaemonConfig& c) {
   if (c.runsc_platform != "ptrace" && c.runsc_platform != "systrap" && c.runsc_platform != "kvm")
     return Bad("/runscPlatform", "unknown value \"" + c.runsc_platform + "\"");
   if (c.node_workers < 1) return Bad("/nodeWorkers", "must be at least 1");
+  if (c.simulate && c.gvisor == "on")
+    return Bad("/simulate", "a simulated node runs no real sandboxes: drop gvisor \"on\"");
   if (c.controller_workers < 1) return Bad("/controllerWorkers", "must be at least 1");
   if (c.max_volume_bytes < 1) return Bad("/maxVolumeBytes", "must be at least 1");
   if (c.node_name.empty()) return Bad("/nodeName", "required");
@@ -217,7 +220,8 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"cgroupParent", c.cgroup_parent},
           {"podEgress", c.pod_egress},
           {"podNetnsPool", c.pod_netns_pool},
-          {"maxVolumeBytes", c.max_volume_bytes}};
+          {"maxVolumeBytes", c.max_volume_bytes},
+          {"simulate", c.simulate}};
 }
 
 }  // namespace asb::asbd

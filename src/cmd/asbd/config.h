@@ -65,6 +65,10 @@ struct DaemonConfig {
   int pod_netns_pool = 8;
   // Largest PersistentVolumeClaim the node-local provisioner makes (larger ones stay Pending).
   int64_t max_volume_bytes = int64_t{64} << 30;
+  // Scale tests only (docs/scale.md): the node role runs simulated sandboxes (runtime/simulated:
+  // records, Ready at once, nothing runs) instead of native/gVisor ones, without a pod network,
+  // volumes or cgroups. Never where a test checks isolation or behaviour.
+  bool simulate = false;
 };
 
 // Overlays a JSON config file onto `config`. kInvalidArgument with "/path: problem".

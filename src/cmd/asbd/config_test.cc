@@ -147,5 +147,21 @@ TEST(RolesTest, SchedulerIsOptInAndTheOthersRunBesideTheApiServer) {
   EXPECT_EQ(ParseRoles("apiserver,kubelet").error().code, Code::kInvalidArgument);
 }
 
+TEST(ConfigTest, SimulateIsAKeyAndRefusesRequiredRealRuntimes) {
+  DaemonConfig c;
+  c.state_dir = "/tmp/x";
+  ASSERT_TRUE(ApplyConfigJson(Json{{"simulate", true}}, &c));
+  EXPECT_TRUE(c.simulate);
+  EXPECT_TRUE(Validate(c));
+  EXPECT_EQ(ConfigToJson(c)["simulate"], true);
+  auto bad_type = ApplyConfigJson(Json{{"simulate", "yes"}}, &c);
+  ASSERT_FALSE(bad_type);
+  EXPECT_EQ(bad_type.error().message, "/simulate: must be true or false");
+  c.gvisor = "on";
+  auto both = Validate(c);
+  ASSERT_FALSE(both);
+  EXPECT_EQ(both.error().message.rfind("/simulate: ", 0), 0u) << both.error().message;
+}
+
 }  // namespace
 }  // namespace asb::asbd

@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--pod-egress", config.pod_egress, "sandbox egress: managed or deny-all")
       ->capture_default_str();
+  serve->add_flag("--simulate", config.simulate,
+                  "scale tests only: sandboxes are records that are Ready at once and run nothing "
+                  "(docs/scale.md); never beside real sandboxes");
   std::string roles = "apiserver,controller,node,router";
   serve
       ->add_option("--roles", roles,
@@ -133,6 +136,9 @@ int main(int argc, char** argv) {
   node->add_option("--cgroup-parent", node_cfg.daemon.cgroup_parent,
                    "cgroup below which sandboxes get theirs")
       ->capture_default_str();
+  node->add_flag("--simulate", node_cfg.daemon.simulate,
+                 "scale tests only: sandboxes are records that are Ready at once and run nothing "
+                 "(docs/scale.md); never beside real sandboxes");
 
   asb::asbd::RouterConfig router_cfg;
   CLI::App* router = app.add_subcommand(
