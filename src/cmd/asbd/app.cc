@@ -216,8 +216,7 @@ Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool s
   // they keep the CPU busy (docs/cpu.md). Each node process governs its own cgroup parent.
   if (config.simulate) {
     // no cgroups to govern
-  } else if (auto governor =
-                 sys::CpuGovernor::Start({.cgroup = {.parent = config.cgroup_parent}});
+  } else if (auto governor = sys::CpuGovernor::Start({.cgroup = {.parent = config.cgroup_parent}});
              governor) {
     cpu_governor_ = std::move(*governor);
   } else {
