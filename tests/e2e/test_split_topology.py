@@ -18,6 +18,7 @@ Kubernetes REST protocol (docs/kube-mode.md):
 """
 
 import concurrent.futures
+import json
 import os
 import shutil
 import signal
@@ -294,16 +295,22 @@ def _run(asbd, kubectl, topo):
     assert r.stdout.strip() == HELLO
 
     # kubectl exec into a pod on node-b: the API server relays through node-b's stream port.
-    # (The pool is refilling after the seed's claim: wait for a Ready member there.)
+    # The pod is bound to node-b by its spec (as a DaemonSet's are): after the seed's claim the
+    # pool's refill may land on either node, so a pool member there is not guaranteed.
+    pod_b = "exec-target-b"
+    kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_b, "namespace": "default"},
+        "spec": {"nodeName": "node-b", "containers": [{
+            "name": "main", "image": "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0",
+            "readinessProbe": {"httpGet": {"path": "/", "port": 8888}, "periodSeconds": 1}}]}}))
+
     def ready_on_b():
-        status, body = asbd.request("GET", PODS)
-        names = sorted(p["metadata"]["name"] for p in body.get("items", [])
-                       if p["spec"].get("nodeName") == "node-b" and _ready(p)
-                       and not p["metadata"].get("deletionTimestamp"))
-        return bool(names), names
-    pod_b = wait_for(ready_on_b, "a Ready pod on node-b", timeout=60)[0]
+        status, body = asbd.request("GET", PODS + "/" + pod_b)
+        return status == 200 and _ready(body), body.get("status")
+    wait_for(ready_on_b, "the pod bound to node-b to be Ready", timeout=60)
     out = kubectl("exec", pod_b, "--", "sh", "-c", "echo exec-on-$(hostname)").stdout
     assert out.strip() == "exec-on-" + pod_b, out
+    kubectl("delete", "pod", pod_b, "--wait=true", timeout=60)
 
     # kill -9 of the leading controller in the middle of a burst of claims.
     leader_name = wait_for(lambda: _holder(asbd), "a Lease holder", timeout=15)
