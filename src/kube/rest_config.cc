@@ -183,6 +183,10 @@ Result<RestConfig> LoadKubeconfigFile(const std::string& path) {
   return rc;
 }
 
+Result<RestConfig> LoadRestConfig(const std::string& kubeconfig_path) {
+  return kubeconfig_path.empty() ? InClusterConfig() : LoadKubeconfigFile(kubeconfig_path);
+}
+
 Result<RestConfig> InClusterConfig(const std::string& sa_dir) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");

@@ -53,6 +53,8 @@ inline constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/ser
 // The in-cluster config: KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT, sa_dir/token (as a
 // token file), sa_dir/ca.crt, sa_dir/namespace. kFailedPrecondition when not in a cluster.
 [[nodiscard]] Result<RestConfig> InClusterConfig(const std::string& sa_dir = kServiceAccountDir);
+// What every role's `--kubeconfig FILE` means: that file, or the in-cluster config when empty.
+[[nodiscard]] Result<RestConfig> LoadRestConfig(const std::string& kubeconfig_path);
 
 // "https://host:port" -> scheme, host, port (default 443 / 80). kInvalidArgument otherwise.
 [[nodiscard]] Status ParseServerUrl(const std::string& url, RestConfig* config);

@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "client/kubeconfig.h"
 #include "cmd/asbd/api_backend.h"
+#include "cmd/asbd/stop_signals.h"
 #include "runtime/native/native_runtime.h"
 #include "runtime/runsc/runsc_runtime.h"
 #include "runtime/simulated/simulated_runtime.h"
@@ -393,21 +394,14 @@ void Daemon::Stop() {
 }
 
 int RunServe(const DaemonConfig& config, Roles roles) {
-  // Block the stop signals in every thread; this thread collects them with sigwait.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t set = BlockStopSignals();  // before any thread starts
   auto daemon = Daemon::Start(config, roles);
   if (!daemon) {
     ASB_LOG(ERROR, "asbd failed to start", "error", daemon.error().message);
     fprintf(stderr, "asbd: %s\n", daemon.error().message.c_str());
     return 1;
   }
-  int sig = 0;
-  sigwait(&set, &sig);
+  const int sig = WaitForStopSignal(set);
   ASB_LOG(INFO, "asbd stopping", "signal", sig);
   (*daemon)->Stop();
   return 0;

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "client/kubeconfig.h"
+#include "cmd/asbd/stop_signals.h"
 #include "controller/manager.h"
 #include "http/server.h"
 #include "kube/leader_election.h"
@@ -40,15 +41,9 @@ http::Response Serve(const http::Request& req, Health& health) {
 }  // namespace
 
 int RunController(const ControllerConfig& config) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t set = BlockStopSignals();  // before any thread starts
 
-  auto rc = config.kubeconfig.empty() ? kube::InClusterConfig()
-                                      : kube::LoadKubeconfigFile(config.kubeconfig);
+  auto rc = kube::LoadRestConfig(config.kubeconfig);
   if (!rc) {
     fprintf(stderr, "asbd controller: %s\n", rc.error().message.c_str());
     return 2;
@@ -102,8 +97,7 @@ int RunController(const ControllerConfig& config) {
 
   // Signals end the wait for the lease or the renew loop; main carries on with the shutdown.
   std::thread signals([&] {
-    int sig = 0;
-    sigwait(&set, &sig);
+    const int sig = WaitForStopSignal(set);
     ASB_LOG(INFO, "asbd controller stopping", "signal", sig);
     health.stopping = true;
     elector.Stop();

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/yaml.h"
 #include "client/kubeconfig.h"
+#include "cmd/asbd/stop_signals.h"
 #include "webhook/certs.h"
 #include "webhook/server.h"
 
@@ -81,13 +82,7 @@ int RunWebhook(const DeployCommands& c) {
     }
   }
 
-  // Block the stop signals before any thread starts, so only sigwait below receives them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t set = BlockStopSignals();  // before any thread starts
 
   webhook::WebhookServerOptions opts;
   opts.host = hp->host;
@@ -104,8 +99,7 @@ int RunWebhook(const DeployCommands& c) {
          static_cast<unsigned>((*server)->port()));
   fflush(stdout);
   ASB_LOG(INFO, "conversion webhook serving", "listen", c.listen, "port", (*server)->port());
-  int sig = 0;
-  sigwait(&set, &sig);
+  const int sig = WaitForStopSignal(set);
   ASB_LOG(INFO, "conversion webhook stopping", "signal", sig);
   (*server)->Stop();
   return 0;

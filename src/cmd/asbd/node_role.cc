@@ -9,6 +9,7 @@
 #include "cmd/asbd/app.h"
 #include "cmd/asbd/node_heartbeat.h"
 #include "cmd/asbd/node_streams.h"
+#include "cmd/asbd/stop_signals.h"
 #include "kube/rest_store.h"
 
 namespace asb::asbd {
@@ -23,16 +24,10 @@ int Fail(int code, const std::string& what) {
 }  // namespace
 
 int RunNode(const NodeRoleConfig& config) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t set = BlockStopSignals();  // before any thread starts
 
   if (auto valid = Validate(config.daemon); !valid) return Fail(2, valid.error().message);
-  auto rc = config.kubeconfig.empty() ? kube::InClusterConfig()
-                                      : kube::LoadKubeconfigFile(config.kubeconfig);
+  auto rc = kube::LoadRestConfig(config.kubeconfig);
   if (!rc) return Fail(2, rc.error().message);
   auto token = kube::BearerToken(*rc, config.token_file);
   if (!token) return Fail(2, token.error().message);
@@ -52,10 +47,7 @@ int RunNode(const NodeRoleConfig& config) {
     if (ns || ns.error().code == Code::kNotFound) break;
     if (first)
       ASB_LOG(WARN, "asbd node: API server not reachable yet", "error", ns.error().message);
-    sigset_t pending;
-    if (sigpending(&pending) == 0 &&
-        (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT)))
-      return 0;
+    if (StopSignalPending()) return 0;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 
@@ -80,8 +72,7 @@ int RunNode(const NodeRoleConfig& config) {
           rc->host + ":" + std::to_string(rc->port), "streams",
           ho.address + ":" + std::to_string(ho.stream_port), "state_dir", config.daemon.state_dir);
 
-  int sig = 0;
-  sigwait(&set, &sig);
+  const int sig = WaitForStopSignal(set);
   ASB_LOG(INFO, "asbd node stopping", "signal", sig);
   heartbeat.Stop();
   (*streams)->Attach(nullptr);

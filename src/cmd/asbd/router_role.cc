@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "client/kubeconfig.h"
 #include "cmd/asbd/api_backend.h"
+#include "cmd/asbd/stop_signals.h"
 #include "kube/rest_store.h"
 #include "router/router_server.h"
 
@@ -20,15 +21,9 @@ int Fail(const std::string& what) {
 }  // namespace
 
 int RunRouter(const RouterConfig& config) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t set = BlockStopSignals();  // before any thread starts
 
-  auto rc = config.kubeconfig.empty() ? kube::InClusterConfig()
-                                      : kube::LoadKubeconfigFile(config.kubeconfig);
+  auto rc = kube::LoadRestConfig(config.kubeconfig);
   if (!rc) return Fail(rc.error().message);
   auto token = kube::BearerToken(*rc, config.token_file);
   if (!token) return Fail(token.error().message);
@@ -53,8 +48,7 @@ int RunRouter(const RouterConfig& config) {
     ASB_LOG(WARN, "asbd router: no Sandbox list yet; serving by reading the API server");
   ASB_LOG(INFO, "asbd router running", "server", rc->host + ":" + std::to_string(rc->port),
           "listen", (*router)->url());
-  int sig = 0;
-  sigwait(&set, &sig);
+  const int sig = WaitForStopSignal(set);
   ASB_LOG(INFO, "asbd router stopping", "signal", sig);
   (*router)->Stop();
   return 0;
