@@ -66,8 +66,9 @@ NodeHeartbeat::NodeHeartbeat(store::Store& store, NodeHeartbeatOptions options)
 NodeHeartbeat::~NodeHeartbeat() { Stop(); }
 
 Status NodeHeartbeat::Start() {
-  ASB_RETURN_IF_ERROR(WriteNode());
+  ASB_RETURN_IF_ERROR(RegisterNode());
   ASB_RETURN_IF_ERROR(RenewLease());
+  ASB_RETURN_IF_ERROR(WriteNodeStatus());
   thread_ = std::thread([this] { Loop(); });
   return OkStatus();
 }
@@ -78,8 +79,7 @@ void NodeHeartbeat::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Status NodeHeartbeat::WriteNode() {
-  const std::string now = FormatRfc3339(RealClock::Get().Now());
+Status NodeHeartbeat::RegisterNode() {
   auto node = store_.Get(api::NodeResource(), "", options_.node_name);
   if (!node && node.error().code != Code::kNotFound) return tl::unexpected(node.error());
   if (!node) {
@@ -102,6 +102,11 @@ Status NodeHeartbeat::WriteNode() {
     ASB_LOG(INFO, "node registered", "node", options_.node_name);
   }
   node_uid_ = GetString(*node, "metadata.uid");
+  return OkStatus();
+}
+
+Status NodeHeartbeat::WriteNodeStatus() {
+  const std::string now = FormatRfc3339(RealClock::Get().Now());
   auto written = store::UpdateWithRetry(store_, api::NodeResource(), "", options_.node_name,
                                         [&](store::Object& obj) -> Status {
                                           obj["status"] = NodeStatus(
@@ -167,7 +172,7 @@ void NodeHeartbeat::Loop() {
               s.error().message);
     if (std::chrono::steady_clock::now() >= next_status) {
       next_status = std::chrono::steady_clock::now() + options_.status_interval;
-      if (auto s = WriteNode(); !s)
+      if (auto s = WriteNodeStatus(); !s)
         ASB_LOG(WARN, "node status update failed", "node", options_.node_name, "error",
                 s.error().message);
     }

@@ -37,13 +37,15 @@ class NodeHeartbeat {
   NodeHeartbeat(const NodeHeartbeat&) = delete;
   NodeHeartbeat& operator=(const NodeHeartbeat&) = delete;
 
-  // Registers the Node and its Lease once (errors: the API server's), then keeps them fresh on
-  // a thread of its own.
+  // Registers the Node, then its Lease, then the Node's Ready status (errors: the API
+  // server's), then keeps them fresh on a thread of its own. A client that sees the Node Ready
+  // finds its Lease.
   [[nodiscard]] Status Start();
   void Stop();  // idempotent; the Node stays registered (a kubelet's does)
 
  private:
-  [[nodiscard]] Status WriteNode();
+  [[nodiscard]] Status RegisterNode();  // creates the Node (no status yet) and learns its uid
+  [[nodiscard]] Status WriteNodeStatus();
   [[nodiscard]] Status RenewLease();
   void Loop();
 
