@@ -83,6 +83,14 @@ std::string InjectEnv(Json& sandbox, const Json& claim, const Json& tmpl) {
 }
 
 std::vector<const Json*> OrderCandidates(const Json& claim, const std::vector<Json>& listed) {
+  std::vector<const Json*> ptrs;
+  ptrs.reserve(listed.size());
+  for (const Json& sb : listed) ptrs.push_back(&sb);
+  return OrderCandidates(claim, ptrs);
+}
+
+std::vector<const Json*> OrderCandidates(const Json& claim,
+                                         const std::vector<const Json*>& listed) {
   struct Entry {
     SystemTime created;
     const std::string* name;
@@ -90,7 +98,8 @@ std::vector<const Json*> OrderCandidates(const Json& claim, const std::vector<Js
   };
   std::vector<Entry> entries;
   entries.reserve(listed.size());
-  for (const Json& sb : listed) {
+  for (const Json* sbp : listed) {
+    const Json& sb = *sbp;
     if (IsDeleting(sb) || !ConditionTrue(sb, kCondReady)) continue;
     auto ref = ControllerRef(sb);
     if (!ref || ref->kind != "SandboxWarmPool") continue;

@@ -35,6 +35,8 @@ std::string InjectEnv(Json& sandbox, const Json& claim, const Json& tmpl);
 // hash of the claim's uid so that concurrent claims start on different members (fewer CAS
 // conflicts) while each still walks every candidate. The pointers point into `listed`.
 std::vector<const Json*> OrderCandidates(const Json& claim, const std::vector<Json>& listed);
+// The same over objects held elsewhere (a store's shared list page); the pointers are `listed`'s.
+std::vector<const Json*> OrderCandidates(const Json& claim, const std::vector<const Json*>& listed);
 
 // A member as an older asbd's first adoption step left it (the controller reference moved pool ->
 // claim, warm-pool-sandbox label gone, launch-type=warm, claim-uid and pod-name annotation set),

@@ -116,12 +116,13 @@ void ControllerManager::RunWatch(WatchLoop* loop) {
       std::lock_guard l(loop->mu);
       w = loop->watcher.get();
     }
-    Result<std::optional<store::WatchEvent>> ev =
-        w ? w->Next(std::chrono::seconds(5)) : MakeError(Code::kUnavailable, "no watcher");
+    // Shared, not copied: the handlers only read keys, owners, labels and conditions.
+    Result<std::optional<store::SharedWatchEvent>> ev =
+        w ? w->NextShared(std::chrono::seconds(5)) : MakeError(Code::kUnavailable, "no watcher");
     if (stopping_) return;
     if (ev) {
       if (*ev && (*ev)->type != store::EventType::kBookmark)
-        loop->handler((*ev)->type, (*ev)->object);
+        loop->handler((*ev)->type, *(*ev)->object);
       continue;
     }
     // kGone (fell behind) or a broken stream: re-watch from scratch. The initial events replay

@@ -83,10 +83,11 @@ Status MovePodAndService(store::Txn& txn, const Json& member, const store::Objec
   std::optional<Json> existing_service;
   if (service) existing_service = std::move(*service);
   SandboxPlan plan = PlanSandbox(sandbox, moved_pod, existing_service, now, {});
-  ASB_RETURN_IF_ERROR(
-      txn.Update(api::PodResource(), std::move(plan.update_pod ? *plan.update_pod : *moved_pod)));
+  // The *Shared writes: their answers are only checked, so the pod isn't copied back.
+  ASB_RETURN_IF_ERROR(txn.UpdateShared(api::PodResource(),
+                                       std::move(plan.update_pod ? *plan.update_pod : *moved_pod)));
   if (plan.create_service)
-    ASB_RETURN_IF_ERROR(txn.Create(api::ServiceResource(), *plan.create_service));
+    ASB_RETURN_IF_ERROR(txn.CreateShared(api::ServiceResource(), std::move(*plan.create_service)));
   return OkStatus();
 }
 
@@ -112,7 +113,7 @@ Result<store::Object> TakeOverMember(store::Txn& txn, const Json& member, Json d
   store::DeleteOptions cas;
   cas.precondition_uid = Uid(member);
   cas.precondition_resource_version = GetString(member, "metadata.resourceVersion");
-  ASB_RETURN_IF_ERROR(txn.Delete(sb_res, ns, Name(member), cas));
+  ASB_RETURN_IF_ERROR(txn.DeleteShared(sb_res, ns, Name(member), cas));
   return sandbox;
 }
 

@@ -206,12 +206,16 @@ Status ObjectStore::CommitLocked(const Batch& batch) {
 Result<Object> ObjectStore::Create(const api::ResourceInfo& res, Object obj,
                                    const CreateOptions& options) {
   ASB_RETURN_IF_ERROR(CheckNotInTxn());
-  std::lock_guard w(writer_mu_);
-  return CreateLocked(res, std::move(obj), options);
+  ObjPtr written;
+  {
+    std::lock_guard w(writer_mu_);
+    ASB_ASSIGN_OR_RETURN(written, CreateLocked(res, std::move(obj), options));
+  }
+  return *written;  // the caller's copy, made after the writer lock (stored objects are immutable)
 }
 
-Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object obj,
-                                         const CreateOptions& options) {
+Result<ObjectStore::ObjPtr> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object obj,
+                                                      const CreateOptions& options) {
   ASB_RETURN_IF_ERROR(CheckObject(res, obj));
   Json& meta = obj["metadata"];
   if (meta.is_null()) meta = Json::object();
@@ -283,18 +287,22 @@ Result<Object> ObjectStore::CreateLocked(const api::ResourceInfo& res, Object ob
   }
   ASB_ASSIGN_OR_RETURN(ObjPtr written,
                        WriteLocked(key, std::make_shared<Json>(std::move(obj)), nullptr));
-  return *written;
+  return written;
 }
 
 Result<Object> ObjectStore::Update(const api::ResourceInfo& res, Object obj,
                                    const UpdateOptions& options) {
   ASB_RETURN_IF_ERROR(CheckNotInTxn());
-  std::lock_guard w(writer_mu_);
-  return UpdateLocked(res, std::move(obj), options);
+  ObjPtr written;
+  {
+    std::lock_guard w(writer_mu_);
+    ASB_ASSIGN_OR_RETURN(written, UpdateLocked(res, std::move(obj), options));
+  }
+  return *written;  // the caller's copy, made after the writer lock (stored objects are immutable)
 }
 
-Result<Object> ObjectStore::UpdateLocked(const api::ResourceInfo& res, Object obj,
-                                         const UpdateOptions& options) {
+Result<ObjectStore::ObjPtr> ObjectStore::UpdateLocked(const api::ResourceInfo& res, Object obj,
+                                                      const UpdateOptions& options) {
   ASB_RETURN_IF_ERROR(CheckObject(res, obj));
   std::string name = MetaString(obj, "name");
   if (name.empty())
@@ -376,27 +384,33 @@ Result<Object> ObjectStore::UpdateLocked(const api::ResourceInfo& res, Object ob
   (*next)["metadata"]["resourceVersion"] = old_rv;
   // A no-op update neither bumps the revision nor wakes watchers (as in Kubernetes), so
   // controllers that write the same status every reconcile don't cause event storms.
-  if (*next == *old) return *old;
+  if (*next == *old) return old;
   const bool remove = IsDeleting(*next) && Finalizers(*next).empty();
   if (remove) {
     auto last = std::make_shared<const Json>(std::move(*next));
     // The deletion event carries `last` at the deletion revision, which is what the caller gets.
     ASB_ASSIGN_OR_RETURN(ObjPtr written, WriteLocked(key, nullptr, last));
-    return *written;
+    return written;
   }
   ASB_ASSIGN_OR_RETURN(ObjPtr written, WriteLocked(key, next, old));
-  return *written;
+  return written;
 }
 
 Result<Object> ObjectStore::Delete(const api::ResourceInfo& res, const std::string& ns,
                                    const std::string& name, const DeleteOptions& options) {
   ASB_RETURN_IF_ERROR(CheckNotInTxn());
-  std::lock_guard w(writer_mu_);
-  return DeleteLocked(res, ns, name, options);
+  ObjPtr written;
+  {
+    std::lock_guard w(writer_mu_);
+    ASB_ASSIGN_OR_RETURN(written, DeleteLocked(res, ns, name, options));
+  }
+  return *written;  // the caller's copy, made after the writer lock (stored objects are immutable)
 }
 
-Result<Object> ObjectStore::DeleteLocked(const api::ResourceInfo& res, const std::string& ns_in,
-                                         const std::string& name, const DeleteOptions& options) {
+Result<ObjectStore::ObjPtr> ObjectStore::DeleteLocked(const api::ResourceInfo& res,
+                                                      const std::string& ns_in,
+                                                      const std::string& name,
+                                                      const DeleteOptions& options) {
   const std::string ns = res.namespaced ? ns_in : "";
   Key key{res.GroupResource(), ns, name};
   ObjPtr old = FindForWrite(key);
@@ -421,7 +435,7 @@ Result<Object> ObjectStore::DeleteLocked(const api::ResourceInfo& res, const std
     return MakeError(
         Code::kPermissionDenied,
         "namespaces " + Quote(name) + " is forbidden: this namespace may not be deleted");
-  if (IsDeleting(*old)) return *old;
+  if (IsDeleting(*old)) return old;
 
   if (options.propagation == Propagation::kOrphan) {
     // Orphaning happens here, before the owner goes, so no crash can leave dependents pointing at
@@ -446,17 +460,19 @@ Result<Object> ObjectStore::DeleteLocked(const api::ResourceInfo& res, const std
     }
   }
 
+  const bool add_foreground =
+      options.propagation == Propagation::kForeground && !HasFinalizer(*old, kForegroundFinalizer);
+  const bool graceful = IsNamespaceResource(res) || add_foreground || !Finalizers(*old).empty();
+  if (!graceful) {
+    // Removed now: no copy to edit (WriteLocked makes the last state's).
+    ASB_ASSIGN_OR_RETURN(ObjPtr written, WriteLocked(key, nullptr, old));
+    return written;
+  }
   auto next = std::make_shared<Json>(*old);
   Json& meta = (*next)["metadata"];
-  if (options.propagation == Propagation::kForeground &&
-      !HasFinalizer(*old, kForegroundFinalizer)) {
+  if (add_foreground) {
     if (!meta["finalizers"].is_array()) meta["finalizers"] = Json::array();
     meta["finalizers"].push_back(kForegroundFinalizer);
-  }
-  const bool graceful = IsNamespaceResource(res) || !Finalizers(*next).empty();
-  if (!graceful) {
-    ASB_ASSIGN_OR_RETURN(ObjPtr written, WriteLocked(key, nullptr, old));
-    return *written;
   }
   meta["deletionTimestamp"] = FormatRfc3339(clock_->Now());
   meta["deletionGracePeriodSeconds"] = 0;
@@ -464,7 +480,7 @@ Result<Object> ObjectStore::DeleteLocked(const api::ResourceInfo& res, const std
   meta["generation"] = (g && g->is_number_integer() ? g->get<int64_t>() : 0) + 1;
   if (IsNamespaceResource(res)) (*next)["status"]["phase"] = "Terminating";
   ASB_ASSIGN_OR_RETURN(ObjPtr written, WriteLocked(key, next, old));
-  return *written;
+  return written;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,8 +497,22 @@ Result<Object> ObjectStore::Get(const api::ResourceInfo& res, const std::string&
   return *obj;  // copied outside the lock: stored objects are immutable
 }
 
-Result<ListResult> ObjectStore::List(const api::ResourceInfo& res, const std::string& ns_in,
+Result<ListResult> ObjectStore::List(const api::ResourceInfo& res, const std::string& ns,
                                      const ListOptions& options) {
+  // The matching is SharedList's, under the lock; the copies (a pool's whole member list for its
+  // reconcile) are made after it, so they never hold up a writer.
+  ASB_ASSIGN_OR_RETURN(SharedListResult shared, SharedList(res, ns, options));
+  ListResult out;
+  out.resource_version = shared.resource_version;
+  out.continue_token = std::move(shared.continue_token);
+  out.items.reserve(shared.items.size());
+  for (const ObjPtr& obj : shared.items) out.items.push_back(*obj);
+  return out;
+}
+
+Result<SharedListResult> ObjectStore::SharedList(const api::ResourceInfo& res,
+                                                 const std::string& ns_in,
+                                                 const ListOptions& options) {
   ASB_ASSIGN_OR_RETURN(LabelSelector labels, ParseLabelSelector(options.label_selector));
   ASB_ASSIGN_OR_RETURN(FieldSelector fields, ParseFieldSelector(res, options.field_selector));
   if (options.limit < 0) return MakeError(Code::kInvalidArgument, "limit must be >= 0");
@@ -493,10 +523,8 @@ Result<ListResult> ObjectStore::List(const api::ResourceInfo& res, const std::st
     has_start = true;
   }
   const std::string ns = res.namespaced ? ns_in : "";
-  ListResult out;
-  // Under the lock only the matching and the shared pointers; the copies (a pool's whole member
-  // list for its reconcile) are made after it, so they never hold up a writer.
-  std::vector<ObjPtr> matched;
+  SharedListResult out;
+  std::vector<ObjPtr>& matched = out.items;
   {
     std::shared_lock state(state_mu_);
     out.resource_version = revision_.load(std::memory_order_acquire);
@@ -535,8 +563,6 @@ Result<ListResult> ObjectStore::List(const api::ResourceInfo& res, const std::st
       }
     }
   }
-  out.items.reserve(matched.size());
-  for (const ObjPtr& obj : matched) out.items.push_back(*obj);
   return out;
 }
 

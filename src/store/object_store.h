@@ -68,6 +68,9 @@ class ObjectStore : public Store {
                      const std::string& name) override;
   Result<ListResult> List(const api::ResourceInfo& res, const std::string& ns,
                           const ListOptions& options) override;
+  // The stored objects themselves (immutable, shared with the index): no copies.
+  Result<SharedListResult> SharedList(const api::ResourceInfo& res, const std::string& ns,
+                                      const ListOptions& options) override;
   Result<Object> Create(const api::ResourceInfo& res, Object obj,
                         const CreateOptions& options = {}) override;
   Result<Object> Update(const api::ResourceInfo& res, Object obj,
@@ -117,11 +120,11 @@ class ObjectStore : public Store {
   [[nodiscard]] Status CheckNotInTxn() const;
 
   // --- under writer_mu_ ---
-  [[nodiscard]] Result<Object> CreateLocked(const api::ResourceInfo& res, Object obj,
+  [[nodiscard]] Result<ObjPtr> CreateLocked(const api::ResourceInfo& res, Object obj,
                                             const CreateOptions& options = {});
-  [[nodiscard]] Result<Object> UpdateLocked(const api::ResourceInfo& res, Object obj,
+  [[nodiscard]] Result<ObjPtr> UpdateLocked(const api::ResourceInfo& res, Object obj,
                                             const UpdateOptions& options);
-  [[nodiscard]] Result<Object> DeleteLocked(const api::ResourceInfo& res, const std::string& ns,
+  [[nodiscard]] Result<ObjPtr> DeleteLocked(const api::ResourceInfo& res, const std::string& ns,
                                             const std::string& name, const DeleteOptions& options);
   // Stages `obj` (nullptr = delete `key`) at the next free revision, in the open Transact's
   // batch or else in a batch of its own that commits right away. Sets metadata.resourceVersion

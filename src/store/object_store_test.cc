@@ -471,6 +471,30 @@ TEST_P(ObjectStoreTest, WatchFromZeroThenLive) {
   EXPECT_EQ(after.error().code, Code::kAborted);
 }
 
+// NextShared hands every watcher the object the store published, not a copy each: two watchers
+// get the same immutable object, in the same order and revisions Next gives; Stop ends it too.
+TEST_P(ObjectStoreTest, WatchNextSharedIsTheStoresObject) {
+  auto w1 = store_->Watch(Sbx(), "", {.resource_version = store_->CurrentRevision()});
+  auto w2 = store_->Watch(Sbx(), "", {.resource_version = store_->CurrentRevision()});
+  ASSERT_TRUE(w1 && w2);
+  Json a = MustCreate(Sbx(), MakeObj("default", "a"));
+  ASSERT_TRUE(store_->Delete(Sbx(), "default", "a"));
+  for (EventType want : {EventType::kAdded, EventType::kDeleted}) {
+    auto e1 = (*w1)->NextShared(std::chrono::seconds(2));
+    auto e2 = (*w2)->NextShared(std::chrono::seconds(2));
+    ASSERT_TRUE(e1 && *e1 && e2 && *e2);
+    EXPECT_EQ((*e1)->type, want);
+    EXPECT_EQ((*e1)->object.get(), (*e2)->object.get());  // one object, shared
+    EXPECT_EQ((*e1)->object->at("metadata").at("name"), "a");
+    EXPECT_EQ((*e1)->resource_version,
+              std::stoll((*e1)->object->at("metadata").at("resourceVersion").get<std::string>()));
+  }
+  (*w1)->Stop();
+  auto after = (*w1)->NextShared(std::chrono::milliseconds(10));
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, Code::kAborted);
+}
+
 TEST_P(ObjectStoreTest, WatchResumeFromRevision) {
   MustCreate(Sbx(), MakeObj("default", "a"));
   int64_t rv = store_->CurrentRevision();

@@ -74,6 +74,10 @@ Status SqliteLog::Init(std::chrono::milliseconds lock_wait) {
   // checkpoint fsync. synchronous=FULL would fsync every commit (~1-10 ms each here), which is
   // 10-100x our latency budget for a create; if a deployment needs power-loss durability this
   // is the one line to change.
+  // Exclusive locking before WAL is entered: this process is the database's only user (the
+  // flock above), so SQLite keeps the WAL index in heap memory instead of a shared-memory file
+  // and takes no file locks per transaction: a commit is its WAL writes and nothing else.
+  ASB_RETURN_IF_ERROR(Exec("PRAGMA locking_mode=EXCLUSIVE"));
   ASB_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
   ASB_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
   ASB_RETURN_IF_ERROR(Exec("PRAGMA busy_timeout=5000"));

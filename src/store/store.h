@@ -43,12 +43,26 @@ struct ListResult {
   std::string continue_token;    // non-empty when limit cut the list
 };
 
+// A List page as the store's own immutable objects, shared instead of copied (SharedList).
+struct SharedListResult {
+  std::vector<std::shared_ptr<const Object>> items;  // sorted by namespace, then name
+  int64_t resource_version = 0;
+  std::string continue_token;
+};
+
 enum class EventType { kAdded, kModified, kDeleted, kBookmark };
 std::string_view EventTypeName(EventType t);  // "ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 
 struct WatchEvent {
   EventType type = EventType::kAdded;
   Object object;  // for kDeleted: the last state; for kBookmark: only metadata.resourceVersion
+  int64_t resource_version = 0;
+};
+
+// A WatchEvent whose object is shared with the store (Watcher::NextShared).
+struct SharedWatchEvent {
+  EventType type = EventType::kAdded;
+  std::shared_ptr<const Object> object;  // never null
   int64_t resource_version = 0;
 };
 
@@ -69,6 +83,16 @@ class Watcher {
   // fell too far behind (its buffer overflowed) — the consumer must re-list; kAborted after Stop().
   [[nodiscard]] virtual Result<std::optional<WatchEvent>> Next(
       std::chrono::milliseconds timeout) = 0;
+  // Next without the consumer's copy: the event's object as the store published it, shared and
+  // immutable (a consumer that only reads keys, owners or labels off each event, such as the
+  // controllers' watches, copied every pod and sandbox a write touched). The default copies.
+  [[nodiscard]] virtual Result<std::optional<SharedWatchEvent>> NextShared(
+      std::chrono::milliseconds timeout) {
+    ASB_ASSIGN_OR_RETURN(std::optional<WatchEvent> ev, Next(timeout));
+    if (!ev) return std::optional<SharedWatchEvent>();
+    return std::optional<SharedWatchEvent>(SharedWatchEvent{
+        ev->type, std::make_shared<const Object>(std::move(ev->object)), ev->resource_version});
+  }
   // Ends the stream; a blocked Next returns kAborted. Idempotent, callable from any thread.
   virtual void Stop() = 0;
 };
@@ -102,16 +126,36 @@ struct UpdateOptions {
 // available here (kInvalidArgument).
 class Txn {
  public:
+  using Shared = std::shared_ptr<const Object>;
   virtual ~Txn() = default;
   [[nodiscard]] virtual Result<Object> Get(const api::ResourceInfo& res, const std::string& ns,
                                            const std::string& name) = 0;
-  [[nodiscard]] virtual Result<Object> Create(const api::ResourceInfo& res, Object obj,
-                                              const CreateOptions& options = {}) = 0;
-  [[nodiscard]] virtual Result<Object> Update(const api::ResourceInfo& res, Object obj,
-                                              const UpdateOptions& options = {}) = 0;
-  [[nodiscard]] virtual Result<Object> Delete(const api::ResourceInfo& res, const std::string& ns,
-                                              const std::string& name,
-                                              const DeleteOptions& options = {}) = 0;
+  // The writes, answering with the object as staged (what the single-object call returns),
+  // shared and immutable: a caller that only needs to know the write was accepted (a moved pod,
+  // a Service) copies nothing.
+  [[nodiscard]] virtual Result<Shared> CreateShared(const api::ResourceInfo& res, Object obj,
+                                                    const CreateOptions& options = {}) = 0;
+  [[nodiscard]] virtual Result<Shared> UpdateShared(const api::ResourceInfo& res, Object obj,
+                                                    const UpdateOptions& options = {}) = 0;
+  [[nodiscard]] virtual Result<Shared> DeleteShared(const api::ResourceInfo& res,
+                                                    const std::string& ns, const std::string& name,
+                                                    const DeleteOptions& options = {}) = 0;
+  // The same, answering with a copy.
+  [[nodiscard]] Result<Object> Create(const api::ResourceInfo& res, Object obj,
+                                      const CreateOptions& options = {}) {
+    ASB_ASSIGN_OR_RETURN(Shared written, CreateShared(res, std::move(obj), options));
+    return *written;
+  }
+  [[nodiscard]] Result<Object> Update(const api::ResourceInfo& res, Object obj,
+                                      const UpdateOptions& options = {}) {
+    ASB_ASSIGN_OR_RETURN(Shared written, UpdateShared(res, std::move(obj), options));
+    return *written;
+  }
+  [[nodiscard]] Result<Object> Delete(const api::ResourceInfo& res, const std::string& ns,
+                                      const std::string& name, const DeleteOptions& options = {}) {
+    ASB_ASSIGN_OR_RETURN(Shared written, DeleteShared(res, ns, name, options));
+    return *written;
+  }
 };
 
 class Store {
@@ -124,6 +168,21 @@ class Store {
   // ns "" lists all namespaces. kInvalidArgument on a bad selector.
   [[nodiscard]] virtual Result<ListResult> List(const api::ResourceInfo& res, const std::string& ns,
                                                 const ListOptions& options) = 0;
+  // List's page without copying its objects, for in-process readers on a hot path that only read
+  // them (the warm claim's candidates). The default shares List's copies; a store that holds its
+  // objects immutable in memory hands out its own.
+  [[nodiscard]] virtual Result<SharedListResult> SharedList(const api::ResourceInfo& res,
+                                                            const std::string& ns,
+                                                            const ListOptions& options) {
+    ASB_ASSIGN_OR_RETURN(ListResult listed, List(res, ns, options));
+    SharedListResult out;
+    out.items.reserve(listed.items.size());
+    for (Object& obj : listed.items)
+      out.items.push_back(std::make_shared<const Object>(std::move(obj)));
+    out.resource_version = listed.resource_version;
+    out.continue_token = std::move(listed.continue_token);
+    return out;
+  }
   // Sets metadata.uid, creationTimestamp, resourceVersion, generation=1, fills name from
   // generateName. apiVersion/kind are set from `res`. Errors: kAlreadyExists, kInvalidArgument
   // (no name), kNotFound (namespace missing), kFailedPrecondition (namespace terminating).

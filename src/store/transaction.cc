@@ -20,16 +20,16 @@ class ObjectStore::BatchTxn final : public Txn {
     if (!obj) return MakeError(Code::kNotFound, internal::NotFoundMessage(res, name));
     return *obj;
   }
-  Result<Object> Create(const api::ResourceInfo& res, Object obj,
-                        const CreateOptions& options) override {
+  Result<Shared> CreateShared(const api::ResourceInfo& res, Object obj,
+                              const CreateOptions& options) override {
     return Note(store_.CreateLocked(res, std::move(obj), options));
   }
-  Result<Object> Update(const api::ResourceInfo& res, Object obj,
-                        const UpdateOptions& options) override {
+  Result<Shared> UpdateShared(const api::ResourceInfo& res, Object obj,
+                              const UpdateOptions& options) override {
     return Note(store_.UpdateLocked(res, std::move(obj), options));
   }
-  Result<Object> Delete(const api::ResourceInfo& res, const std::string& ns,
-                        const std::string& name, const DeleteOptions& options) override {
+  Result<Shared> DeleteShared(const api::ResourceInfo& res, const std::string& ns,
+                              const std::string& name, const DeleteOptions& options) override {
     // Orphaning rewrites every dependent, which the batch's view of dependents can't list.
     if (options.propagation == Propagation::kOrphan)
       return Note(MakeError(Code::kInvalidArgument,
@@ -40,7 +40,7 @@ class ObjectStore::BatchTxn final : public Txn {
   const std::optional<Error>& failed() const { return failed_; }
 
  private:
-  Result<Object> Note(Result<Object> r) {
+  Result<Shared> Note(Result<Shared> r) {
     if (!r && !failed_) failed_ = r.error();
     return r;
   }

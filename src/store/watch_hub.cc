@@ -95,6 +95,21 @@ class WatchChannel {
   }
 
   Result<std::optional<WatchEvent>> Next(std::chrono::milliseconds timeout) {
+    ASB_ASSIGN_OR_RETURN(std::optional<Queued> ev, Take(timeout));
+    if (!ev) return std::optional<WatchEvent>();
+    // The copy the consumer owns, made outside every lock.
+    return std::optional<WatchEvent>(WatchEvent{ev->type, *ev->object, ev->revision});
+  }
+
+  Result<std::optional<SharedWatchEvent>> NextShared(std::chrono::milliseconds timeout) {
+    ASB_ASSIGN_OR_RETURN(std::optional<Queued> ev, Take(timeout));
+    if (!ev) return std::optional<SharedWatchEvent>();
+    return std::optional<SharedWatchEvent>(
+        SharedWatchEvent{ev->type, std::move(ev->object), ev->revision});
+  }
+
+  // The next queued event, waiting up to `timeout`; nullopt on timeout.
+  Result<std::optional<Queued>> Take(std::chrono::milliseconds timeout) {
     std::unique_lock l(mu_);
     cv_.wait_for(l, timeout, [&] { return !q_.empty() || gone_ || stopped_ || closed_; });
     if (stopped_) return MakeError(Code::kAborted, "watch stopped");
@@ -104,14 +119,12 @@ class WatchChannel {
                                         " undelivered events); re-list and watch again");
     if (q_.empty()) {
       if (closed_) return MakeError(Code::kUnavailable, "store closed");
-      return std::optional<WatchEvent>();
+      return std::optional<Queued>();
     }
     Queued ev = std::move(q_.front());
     q_.pop_front();
     if (limit_ > capacity_) --limit_;
-    l.unlock();
-    // The copy the consumer owns, made outside every lock.
-    return std::optional<WatchEvent>(WatchEvent{ev.type, *ev.object, ev.revision});
+    return std::optional<Queued>(std::move(ev));
   }
 
   void Stop() {
@@ -153,6 +166,9 @@ class ChannelWatcher final : public Watcher {
   ~ChannelWatcher() override { ch_->Stop(); }
   Result<std::optional<WatchEvent>> Next(std::chrono::milliseconds timeout) override {
     return ch_->Next(timeout);
+  }
+  Result<std::optional<SharedWatchEvent>> NextShared(std::chrono::milliseconds timeout) override {
+    return ch_->NextShared(timeout);
   }
   void Stop() override { ch_->Stop(); }
 
