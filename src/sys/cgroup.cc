@@ -15,18 +15,21 @@
 #include "base/unique_fd.h"
 
 namespace asb::sys {
-namespace {
 
 Status WriteCgroupFile(const std::string& path, const std::string& value) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd) return ErrnoUnexpected("open " + path);
   if (::write(fd.get(), value.data(), value.size()) < 0) {
-    Error e = ErrnoError(errno, "write " + value + " to " + path);
-    if (errno == EINVAL || errno == EBUSY) e.code = Code::kResourceExhausted;
+    const int err = errno;
+    Error e = ErrnoError(err, "write " + value + " to " + path);
+    if (err == EINVAL || err == EBUSY) e.code = Code::kResourceExhausted;
+    if (err == ENODEV) e.code = Code::kNotFound;  // the group was removed after the open
     return tl::unexpected(e);
   }
   return {};
 }
+
+namespace {
 
 std::string ParentFor(const CgroupConfig& config) {
   if (config.parent.empty()) return "/asb";
@@ -134,6 +137,34 @@ Status PrepareCpuPlacement(const CgroupConfig& config, CpuPlacement placement) {
 }
 
 namespace {
+
+// Nothing to write (or to undo) where the kernel has no cpu.idle (before 5.15).
+Status WriteCpuIdle(const std::string& cpu_dir, bool idle) {
+  const std::string file = cpu_dir + "/cpu.idle";
+  if (!PathExists(file)) return {};
+  return WriteCgroupFile(file, idle ? "1" : "0");
+}
+
+// The share a cpu request stands for (cpu.shares on v1, cpu.weight on v2).
+Status WriteCpuShare(const std::string& cpu_dir, bool v2, int64_t request_millis) {
+  if (v2)
+    return WriteCgroupFile(cpu_dir + "/cpu.weight", std::to_string(CpuWeightFor(request_millis)));
+  return WriteCgroupFile(cpu_dir + "/cpu.shares", std::to_string(CpuSharesFor(request_millis)));
+}
+
+// A v1 cpu directory's quota, shares and idle-class, as Create writes them.
+Status WriteV1Cpu(const std::string& cpu_dir, const CgroupLimits& limits) {
+  if (limits.cpu_millis > 0) {
+    ASB_RETURN_IF_ERROR(WriteCgroupFile(cpu_dir + "/cpu.cfs_period_us", "100000"));
+    ASB_RETURN_IF_ERROR(
+        WriteCgroupFile(cpu_dir + "/cpu.cfs_quota_us", std::to_string(limits.cpu_millis * 100)));
+  }
+  if (limits.cpu_request_millis > 0) {
+    ASB_RETURN_IF_ERROR(WriteCgroupFile(cpu_dir + "/cpu.shares",
+                                        std::to_string(CpuSharesFor(limits.cpu_request_millis))));
+  }
+  return limits.cpu_idle ? WriteCpuIdle(cpu_dir, true) : Status{};
+}
 
 bool ValidName(const std::string& name) {
   return !name.empty() && name.find('/') == std::string::npos && name != "." && name != "..";
@@ -268,6 +299,7 @@ Result<Cgroup> Cgroup::Create(const CgroupConfig& config, const std::string& nam
         ASB_RETURN_IF_ERROR(WriteCgroupFile(
             d + "/cpu.weight", std::to_string(CpuWeightFor(limits.cpu_request_millis))));
       }
+      if (limits.cpu_idle) ASB_RETURN_IF_ERROR(WriteCpuIdle(d, true));
       if (limits.pids > 0) {
         ASB_RETURN_IF_ERROR(WriteCgroupFile(d + "/pids.max", std::to_string(limits.pids)));
       }
@@ -281,15 +313,7 @@ Result<Cgroup> Cgroup::Create(const CgroupConfig& config, const std::string& nam
         ASB_RETURN_IF_ERROR(WriteCgroupFile(cg.memory_dir_ + "/memory.memsw.limit_in_bytes", v));
       }
     }
-    if (limits.cpu_millis > 0) {
-      ASB_RETURN_IF_ERROR(WriteCgroupFile(cg.cpu_dir_ + "/cpu.cfs_period_us", "100000"));
-      ASB_RETURN_IF_ERROR(WriteCgroupFile(cg.cpu_dir_ + "/cpu.cfs_quota_us",
-                                          std::to_string(limits.cpu_millis * 100)));
-    }
-    if (limits.cpu_request_millis > 0) {
-      ASB_RETURN_IF_ERROR(WriteCgroupFile(cg.cpu_dir_ + "/cpu.shares",
-                                          std::to_string(CpuSharesFor(limits.cpu_request_millis))));
-    }
+    ASB_RETURN_IF_ERROR(WriteV1Cpu(cg.cpu_dir_, limits));
     if (limits.pids > 0) {
       ASB_RETURN_IF_ERROR(WriteCgroupFile(cg.pids_dir_ + "/pids.max", std::to_string(limits.pids)));
     }
@@ -300,6 +324,56 @@ Result<Cgroup> Cgroup::Create(const CgroupConfig& config, const std::string& nam
     return tl::unexpected(made.error().Wrap("cgroup " + name));
   }
   return cg;
+}
+
+Result<std::string> CreateCpuGroup(const CgroupConfig& config, const std::string& name,
+                                   const CgroupLimits& limits) {
+  if (!ValidName(name))
+    return MakeError(Code::kInvalidArgument, "bad cgroup name \"" + name + "\"");
+  if (CgroupIsV2(config.mount_root)) {
+    return MakeError(Code::kUnimplemented, "cgroup v2: one directory holds every controller");
+  }
+  ASB_RETURN_IF_ERROR(PrepareCpuPlacement(config, limits.cpu_placement));
+  const std::string path = CgroupPath(config, name, limits.cpu_placement);
+  const std::string cpu_dir = config.mount_root + "/cpu" + path;
+  // cpuacct counts the group's time (the governor reads it); where it is co-mounted with cpu
+  // ("cpu,cpuacct") both names are this one directory.
+  std::vector<std::string> dirs = {cpu_dir};
+  std::error_code ec;
+  if (PathExists(config.mount_root + "/cpuacct") &&
+      std::filesystem::canonical(config.mount_root + "/cpuacct", ec) !=
+          std::filesystem::canonical(config.mount_root + "/cpu", ec)) {
+    dirs.push_back(config.mount_root + "/cpuacct" + path);
+  }
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    Status made = MakeDirs(dirs[i].substr(0, dirs[i].rfind('/')));
+    if (made && ::mkdir(dirs[i].c_str(), 0755) != 0) {
+      made = errno == EEXIST ? MakeError(Code::kAlreadyExists, "cgroup exists: " + dirs[i])
+                             : ErrnoUnexpected("mkdir " + dirs[i]);
+    }
+    if (!made) {
+      for (size_t j = 0; j < i; ++j) (void)::rmdir(dirs[j].c_str());
+      return tl::unexpected(made.error().Wrap("cgroup " + name));
+    }
+  }
+  if (Status s = WriteV1Cpu(cpu_dir, limits); !s) {
+    for (const std::string& d : dirs) (void)::rmdir(d.c_str());
+    return tl::unexpected(s.error().Wrap("cgroup " + name));
+  }
+  return cpu_dir + "/cgroup.procs";
+}
+
+Status MoveToCgroup(const std::string& procs_file, pid_t pid) {
+  return WriteCgroupFile(procs_file, std::to_string(pid));
+}
+
+Status Cgroup::SetCpuIdle(bool idle, int64_t cpu_request_millis) const {
+  if (!PathExists(cpu_dir_)) return MakeError(Code::kNotFound, "no cgroup " + cpu_dir_);
+  ASB_RETURN_IF_ERROR(WriteCpuIdle(cpu_dir_, idle));
+  // Idle-class, the weight reads as 3 and cannot be written (EINVAL); normal again, it is the
+  // kernel's default until written.
+  if (idle || cpu_request_millis <= 0) return {};
+  return WriteCpuShare(cpu_dir_, v2_, cpu_request_millis);
 }
 
 std::vector<std::string> Cgroup::ProcsFiles() const {

@@ -47,6 +47,10 @@ struct CgroupLimits {
   // Where the group goes (CpuPlacementFor(cpu_millis, cpu_request_millis) for a sandbox), so
   // that a spinning BestEffort or Burstable sandbox yields to every other task on the host.
   CpuPlacement cpu_placement = CpuPlacement::kParent;
+  // Starts idle-class (cpu.idle 1): a warm-pool member nobody uses yet boots and idles behind
+  // every non-idle task competing with its group (docs/cpu.md, "Pool members"), until
+  // SetCpuIdle(false) at its claim. Ignored where the kernel has no cpu.idle.
+  bool cpu_idle = false;
 };
 
 struct CgroupConfig {
@@ -80,6 +84,12 @@ class Cgroup {
   const std::string& memory_dir() const { return memory_dir_; }
   // The cgroup.procs files a process writes "0" into to join all of this group's controllers.
   std::vector<std::string> ProcsFiles() const;
+
+  // Writes cpu.idle (the claim's promotion of a warm-pool member). Making a group normal again
+  // the kernel resets its weight to the default (1024 / 100), so a group with a cpu request gets
+  // its share written again (`cpu_request_millis`, as Create wrote it). OK where the kernel has
+  // no cpu.idle (nothing to undo); kNotFound when the group is gone.
+  [[nodiscard]] Status SetCpuIdle(bool idle, int64_t cpu_request_millis = 0) const;
 
   // CPU time used by the group's tasks so far (v1 cpuacct.usage, v2 cpu.stat usage_usec).
   [[nodiscard]] Result<std::chrono::nanoseconds> CpuUsage() const;
@@ -124,6 +134,21 @@ std::string CgroupPath(const CgroupConfig& config, const std::string& name, CpuP
 // EnsureBestEffortParent for kBestEffort; on v2 for kBurstable the controllers enabled in the
 // parent's parent; nothing otherwise. Idempotent.
 [[nodiscard]] Status PrepareCpuPlacement(const CgroupConfig& config, CpuPlacement placement);
+// For a runtime that makes its own groups from a path (runsc, cgroupsPath) but should start
+// idle-class: makes only the cpu (and cpuacct) directory of `name` in `limits.cpu_placement`,
+// with the cpu limits, request and cpu.idle the runtime would otherwise write (runsc then uses a
+// directory it finds as it is and makes the other controllers' itself). v1 only (on v2 one
+// directory holds every controller, so the runtime would skip them all): kUnimplemented there.
+// Returns the cgroup.procs file the runtime's process joins. Errors: kAlreadyExists, kInternal;
+// on failure nothing is left behind. Cgroup::OpenAllHierarchies finds (and Remove removes) it.
+[[nodiscard]] Result<std::string> CreateCpuGroup(const CgroupConfig& config,
+                                                 const std::string& name,
+                                                 const CgroupLimits& limits);
+// Moves process `pid` into the group whose cgroup.procs file is `procs_file`.
+[[nodiscard]] Status MoveToCgroup(const std::string& procs_file, pid_t pid);
+// Writes one cgroup control file: kNotFound when the group is gone (ENOENT, ENODEV),
+// kResourceExhausted when the kernel refuses the value (EINVAL, EBUSY).
+[[nodiscard]] Status WriteCgroupFile(const std::string& path, const std::string& value);
 // The prefix of kBurstable groups' names in the parent's parent ("asb-burstable-"), which is
 // how CpuGovernor finds them.
 std::string BurstablePrefix(const CgroupConfig& config);

@@ -1,6 +1,7 @@
 #include "sys/cgroup.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -140,6 +141,79 @@ TEST(CgroupTest, BurstableGetsItsOwnGroupNextToTheParent) {
                     Code::kAlreadyExists);
   EXPECT_OK(all.Remove());
   for (const auto& d : cg.dirs()) EXPECT_FALSE(PathExists(d)) << d;
+}
+
+// A warm-pool member's group starts idle-class in whichever place its cpu request puts it; one
+// write makes it normal (its claim), also through a group named again after a restart.
+TEST(CgroupTest, StartsIdleClassAndOneWriteMakesItNormal) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
+  CgroupConfig config;
+  for (CpuPlacement p :
+       {CpuPlacement::kBurstable, CpuPlacement::kBestEffort, CpuPlacement::kParent}) {
+    std::string name = "cgtest-" + RandomHex(4);
+    ASSERT_OK_AND_ASSIGN(Cgroup cg,
+                         Cgroup::Create(config, name,
+                                        {.cpu_millis = p == CpuPlacement::kParent ? 500 : 0,
+                                         .cpu_request_millis = 250,
+                                         .cpu_placement = p,
+                                         .cpu_idle = true}));
+    const std::string idle =
+        config.mount_root + (cg.is_v2() ? "" : "/cpu") + CgroupPath(config, name, p) + "/cpu.idle";
+    EXPECT_EQ(Trim(ReadFile(idle).value_or("")), "1") << idle;
+    ASSERT_OK_AND_ASSIGN(Cgroup reopened, Cgroup::Open(config, name));
+    EXPECT_OK(reopened.SetCpuIdle(false, 250));
+    EXPECT_EQ(Trim(ReadFile(idle).value_or("")), "0") << idle;
+    // The kernel resets an un-idled group's weight to its default: the request's is back.
+    const std::string dir = idle.substr(0, idle.rfind('/'));
+    EXPECT_EQ(Trim(ReadFile(dir + (cg.is_v2() ? "/cpu.weight" : "/cpu.shares")).value_or("")),
+              std::to_string(cg.is_v2() ? CpuWeightFor(250) : CpuSharesFor(250)));
+    EXPECT_OK(cg.Remove());
+    EXPECT_ERROR_CODE(reopened.SetCpuIdle(false, 250), Code::kNotFound);
+  }
+  // Not asked: left at the kernel's default.
+  std::string name = "cgtest-" + RandomHex(4);
+  ASSERT_OK_AND_ASSIGN(Cgroup cg, Cgroup::Create(config, name,
+                                                 {.cpu_request_millis = 250,
+                                                  .cpu_placement = CpuPlacement::kBurstable}));
+  EXPECT_EQ(Trim(ReadFile(config.mount_root + (cg.is_v2() ? "" : "/cpu") +
+                          CgroupPath(config, name, CpuPlacement::kBurstable) + "/cpu.idle")
+                     .value_or("")),
+            "0");
+  EXPECT_OK(cg.Remove());
+}
+
+// For runsc (which makes its groups from cgroupsPath and uses a directory it finds as it is):
+// only the cpu directory, with the share and idle-class; a process moved in is counted there;
+// OpenAllHierarchies names it for removal.
+TEST(CgroupTest, CpuOnlyGroupForARuntimeThatMakesTheRest) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
+  CgroupConfig config;
+  std::string name = "cgtest-" + RandomHex(4);
+  const CgroupLimits limits{
+      .cpu_request_millis = 250, .cpu_placement = CpuPlacement::kBurstable, .cpu_idle = true};
+  if (CgroupIsV2(config.mount_root)) {
+    EXPECT_ERROR_CODE(CreateCpuGroup(config, name, limits), Code::kUnimplemented);
+    return;
+  }
+  ASSERT_OK_AND_ASSIGN(std::string procs, CreateCpuGroup(config, name, limits));
+  const std::string dir =
+      config.mount_root + "/cpu" + CgroupPath(config, name, limits.cpu_placement);
+  EXPECT_EQ(procs, dir + "/cgroup.procs");
+  EXPECT_EQ(Trim(ReadFile(dir + "/cpu.idle").value_or("")), "1");
+  // Idle-class, its weight reads as the idle weight (the share is written back on promotion).
+  EXPECT_EQ(Trim(ReadFile(dir + "/cpu.shares").value_or("")), "3");
+  EXPECT_FALSE(
+      PathExists(config.mount_root + "/memory" + CgroupPath(config, name, limits.cpu_placement)));
+  EXPECT_ERROR_CODE(CreateCpuGroup(config, name, limits), Code::kAlreadyExists);
+  ASSERT_OK_AND_ASSIGN(pid_t pid, Spawn({.path = "/bin/sleep", .argv = {"sleep", "30"}}));
+  EXPECT_OK(MoveToCgroup(procs, pid));
+  EXPECT_NE(ReadFile(procs).value_or("").find(std::to_string(pid)), std::string::npos);
+  ::kill(pid, SIGKILL);
+  (void)WaitPid(pid);
+  ASSERT_OK_AND_ASSIGN(Cgroup all, Cgroup::OpenAllHierarchies(config, name));
+  EXPECT_NE(std::find(all.dirs().begin(), all.dirs().end(), dir), all.dirs().end());
+  EXPECT_OK(all.Remove());
+  EXPECT_FALSE(PathExists(dir));
 }
 
 TEST(CgroupTest, RejectsBadNames) {

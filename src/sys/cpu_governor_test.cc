@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "base/file_util.h"
 #include "base/strings.h"
 #include "sys/process.h"
@@ -45,6 +47,15 @@ TEST(CpuGovernorTest, BestEffortThresholds) {
   EXPECT_TRUE(NextIdle(false, 0.25, kBestEffortThresholds));
   EXPECT_TRUE(NextIdle(true, 0.1, kBestEffortThresholds));
   EXPECT_FALSE(NextIdle(true, 0.09, kBestEffortThresholds));
+}
+
+TEST(CpuGovernorTest, LongLivedCoresCountsOnlyThreadsInBothSamples) {
+  const ThreadTimes before{{10, 1'000'000'000}, {11, 5'000'000}, {12, 7'000'000}};
+  // 10 ran 0.3 s more, 11 exited, 13 is new (all of its 0.9 s since the first sample or not:
+  // unknown, so not counted), 12's tid was reused by a thread that has run less.
+  const ThreadTimes after{{10, 1'300'000'000}, {12, 1'000}, {13, 900'000'000}};
+  EXPECT_DOUBLE_EQ(LongLivedCores(before, after, 0.5), 0.6);
+  EXPECT_DOUBLE_EQ(LongLivedCores({}, after, 0.1), 0.0);
 }
 
 TEST(CpuGovernorTest, RequestRoundTripsThroughTheGroupsWeight) {
@@ -133,10 +144,115 @@ TEST(CpuGovernorTest, BurstableIdleWhileItSpinsAboveItsRequest) {
   EXPECT_TRUE(
       testing::WaitFor([&] { return !gov->burstable_idle(name); }, std::chrono::seconds(10)));
   EXPECT_EQ(Trim(ReadFile(idle_file).value_or("")), "0");
+  // Its request's weight again, not the kernel's default that leaving idle-class leaves.
+  const std::string weight_file = config.mount_root + (cg.is_v2() ? "/" : "/cpu/") + name +
+                                  (cg.is_v2() ? "/cpu.weight" : "/cpu.shares");
+  EXPECT_EQ(Trim(ReadFile(weight_file).value_or("")),
+            std::to_string(cg.is_v2() ? CpuWeightFor(100) : CpuSharesFor(100)));
   EXPECT_OK(cg.Remove());
   EXPECT_TRUE(
       testing::WaitFor([&] { return gov->burstable_groups() == 0; }, std::chrono::seconds(10)));
   gov.reset();
+  RemoveTestParents(config);
+}
+
+// A Burstable group whose CPU goes to processes that each live less than a period (what a
+// sandbox served command after command does: a fresh process per exec) keeps its weight
+// however much it uses; it must not meet idle-class spinners as their equal.
+TEST(CpuGovernorTest, BurstOfShortLivedProcessesKeepsItsWeight) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
+  CgroupConfig config{.parent = "/asbtest-" + RandomHex(4)};
+  ASSERT_OK_AND_ASSIGN(auto gov, CpuGovernor::Start({.cgroup = config}));
+  ASSERT_OK_AND_ASSIGN(Cgroup cg, Cgroup::Create(config, "execs",
+                                                 {.cpu_request_millis = 100,
+                                                  .cpu_placement = CpuPlacement::kBurstable}));
+  const std::string name = BurstablePrefix(config) + "execs";
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return gov->burstable_groups() == 1; }, std::chrono::seconds(10)));
+  const std::string usage_file = config.mount_root + (cg.is_v2() ? "" : "/cpuacct") + "/" + name +
+                                 (cg.is_v2() ? "/cpu.stat" : "/cpuacct.usage");
+  auto used_seconds = [&] {
+    const std::string text = ReadFile(usage_file).value_or("");
+    if (!cg.is_v2()) return static_cast<double>(ParseInt(Trim(text)).value_or(0)) / 1e9;
+    for (const std::string& line : Split(text, '\n')) {
+      auto kv = Split(line, ' ');
+      if (kv.size() == 2 && kv[0] == "usage_usec") {
+        return static_cast<double>(ParseInt(kv[1]).value_or(0)) / 1e6;
+      }
+    }
+    return 0.0;
+  };
+  {
+    Spinner execs;
+    std::string cmd;
+    for (const auto& f : cg.ProcsFiles()) cmd += "echo $$ > " + f + "; ";
+    // Each child spins a few ms (tens under load): well within one 100 ms period.
+    cmd += "while :; do /bin/sh -c 'i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done'; done";
+    ASSERT_OK_AND_ASSIGN(execs.pid,
+                         Spawn(SpawnOptions{.path = "/bin/sh", .argv = {"sh", "-c", cmd}}));
+    const double used0 = used_seconds();
+    const uint64_t periods0 = gov->periods();
+    const auto t0 = std::chrono::steady_clock::now();
+    bool ever_idle = false;
+    while (gov->periods() < periods0 + 20) {
+      ever_idle = ever_idle || gov->burstable_idle(name);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const double cores =
+        (used_seconds() - used0) /
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("short-lived processes used %.2f cores\n", cores);
+    // It did burst above its on-threshold (0.25 cores; ~0.7 alone, less next to the other
+    // unit tests), and stayed at its weight.
+    EXPECT_GT(cores, BurstableThresholds(100).on_cores);
+    EXPECT_FALSE(ever_idle);
+  }
+  gov.reset();
+  EXPECT_OK(cg.Remove());
+  RemoveTestParents(config);
+}
+
+// A group that was idle-class before the governor saw it (a warm-pool member the node started
+// so) is held: left idle-class although it uses nothing, until someone else makes it normal;
+// from then on it is governed as any other (idle again only for a burst of its own).
+TEST(CpuGovernorTest, HeldPoolMemberStaysIdleUntilMadeNormal) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root to create cgroups";
+  CgroupConfig config{.parent = "/asbtest-" + RandomHex(4)};
+  ASSERT_OK_AND_ASSIGN(Cgroup cg, Cgroup::Create(config, "member",
+                                                 {.cpu_request_millis = 100,
+                                                  .cpu_placement = CpuPlacement::kBurstable,
+                                                  .cpu_idle = true}));
+  ASSERT_OK_AND_ASSIGN(
+      auto gov, CpuGovernor::Start({.cgroup = config, .period = std::chrono::milliseconds(20)}));
+  const std::string name = BurstablePrefix(config) + "member";
+  const std::string idle_file =
+      config.mount_root + (cg.is_v2() ? "" : "/cpu") + "/" + name + "/cpu.idle";
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return gov->burstable_groups() == 1; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(gov->burstable_held(name));
+  // Quiet for many periods: an unheld group this quiet is normal after one.
+  const uint64_t seen = gov->periods();
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return gov->periods() >= seen + 10; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(gov->burstable_held(name));
+  EXPECT_TRUE(gov->burstable_idle(name));
+  EXPECT_EQ(Trim(ReadFile(idle_file).value_or("")), "1");
+
+  EXPECT_OK(cg.SetCpuIdle(false, 100));  // its claim
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return !gov->burstable_held(name); }, std::chrono::seconds(10)));
+  EXPECT_FALSE(gov->burstable_idle(name));
+  {
+    Spinner spinner;
+    ASSERT_OK_AND_ASSIGN(spinner.pid, Spin(cg));
+    EXPECT_TRUE(
+        testing::WaitFor([&] { return gov->burstable_idle(name); }, std::chrono::seconds(10)));
+  }
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return !gov->burstable_idle(name); }, std::chrono::seconds(10)));
+  EXPECT_EQ(Trim(ReadFile(idle_file).value_or("")), "0");
+  gov.reset();
+  EXPECT_OK(cg.Remove());
   RemoveTestParents(config);
 }
 
