@@ -51,5 +51,14 @@ TEST(NetworkPolicyValidation, AMissingCidrIsRequiredAndAListWhereAnObjectBelongs
   EXPECT_TRUE(named) << AggregateMessage(errs);
 }
 
+TEST(NetworkPolicyValidation, AnEgressDnsNameIsAcceptedAndABadOneNamed) {
+  EXPECT_TRUE(
+      Check(R"({"egress":[{"to":[{"dnsName":"pypi.org"}],"ports":[{"port":443}]}]})").empty());
+  FieldErrors errs = Check(R"({"egress":[{"to":[{"dnsName":"*.pypi.org"}]}]})");
+  ASSERT_EQ(errs.size(), 1u) << AggregateMessage(errs);
+  EXPECT_EQ(errs[0].field, "spec.networkPolicy.egress[0].to[0].dnsName");
+  EXPECT_EQ(errs[0].value, "*.pypi.org");
+}
+
 }  // namespace
 }  // namespace asb::api

@@ -57,15 +57,21 @@ Status Configure(int fd, uint16_t group, uint16_t attr, const void* data, size_t
   return {};
 }
 
+}  // namespace
+
 // One logged packet: its prefix and the start of its IPv4 header.
-std::optional<BlockedPacket> Parse(const nlmsghdr* h) {
+std::optional<BlockedPacket> ParseBlockedPacket(const void* msg, size_t msg_len) {
+  if (msg_len < sizeof(nlmsghdr)) return std::nullopt;
+  nlmsghdr hdr;
+  std::memcpy(&hdr, msg, sizeof(hdr));
+  const nlmsghdr* h = &hdr;
   if (h->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) return std::nullopt;
   const size_t start = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
-  if (h->nlmsg_len < start) return std::nullopt;
+  if (h->nlmsg_len < start || h->nlmsg_len > msg_len) return std::nullopt;
   std::string_view prefix;
   const unsigned char* payload = nullptr;
   size_t payload_len = 0;
-  const char* p = reinterpret_cast<const char*>(h) + start;
+  const char* p = static_cast<const char*>(msg) + start;
   size_t left = h->nlmsg_len - start;
   while (left >= NLA_HDRLEN) {
     nlattr a;
@@ -100,7 +106,7 @@ std::optional<BlockedPacket> Parse(const nlmsghdr* h) {
   if (payload == nullptr || payload_len < sizeof(iphdr)) return std::nullopt;
   iphdr ip;
   std::memcpy(&ip, payload, sizeof(ip));
-  if (ip.version != 4) return std::nullopt;
+  if (ip.version != 4 || ip.ihl < 5) return std::nullopt;
   out.src = Ipv4{ntohl(ip.saddr)};
   out.dst = Ipv4{ntohl(ip.daddr)};
   out.protocol = ip.protocol;
@@ -115,7 +121,15 @@ std::optional<BlockedPacket> Parse(const nlmsghdr* h) {
   return out;
 }
 
-}  // namespace
+bool CountBlocked(const BlockedPacket& p, const Cidr& pods, std::map<Ipv4, BlockedCounts>* counts) {
+  const Ipv4 pod = p.egress ? p.src : p.dst;
+  if (!pods.Contains(pod)) return false;
+  BlockedCounts& c = (*counts)[pod];
+  ++(p.egress ? c.egress : c.ingress);
+  c.last = p;
+  ++c.changes;
+  return true;
+}
 
 std::string ProtocolName(uint8_t protocol) {
   switch (protocol) {
@@ -169,7 +183,9 @@ void BlockedLog::Run() {
     int left = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left);
          h = NLMSG_NEXT(h, left)) {
-      if (std::optional<BlockedPacket> pkt = Parse(h)) fn_(*pkt);
+      if (std::optional<BlockedPacket> pkt = ParseBlockedPacket(h, static_cast<size_t>(left))) {
+        fn_(*pkt);
+      }
     }
   }
 }

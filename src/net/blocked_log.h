@@ -10,8 +10,10 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +34,23 @@ struct BlockedPacket {
   uint8_t protocol = 0;   // IPPROTO_TCP, _UDP, _ICMP, ...
   uint16_t dst_port = 0;  // TCP, UDP and SCTP only
 };
+
+// One nfnetlink_log message (a netlink header and its attributes, `len` bytes at `msg`): the
+// packet it logged when that is an IPv4 packet under one of the prefixes above, else nullopt
+// (another prefix, a config ack, a truncated or malformed message). Never reads past `len`.
+std::optional<BlockedPacket> ParseBlockedPacket(const void* msg, size_t len);
+
+// What the firewall dropped of one sandbox's traffic (packets: a refused TCP connect is its SYN
+// and the SYN's retries), and the last drop.
+struct BlockedCounts {
+  uint64_t egress = 0, ingress = 0;
+  BlockedPacket last;
+  uint64_t changes = 0;  // bumped by every drop: a reader tells new ones from old
+};
+
+// Counts `p` against the pod address it concerns (the source of an egress drop, the
+// destination of an ingress one) when that lies in `pods`; false (nothing counted) otherwise.
+bool CountBlocked(const BlockedPacket& p, const Cidr& pods, std::map<Ipv4, BlockedCounts>* counts);
 
 // "TCP" etc. for a protocol number ("proto 47" otherwise).
 std::string ProtocolName(uint8_t protocol);

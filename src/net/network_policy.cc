@@ -109,6 +109,27 @@ Result<std::vector<PolicyRule>> ParseRules(const Json& policy, const char* key,
       if (!peer.is_object()) return tl::unexpected(Bad(f, "must be an object").error());
       auto block = peer.find("ipBlock");
       const bool selector = peer.contains("podSelector") || peer.contains("namespaceSelector");
+      if (auto dns = peer.find("dnsName"); dns != peer.end()) {
+        if (std::string(peers_key) != "to") {
+          return tl::unexpected(
+              Bad(f + ".dnsName", "only egress peers (to) can name a DNS name").error());
+        }
+        if (block != peer.end() || selector) {
+          return tl::unexpected(
+              Bad(f, "dnsName cannot be combined with ipBlock, podSelector or namespaceSelector")
+                  .error());
+        }
+        std::string name = dns->is_string() ? dns->get<std::string>() : "";
+        if (!name.empty() && name.back() == '.') name.pop_back();  // fully qualified form
+        if (std::string why = dns->is_string() ? DnsNameProblem(name) : "must be a string";
+            !why.empty()) {
+          return tl::unexpected(Bad(f + ".dnsName", why).error());
+        }
+        if (std::find(rule.dns_names.begin(), rule.dns_names.end(), name) == rule.dns_names.end()) {
+          rule.dns_names.push_back(name);
+        }
+        continue;
+      }
       if (block != peer.end() && selector) {
         return tl::unexpected(
             Bad(f, "ipBlock cannot be combined with podSelector or namespaceSelector").error());
@@ -116,7 +137,9 @@ Result<std::vector<PolicyRule>> ParseRules(const Json& policy, const char* key,
       if (block == peer.end()) {
         if (!selector) {
           return tl::unexpected(
-              Bad(f, "needs one of ipBlock, podSelector, namespaceSelector").error());
+              Bad(f, std::string("needs one of ipBlock, podSelector, namespaceSelector") +
+                         (std::string(peers_key) == "to" ? ", dnsName" : ""))
+                  .error());
         }
         continue;  // other pods or the router: see the header
       }
@@ -154,13 +177,44 @@ Result<NetworkPolicy> ParseNetworkPolicy(const Json& j) {
   return out;
 }
 
+std::string DnsNameProblem(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > 253) return "longer than 253 characters";
+  if (name.find('*') != std::string_view::npos) {
+    return "wildcards are not supported (the node resolves each name: name every host)";
+  }
+  int labels = 0;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('.', start);
+    if (end == std::string_view::npos) end = name.size();
+    const std::string_view label = name.substr(start, end - start);
+    ++labels;
+    if (label.empty() || label.size() > 63) return "each label must be 1-63 characters";
+    if (label.front() == '-' || label.back() == '-') return "a label cannot start or end with '-'";
+    for (char c : label) {
+      if (c >= 'A' && c <= 'Z') return "must be lowercase";
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+        return "only letters, digits, '-' and '.' (an RFC 1123 DNS name)";
+      }
+    }
+    start = end + 1;
+  }
+  if (labels < 2) return "must have at least two labels (a fully qualified name)";
+  return "";
+}
+
 std::string PolicyChainRules(const std::vector<PolicyRule>& rules, bool egress,
-                             const std::string& drop_log) {
+                             const std::string& drop_log, const std::string& dns_set_prefix) {
   const std::string addr = egress ? "ip daddr " : "ip saddr ";
   std::string s;
-  for (const PolicyRule& r : rules) {
+  for (size_t ri = 0; ri < rules.size(); ++ri) {
+    const PolicyRule& r = rules[ri];
     std::vector<std::string> peers;
     if (r.any_peer) peers.push_back("");
+    if (!r.dns_names.empty()) {
+      peers.push_back(" " + addr + "@" + dns_set_prefix + std::to_string(ri));
+    }
     for (const PolicyBlock& b : r.blocks) {
       std::string m = " " + addr + ToString(b.cidr);
       if (!b.except.empty()) {

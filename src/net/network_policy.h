@@ -14,11 +14,15 @@
 //     takes only the node), and the router, which is the node itself and always reaches
 //     sandboxes (as a kubelet's probes do). So such a peer adds no address;
 //   - IPv6 ipBlocks match nothing (sandboxes have IPv4 only); named ports (strings) match
-//     nothing (on egress they name a destination pod's port).
+//     nothing (on egress they name a destination pod's port);
+//   - an asb extension, egress only: a `dnsName` peer ({"dnsName": "pypi.org"}) matches the
+//     addresses the node resolves that name to, kept current (dns_names.h): upstream has no such
+//     peer (E2B and Modal offer one; Cilium's toFQDNs is the like). Exact names only.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/json_util.h"
@@ -39,10 +43,11 @@ struct PolicyBlock {
 };
 
 struct PolicyRule {
-  bool any_peer = false;            // no peers given: every address
-  std::vector<PolicyBlock> blocks;  // IPv4 ipBlocks
-  bool any_port = false;            // no ports given
-  std::vector<PolicyPort> ports;    // numbered ports
+  bool any_peer = false;               // no peers given: every address
+  std::vector<PolicyBlock> blocks;     // IPv4 ipBlocks
+  std::vector<std::string> dns_names;  // dnsName peers (egress), lowercase, no final dot
+  bool any_port = false;               // no ports given
+  std::vector<PolicyPort> ports;       // numbered ports
 };
 
 struct NetworkPolicy {
@@ -57,8 +62,14 @@ struct NetworkPolicy {
 // The body of an nft chain for one direction: one rule per (peer, port) pair that `return`s
 // (allowed: the caller goes on), then a counted drop. `egress` matches destination addresses,
 // else source addresses. `drop_log` is a statement the drop rule also runs (a log to an nflog
-// group: nft_ruleset.h LogStatement), or "".
+// group: nft_ruleset.h LogStatement), or "". Rule i's dnsName peers are one peer, the nft set
+// `<dns_set_prefix><i>` (the caller declares and fills it).
 std::string PolicyChainRules(const std::vector<PolicyRule>& rules, bool egress,
-                             const std::string& drop_log = "");
+                             const std::string& drop_log = "",
+                             const std::string& dns_set_prefix = "dns_");
+
+// Whether `name` may be a dnsName peer: lowercase letters, digits and '-' in labels of 1-63,
+// at most 253 in all, at least two labels, no wildcard; "" when so, else why not.
+std::string DnsNameProblem(std::string_view name);
 
 }  // namespace asb::net

@@ -36,6 +36,24 @@ TEST(NetworkPolicyTest, EmptyListsDenyAndRulesWithoutPeersOrPortsAllowAll) {
       0u);
 }
 
+TEST(NetworkPolicyTest, DnsNamePeersMatchTheirRulesSet) {
+  ASSERT_OK_AND_ASSIGN(NetworkPolicy p, ParseNetworkPolicy(J(R"({"egress": [
+      {"to": [{"ipBlock": {"cidr": "198.51.100.53/32"}}], "ports": [{"protocol": "UDP", "port": 53}]},
+      {"to": [{"dnsName": "pypi.org."}, {"dnsName": "files.pythonhosted.org"},
+              {"dnsName": "pypi.org"}, {"ipBlock": {"cidr": "192.0.2.0/24"}}],
+       "ports": [{"port": 443}]}]})")));
+  ASSERT_EQ(p.egress.size(), 2u);
+  EXPECT_TRUE(p.egress[0].dns_names.empty());
+  EXPECT_EQ(p.egress[1].dns_names,
+            (std::vector<std::string>{"pypi.org", "files.pythonhosted.org"}));
+  EXPECT_FALSE(p.egress[1].any_peer);
+  EXPECT_EQ(PolicyChainRules(p.egress, true, "", "pd_3_"),
+            "    ip daddr 198.51.100.53/32 meta l4proto udp th dport 53 return\n"
+            "    ip daddr @pd_3_1 meta l4proto tcp th dport 443 return\n"
+            "    ip daddr 192.0.2.0/24 meta l4proto tcp th dport 443 return\n"
+            "    counter drop comment \"egress not allowed by the template's networkPolicy\"\n");
+}
+
 TEST(NetworkPolicyTest, MalformedPoliciesNameTheField) {
   struct Case {
     const char* json;
@@ -53,6 +71,16 @@ TEST(NetworkPolicyTest, MalformedPoliciesNameTheField) {
       {R"({"ingress": [{"ports": [{"protocol": "ICMP"}]}]})",
        "networkPolicy.ingress[0].ports[0].protocol"},
       {R"({"ingress": [{"from": [{}]}]})", "networkPolicy.ingress[0].from[0]: needs one of"},
+      {R"({"egress": [{"to": [{"dnsName": "*.example.com"}]}]})",
+       "networkPolicy.egress[0].to[0].dnsName: wildcards are not supported"},
+      {R"({"egress": [{"to": [{"dnsName": "Pypi.org"}]}]})",
+       "networkPolicy.egress[0].to[0].dnsName: must be lowercase"},
+      {R"({"egress": [{"to": [{"dnsName": 7}]}]})",
+       "networkPolicy.egress[0].to[0].dnsName: must be a string"},
+      {R"({"egress": [{"to": [{"dnsName": "pypi.org", "ipBlock": {"cidr": "1.2.3.4/32"}}]}]})",
+       "networkPolicy.egress[0].to[0]: dnsName cannot be combined"},
+      {R"({"ingress": [{"from": [{"dnsName": "pypi.org"}]}]})",
+       "networkPolicy.ingress[0].from[0].dnsName: only egress peers"},
   };
   for (const Case& c : cases) {
     auto r = ParseNetworkPolicy(J(c.json));

@@ -16,6 +16,7 @@
 
 #include "base/file_util.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "base/unique_fd.h"
 #include "net/netlink.h"
 #include "net/netns_scrub.h"
@@ -53,6 +54,13 @@ Status WireInside(int netns_fd, Ipv4 ip, int prefix, Ipv4 gateway) {
       ASB_RETURN_IF_ERROR(WriteSysctl("net/ipv4/ping_group_range", "0 2147483647"));
       // Nothing of one sandbox's traffic outlives it in a reused namespace (netns_scrub.h).
       ASB_RETURN_IF_ERROR(WriteSysctl("net/ipv4/tcp_no_metrics_save", "1"));
+      // IPv4 only (docs/network.md): the firewall is `ip` family and never sees IPv6, so none
+      // is left on in here for a path to the host's [::] services to rest on the kernel's
+      // defaults alone. No IPv6 in the kernel (ENOENT): nothing to turn off.
+      for (const char* conf : {"all", "default"}) {
+        Status st = WriteSysctl(std::string("net/ipv6/conf/") + conf + "/disable_ipv6", "1");
+        if (!st && st.error().sys_errno != ENOENT) return st;
+      }
       ASB_ASSIGN_OR_RETURN(Netlink nl, Netlink::Open());
       ASB_ASSIGN_OR_RETURN(int eth, nl.LinkIndex(kSandboxIfname));
       ASB_RETURN_IF_ERROR(nl.AddAddress(eth, ip, prefix));
@@ -186,6 +194,27 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Create(PodNetworkOptions options
       ASB_LOG(WARN, "pod network: blocked connections are not counted", "error",
               log.error().message);
     }
+  }
+  {
+    PodNetwork* self = net.get();
+    std::vector<Ipv4> servers = net->options_.dns_resolver;
+    net->dns_names_ = std::make_unique<DnsNameWatcher>(
+        [servers](const std::string& name) {
+          constexpr std::chrono::milliseconds kTimeout{2000};
+          if (!servers.empty()) return ResolveA(name, servers, kTimeout);
+          auto conf = ReadFile("/etc/resolv.conf");  // read each time: the host's may change
+          return ResolveA(name, NameserversOf(conf ? *conf : ""), kTimeout);
+        },
+        [self](const std::string& name, const std::vector<Ipv4>& addrs) {
+          std::vector<std::string> shown;
+          for (Ipv4 ip : addrs) shown.push_back(ToString(ip));
+          ASB_LOG(INFO, "pod network: an egress dnsName resolved", "name", name, "addresses",
+                  Join(shown, ","));
+          if (Status st = self->firewall_.SetNameAddresses(name, addrs); !st) {
+            ASB_LOG(WARN, "pod network: updating a dnsName's addresses", "name", name, "error",
+                    st.error().message);
+          }
+        });
   }
   ASB_RETURN_IF_ERROR(net->DropLeftoverPool());
   if (net->options_.netns_pool > 0) {
@@ -325,13 +354,8 @@ Result<PodAttachment> PodNetwork::AttachPreWired(const std::string& id, WiredNet
 }
 
 void PodNetwork::OnBlocked(const BlockedPacket& p) {
-  const Ipv4 pod = p.egress ? p.src : p.dst;
-  if (!options_.cidr.Contains(pod)) return;
   std::lock_guard l(blocked_mu_);
-  BlockedCounts& c = blocked_[pod];
-  ++(p.egress ? c.egress : c.ingress);
-  c.last = p;
-  ++c.changes;
+  CountBlocked(p, options_.cidr, &blocked_);
 }
 
 std::map<std::string, BlockedCounts> PodNetwork::Blocked() const {
@@ -407,8 +431,15 @@ Status PodNetwork::ReleaseAllExcept(const std::set<std::string>& live) {
   return {};
 }
 
+Status PodNetwork::SetPolicy(const std::string& key, const std::optional<NetworkPolicy>& p) {
+  Status st = firewall_.SetPolicy(key, p);
+  if (dns_names_) dns_names_->SetNames(firewall_.DnsNames());
+  return st;
+}
+
 void PodNetwork::Shutdown() {
   blocked_log_.reset();
+  dns_names_.reset();
   if (pool_) {
     pool_->Stop();
     ASB_LOG(INFO, "pod network: pre-wired namespaces", "made", pool_->made(), "reused",

@@ -47,10 +47,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
 #include "net/blocked_log.h"
+#include "net/dns_names.h"
 #include "net/ip.h"
 #include "net/ipam.h"
 #include "net/netns_pool.h"
@@ -70,14 +72,9 @@ struct PodNetworkOptions {
   // nflog group the firewall logs its drops to, read back to count them per sandbox
   // (net/blocked_log.h); 0: not counted.
   uint16_t blocked_log_group = 0;
-};
-
-// What the firewall dropped of one sandbox's traffic (packets: a refused TCP connect is its SYN
-// and the SYN's retries), and the last drop.
-struct BlockedCounts {
-  uint64_t egress = 0, ingress = 0;
-  BlockedPacket last;
-  uint64_t changes = 0;  // bumped by every drop: a reader tells new ones from old
+  // The nameservers the node resolves dnsName peers with (net/dns_names.h); empty: those of
+  // the host's /etc/resolv.conf.
+  std::vector<Ipv4> dns_resolver;
 };
 
 struct PodAttachment {
@@ -104,9 +101,8 @@ class PodNetwork {
   [[nodiscard]] Status Detach(const std::string& id);
   std::optional<Ipv4> PodIP(const std::string& id) const { return ipam_->Lookup(id); }
   // Sets (nullopt: removes) the networkPolicy of `key` for its sandboxes, running and to come.
-  [[nodiscard]] Status SetPolicy(const std::string& key, const std::optional<NetworkPolicy>& p) {
-    return firewall_.SetPolicy(key, p);
-  }
+  // Its dnsName peers are resolved from then on (dns_names.h), off the caller's path.
+  [[nodiscard]] Status SetPolicy(const std::string& key, const std::optional<NetworkPolicy>& p);
   // For a sandbox re-adopted after a restart: it follows `key` again (the table was rebuilt).
   [[nodiscard]] Status Rejoin(const std::string& id, const std::string& key) {
     auto ip = PodIP(id);
@@ -159,9 +155,10 @@ class PodNetwork {
   PolicyFirewall firewall_;
   std::atomic<uint64_t> pool_seq_{0};
   mutable std::mutex blocked_mu_;
-  std::map<Ipv4, BlockedCounts> blocked_;    // by pod address; guarded by blocked_mu_
-  std::unique_ptr<BlockedLog> blocked_log_;  // its thread calls OnBlocked
-  std::unique_ptr<NetnsPool> pool_;          // last: its thread uses the members above
+  std::map<Ipv4, BlockedCounts> blocked_;      // by pod address; guarded by blocked_mu_
+  std::unique_ptr<BlockedLog> blocked_log_;    // its thread calls OnBlocked
+  std::unique_ptr<DnsNameWatcher> dns_names_;  // its thread calls firewall_
+  std::unique_ptr<NetnsPool> pool_;            // last: its thread uses the members above
 };
 
 }  // namespace asb::net

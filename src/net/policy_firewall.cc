@@ -1,5 +1,6 @@
 #include "net/policy_firewall.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/file_util.h"
@@ -40,6 +41,50 @@ std::string PolicyFirewall::Elements(const std::vector<Ipv4>& ips, int n) const 
     s += " }\n";
   }
   return s;
+}
+
+std::string PolicyFirewall::RefillSet(int n, size_t i,
+                                      const std::vector<std::string>& names) const {
+  const std::string set = "ip " + table_ + " pd_" + std::to_string(n) + "_" + std::to_string(i);
+  std::set<Ipv4> addrs;
+  for (const std::string& name : names) {
+    auto it = names_.find(name);
+    if (it != names_.end()) addrs.insert(it->second.begin(), it->second.end());
+  }
+  std::string s = "flush set " + set + "\n";
+  if (addrs.empty()) return s;
+  s += "add element " + set + " { ";
+  bool first = true;
+  for (Ipv4 ip : addrs) {
+    s += (first ? "" : ", ") + ToString(ip);
+    first = false;
+  }
+  return s + " }\n";
+}
+
+Status PolicyFirewall::SetNameAddresses(const std::string& name, const std::vector<Ipv4>& addrs) {
+  std::lock_guard l(mu_);
+  names_[name] = addrs;
+  if (disabled_) return {};
+  std::string text;
+  for (const auto& [key, p] : policies_) {
+    for (const auto& [i, names] : p.dns) {
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        text += RefillSet(p.n, i, names);
+      }
+    }
+  }
+  if (text.empty()) return {};
+  return RunLocked(text);
+}
+
+std::set<std::string> PolicyFirewall::DnsNames() const {
+  std::lock_guard l(mu_);
+  std::set<std::string> out;
+  for (const auto& [key, p] : policies_) {
+    for (const auto& [i, names] : p.dns) out.insert(names.begin(), names.end());
+  }
+  return out;
 }
 
 Status PolicyFirewall::RunLocked(const std::string& text) {
@@ -92,6 +137,9 @@ Status PolicyFirewall::SetPolicy(const std::string& key, const std::optional<Net
       text += "delete element " + t + " " + kIngressPolicyMap + " { " + ToString(m.ip) + " }\n";
     }
     text += "delete chain " + t + " pe_" + n + "\ndelete chain " + t + " pi_" + n + "\n";
+    for (size_t i : it->second.declared) {
+      text += "delete set " + t + " pd_" + n + "_" + std::to_string(i) + "\n";
+    }
     ASB_RETURN_IF_ERROR(RunLocked(text));
     for (auto& [id, m] : members_) {
       if (m.key == key) m.in_maps = false;
@@ -99,23 +147,39 @@ Status PolicyFirewall::SetPolicy(const std::string& key, const std::optional<Net
     policies_.erase(it);
     return {};
   }
-  Policy want{it == policies_.end() ? next_chain_ : it->second.n,
-              PolicyChainRules(p->egress, /*egress=*/true, LogStatement(log_group_, true)),
-              PolicyChainRules(p->ingress, /*egress=*/false, LogStatement(log_group_, false))};
+  const int number = it == policies_.end() ? next_chain_ : it->second.n;
+  const std::string n = std::to_string(number);
+  Policy want{
+      number,
+      PolicyChainRules(p->egress, /*egress=*/true, LogStatement(log_group_, true), "pd_" + n + "_"),
+      PolicyChainRules(p->ingress, /*egress=*/false, LogStatement(log_group_, false)),
+      {},
+      {}};
+  for (size_t i = 0; i < p->egress.size(); ++i) {
+    if (!p->egress[i].dns_names.empty()) want.dns[i] = p->egress[i].dns_names;
+  }
   if (it != policies_.end() && it->second.egress == want.egress &&
-      it->second.ingress == want.ingress) {
+      it->second.ingress == want.ingress && it->second.dns == want.dns) {
     return {};
   }
-  const std::string n = std::to_string(want.n);
+  if (it != policies_.end()) want.declared = it->second.declared;
   std::string text;
   // Flushed and refilled in one transaction: running sandboxes switch at once.
   if (it != policies_.end()) {
     text += "flush chain " + t + " pe_" + n + "\nflush chain " + t + " pi_" + n + "\n";
   }
   text += "table " + t + " {\n";
+  for (const auto& [i, names] : want.dns) {
+    text += "  set pd_" + n + "_" + std::to_string(i) + " {\n    type ipv4_addr\n  }\n";
+    want.declared.insert(i);
+  }
   text += "  chain pe_" + n + " {\n" + want.egress + "  }\n";
   text += "  chain pi_" + n + " {\n" + want.ingress + "  }\n";
   text += "}\n";
+  for (size_t i : want.declared) {
+    auto d = want.dns.find(i);
+    text += RefillSet(want.n, i, d == want.dns.end() ? std::vector<std::string>{} : d->second);
+  }
   std::vector<Ipv4> joining;
   for (const auto& [id, m] : members_) {
     if (m.key == key && !m.in_maps) joining.push_back(m.ip);

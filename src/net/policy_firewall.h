@@ -7,6 +7,12 @@
 // applies to the sandboxes already running: every change is one `nft -f` transaction (chains
 // flushed and refilled, map elements added or removed together), so no packet sees half a policy.
 //
+// dnsName peers (network_policy.h): rule i of policy n matches the nft set `pd_<n>_<i>`, which
+// holds the addresses last resolved for that rule's names (SetNameAddresses, from the node's
+// DnsNameWatcher); a change of one name's addresses is one `nft -f` that flushes and refills
+// only the sets naming it, in one transaction, so running sandboxes switch at once and no other
+// rule is reloaded.
+//
 // Starting a sandbox whose key has no policy (the default, or no template) costs no nft call;
 // one with a policy costs one (~3 ms), before its process starts, so it never runs unfiltered.
 //
@@ -49,6 +55,10 @@ class PolicyFirewall {
   // Sets (nullopt: removes) the policy of `key`, for its sandboxes running and to come. A
   // policy equal to the one in place costs nothing.
   [[nodiscard]] Status SetPolicy(const std::string& key, const std::optional<NetworkPolicy>& p);
+  // `name` now resolves to `addrs`: the sets of the rules naming it are refilled.
+  [[nodiscard]] Status SetNameAddresses(const std::string& name, const std::vector<Ipv4>& addrs);
+  // Every dnsName the policies in place name.
+  std::set<std::string> DnsNames() const;
   // The key sandbox `id` joined ("" when none).
   std::string KeyOf(const std::string& id) const;
   // After the table was removed: later calls change nothing.
@@ -62,18 +72,23 @@ class PolicyFirewall {
   };
   struct Policy {
     int n = 0;
-    std::string egress, ingress;  // chain bodies
+    std::string egress, ingress;                     // chain bodies
+    std::map<size_t, std::vector<std::string>> dns;  // egress rule index -> its dnsNames
+    std::set<size_t> declared;                       // dns sets made so far (pd_<n>_<i>)
   };
   std::string Elements(const std::vector<Ipv4>& ips, int n) const;
+  // Flushes and refills set pd_<n>_<i> from names_.
+  std::string RefillSet(int n, size_t i, const std::vector<std::string>& names) const;
   [[nodiscard]] Status RunLocked(const std::string& text);
 
   const std::string nft_, table_, scratch_;
   const uint16_t log_group_;
   mutable std::mutex mu_;
-  std::map<std::string, Member> members_;   // by sandbox id; guarded by mu_
-  std::map<std::string, Policy> policies_;  // by key; guarded by mu_
-  int next_chain_ = 0;                      // guarded by mu_
-  bool disabled_ = false;                   // guarded by mu_
+  std::map<std::string, Member> members_;           // by sandbox id; guarded by mu_
+  std::map<std::string, Policy> policies_;          // by key; guarded by mu_
+  std::map<std::string, std::vector<Ipv4>> names_;  // dnsName -> addresses; guarded by mu_
+  int next_chain_ = 0;                              // guarded by mu_
+  bool disabled_ = false;                           // guarded by mu_
 };
 
 }  // namespace asb::net

@@ -522,3 +522,46 @@ def test_blocked_connections_are_counted_and_named(asbd, kubectl, runtime, remot
     before = blocked_metric(asbd, name, "egress")
     assert reach(asbd, name, [allowed]) == {allowed: "ok"}
     assert blocked_metric(asbd, name, "egress") == before
+
+
+def bridge_link_local():
+    """The bridge's IPv6 link-local addresses once usable (DAD done: not tentative)."""
+    out = subprocess.run(["ip", "-j", "-6", "addr", "show", "dev", "asb0"], capture_output=True,
+                         text=True, check=True)
+    return [a["local"] for l in json.loads(out.stdout) for a in l.get("addr_info", [])
+            if a.get("scope") == "link" and not a.get("tentative")]
+
+
+def test_no_ipv6_reaches_the_host(asbd, kubectl, runtime, netcheck):
+    """Sandboxes are IPv4-only: the firewall is `ip` family, so an IPv6 path from a sandbox (the
+    link-local addresses a veth and the bridge get by default) would reach host services on [::]
+    unfiltered. A host service on [::] is refused over the bridge's link-local address, and an
+    IPv6 destination fails at once (clients fall back to IPv4 without waiting)."""
+    srv = socket.socket(socket.AF_INET6)
+    srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    srv.bind(("::", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    try:
+        name = "v6-" + runtime
+        make_sandbox(kubectl, runtime, name)
+        # The kernel gives the bridge its link-local address once a port is up and DAD is done.
+        wait_for(lambda: (bridge_link_local() != [], None),
+                 "the bridge's IPv6 link-local address", timeout=20)
+        targets = ["%s%%eth0" % a for a in bridge_link_local()] + ["2001:db8::1"]
+        script = ("python3 -c \"import socket, sys, time\n"
+                  "for host in sys.argv[1:]:\n"
+                  "    s = socket.socket(socket.AF_INET6); s.settimeout(3); t = time.monotonic()\n"
+                  "    try:\n"
+                  "        s.connect((host, %d)); print(host, 'ok', 0)\n"
+                  "    except OSError as e:\n"
+                  "        print(host, type(e).__name__, round(time.monotonic() - t, 3))\n"
+                  "\" " % port) + " ".join(targets)
+        out = router_execute(asbd, name, script, timeout=60)
+        lines = [l.split() for l in out["stdout"].splitlines()]
+        assert len(lines) == len(targets), out
+        for host, result, seconds in lines:
+            assert result != "ok", "%s reached the host's [::]:%d" % (host, port)
+            assert float(seconds) < 0.5, lines  # refused locally, not a timeout
+    finally:
+        srv.close()

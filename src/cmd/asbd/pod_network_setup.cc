@@ -2,6 +2,9 @@
 
 #include <set>
 
+#include "base/file_util.h"
+#include "base/strings.h"
+
 namespace asb::asbd {
 
 uint16_t BlockedLogGroup(const std::string& bridge) {
@@ -25,6 +28,12 @@ Result<PodNetworkSetup> StartPodNetwork(const DaemonConfig& config, store::Store
   // Drops are logged to an nflog group named after the bridge's lock: one daemon per bridge, and
   // a second asbd on its own bridge gets its own group.
   opts.blocked_log_group = BlockedLogGroup(config.pod_bridge);
+  if (!config.pod_dns_resolver.empty()) {
+    for (const std::string& a : Split(config.pod_dns_resolver, ',')) {
+      ASB_ASSIGN_OR_RETURN(net::Ipv4 ip, net::ParseIpv4(a));
+      opts.dns_resolver.push_back(ip);
+    }
+  }
   PodNetworkSetup out;
   ASB_ASSIGN_OR_RETURN(out.network, net::PodNetwork::Create(std::move(opts)));
   std::set<std::string> live;
@@ -35,7 +44,10 @@ Result<PodNetworkSetup> StartPodNetwork(const DaemonConfig& config, store::Store
     live.insert(ids.begin(), ids.end());
   }
   ASB_RETURN_IF_ERROR(out.network->ReleaseAllExcept(live));
-  out.policies = std::make_unique<TemplatePolicies>(store, *out.network);
+  net::DnsDefaults dns;
+  dns.nameservers = Split(config.pod_dns_nameservers, ',');
+  if (auto host = ReadFile("/etc/resolv.conf")) dns.host_resolv_conf = std::move(*host);
+  out.policies = std::make_unique<TemplatePolicies>(store, *out.network, std::move(dns));
   ASB_RETURN_IF_ERROR(out.policies->Start(live));
   out.blocked = std::make_unique<NetworkBlocked>(store, *out.network);
   std::map<runtime::Runtime*, net::NetworkedRuntime*> by_inner;
@@ -45,7 +57,7 @@ Result<PodNetworkSetup> StartPodNetwork(const DaemonConfig& config, store::Store
     if (it == by_inner.end()) {
       out.wrapped.push_back(std::make_unique<net::NetworkedRuntime>(
           *rt, *out.network,
-          [p = out.policies.get()](const runtime::SandboxSpec& s) { return p->KeyFor(s); }));
+          [p = out.policies.get()](const runtime::SandboxSpec& s) { return p->PodInfoFor(s); }));
       it = by_inner.emplace(rt, out.wrapped.back().get()).first;
     }
     rt = it->second;

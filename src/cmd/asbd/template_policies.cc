@@ -44,6 +44,27 @@ std::string TemplatePolicies::KeyFor(const runtime::SandboxSpec& spec) {
   return hash ? KeyOf(ns->second, *hash) : "";
 }
 
+Result<net::NetworkedRuntime::PodInfo> TemplatePolicies::PodInfoFor(
+    const runtime::SandboxSpec& spec) {
+  net::NetworkedRuntime::PodInfo out;
+  auto ns = spec.labels.find(node::kLabelNamespace);
+  auto name = spec.labels.find(node::kLabelName);
+  if (ns == spec.labels.end() || name == spec.labels.end()) return out;
+  auto pod = store_.Get(api::PodResource(), ns->second, name->second);
+  if (!pod) return out;
+  auto hash = controller::Label(*pod, controller::kLabelTemplateRefHash);
+  if (hash) out.policy_key = KeyOf(ns->second, *hash);
+  bool managed_default = false;
+  if (hash) {
+    std::lock_guard l(mu_);
+    managed_default = managed_default_.count(out.policy_key) > 0;
+  }
+  const Json* pod_spec = Find(*pod, "spec");
+  ASB_ASSIGN_OR_RETURN(out.resolv_conf, net::ResolvConfFor(pod_spec ? *pod_spec : Json::object(),
+                                                           managed_default, dns_));
+  return out;
+}
+
 Result<int64_t> TemplatePolicies::ApplyAll() {
   ASB_ASSIGN_OR_RETURN(store::ListResult list, store_.List(api::SandboxTemplateResource(), "", {}));
   std::set<std::string> before;
@@ -79,6 +100,15 @@ void TemplatePolicies::Apply(const Json& tmpl) {
     }
   }
   if (policy) applied_.insert(key);
+  {
+    std::lock_guard l(mu_);
+    const bool managed = GetString(tmpl, "spec.networkPolicyManagement", "Managed") != "Unmanaged";
+    if (managed && (!given || given->is_null())) {
+      managed_default_.insert(key);
+    } else {
+      managed_default_.erase(key);
+    }
+  }
   if (Status st = network_.SetPolicy(key, policy); !st) {
     ASB_LOG(WARN, "pod network: applying a template's networkPolicy", "template", ns + "/" + name,
             "error", st.error().message);
@@ -103,6 +133,10 @@ void TemplatePolicies::Loop(int64_t revision) {
         const std::string key = KeyOf(GetString(e.object, "metadata.namespace"),
                                       controller::NameHash(GetString(e.object, "metadata.name")));
         applied_.erase(key);
+        {
+          std::lock_guard l(mu_);
+          managed_default_.erase(key);
+        }
         if (Status st = network_.SetPolicy(key, std::nullopt); !st) {
           ASB_LOG(WARN, "pod network: removing a template's policy", "key", key, "error",
                   st.error().message);

@@ -11,16 +11,23 @@
 // names, within the pod's namespace (warm pool and claim sandboxes carry it). Deny-all on the
 // node wins over any policy.
 //
+// It also gives each sandbox its /etc/resolv.conf (net/dns_config.h): upstream's secure default
+// (public resolvers) for a Managed template without a networkPolicy whose pod sets no dnsPolicy.
+//
 // A watch thread follows template changes. Thread-safe.
 #pragma once
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "base/json_util.h"
 #include "base/result.h"
+#include "net/dns_config.h"
+#include "net/networked_runtime.h"
 #include "net/pod_network.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
@@ -30,8 +37,8 @@ namespace asb::asbd {
 class TemplatePolicies {
  public:
   // Both must outlive this.
-  TemplatePolicies(store::Store& store, net::PodNetwork& network)
-      : store_(store), network_(network) {}
+  TemplatePolicies(store::Store& store, net::PodNetwork& network, net::DnsDefaults dns = {})
+      : store_(store), network_(network), dns_(std::move(dns)) {}
   ~TemplatePolicies() { Stop(); }
 
   // Puts the re-adopted sandboxes in `live` back under their templates' policies, applies every
@@ -42,6 +49,9 @@ class TemplatePolicies {
   // The policy key ("<namespace>/<template name hash>") of the sandbox `spec` starts; "" when
   // its pod names no template.
   std::string KeyFor(const runtime::SandboxSpec& spec);
+  // Its policy key and resolv.conf (one store read). kInvalidArgument for a pod dnsConfig the
+  // node cannot write.
+  [[nodiscard]] Result<net::NetworkedRuntime::PodInfo> PodInfoFor(const runtime::SandboxSpec& spec);
 
  private:
   [[nodiscard]] Result<int64_t> ApplyAll();
@@ -50,6 +60,9 @@ class TemplatePolicies {
 
   store::Store& store_;
   net::PodNetwork& network_;
+  const net::DnsDefaults dns_;
+  std::mutex mu_;
+  std::set<std::string> managed_default_;  // keys of Managed templates without a policy; mu_
   std::set<std::string> applied_;  // keys with a policy; only the starting and watch threads
   std::atomic<bool> stopping_{false};
   std::thread thread_;
