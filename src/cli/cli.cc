@@ -23,6 +23,7 @@ const std::map<std::string, std::string> kValueFlags = {
     {"--selector", "selector"},
     {"--name", "name"},
     {"--pull-secret", "pull-secret"},
+    {"--node", "node"},
 };
 const std::map<std::string, std::string> kBoolFlags = {
     {"-A", "all-namespaces"},
@@ -76,7 +77,8 @@ const std::vector<Verb>& Verbs() {
        RunApply},
       {"get", "KIND [NAME] [-n NS|-A] [-o json|yaml|wide|name] [-l SEL]", RunGet},
       {"delete", "KIND NAME [-n NS] | -f FILE|-", RunDelete},
-      {"image", "pull REF | import FILE|DIR [--name REF] | ls | rm NAME... | prune", RunImage},
+      {"image", "pull REF | import FILE|DIR [--name REF] | ls | rm NAME... | prune [--node N]",
+       RunImage},
   };
   return kVerbs;
 }

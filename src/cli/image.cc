@@ -19,6 +19,14 @@ namespace asb::cli {
 namespace {
 
 constexpr char kPrefix[] = "/asb/v1/images";
+
+// --node NAME: that node's cache, through the API server's nodes/proxy (an `asbd node` process
+// of the split topology; asbd's own node is served without the hop). Default: asbd's own.
+std::string Prefix(const Context& ctx) {
+  std::string node = ctx.args.Get("node");
+  if (node.empty()) return kPrefix;
+  return "/api/v1/nodes/" + UrlEncode(node) + "/proxy" + kPrefix;
+}
 // Each upload chunk stays well under asbd's request limit (maxRequestBytes, 3 MiB by default).
 constexpr size_t kChunkBytes = 1u << 20;
 
@@ -56,7 +64,7 @@ void PrintRows(Context& ctx, const std::vector<std::vector<std::string>>& rows) 
 }
 
 int Ls(Context& ctx) {
-  auto list = ctx.client->Request("GET", kPrefix);
+  auto list = ctx.client->Request("GET", Prefix(ctx));
   if (!list) return ReportError(ctx, list.error());
   if (ctx.args.Get("output") == "json") {
     fprintf(ctx.out, "%s\n", list->dump(2).c_str());
@@ -88,7 +96,7 @@ int Pull(Context& ctx, const std::string& ref) {
   Json body = {{"image", ref}, {"namespace", ctx.namespace_name}};
   if (auto it = ctx.args.flags.find("pull-secret"); it != ctx.args.flags.end())
     body["pullSecrets"] = it->second;
-  auto got = ctx.client->Request("POST", std::string(kPrefix) + "/pull", DumpJson(body));
+  auto got = ctx.client->Request("POST", Prefix(ctx) + "/pull", DumpJson(body));
   if (!got) return ReportError(ctx, got.error());
   int64_t bytes = got->value("downloadedBytes", int64_t{0});
   fprintf(ctx.out, "%s: %s (%s)\n", got->value("name", ref).c_str(),
@@ -122,9 +130,9 @@ int Import(Context& ctx, const std::string& path) {
     if (!temp.empty()) (void)::unlink(temp.c_str());
     return code;
   };
-  auto upload = ctx.client->Request("POST", std::string(kPrefix) + "/uploads", "{}");
+  auto upload = ctx.client->Request("POST", Prefix(ctx) + "/uploads", "{}");
   if (!upload) return finish(ReportError(ctx, upload.error()));
-  const std::string base = std::string(kPrefix) + "/uploads/" + upload->value("id", "");
+  const std::string base = Prefix(ctx) + "/uploads/" + upload->value("id", "");
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     fprintf(ctx.err, "error: %s: %s\n", file.c_str(), strerror(errno));
@@ -171,7 +179,7 @@ int PrintGc(Context& ctx, const Json& r) {
 int UsageError(Context& ctx) {
   fprintf(ctx.err,
           "error: usage: asbctl image pull REF [--pull-secret NAME -n NS] | import FILE|DIR "
-          "[--name REF] | ls [-o json] | rm NAME|DIGEST... | prune\n");
+          "[--name REF] | ls [-o json] | rm NAME|DIGEST... | prune  [--node NAME]\n");
   return kExitUsage;
 }
 
@@ -185,13 +193,13 @@ int RunImage(Context& ctx) {
   if (sub == "pull" && pos.size() == 2) return Pull(ctx, pos[1]);
   if (sub == "import" && pos.size() == 2) return Import(ctx, pos[1]);
   if (sub == "prune" && pos.size() == 1) {
-    auto r = ctx.client->Request("POST", std::string(kPrefix) + "/prune", "{}");
+    auto r = ctx.client->Request("POST", Prefix(ctx) + "/prune", "{}");
     return r ? PrintGc(ctx, *r) : ReportError(ctx, r.error());
   }
   if ((sub == "rm" || sub == "remove") && pos.size() >= 2) {
     int code = kExitOk;
     for (size_t i = 1; i < pos.size(); ++i) {
-      auto r = ctx.client->Request("DELETE", std::string(kPrefix) + "/" + pos[i]);
+      auto r = ctx.client->Request("DELETE", Prefix(ctx) + "/" + pos[i]);
       if (!r) {
         code = ReportError(ctx, r.error());
         continue;

@@ -159,14 +159,14 @@ Status FetchAndUnpack(registry::RegistryClient& client, const registry::Descript
     writer.Reset();  // end of stream for the unpacker
   });
   auto unpacked = UnpackLayerFd(reader.get(), dest);
-  if (unpacked) {
-    // The archive can end before the blob does (trailing padding): read the rest, so the
-    // digest covers every byte.
-    char buf[65536];
-    while (::read(reader.get(), buf, sizeof(buf)) > 0) {
-    }
+  // Read what the unpacker left: the archive can end before the blob does (trailing padding),
+  // and the digest must cover every byte. After a failed unpack too: the download's digest
+  // check then says whether the blob was corrupted (in the registry, or in a resumed range)
+  // or is a faithful copy of a bad layer; the manifest's size bounds what this reads.
+  char buf[65536];
+  while (::read(reader.get(), buf, sizeof(buf)) > 0) {
   }
-  reader.Reset();  // an unpacker that stopped early makes the download fail fast (EPIPE)
+  reader.Reset();
   download.join();
   // The download's error explains an unpack failure (a truncated or corrupted stream).
   if (!downloaded) return downloaded;

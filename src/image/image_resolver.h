@@ -20,9 +20,13 @@ struct ResolvedImage {
   std::vector<std::string> env;         // "KEY=VALUE", overridden by the container's env
   std::string working_dir;              // "" = "/"
   int port = 0;                         // the port the image serves on (0 = none)
-  std::string image_id;                 // stable id, reported as containerStatuses[].imageID
-  std::optional<uint32_t> uid;          // OCI config User (Kubernetes runAsUser default)
-  std::optional<uint32_t> gid;          // its group (runAsGroup default)
+  // An asb-agent to run beside a container process that is not it ("" = none), so that exec
+  // and run() reach the pod (agent/supervisor.h); the port it then serves on.
+  std::string exec_agent;
+  int exec_agent_port = 0;
+  std::string image_id;         // stable id, reported as containerStatuses[].imageID
+  std::optional<uint32_t> uid;  // OCI config User (Kubernetes runAsUser default)
+  std::optional<uint32_t> gid;  // its group (runAsGroup default)
   // What resolving did, for the pod's Pulling/Pulled events.
   struct Pull {
     bool downloaded = false;  // false: already present on machine

@@ -28,11 +28,13 @@ constexpr char kGroup[] =
 constexpr char kHosts[] =
     "127.0.0.1\tlocalhost\n"
     "::1\tlocalhost ip6-localhost ip6-loopback\n";
+// hosts: dns too, through the resolv.conf the pod network gives each sandbox
+// (net/dns_config.h).
 constexpr char kNsswitch[] =
     "passwd: files\n"
     "group: files\n"
     "shadow: files\n"
-    "hosts: files\n";
+    "hosts: files dns\n";
 
 Status WriteText(const std::string& path, std::string_view text, int mode = 0644) {
   return AtomicWriteFile(path, text, mode);

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/file_util.h"
 #include "base/strings.h"
 
@@ -153,6 +155,13 @@ Result<ResolvedImage> ToResolvedImage(const CachedImage& image, const std::strin
     img.entrypoint = c.entrypoint;
     img.cmd = c.cmd;
     img.port = c.exposed_ports.front();
+  }
+  // Beside the image's own process (its Entrypoint, or a container `command`), unless the
+  // image serves 8888 itself (upstream's python-runtime does: that is the opt-out).
+  if (std::find(c.exposed_ports.begin(), c.exposed_ports.end(), kAgentPort) ==
+      c.exposed_ports.end()) {
+    img.exec_agent = "/asb/bin/asb-agent";
+    img.exec_agent_port = kAgentPort;
   }
   img.image_id = image.ref.substr(0, image.ref.find('@'));
   if (size_t colon = img.image_id.rfind(':');

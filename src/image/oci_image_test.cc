@@ -78,6 +78,21 @@ TEST_F(OciImageTest, ImageWithExposedPortsRunsItsOwnProcessAsItsUser) {
   EXPECT_NE(r.error().message.find("unable to find user nobody-here"), std::string::npos);
 }
 
+TEST_F(OciImageTest, TheExecAgentGoesBesideEveryProcessButAnImageServing8888) {
+  auto r = ToResolvedImage(img_, "/agent");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->exec_agent, "/asb/bin/asb-agent");  // for a container `command`
+  EXPECT_EQ(r->exec_agent_port, 8888);
+  img_.config.exposed_ports = {8080};
+  r = ToResolvedImage(img_, "/agent");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exec_agent, "/asb/bin/asb-agent");
+  img_.config.exposed_ports = {8080, 8888};  // its own server of that API (the opt-out)
+  r = ToResolvedImage(img_, "/agent");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exec_agent, "");
+}
+
 TEST_F(OciImageTest, WorkingDirThroughASymlinkIsRefused) {
   ASSERT_EQ(::symlink("/etc", (base_ + "/app").c_str()), 0);
   img_.config.working_dir = "/app/sub";

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import tarfile
+import threading
 
 from waiting import wait_for
 
@@ -79,6 +80,99 @@ class Registry:
         self.proc.terminate()
         self.proc.wait(timeout=10)
         self.log.close()
+
+
+class Forwarder:
+    """A loopback TCP forwarder to `port` on 127.0.0.1 (asbd opens one connection per request,
+    so each connection carries one request). Subclasses see each connection's request head in
+    `request(head)`, which may wait, rewrite it, or answer it itself (return (None, reply
+    bytes)), and the reply's bytes in `reply(conn_state, data)`, which may change them or
+    return None to cut the connection there. By default every byte passes unchanged."""
+
+    def __init__(self, port):
+        self.target = port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.host = "127.0.0.1:%d" % self.port
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def request(self, head):
+        """-> (head to send upstream, None), or (None, bytes to answer with and close)."""
+        return head, None
+
+    def reply(self, state, data):
+        """`state` is the connection's dict (its "line": the request line); -> bytes or None."""
+        return data
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _close(*socks):
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _serve(self, conn):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            piece = conn.recv(65536)
+            if not piece:
+                conn.close()
+                return
+            head += piece
+        state = {"line": head.split(b"\r\n", 1)[0].decode()}
+        head, answer = self.request(head)
+        if answer is not None:
+            conn.sendall(answer)
+            self._close(conn)
+            conn.close()
+            return
+        up = socket.create_connection(("127.0.0.1", self.target))
+        up.sendall(head)
+
+        def down():
+            try:
+                while True:
+                    data = up.recv(65536)
+                    if not data:
+                        break
+                    data = self.reply(state, data)
+                    if data is None:
+                        break
+                    conn.sendall(data)
+            except OSError:
+                pass
+            finally:
+                self._close(up, conn)
+
+        t = threading.Thread(target=down, daemon=True)
+        t.start()
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                up.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._close(up, conn)
+        t.join()
+        conn.close()
+        up.close()
+
+    def stop(self):
+        self.sock.close()
 
 
 class Symlink:

@@ -82,8 +82,7 @@ def test_image_without_a_server_serves_the_agent_api(asbd, kubectl, registry, ru
 def test_image_with_its_own_server_runs_its_entrypoint_as_its_user(asbd, kubectl, registry,
                                                                    runtime):
     # Ready only once the image's httpd (its Entrypoint) runs a CGI that finds itself running
-    # as the image's USER. (kubectl exec is served by asb-agent, which an image that is its own
-    # server does not run.)
+    # as the image's USER.
     apply(kubectl, pod("srv", registry.images["server"], runtime,
                          readinessProbe={"httpGet": {"path": "/cgi-bin/uid", "port": 8080},
                                          "periodSeconds": 1}))
@@ -91,6 +90,36 @@ def test_image_with_its_own_server_runs_its_entrypoint_as_its_user(asbd, kubectl
         wait_for(lambda: ready(kubectl, "srv"), "the image's httpd to be Ready", timeout=120)
     reasons = [r for r, _ in events(kubectl, "srv")]
     assert "Pulled" in reasons and "Started" in reasons, reasons
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_kubectl_exec_into_an_image_that_is_its_own_server(asbd, kubectl, registry, runtime):
+    # As with a kubelet, exec runs the command in the container whatever its process is: the
+    # image's own httpd (ExposedPorts), and a container whose `command` is its process.
+    probe = {"httpGet": {"path": "/index.html", "port": 8080}, "periodSeconds": 1}
+    apply(kubectl, pod("own", registry.images["server"], runtime, readinessProbe=probe))
+    apply(kubectl, pod("cmd", registry.images["agentless"], runtime,
+                       command=["/bin/sh", "-c", "echo started; exec sleep 3600"]))
+    with explained(kubectl, asbd):
+        wait_for(lambda: ready(kubectl, "own"), "the image's httpd to be Ready", timeout=120)
+        wait_for(lambda: (get(kubectl, "pod", "cmd").get("status") or {}).get("phase") ==
+                 "Running", "the command pod to run", timeout=120)
+    r = kubectl("exec", "own", "-n", "default", "--", "/bin/sh", "-c",
+                "id -u; cat /www/index.html", check=False)
+    assert r.returncode == 0 and r.stdout.split("\n")[:2] == [
+        "1000", "served by the image's own entrypoint"], (r.returncode, r.stdout, r.stderr)
+    r = kubectl("exec", "cmd", "-n", "default", "--", "/bin/sh", "-c", "echo in-cmd; exit 3",
+                check=False)
+    assert r.returncode == 3 and r.stdout.strip() == "in-cmd", (r.returncode, r.stdout,
+                                                                r.stderr)
+    # The pod's log is the process's alone, and the router's run() reaches the same agent.
+    assert kubectl("logs", "cmd", "-n", "default").stdout == "started\n"
+    apply(kubectl, template("own-tpl", registry.images["server"], runtime, port=8080,
+                            path="/index.html"))
+    with explained(kubectl, asbd), SandboxClient("own-tpl", kubeconfig=asbd.kubeconfig,
+                                            sandbox_ready_timeout=90) as sb:
+        r = sb.run("cat /www/index.html")
+        assert r.stdout == "served by the image's own entrypoint\n", (r.stdout, r.stderr)
 
 
 def test_missing_tag_is_err_image_pull_with_the_registrys_message(asbd, kubectl, registry):

@@ -15,84 +15,36 @@ anything (the fixture's skopeo pushes), "agent" may pull team/private and team/s
 
 import os
 import shutil
-import socket
-import threading
 import time
 
 import pytest
 from waiting import wait_for
 
-from oci_images import (BUSYBOX_LINKS, Registry, apply, build_image, explained, get, pod,
-                        waiting)
+from oci_images import (BUSYBOX_LINKS, Forwarder, Registry, apply, build_image, explained, get,
+                        pod, waiting)
 from token_server import REGISTRY_LEEWAY, TokenServer
 
 AGENT, PASSWORD = "agent", "token-pull-password"
 LIFETIME = 4  # seconds the registry honours a token (the expiry test waits this long)
 
 
-class HoldingForwarder:
-    """A loopback TCP forwarder to `port` that holds the first blob request it sees until
-    `release()` is true, then sends it on. Only a delay on the wire: every byte the registry
-    and asbd exchange passes unchanged."""
+class HoldingForwarder(Forwarder):
+    """A forwarder to `port` that holds the first blob request it sees until `release()` is
+    true, then sends it on. Only a delay on the wire: every byte the registry and asbd exchange
+    passes unchanged."""
 
     def __init__(self, port, release):
-        self.target, self.release = port, release
+        self.release = release
         self.held = None  # the request line it held
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(port)
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        head = b""
-        while b"\r\n\r\n" not in head:
-            piece = conn.recv(65536)
-            if not piece:
-                conn.close()
-                return
-            head += piece
+    def request(self, head):
         line = head.split(b"\r\n", 1)[0].decode()
         if self.held is None and " /v2/" in line and "/blobs/" in line:
             self.held = line
             wait_for(self.release, "the held request's token to expire", timeout=LIFETIME + 30,
                      interval=0.1)
-        up = socket.create_connection(("127.0.0.1", self.target))
-        up.sendall(head)
-
-        def pump(src, dst):
-            try:
-                while True:
-                    data = src.recv(65536)
-                    if not data:
-                        break
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (src, dst):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        t = threading.Thread(target=pump, args=(up, conn), daemon=True)
-        t.start()
-        pump(conn, up)
-        t.join()
-        conn.close()
-        up.close()
-
-    def stop(self):
-        self.sock.close()
+        return head, None
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "base/base64.h"
 #include "base/json_util.h"
+#include "base/log.h"
 #include "base/strings.h"
 #include "base/unique_fd.h"
+#include "image/registry/blob_resume.h"
 #include "image/registry/sha256.h"
 
 namespace asb::image::registry {
@@ -220,23 +225,92 @@ Result<PulledManifest> RegistryClient::GetManifest() {
   return GetManifestOnce(ref_.ManifestRef(), true);
 }
 
+namespace {
+
+// A failure worth another request: the network (reset, closed early, timed out, refused while
+// the registry restarts) or the registry saying it is busy or sick (429, 5xx).
+bool Retryable(Code code) { return code == Code::kUnavailable || code == Code::kDeadlineExceeded; }
+
+}  // namespace
+
 Status RegistryClient::StreamBlob(const Descriptor& d,
                                   const std::function<Status(std::string_view)>& sink) {
+  // One hash and one byte stream across every attempt: a resumed request continues both where
+  // the broken one stopped (blob_resume.h), so neither the digest nor the caller's unpack starts
+  // again.
   Sha256 hash;
   int64_t received = 0;
-  GetOptions o;
-  o.sink = [&](std::string_view piece) -> Status {
-    received += static_cast<int64_t>(piece.size());
-    if (received > d.size) {
-      return MakeError(Code::kInternal, ref_.registry + ": blob " + d.digest +
-                                            " is larger than the manifest's " +
-                                            std::to_string(d.size) + " bytes");
+  std::string validator;  // the first reply's strong ETag, sent back as If-Range
+  Error last{Code::kUnavailable, "", 0};
+  int stalled = 0;
+  for (int attempt = 1;; ++attempt) {
+    const int64_t before = received;
+    int64_t skip = 0;
+    bool final_error = false;  // ours or the sink's: another request would not help
+    GetOptions o;
+    if (received > 0) {
+      o.headers.Set("Range", "bytes=" + std::to_string(received) + "-");
+      if (!validator.empty()) o.headers.Set("If-Range", validator);
     }
-    hash.Update(piece);
-    return sink(piece);
-  };
-  ASB_ASSIGN_OR_RETURN(HttpReply reply, Get("blobs/" + d.digest, o));
-  if (reply.status != 200) return tl::unexpected(RegistryError(reply, "blob " + d.digest));
+    o.on_reply = [&](const HttpReply& r) -> Status {
+      auto s = BytesToSkip(r.status, r.headers.Get("Content-Range"), received, d.size);
+      if (!s) {
+        final_error = true;
+        return MakeError(Code::kInternal, ref_.registry + ": blob " + d.digest +
+                                              ": resuming at byte " + std::to_string(received) +
+                                              ": " + s.error().message);
+      }
+      skip = *s;
+      if (validator.empty()) validator = IfRangeValidator(r.headers.Get("ETag"));
+      return {};
+    };
+    o.sink = [&](std::string_view piece) -> Status {
+      if (skip > 0) {
+        size_t n = static_cast<size_t>(std::min<int64_t>(skip, static_cast<int64_t>(piece.size())));
+        piece.remove_prefix(n);
+        skip -= static_cast<int64_t>(n);
+        if (piece.empty()) return {};
+      }
+      received += static_cast<int64_t>(piece.size());
+      if (received > d.size) {
+        final_error = true;
+        return MakeError(Code::kInternal, ref_.registry + ": blob " + d.digest +
+                                              " is larger than the manifest's " +
+                                              std::to_string(d.size) + " bytes");
+      }
+      hash.Update(piece);
+      Status st = sink(piece);
+      if (!st) final_error = true;
+      return st;
+    };
+    auto reply = Get("blobs/" + d.digest, o);
+    if (reply && reply->status / 100 == 2) {
+      if (received >= d.size || reply->status != 206 || received == before) break;
+      continue;  // a 206 of part of the rest (a server that caps ranges): ask for the next part
+    }
+    if (!reply) {
+      if (final_error || !Retryable(reply.error().code)) return tl::unexpected(reply.error());
+      last = reply.error();
+    } else {
+      if (received > 0 && reply->status == 416) {
+        return tl::unexpected(RegistryError(
+            *reply, "blob " + d.digest + " (resuming at byte " + std::to_string(received) + ")"));
+      }
+      Error e = RegistryError(*reply, "blob " + d.digest);
+      if (!Retryable(e.code)) return tl::unexpected(e);
+      last = std::move(e);
+    }
+    stalled = received > before ? 0 : stalled + 1;
+    if (attempt >= kMaxBlobAttempts || stalled >= kMaxStalledAttempts) {
+      return MakeError(last.code, ref_.registry + ": blob " + d.digest + ": gave up after " +
+                                      std::to_string(attempt) + " attempts at byte " +
+                                      std::to_string(received) + " of " + std::to_string(d.size) +
+                                      ": " + last.message);
+    }
+    ASB_LOG(INFO, "image: blob download broke, resuming", "blob", d.digest, "at", received, "of",
+            d.size, "attempt", attempt, "error", last.message);
+    std::this_thread::sleep_for(ResumeBackoff(stalled));
+  }
   if (received != d.size) {
     return MakeError(Code::kInternal, ref_.registry + ": blob " + d.digest + " has " +
                                           std::to_string(received) + " bytes, the manifest says " +

@@ -151,6 +151,7 @@ Result<HttpReply> Exchange(net::io_context& ioc, Stream& stream, const Url& url,
     reply.headers.Add(std::string(f.name_string()), std::string(f.value()));
   }
   const bool to_sink = o.sink && reply.status / 100 == 2;
+  if (to_sink && o.on_reply) ASB_RETURN_IF_ERROR(o.on_reply(reply));
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
     if (to_sink && parser.content_length() && !parser.chunked()) {
       auto data = buf.data();

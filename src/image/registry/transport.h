@@ -38,6 +38,9 @@ struct GetOptions {
   // Called with each piece of a 2xx body; an error stops the transfer and is returned.
   // Unset: the body is kept in HttpReply::body.
   std::function<Status(std::string_view)> sink;
+  // With `sink`: called with a 2xx reply's status and headers before any of its body goes to
+  // the sink (a resumed blob checks its Content-Range here); an error stops the transfer.
+  std::function<Status(const HttpReply&)> on_reply;
   // Bound on a body kept in memory (and on non-2xx bodies, which are always kept).
   size_t max_body = 1u << 20;
   std::chrono::milliseconds timeout{30000};  // per network step
