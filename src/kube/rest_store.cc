@@ -31,11 +31,6 @@ const char* PropagationName(store::Propagation p) {
 
 }  // namespace
 
-RestStore::RestStore(std::unique_ptr<Transport> transport, RestStoreOptions options)
-    : transport_(std::move(transport)), options_(std::move(options)) {}
-
-RestStore::~RestStore() = default;
-
 Result<std::unique_ptr<RestStore>> OpenRestStore(const RestConfig& config,
                                                  TransportOptions transport,
                                                  RestStoreOptions options) {
@@ -64,8 +59,8 @@ Result<Json> RestStore::Call(const std::string& method, const std::string& targe
   return parsed;
 }
 
-Result<store::Object> RestStore::Get(const api::ResourceInfo& res, const std::string& ns,
-                                     const std::string& name) {
+Result<store::Object> RestStore::LiveGet(const api::ResourceInfo& res, const std::string& ns,
+                                         const std::string& name) {
   return Call("GET", Path(res, ns, name));
 }
 
@@ -92,8 +87,8 @@ Result<store::ListResult> RestStore::ListPage(const api::ResourceInfo& res, cons
   return out;
 }
 
-Result<store::ListResult> RestStore::List(const api::ResourceInfo& res, const std::string& ns,
-                                          const store::ListOptions& options) {
+Result<store::ListResult> RestStore::LiveList(const api::ResourceInfo& res, const std::string& ns,
+                                              const store::ListOptions& options) {
   if (options.limit > 0) return ListPage(res, ns, options);
   // Every page, as one list at the first page's revision (the server serves later pages from
   // the same snapshot, as kube-apiserver's continue tokens do).
@@ -119,10 +114,11 @@ Result<store::Object> RestStore::Create(const api::ResourceInfo& res, store::Obj
   std::optional<Json> status;
   if (options.keep_status && res.has_status && obj.contains("status") && obj["status"].is_object())
     status = obj["status"];
-  ASB_ASSIGN_OR_RETURN(
-      store::Object created,
-      Call("POST", Path(res, ns) + Query({{"fieldManager", options_.field_manager}}),
-           DumpJson(obj)));
+  const std::string name = GetString(obj, "metadata.name");
+  Result<store::Object> posted = Call(
+      "POST", Path(res, ns) + Query({{"fieldManager", options_.field_manager}}), DumpJson(obj));
+  NoteWrite(res, ns, name, posted);
+  ASB_ASSIGN_OR_RETURN(store::Object created, std::move(posted));
   if (!status) return created;
   // The API drops .status on create; write it at the revision just created, so nothing that
   // changed the object since is overwritten (the Sandbox's reconciler fills it otherwise).
@@ -150,10 +146,11 @@ Result<store::Object> RestStore::Update(const api::ResourceInfo& res, store::Obj
     bool needs_rv =
         e.code == Code::kInvalidArgument && e.message.find("resourceVersion") != std::string::npos;
     if (!needs_rv && !(attempt > 0 && e.code == Code::kAborted)) break;
-    ASB_ASSIGN_OR_RETURN(Json current, Get(res, ns, name));
+    ASB_ASSIGN_OR_RETURN(Json current, LiveGet(res, ns, name));  // a cached one may be stale
     obj["metadata"]["resourceVersion"] = GetString(current, "metadata.resourceVersion");
     put = Call("PUT", target, DumpJson(obj));
   }
+  NoteWrite(res, ns, name, put);
   return put;
 }
 
@@ -166,7 +163,9 @@ Result<store::Object> RestStore::Delete(const api::ResourceInfo& res, const std:
   if (options.precondition_uid) body["preconditions"]["uid"] = *options.precondition_uid;
   if (options.precondition_resource_version)
     body["preconditions"]["resourceVersion"] = *options.precondition_resource_version;
-  ASB_ASSIGN_OR_RETURN(Json out, Call("DELETE", Path(res, ns, name), DumpJson(body)));
+  Result<Json> deleted = Call("DELETE", Path(res, ns, name), DumpJson(body));
+  NoteWrite(res, ns, name, deleted);
+  ASB_ASSIGN_OR_RETURN(Json out, std::move(deleted));
   if (GetString(out, "kind") != "Status") return out;
   // Many kinds answer a finished delete with a Status, not the object: give back what it names.
   Json obj = {{"apiVersion", res.ApiVersion()},
@@ -179,7 +178,7 @@ Result<store::Object> RestStore::Delete(const api::ResourceInfo& res, const std:
 int64_t RestStore::CurrentRevision() {
   store::ListOptions one;
   one.limit = 1;
-  auto listed = ListPage(api::NamespaceResource(), "", one);
+  auto listed = ListPage(api::NamespaceResource(), "", one);  // always the server's
   return listed ? listed->resource_version : 0;
 }
 

@@ -443,6 +443,218 @@ TEST_F(RestStoreTest, KubeconfigFilesAreReadRelativeToIt) {
 }
 
 // A plain-HTTP server that answers 503 (with Retry-After) or 429 before it answers properly.
+// --- Cached reads (RestStoreOptions::cached) ---
+
+RestStoreOptions CachedServices() {
+  RestStoreOptions o;
+  o.cached = {&api::ServiceResource()};
+  return o;
+}
+
+TEST_F(RestStoreTest, CachedReadsAnswerGetAndSelectedListsWithoutARequest) {
+  for (int i = 0; i < 6; ++i)
+    ASSERT_OK(backing_->Create(
+        Svc(), Service("s" + std::to_string(i), {{"pool", i % 2 ? "odd" : "even"}})));
+  auto s = Open(Config(), CachedServices());
+  ASSERT_TRUE(s->WaitCachesSynced(std::chrono::seconds(5)));
+  EXPECT_TRUE(s->CachesSynced());
+  // The cache's list and watch stream (opened by the watch's own thread): then nothing more.
+  ASSERT_TRUE(asb::testing::WaitFor([&] { return s->transport().requests() >= 2; }));
+  const uint64_t before = s->transport().requests();
+
+  ASSERT_OK_AND_ASSIGN(Json one, s->Get(Svc(), "default", "s3"));
+  EXPECT_EQ(GetString(one, "metadata.labels.pool"), "odd");
+  EXPECT_ERROR_CODE(s->Get(Svc(), "default", "missing"), Code::kNotFound);
+  store::ListOptions odd;
+  odd.label_selector = "pool=odd";
+  ASSERT_OK_AND_ASSIGN(store::ListResult odds, s->List(Svc(), "default", odd));
+  std::vector<std::string> names;
+  for (const Json& o : odds.items) names.push_back(GetString(o, "metadata.name"));
+  EXPECT_EQ(names, (std::vector<std::string>{"s1", "s3", "s5"}));
+  EXPECT_GT(odds.resource_version, 0);
+  // Pages: a limit and the cache's continue token walk the same selection.
+  odd.limit = 2;
+  ASSERT_OK_AND_ASSIGN(store::ListResult page1, s->List(Svc(), "default", odd));
+  ASSERT_EQ(page1.items.size(), 2u);
+  ASSERT_FALSE(page1.continue_token.empty());
+  odd.continue_token = page1.continue_token;
+  ASSERT_OK_AND_ASSIGN(store::ListResult page2, s->List(Svc(), "default", odd));
+  ASSERT_EQ(page2.items.size(), 1u);
+  EXPECT_EQ(GetString(page2.items[0], "metadata.name"), "s5");
+  EXPECT_TRUE(page2.continue_token.empty());
+  store::ListOptions bad;
+  bad.label_selector = "pool in odd";
+  EXPECT_ERROR_CODE(s->List(Svc(), "default", bad), Code::kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(store::ListResult other_ns, s->List(Svc(), "kube-system", {}));
+  EXPECT_TRUE(other_ns.items.empty());
+  EXPECT_EQ(s->transport().requests(), before) << "cached reads reached the server";
+  EXPECT_GE(s->read_stats().cache, 7u);
+
+  // Another writer's change reaches the cache by its watch.
+  ASSERT_OK(backing_->Delete(Svc(), "default", "s1"));
+  ASSERT_TRUE(asb::testing::WaitFor(
+      [&] { return s->Get(Svc(), "default", "s1").error().code == Code::kNotFound; }));
+  // A label change moves an object between selections (the cache's label index follows it).
+  ASSERT_OK_AND_ASSIGN(Json s3, backing_->Get(Svc(), "default", "s3"));
+  s3["metadata"]["labels"]["pool"] = "even";
+  ASSERT_OK(backing_->Update(Svc(), s3));
+  auto names_of = [&](const std::string& selector) {
+    store::ListOptions lo;
+    lo.label_selector = selector;
+    std::vector<std::string> out;
+    auto listed = s->List(Svc(), "", lo);
+    EXPECT_TRUE(listed) << listed.error().message;
+    if (listed)
+      for (const Json& o : listed->items) out.push_back(GetString(o, "metadata.name"));
+    return out;
+  };
+  ASSERT_TRUE(asb::testing::WaitFor(
+      [&] { return names_of("pool=odd") == std::vector<std::string>{"s5"}; }));
+  EXPECT_EQ(names_of("pool in (even)"), (std::vector<std::string>{"s0", "s2", "s3", "s4"}));
+  EXPECT_EQ(names_of("pool=even,pool!=odd"), (std::vector<std::string>{"s0", "s2", "s3", "s4"}));
+  EXPECT_TRUE(names_of("pool=none").empty());
+  EXPECT_EQ(names_of("pool notin (even)"), (std::vector<std::string>{"s5"}));
+}
+
+TEST_F(RestStoreTest, CachedReadsSeeThisStoresOwnWrites) {
+  // The fixture's server polls its watch log every 20 ms, so a cache lags a write by up to that:
+  // without read-your-writes, a Get right after the write would see the older object.
+  auto s = Open(Config(), CachedServices());
+  ASSERT_TRUE(s->WaitCachesSynced(std::chrono::seconds(5)));
+  ASSERT_OK_AND_ASSIGN(Json obj, s->Create(Svc(), Service("a")));
+  ASSERT_OK_AND_ASSIGN(Json got, s->Get(Svc(), "default", "a"));
+  EXPECT_EQ(GetString(got, "metadata.uid"), GetString(obj, "metadata.uid"));
+  for (int i = 0; i < 10; ++i) {
+    obj["metadata"]["labels"]["round"] = std::to_string(i);
+    ASSERT_OK_AND_ASSIGN(obj, s->Update(Svc(), obj));
+    ASSERT_OK_AND_ASSIGN(got, s->Get(Svc(), "default", "a"));
+    EXPECT_EQ(GetString(got, "metadata.resourceVersion"),
+              GetString(obj, "metadata.resourceVersion"));
+    store::ListOptions lo;
+    lo.label_selector = "round=" + std::to_string(i);
+    ASSERT_OK_AND_ASSIGN(store::ListResult listed, s->List(Svc(), "default", lo));
+    EXPECT_EQ(listed.items.size(), 1u) << "round " << i;
+  }
+  RestReadStats st = s->read_stats();
+  EXPECT_GT(st.waited_ryw, 0u);
+  EXPECT_EQ(st.fallback, 0u) << "the cache caught up with every write in time";
+  EXPECT_GE(st.cache, 21u);
+}
+
+TEST_F(RestStoreTest, AConflictSendsTheNextGetOfThatObjectToTheServer) {
+  auto s = Open(Config(), CachedServices());
+  ASSERT_TRUE(s->WaitCachesSynced(std::chrono::seconds(5)));
+  ASSERT_OK_AND_ASSIGN(Json obj, s->Create(Svc(), Service("a")));
+  ASSERT_OK_AND_ASSIGN(Json got, s->Get(Svc(), "default", "a"));
+  // Another writer moves it on; our compare-and-set at the old revision conflicts.
+  Json theirs = obj;
+  theirs["metadata"]["labels"]["by"] = "them";
+  ASSERT_OK_AND_ASSIGN(Json their_write, backing_->Update(Svc(), theirs));
+  obj["metadata"]["labels"]["by"] = "us";
+  EXPECT_ERROR_CODE(s->Update(Svc(), obj), Code::kAborted);
+  const uint64_t live = s->read_stats().live;
+  ASSERT_OK_AND_ASSIGN(got, s->Get(Svc(), "default", "a"));
+  EXPECT_EQ(s->read_stats().live, live + 1);
+  EXPECT_EQ(GetString(got, "metadata.resourceVersion"),
+            GetString(their_write, "metadata.resourceVersion"));
+  EXPECT_EQ(GetString(got, "metadata.labels.by"), "them");
+}
+
+TEST_F(RestStoreTest, ReadLiveListsGoToTheServer) {
+  RestStoreOptions o = CachedServices();
+  o.read_live = [](const api::ResourceInfo&, const store::ListOptions& lo) {
+    return lo.label_selector.find("claim-uid") != std::string::npos;
+  };
+  auto s = Open(Config(), o);
+  ASSERT_TRUE(s->WaitCachesSynced(std::chrono::seconds(5)));
+  // Written behind the cache's back and read at once: only the server can know yet.
+  ASSERT_OK(backing_->Create(Svc(), Service("a", {{"claim-uid", "u1"}})));
+  const RestReadStats before = s->read_stats();
+  store::ListOptions lo;
+  lo.label_selector = "claim-uid=u1";
+  ASSERT_OK_AND_ASSIGN(store::ListResult listed, s->List(Svc(), "default", lo));
+  EXPECT_EQ(listed.items.size(), 1u);
+  EXPECT_EQ(s->read_stats().live, before.live + 1);
+  EXPECT_EQ(s->read_stats().cache, before.cache);
+  // Other selectors are the cache's.
+  ASSERT_OK(s->List(Svc(), "default", {}));
+  EXPECT_EQ(s->read_stats().cache, before.cache + 1);
+}
+
+TEST_F(RestStoreTest, ACacheThatHasNotListedNeverAnswers) {
+  // A kind the server does not serve: its cache can never list, so it is never synced; reads of
+  // it go to the server after sync_wait (which says 404), and CachesSynced (readyz) stays false.
+  static const api::ResourceInfo kWidgets{.group = "example.com",
+                                          .version = "v1",
+                                          .kind = "Widget",
+                                          .plural = "widgets",
+                                          .singular = "widget"};
+  RestStoreOptions o = CachedServices();
+  o.cached.push_back(&kWidgets);
+  o.sync_wait = std::chrono::milliseconds(100);
+  auto s = Open(Config(), o);
+  EXPECT_FALSE(s->WaitCachesSynced(std::chrono::milliseconds(300)));
+  EXPECT_FALSE(s->CachesSynced());
+  auto got = s->Get(kWidgets, "default", "w");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, Code::kNotFound);
+  EXPECT_EQ(s->read_stats().fallback, 1u);
+  EXPECT_EQ(s->read_stats().cache, 0u);
+  // The synced kind answers meanwhile.
+  ASSERT_OK(s->Get(api::NamespaceResource(), "", "default"));
+  EXPECT_ERROR_CODE(s->Get(Svc(), "default", "nothing"), Code::kNotFound);
+  EXPECT_EQ(s->read_stats().cache, 1u);
+}
+
+TEST_F(RestStoreTest, AWatchOfACachedKindIsServedFromTheCache) {
+  ASSERT_OK(backing_->Create(Svc(), Service("before")));
+  auto s = Open(Config(), CachedServices());
+  ASSERT_OK_AND_ASSIGN(auto w, s->Watch(Svc(), "", {}));
+  ASSERT_OK(backing_->Create(Svc(), Service("during")));
+  ASSERT_OK(backing_->Delete(Svc(), "default", "before"));
+  auto evs = Take(*w, 3);
+  ASSERT_EQ(evs.size(), 3u);
+  EXPECT_EQ(evs[0].type, store::EventType::kAdded);
+  EXPECT_EQ(GetString(evs[0].object, "metadata.name"), "before");
+  EXPECT_EQ(evs[1].type, store::EventType::kAdded);
+  EXPECT_EQ(evs[2].type, store::EventType::kDeleted);
+  // The cache applied each event before handing it on: a read in the handler sees it.
+  EXPECT_ERROR_CODE(s->Get(Svc(), "default", "before"), Code::kNotFound);
+  // The cache's list and its watch stream; nothing of the subscriber's own.
+  EXPECT_EQ(s->transport().requests(), 2u);
+}
+
+TEST_F(RestStoreTest, ACacheRelistsAfterGoneAndTellsItsWatchersWhatChanged) {
+  TearDown();
+  store::ObjectStoreOptions so;
+  so.watch_log_capacity = 4;  // the server keeps only the last four events
+  StartServer({}, so);
+  ASSERT_OK(backing_->Create(Svc(), Service("kept")));
+  ASSERT_OK(backing_->Create(Svc(), Service("removed")));
+  auto s = Open(Config(), CachedServices());
+  ASSERT_OK_AND_ASSIGN(auto w, s->Watch(Svc(), "", {}));
+  ASSERT_EQ(Take(*w, 2).size(), 2u);
+  // The server goes away; meanwhile more changes than it retains: the watch resumes at a
+  // revision the server has forgotten -> 410 Gone -> the cache lists again.
+  const uint16_t port = front_->port();
+  front_->Stop();
+  ASSERT_OK(backing_->Delete(Svc(), "default", "removed"));
+  for (int i = 0; i < 6; ++i) ASSERT_OK(backing_->Create(Svc(), Service("n" + std::to_string(i))));
+  ASSERT_OK_AND_ASSIGN(front_,
+                       apiserver::TlsFront::Start("127.0.0.1", port, server_->port(), cert_));
+  auto evs = Take(*w, 7);
+  ASSERT_EQ(evs.size(), 7u);
+  std::set<std::string> added, deleted;
+  for (const auto& ev : evs)
+    (ev.type == store::EventType::kDeleted ? deleted : added)
+        .insert(GetString(ev.object, "metadata.name"));
+  EXPECT_EQ(deleted, (std::set<std::string>{"removed"}));
+  EXPECT_EQ(added.size(), 6u);
+  EXPECT_FALSE(added.count("kept")) << "an unchanged object is not re-announced";
+  ASSERT_OK_AND_ASSIGN(store::ListResult all, s->List(Svc(), "default", {}));
+  EXPECT_EQ(all.items.size(), 7u);
+}
+
 TEST(TransportTest, RetriesOverloadAndRateLimits) {
   std::atomic<int> calls{0};
   http::ServerOptions ho;

@@ -188,9 +188,9 @@ class RestWatcher : public store::Watcher {
 
 }  // namespace
 
-Result<std::unique_ptr<store::Watcher>> RestStore::Watch(const api::ResourceInfo& res,
-                                                         const std::string& ns,
-                                                         const store::WatchOptions& options) {
+Result<std::unique_ptr<store::Watcher>> RestStore::LiveWatch(const api::ResourceInfo& res,
+                                                             const std::string& ns,
+                                                             const store::WatchOptions& options) {
   std::string target = Path(res, ns);
   std::string q;
   if (!options.label_selector.empty()) q += "labelSelector=" + UrlEncode(options.label_selector);
@@ -207,8 +207,9 @@ Result<std::unique_ptr<store::Watcher>> RestStore::Watch(const api::ResourceInfo
     lo.label_selector = options.label_selector;
     lo.field_selector = options.field_selector;
     if (!options.send_initial_events) lo.limit = 1;
-    ASB_ASSIGN_OR_RETURN(store::ListResult listed,
-                         options.send_initial_events ? List(res, ns, lo) : ListPage(res, ns, lo));
+    ASB_ASSIGN_OR_RETURN(store::ListResult listed, options.send_initial_events
+                                                       ? LiveList(res, ns, lo)
+                                                       : ListPage(res, ns, lo));
     rv = listed.resource_version;
     if (options.send_initial_events) initial = std::move(listed.items);
   }

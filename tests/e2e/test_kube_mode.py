@@ -79,6 +79,16 @@ class Controller:
                 return float(line.split()[1])
         return -1
 
+    def reads(self):
+        """asb_kube_client_reads by source (cache, live, fallback, waited_own_write)."""
+        status, text = self.get("/metrics")
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("asb_kube_client_reads{"):
+                source = line.split('source="', 1)[1].split('"', 1)[0]
+                out[source] = float(line.split()[-1])
+        return out
+
     def log(self):
         with open(self.log_path, errors="replace") as f:
             return f.read()[-3000:]
@@ -248,3 +258,32 @@ def test_kill9_of_the_leader_mid_burst_loses_no_claim(asbd, kubectl, controllers
     # And the claims work: one of them runs a command through the router.
     with SandboxClient("python-runtime-template", kubeconfig=asbd.kubeconfig) as sb:
         assert sb.run("echo after-failover").stdout.strip() == "after-failover"
+
+
+@SPLIT
+def test_the_leader_reads_from_its_caches(asbd, kubectl, controllers):
+    """The leader answers its reconciles' reads from its list+watch caches: a warm claim costs
+    it a handful of reads on the server (the live claim-uid lookup, re-reads after a conflict),
+    not the ~30 it took before the caches."""
+    a, b = controllers
+    wait_for(lambda: a.get("/readyz")[0] == 200 and b.get("/readyz")[0] == 200,
+             "both replicas ready (their caches listed)", timeout=20)
+    kubectl("apply", "-f", "-", input=_native_manifest())
+    wait_for(_pool_ready(asbd, 2), "the pool to fill through the REST API", timeout=120)
+    holder = wait_for(lambda: _holder(asbd), "a Lease holder", timeout=10)
+    leader = a if holder == a.identity else b
+    wait_for(_pool_ready(asbd, 2), "the pool settled", timeout=30)
+    before = leader.reads()
+    status, body = asbd.request("POST", CLAIMS, {
+        "apiVersion": "extensions.agents.x-k8s.io/v1alpha1", "kind": "SandboxClaim",
+        "metadata": {"name": "cached"},
+        "spec": {"sandboxTemplateRef": {"name": "python-runtime-template"}}})
+    assert status == 201, body
+    wait_for(lambda: _ready(asbd.request("GET", CLAIMS + "/cached")[1]), "the claim Ready",
+             timeout=30, interval=0.01)
+    after = leader.reads()
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    print("leader reads for one warm claim: %s" % delta)
+    assert delta.get("cache", 0) >= 5, (delta, leader.log())
+    assert delta.get("live", 0) + delta.get("fallback", 0) <= 6, (delta, leader.log())
+    assert delta.get("fallback", 0) == 0, (delta, leader.log())
