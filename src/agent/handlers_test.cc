@@ -188,16 +188,19 @@ TEST_F(HandlersTest, ExecuteReportsTruncationAndTimeoutAsExtraFields) {
 }
 
 TEST_F(HandlersTest, SandboxTimeoutHeaderBoundsACommandWithoutABodyTimeout) {
-  // Upstream's SDK sends only X-Sandbox-Timeout; the agent answers a tenth earlier.
-  extra_headers_ = {{"X-Sandbox-Timeout", "0.5"}};
+  // Upstream's SDK sends only X-Sandbox-Timeout; the agent answers a tenth earlier, so the
+  // answer beats the SDK's own timeout of the same length (a 2 s header leaves 200 ms for the
+  // kill and the reply on a loaded CI machine; 0.5 s left 50 ms and flaked).
+  extra_headers_ = {{"X-Sandbox-Timeout", "2"}};
   auto start = std::chrono::steady_clock::now();
   auto r = Call("POST", "/execute", R"({"command": "sleep 30"})");
   auto took = std::chrono::steady_clock::now() - start;
   Json j = BodyJson(r);
   EXPECT_EQ(j["timed_out"], true);
   EXPECT_EQ(j["stderr"],
-            "Failed to execute command: Command '['sleep', '30']' timed out after 0.45 seconds");
-  EXPECT_LT(took, std::chrono::milliseconds(500));
+            "Failed to execute command: Command '['sleep', '30']' timed out after 1.8 seconds");
+  EXPECT_GE(took, std::chrono::milliseconds(1800));
+  EXPECT_LT(took, std::chrono::milliseconds(2000));
   // The body's own timeout wins over the header.
   r = Call("POST", "/execute", R"({"command": "sleep 30", "timeout": 0.1})");
   EXPECT_NE(BodyJson(r)["stderr"].get<std::string>().find("after 0.1 seconds"), std::string::npos);

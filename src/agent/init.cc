@@ -11,41 +11,49 @@
 namespace asb::agent {
 
 namespace {
-constexpr int kInitSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+constexpr int kForwardedSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 void Ignore(int) {}
 bool IsStopSignal(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT; }
 }  // namespace
 
-std::optional<int> RunInitIfPid1() {
-  if (::getpid() != 1) return std::nullopt;
-  sigset_t set, old;
-  sigemptyset(&set);
-  // A signal sent to pid 1 whose disposition is SIG_DFL may be discarded at send time: Linux
-  // queues it while blocked, but gVisor drops it (runsc kill SIGTERM then did nothing and every
-  // stop waited out the grace period). A handler makes every kernel deliver it to sigwaitinfo.
+ForwardedSignals::ForwardedSignals() {
+  sigemptyset(&set_);
   struct sigaction sa {};
   sa.sa_handler = Ignore;
-  for (int sig : kInitSignals) {
-    sigaddset(&set, sig);
+  for (int sig : kForwardedSignals) {
+    sigaddset(&set_, sig);
     ::sigaction(sig, &sa, nullptr);
   }
-  // Blocked before fork so no SIGCHLD or SIGTERM can slip in before sigwaitinfo. Blocked
-  // signals are queued even for pid 1 (the "no handler" drop applies only to unblocked ones).
-  ::sigprocmask(SIG_BLOCK, &set, &old);
+  // Blocked signals are queued even for pid 1 (the "no handler" drop applies only to unblocked
+  // ones).
+  ::sigprocmask(SIG_BLOCK, &set_, &old_);
+}
+
+void ForwardedSignals::Restore() const {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : kForwardedSignals) ::sigaction(sig, &dfl, nullptr);
+  ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+}
+
+int ExitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+std::optional<int> RunInitIfPid1() {
+  if (::getpid() != 1) return std::nullopt;
+  // Caught and blocked before fork, so no SIGCHLD or SIGTERM can slip in before sigwaitinfo.
+  ForwardedSignals signals;
   pid_t child = ::fork();
   if (child < 0) {
     ASB_LOG(WARN, "pid 1: fork failed, running the server without an init", "errno", errno);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig : kInitSignals) ::sigaction(sig, &dfl, nullptr);
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    signals.Restore();
     return std::nullopt;
   }
   if (child == 0) {
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig : kInitSignals) ::sigaction(sig, &dfl, nullptr);
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    signals.Restore();
     return std::nullopt;
   }
   // A stop signal sent from inside the sandbox (`kill 1` in a command: si_pid is a pid of this
@@ -57,7 +65,7 @@ std::optional<int> RunInitIfPid1() {
   int killed_from_inside = 0;
   while (true) {
     siginfo_t info;
-    int sig = ::sigwaitinfo(&set, &info);
+    int sig = ::sigwaitinfo(&signals.set(), &info);
     if (sig < 0) continue;  // EINTR
     if (sig != SIGCHLD) {
       bool from_inside = info.si_code == SI_USER && info.si_pid > 0;
@@ -77,9 +85,7 @@ std::optional<int> RunInitIfPid1() {
                   "signal", killed_from_inside);
           return 128 + killed_from_inside;
         }
-        if (WIFEXITED(status)) return WEXITSTATUS(status);
-        if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-        return 1;
+        return ExitCodeOf(status);
       }
     }
   }

@@ -1,9 +1,31 @@
 // Minimal init for when asb-agent is pid 1 of a sandbox's pid namespace.
 #pragma once
 
+#include <signal.h>
+
 #include <optional>
 
 namespace asb::agent {
+
+// The signals a pid 1 of asb-agent (this init, or the supervisor of an image's own process)
+// forwards: SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2. The constructor gives
+// each a handler, because a signal sent to pid 1 with SIG_DFL may be discarded at send time
+// (Linux queues it while blocked, gVisor drops it: runsc kill SIGTERM then did nothing), and
+// blocks them, so none slips in before sigwaitinfo(set()). Construct before forking; a child
+// calls Restore() (default dispositions, the old mask) before it runs anything else.
+class ForwardedSignals {
+ public:
+  ForwardedSignals();
+  const sigset_t& set() const { return set_; }
+  void Restore() const;
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+};
+
+// A waitpid status as a process exit code: the code, or 128+signal (shell convention).
+int ExitCodeOf(int status);
 
 // If the calling process is pid 1, forks. The child returns nullopt and goes on to run the
 // server. The parent becomes a minimal init and returns only when the child has exited, with

@@ -16,6 +16,7 @@
 #include "agent/handlers.h"
 #include "agent/init.h"
 #include "agent/spawn_setup.h"
+#include "agent/supervisor.h"
 #include "base/file_util.h"
 #include "base/log.h"
 #include "http/server.h"
@@ -28,9 +29,14 @@ constexpr int kGvisorWarmUpRuns = 3;
 int main(int argc, char** argv) {
   using namespace asb;
   agent::AdoptCommandTaskGroup();  // before any thread or fork (see agent/spawn_setup.h)
-  if (auto code = agent::RunInitIfPid1()) return *code;
-
   std::vector<std::string> args(argv + 1, argv + argc);
+  // `-- ARGV`: beside the container's own process (agent/supervisor.h), else pid 1's init.
+  if (auto workload = agent::TakeWorkload(args); !workload.empty()) {
+    if (auto code = agent::RunSupervisor(workload)) return *code;
+  } else if (auto code = agent::RunInitIfPid1()) {
+    return *code;
+  }
+
   auto config = agent::ParseAgentConfig(args, [](const std::string& name) {
     const char* v = std::getenv(name.c_str());
     return v ? std::optional<std::string>(v) : std::nullopt;
@@ -77,8 +83,11 @@ int main(int argc, char** argv) {
   options.server_name = "asb-agent";
   // Workers are started now, while the sandbox can still create threads: a fork bomb inside
   // (pids limit reached) must leave the agent able to answer. Execs hold a worker while they
-  // run, so the pool has room for every exec slot plus the cheap file and health calls.
-  options.min_workers = 8;
+  // run, so the pool has room for every exec slot plus the cheap file and health calls. Four
+  // pre-started ones keep a probe, a file call and two execs answering under a fork bomb; each
+  // more is a task of every idle sandbox (a pid and ~30 KiB of kernel stack and task state:
+  // docs/density.md), and more are started on demand while threads can be made.
+  options.min_workers = 4;
   options.max_workers = config->max_concurrent_execs + 16;
   // Every client comes through the router, from one address: no per-IP cap below the global.
   options.max_connections = 1024;
