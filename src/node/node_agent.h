@@ -14,6 +14,7 @@
 //   restart_tracker.h   restart policy, crash-loop and image-pull back-off
 //   recovery.h          adopt / restart / stop what an earlier asbd left running
 //   pod_writer.h        binding, the teardown finalizer and status writes
+//   pool_member.h       a warm-pool member boots idle-class until its claim
 //   pod_record.h        what the node knows about one pod, restored from its stored status
 //   simulated_node.h    simulated sandboxes (scale tests) or real ones, never both
 //
@@ -30,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -152,8 +154,12 @@ class NodeAgent {
   std::shared_ptr<PodRecord> NewRecord(const std::string& key, const Json& pod);
   void EraseRecord(const std::string& key);
   void SetRunning(PodRecord& rec, runtime::Runtime* rt, bool running);
-  // Remembers `pod` (as just written by this agent) so its watch echo is skipped.
-  void NoteOwnWrite(const std::string& key, const Json& pod);
+  // A write of the pod by this agent is in flight: its watch echo may arrive before the write
+  // returns, so events for the pod are held until EndOwnWrite says which revision was ours.
+  void BeginOwnWrite(const std::string& key);
+  // Ends it: `pod` is the object as written (its echo is skipped from now on), or nullptr if
+  // the write failed. A held event that was not the echo queues a sync.
+  void EndOwnWrite(const std::string& key, const Json* pod);
   // Stops the pod's sandbox and forgets the pod (it is gone, replaced or moved).
   Next Forget(const std::string& key, const std::shared_ptr<PodRecord>& rec);
 
@@ -168,9 +174,15 @@ class NodeAgent {
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<PodRecord>> records_;  // by namespace/name
-  // The revision of this agent's last write to each pod (status, finalizer): the watch event
-  // it causes describes a state the agent already acted on, so it is not synced again.
-  std::map<std::string, int64_t> own_writes_;
+  // The revisions of this agent's writes to each pod (status, finalizer) whose watch echo has
+  // not come yet, oldest first: such an event describes a state the agent already acted on,
+  // so it is not synced again. (Echoes come in revision order, often after the next write.)
+  std::map<std::string, std::deque<int64_t>> own_writes_;
+  // Whether the MODIFIED event at `revision` is the echo of one of this agent's writes to the
+  // pod (forgetting the older ones, whose echoes have passed). Under mu_.
+  bool IsOwnEcho(const std::string& key, int64_t revision);
+  // Pods with a write in flight, and the revisions of the MODIFIED events held meanwhile.
+  std::map<std::string, std::vector<int64_t>> writing_;
   std::unique_ptr<store::Watcher> watcher_;  // the current watch, for Stop
   std::condition_variable stop_cv_;
 

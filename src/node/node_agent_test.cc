@@ -189,6 +189,62 @@ TEST_F(NodeAgentTest, CommandArgsEnvUserAndResourcesReachTheSandbox) {
   ASSERT_TRUE(WaitFor([&] { return GetString(Get("cmd"), "status.qosClass") == "Guaranteed"; }));
 }
 
+// A warm-pool member (the label the controllers copy from its Sandbox) starts idle-class; the
+// sync that sees its claim (the label removed) makes it normal with one write, and no later
+// sync writes again. A pod that never was a member starts normal and is never written.
+TEST_F(NodeAgentTest, PoolMemberStartsIdleClassAndItsClaimMakesItNormalOnce) {
+  StartAgent();
+  Json member = MakePod("member");
+  member["metadata"]["labels"] = {{"agents.x-k8s.io/warm-pool-sandbox", "abc123"}};
+  member = Create(member);
+  Json plain = Create(MakePod("plain"));
+  ASSERT_TRUE(WaitFor([&] { return Phase("member") == "Running" && Phase("plain") == "Running"; }));
+  EXPECT_TRUE(native_.SpecOf(Id(member))->limits.cpu_idle);
+  EXPECT_FALSE(native_.SpecOf(Id(plain))->limits.cpu_idle);
+
+  // Syncs of the unclaimed member (an event, and the exit check every 5 ms) leave it idle-class.
+  Json pod = Get("member");
+  pod["metadata"]["annotations"] = {{"touch", "1"}};
+  ASSERT_TRUE(store_->Update(api::PodResource(), pod).has_value());
+  EXPECT_EQ(native_.CpuIdleWrites(Id(member)), 0);
+
+  // The claim adopts it: the pool label goes.
+  pod = Get("member");
+  pod["metadata"]["labels"].erase("agents.x-k8s.io/warm-pool-sandbox");
+  ASSERT_TRUE(store_->Update(api::PodResource(), pod).has_value());
+  ASSERT_TRUE(WaitFor([&] { return native_.CpuIdleWrites(Id(member)) == 1; }));
+  EXPECT_FALSE(native_.SpecOf(Id(member))->limits.cpu_idle);
+  pod = Get("member");
+  pod["metadata"]["annotations"] = {{"touch", "2"}};
+  ASSERT_TRUE(store_->Update(api::PodResource(), pod).has_value());
+
+  // After a restart: a member re-adopted as it is stays idle-class; one claimed while the node
+  // was down is made normal at its first sync.
+  Json member2 = MakePod("member2");
+  member2["metadata"]["labels"] = {{"agents.x-k8s.io/warm-pool-sandbox", "abc123"}};
+  member2 = Create(member2);
+  Json member3 = MakePod("member3");
+  member3["metadata"]["labels"] = {{"agents.x-k8s.io/warm-pool-sandbox", "abc123"}};
+  member3 = Create(member3);
+  ASSERT_TRUE(
+      WaitFor([&] { return Phase("member2") == "Running" && Phase("member3") == "Running"; }));
+  // Many syncs later (exit checks every 5 ms): still the one write.
+  EXPECT_EQ(native_.CpuIdleWrites(Id(member)), 1);
+  EXPECT_EQ(native_.CpuIdleWrites(Id(plain)), 0);
+  EXPECT_EQ(native_.CpuIdleWrites(Id(member2)), 0);
+  agent_->Stop();
+  agent_.reset();
+  pod = Get("member3");
+  pod["metadata"]["labels"].erase("agents.x-k8s.io/warm-pool-sandbox");
+  ASSERT_TRUE(store_->Update(api::PodResource(), pod).has_value());
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return native_.CpuIdleWrites(Id(member3)) == 1; }));
+  EXPECT_FALSE(native_.SpecOf(Id(member3))->limits.cpu_idle);
+  EXPECT_EQ(native_.StartCount(Id(member3)), 1);  // re-adopted, not restarted
+  EXPECT_EQ(native_.CpuIdleWrites(Id(member2)), 0);
+  EXPECT_TRUE(native_.SpecOf(Id(member2))->limits.cpu_idle);
+}
+
 TEST_F(NodeAgentTest, RuntimeClassSelectsRuntimeAndUnknownClassFails) {
   StartAgent({{"native", &native_}, {"gvisor", &gvisor_}});
   Json g = Create(MakePod("g", {{"runtimeClassName", "gvisor"}}));

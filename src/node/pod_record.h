@@ -30,6 +30,9 @@ struct SandboxRef {
   bool running = false;
   // A sandbox we started or adopted and haven't stopped (written only by the pod's worker).
   bool exists = false;
+  // Its CPU share is known to be normal: started so, or promoted from a warm-pool member's
+  // idle-class (pool_member.h). false for an adopted sandbox until its first sync says.
+  bool cpu_normal = false;
 };
 
 struct PodRecord {

@@ -387,6 +387,21 @@ Result<std::vector<std::string>> ResolveArgv(const std::vector<std::string>& com
   return argv;
 }
 
+std::vector<std::string> WithExecAgent(std::vector<std::string> argv,
+                                       const image::ResolvedImage& image, const ContainerPlan& c) {
+  // kubectl exec and run() reach asb-agent on its port: an OCI image's pod whose process is
+  // something else gets the agent beside it (agent/supervisor.h), as a kubelet execs into any
+  // container. Not when the container declares that port itself: its process serves it.
+  if (image.exec_agent.empty() || argv.empty() || argv[0] == image.exec_agent) return argv;
+  for (const ContainerPort& p : c.ports) {
+    if (p.port == image.exec_agent_port) return argv;
+  }
+  std::vector<std::string> wrapped = {image.exec_agent, "--port",
+                                      std::to_string(image.exec_agent_port), "--"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
 std::string ExpandVars(std::string_view in,
                        const std::vector<std::pair<std::string, std::string>>& env) {
   std::string out;
@@ -494,6 +509,7 @@ Result<runtime::SandboxSpec> BuildSandboxSpec(const PodPlan& plan,
   for (const std::string& s : c.command) command.push_back(ExpandVars(s, env));
   for (const std::string& s : c.args) args.push_back(ExpandVars(s, env));
   ASB_ASSIGN_OR_RETURN(spec.process.argv, ResolveArgv(command, args, image.entrypoint, image.cmd));
+  spec.process.argv = WithExecAgent(std::move(spec.process.argv), image, c);
   for (auto& [k, v] : env) spec.process.env.push_back(k + "=" + v);
   spec.process.cwd = !c.working_dir.empty()       ? c.working_dir
                      : !image.working_dir.empty() ? image.working_dir

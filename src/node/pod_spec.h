@@ -100,6 +100,11 @@ struct PodPlan {
     const std::vector<std::string>& command, const std::vector<std::string>& args,
     const std::vector<std::string>& entrypoint, const std::vector<std::string>& cmd);
 
+// `argv` with the image's exec agent in front (asb-agent --port P -- argv...) when the image has
+// one, argv is not already it and the container does not declare the agent's port.
+std::vector<std::string> WithExecAgent(std::vector<std::string> argv,
+                                       const image::ResolvedImage& image, const ContainerPlan& c);
+
 // Kubernetes $(VAR) expansion: "$(NAME)" becomes NAME's value when defined (else is kept as is),
 // "$$" becomes "$".
 std::string ExpandVars(std::string_view in,

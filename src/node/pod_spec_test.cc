@@ -43,6 +43,24 @@ TEST(ResolveArgvTest, KubernetesCommandArgsSemantics) {
             std::vector<std::string>{"/bin/true"});
 }
 
+TEST(WithExecAgentTest, AnOciImagesOwnProcessGetsTheAgentBesideIt) {
+  image::ResolvedImage image;
+  image.exec_agent = "/asb/bin/asb-agent";
+  image.exec_agent_port = 8888;
+  ContainerPlan c;
+  EXPECT_EQ(
+      WithExecAgent({"httpd", "-f"}, image, c),
+      (std::vector<std::string>{"/asb/bin/asb-agent", "--port", "8888", "--", "httpd", "-f"}));
+  // The agent already is the process, or the container says it serves the agent's port.
+  EXPECT_EQ(WithExecAgent({"/asb/bin/asb-agent"}, image, c),
+            std::vector<std::string>{"/asb/bin/asb-agent"});
+  c.ports.push_back({.name = "api", .port = 8888});
+  EXPECT_EQ(WithExecAgent({"server"}, image, c), std::vector<std::string>{"server"});
+  // An image without one (the built-in image, whose process is the agent).
+  EXPECT_EQ(WithExecAgent({"server"}, image::ResolvedImage{}, ContainerPlan{}),
+            std::vector<std::string>{"server"});
+}
+
 TEST(ExpandVarsTest, Kubernetes) {
   std::vector<std::pair<std::string, std::string>> env = {{"A", "1"}, {"B", "two"}};
   EXPECT_EQ(ExpandVars("$(A)-$(B)", env), "1-two");

@@ -100,6 +100,22 @@ void FakeRuntime::Exit(const std::string& id, int exit_code, int signal, bool oo
   it->second.status.finished_at = std::chrono::system_clock::now();
 }
 
+Status FakeRuntime::SetCpuIdle(const std::string& id, bool idle, const Limits& limits) {
+  (void)limits;
+  std::lock_guard l(mu_);
+  auto it = boxes_.find(id);
+  if (it == boxes_.end()) return MakeError(Code::kNotFound, "sandbox " + id + " not found");
+  it->second.spec.limits.cpu_idle = idle;
+  ++cpu_idle_writes_[id];
+  return OkStatus();
+}
+
+int FakeRuntime::CpuIdleWrites(const std::string& id) {
+  std::lock_guard l(mu_);
+  auto it = cpu_idle_writes_.find(id);
+  return it == cpu_idle_writes_.end() ? 0 : it->second;
+}
+
 void FakeRuntime::Plant(const std::string& id, SandboxState state) {
   std::lock_guard l(mu_);
   Box b;

@@ -26,6 +26,8 @@ class FakeRuntime final : public Runtime {
   Result<ExecResult> Exec(const std::string& id, const ProcessSpec& process,
                           std::chrono::milliseconds timeout) override;
   Result<std::vector<std::string>> List() override;
+  // Sets the box's spec.limits.cpu_idle (SpecOf shows it) and counts the call.
+  Status SetCpuIdle(const std::string& id, bool idle, const Limits& limits) override;
 
   // --- test controls ---
   // Connections to `port` in any running sandbox go to 127.0.0.1:host_port.
@@ -44,6 +46,7 @@ class FakeRuntime final : public Runtime {
   int StartCount(const std::string& id);
   std::vector<std::string> Stopped();  // ids passed to Stop that existed, in order
   std::chrono::milliseconds LastGrace();
+  int CpuIdleWrites(const std::string& id);  // SetCpuIdle calls for a sandbox that existed
 
  private:
   struct Box {
@@ -54,6 +57,7 @@ class FakeRuntime final : public Runtime {
   std::mutex mu_;
   std::map<std::string, Box> boxes_;
   std::map<std::string, int> starts_;
+  std::map<std::string, int> cpu_idle_writes_;
   std::map<uint16_t, uint16_t> forwards_;
   std::vector<std::string> stopped_;
   std::optional<Error> next_start_error_;

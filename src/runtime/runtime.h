@@ -64,6 +64,9 @@ struct Limits {
   int64_t cpu_request_millis = 0;       // requests.cpu: CFS shares/weight; 0 = default share
   int64_t pids = 0;                     // 0 = runtime default
   int64_t ephemeral_storage_bytes = 0;  // cap on the writable layer; 0 = runtime default
+  // Start idle-class (cgroup cpu.idle 1): a warm-pool member boots and waits behind the claimed
+  // sandboxes, the daemon and its clients until SetCpuIdle(id, false) at its claim (docs/cpu.md).
+  bool cpu_idle = false;
 };
 
 struct SandboxSpec {
@@ -117,6 +120,16 @@ class Runtime {
   // Runs a process inside the running sandbox (exec probes); killed at the timeout.
   [[nodiscard]] virtual Result<ExecResult> Exec(const std::string& id, const ProcessSpec& process,
                                                 std::chrono::milliseconds timeout) = 0;
+  // Makes the sandbox's CPU share idle-class or normal again (the claim's promotion of a
+  // warm-pool member started with Limits::cpu_idle: a cgroup write or two). `limits` are the
+  // sandbox's: normal again, its group gets its cpu request's share back. kNotFound when
+  // unknown; OK for a runtime without cgroups.
+  [[nodiscard]] virtual Status SetCpuIdle(const std::string& id, bool idle, const Limits& limits) {
+    (void)id;
+    (void)idle;
+    (void)limits;
+    return OkStatus();
+  }
   // Ids of sandboxes this runtime has on the host, including ones left by an earlier asbd.
   [[nodiscard]] virtual Result<std::vector<std::string>> List() = 0;
   // The sandbox's container output file (see "Container output" above); "" when the runtime

@@ -128,6 +128,13 @@ Result<std::vector<MountOp>> PlanMounts(const MountPlanInput& in) {
       return MakeError(Code::kInvalidArgument,
                        field + ".host_path \"" + b.host_path + "\" does not exist");
     }
+    if (!S_ISDIR(st.st_mode)) {
+      // A file's mount point needs its directory, which an image may not have (an image of one
+      // binary has no /etc for its resolv.conf): made as a runtime makes it, never through a
+      // symlink of the image's.
+      std::string parent = target.substr(0, target.rfind('/'));
+      if (!parent.empty()) ops.push_back({.kind = K::kMkdir, .target = r + parent});
+    }
     ops.push_back({.kind = S_ISDIR(st.st_mode) ? K::kMkdir : K::kTouch, .target = r + target});
     ops.push_back({.kind = K::kMount,
                    .source = b.host_path,

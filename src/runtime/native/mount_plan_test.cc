@@ -76,6 +76,26 @@ TEST_F(MountPlanTest, SeveralLowerLayersStackUppermostFirst) {
   EXPECT_FALSE(PlanMounts(in));
 }
 
+TEST_F(MountPlanTest, AFileBindGetsItsDirectoryMadeFirst) {
+  // An image of one binary has no /etc: the resolv.conf bind needs /etc made before the file.
+  MountPlanInput in = Good();
+  const std::string file = tmp_.Sub("resolv.conf");
+  asb::testing::WriteFileOrDie(file, "nameserver 192.0.2.53\n");
+  in.rootfs.binds = {{file, "/etc/resolv.conf", true}};
+  auto plan = PlanMounts(in);
+  ASSERT_TRUE(plan) << plan.error().message;
+  auto at = [&](K kind, const std::string& target) {
+    auto it = std::find_if(plan->begin(), plan->end(), [&](const MountOp& op) {
+      return op.kind == kind && op.target == target;
+    });
+    return it - plan->begin();
+  };
+  const auto n = static_cast<std::ptrdiff_t>(plan->size());
+  ASSERT_LT(at(K::kMkdir, in.root_dir + "/etc"), n);
+  ASSERT_LT(at(K::kTouch, in.root_dir + "/etc/resolv.conf"), n);
+  EXPECT_LT(at(K::kMkdir, in.root_dir + "/etc"), at(K::kTouch, in.root_dir + "/etc/resolv.conf"));
+}
+
 TEST_F(MountPlanTest, RefusesBadInputNamingTheField) {
   struct Case {
     const char* what;

@@ -183,6 +183,12 @@ Result<sys::Cgroup> NativeRuntime::CgroupOf(const std::string& id) const {
   return sys::Cgroup::Open(options_.cgroup, id);
 }
 
+Status NativeRuntime::SetCpuIdle(const std::string& id, bool idle, const Limits& limits) {
+  ASB_RETURN_IF_ERROR(ValidateSandboxId(id));
+  ASB_ASSIGN_OR_RETURN(sys::Cgroup cgroup, CgroupOf(id));
+  return cgroup.SetCpuIdle(idle, limits.cpu_request_millis);
+}
+
 Result<NativeRuntime::Record> NativeRuntime::LoadRecord(const std::string& id) const {
   ASB_RETURN_IF_ERROR(ValidateSandboxId(id));
   auto text = ReadFile(SandboxDir(id) + "/state.json");
@@ -259,12 +265,13 @@ Status NativeRuntime::StartLocked(const SandboxSpec& spec, uint32_t slot) {
   // range that a leftover process still uses.
   ASB_RETURN_IF_ERROR(WriteStateFile(dir + "/state.json", DumpJson(rec.ToJson()), 0600));
 
-  sys::CgroupLimits limits{.memory_bytes = spec.limits.memory_bytes,
-                           .cpu_millis = spec.limits.cpu_millis,
-                           .cpu_request_millis = spec.limits.cpu_request_millis,
-                           .pids = spec.limits.pids > 0 ? spec.limits.pids : options_.default_pids,
-                           .cpu_placement = sys::CpuPlacementFor(spec.limits.cpu_millis,
-                                                                 spec.limits.cpu_request_millis)};
+  sys::CgroupLimits limits{
+      .memory_bytes = spec.limits.memory_bytes,
+      .cpu_millis = spec.limits.cpu_millis,
+      .cpu_request_millis = spec.limits.cpu_request_millis,
+      .pids = spec.limits.pids > 0 ? spec.limits.pids : options_.default_pids,
+      .cpu_placement = sys::CpuPlacementFor(spec.limits.cpu_millis, spec.limits.cpu_request_millis),
+      .cpu_idle = spec.limits.cpu_idle};
   ASB_ASSIGN_OR_RETURN(sys::Cgroup cgroup, sys::Cgroup::Create(options_.cgroup, spec.id, limits));
 
   const uint32_t base = options_.id_map_base + slot * options_.id_map_size;

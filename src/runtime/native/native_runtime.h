@@ -71,6 +71,7 @@ class NativeRuntime final : public Runtime {
   Status Start(const SandboxSpec& spec) override;
   Result<SandboxStatus> Inspect(const std::string& id) override;
   Status Stop(const std::string& id, std::chrono::milliseconds grace) override;
+  Status SetCpuIdle(const std::string& id, bool idle, const Limits& limits) override;
   Result<UniqueFd> DialPort(const std::string& id, uint16_t port) override;
   Result<ExecResult> Exec(const std::string& id, const ProcessSpec& process,
                           std::chrono::milliseconds timeout) override;
