@@ -6,6 +6,7 @@
 
 #include "apiserver/k8s_status.h"
 #include "apiserver/pod_subresources.h"
+#include "apiserver/stream_clients.h"
 #include "base/strings.h"
 #include "http/websocket.h"
 
@@ -170,7 +171,16 @@ http::Response ServePodExec(store::Store& store, PodStreams* streams, http::Requ
     if (v) r.headers.Set(h, *v);
   }
   auto backend = std::make_shared<UniqueFd>(std::move(*conn));
-  r.upgrade = [backend, agent_pending = std::move(reply->pending)](int fd, std::string pending) {
+  const bool settle = DropsEarlyExecFrames(req.headers.GetOr("User-Agent", ""));
+  r.upgrade = [backend, settle, agent_pending = std::move(reply->pending)](int fd,
+                                                                           std::string pending) {
+    // The 101 has just been sent. A client that drops frames arriving before its streams exist
+    // gets the sandbox's first output a moment later (stream_clients.h); what the client sends
+    // first (stdin, a resize) comes from made streams and ends the wait at once.
+    if (settle && pending.empty()) {
+      pollfd p{fd, POLLIN, 0};
+      (void)::poll(&p, 1, static_cast<int>(kEarlyFrameSettle.count()));
+    }
     RelaySockets(fd, std::move(pending), backend->get(), agent_pending);
   };
   return r;

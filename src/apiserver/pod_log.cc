@@ -197,22 +197,35 @@ http::Response ServePodLog(store::Store& store, PodStreams* streams,
   auto opts = ParseLogOptions(req, std::chrono::system_clock::now());
   if (!opts) return StatusResponse(opts.error());
   if (!streams) return StatusResponse(Error{Code::kUnavailable, "logs are not available here"});
+  // A pod another process runs: that node serves its output (the local node's are read here).
+  if (auto remote = streams->RemoteLog(pc->pod, pc->container, req)) return std::move(*remote);
+  return ServeLogFiles(*streams, shutting_down, req, ns, name, pc->container,
+                       GetString(pc->pod, "status.phase", "Pending"));
+}
+
+http::Response ServeLogFiles(PodStreams& streams_ref, const std::atomic<bool>& shutting_down,
+                             const http::Request& req, const std::string& ns,
+                             const std::string& name, const std::string& container,
+                             std::string_view phase) {
+  PodStreams* streams = &streams_ref;
+  auto opts = ParseLogOptions(req, std::chrono::system_clock::now());
+  if (!opts) return StatusResponse(opts.error());
   auto files = streams->LogFiles(ns, name);
   if (!files) {
-    std::string phase = GetString(pc->pod, "status.phase", "Pending");
     if (phase == "Pending")
-      return StatusResponse(
-          Error{Code::kInvalidArgument, "container \"" + pc->container + "\" in pod \"" + name +
-                                            "\" is waiting to start: ContainerCreating"});
+      return StatusResponse(Error{Code::kInvalidArgument, "container \"" + container +
+                                                              "\" in pod \"" + name +
+                                                              "\" is waiting to start: "
+                                                              "ContainerCreating"});
     return StatusResponse(
-        Error{Code::kInvalidArgument, "container \"" + pc->container + "\" in pod \"" + name +
+        Error{Code::kInvalidArgument, "container \"" + container + "\" in pod \"" + name +
                                           "\" has no logs: " + files.error().message});
   }
   std::string path = opts->previous ? files->previous : files->current;
   if (path.empty())
-    return StatusResponse(Error{Code::kInvalidArgument, "previous terminated container \"" +
-                                                            pc->container + "\" in pod \"" + name +
-                                                            "\" not found"});
+    return StatusResponse(Error{
+        Code::kInvalidArgument,
+        "previous terminated container \"" + container + "\" in pod \"" + name + "\" not found"});
   LogCursor offset;
   const bool follow = opts->follow && !opts->previous;  // a previous container has ended
   std::string pending = ReadLogFrom(path, offset);

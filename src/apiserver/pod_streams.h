@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "base/json_util.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "http/message.h"
 
 namespace asb::apiserver {
 
@@ -31,6 +34,13 @@ class PodStreams {
   // The output files of pod ns/name (its one container). kNotFound when the node has none.
   [[nodiscard]] virtual Result<PodLogFiles> LogFiles(const std::string& ns,
                                                      const std::string& pod) = 0;
+  // pods/log of a pod whose output another process keeps (bound to another node): that node's
+  // answer to req. nullopt (the default): this process's node has it, see LogFiles.
+  [[nodiscard]] virtual std::optional<http::Response> RemoteLog(const Json& /*pod*/,
+                                                                const std::string& /*container*/,
+                                                                const http::Request& /*req*/) {
+    return std::nullopt;
+  }
 };
 
 }  // namespace asb::apiserver

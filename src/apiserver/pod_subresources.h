@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <string>
+#include <string_view>
 
 #include "apiserver/api_server.h"
 #include "apiserver/internal.h"
@@ -46,6 +47,14 @@ http::Response ServePodAttach(store::Store& store, PodStreams* streams,
 http::Response ServePodLog(store::Store& store, PodStreams* streams,
                            const std::atomic<bool>& shutting_down, http::Request& req,
                            const std::string& ns, const std::string& name);
+
+// The part of pods/log after the pod and container were found: the output PodStreams::LogFiles
+// names, per req's query (follow, tailLines, ...). `phase` is the pod's status.phase (a Pending
+// pod without output is "waiting to start"). What `asbd node` serves at /containerLogs too.
+http::Response ServeLogFiles(PodStreams& streams, const std::atomic<bool>& shutting_down,
+                             const http::Request& req, const std::string& ns,
+                             const std::string& name, const std::string& container,
+                             std::string_view phase);
 
 // Where a reader of a container's log file is. A fresh cursor reads everything kept: the older
 // half <path>.1 (runtime.h: the runtime renames the full file) and then <path>.

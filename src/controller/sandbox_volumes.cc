@@ -20,6 +20,23 @@ const Json* Templates(const Json& obj) {
   return v && v->is_array() ? v : nullptr;
 }
 
+// Kubernetes' WaitForFirstConsumer: the claim's class provisions it only once a pod that uses
+// it is bound to a node (asbd node's provisioner, storage/provisioner.h), so the pod must not
+// wait for it. The claim's class, or the default class when it names none.
+Result<bool> WaitsForConsumer(store::Store& store, const Json& claim) {
+  std::string class_name = GetString(claim, "spec.storageClassName");
+  if (class_name.empty()) {
+    auto classes = store.List(api::StorageClassResource(), "", store::ListOptions{});
+    if (!classes) return tl::unexpected(classes.error());
+    for (const auto& c : classes->items)
+      if (api::IsDefaultClass(c)) class_name = Name(c);
+    if (class_name.empty()) return false;
+  }
+  ASB_ASSIGN_OR_RETURN(std::optional<store::Object> sc,
+                       GetIfExists(store, api::StorageClassResource(), "", class_name));
+  return sc && GetString(*sc, "volumeBindingMode") == "WaitForFirstConsumer";
+}
+
 }  // namespace
 
 std::string ClaimNameFor(const Json& sandbox, const std::string& template_name) {
@@ -78,7 +95,8 @@ Result<std::string> EnsureClaims(store::Store& store, const Json& sandbox) {
       auto created = store.Create(res, desired);
       if (!created && created.error().code != Code::kAlreadyExists)
         return tl::unexpected(created.error().Wrap("create PersistentVolumeClaim " + name));
-      if (waiting.empty()) waiting = "PersistentVolumeClaim " + name + " is Pending";
+      ASB_ASSIGN_OR_RETURN(bool later, WaitsForConsumer(store, desired));
+      if (waiting.empty() && !later) waiting = "PersistentVolumeClaim " + name + " is Pending";
       continue;
     }
     if (!IsControlledBy(*pvc, sandbox)) {
@@ -107,8 +125,13 @@ Result<std::string> EnsureClaims(store::Store& store, const Json& sandbox) {
       pvc = std::move(*r);
     }
     std::string phase = GetString(*pvc, "status.phase", "Pending");
-    if (phase != "Bound" && waiting.empty())
-      waiting = "PersistentVolumeClaim " + name + " is " + phase;
+    if (phase != "Bound" && waiting.empty()) {
+      bool later = false;
+      if (phase == "Pending") {
+        ASB_ASSIGN_OR_RETURN(later, WaitsForConsumer(store, *pvc));
+      }
+      if (!later) waiting = "PersistentVolumeClaim " + name + " is " + phase;
+    }
   }
   return waiting;
 }

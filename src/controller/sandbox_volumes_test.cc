@@ -68,6 +68,28 @@ TEST_F(SandboxVolumesTest, ClaimsComeFirstAndThePodMountsThemOnceBound) {
   EXPECT_EQ(vols[1]["persistentVolumeClaim"]["claimName"], "data-sb-1");
 }
 
+// A claim of a WaitForFirstConsumer class is provisioned for its pod (asbd node): the pod is
+// created while the claim is Pending, as a StatefulSet's is.
+TEST_F(SandboxVolumesTest, APendingClaimOfAWaitForFirstConsumerClassDoesNotHoldThePod) {
+  Json sc = {
+      {"apiVersion", "storage.k8s.io/v1"},
+      {"kind", "StorageClass"},
+      {"metadata", {{"name", "local"}, {"annotations", {{api::kDefaultClassAnnotation, "true"}}}}},
+      {"provisioner", "asb.dev/local"},
+      {"volumeBindingMode", "WaitForFirstConsumer"}};
+  ASSERT_OK(store_->Create(api::StorageClassResource(), sc));
+  ASSERT_OK(store_->Create(
+      api::SandboxResource(),
+      SandboxObj("sb-w", Json::object({{"volumeClaimTemplates", Json::array({Vct("data")})}}))));
+  SandboxReconciler r(*store_, clock_, SandboxOptions{});
+  ASSERT_OK(r.Reconcile("default/sb-w"));  // creates the claim (no class named: the default's)
+  ASSERT_OK(r.Reconcile("default/sb-w"));
+  EXPECT_FALSE(Get(api::PersistentVolumeClaimResource(), "data-sb-w").is_null());
+  Json pod = Get(api::PodResource(), "sb-w");
+  ASSERT_FALSE(pod.is_null()) << ReadyCond("sb-w");
+  EXPECT_EQ(pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"], "data-sb-w");
+}
+
 TEST_F(SandboxVolumesTest, UnownedClaimIsAdoptedOnlyWithTheTrackingLabel) {
   Json stranger = {{"metadata", {{"name", "data-sb-2"}, {"namespace", "default"}}},
                    {"spec", Vct("x")["spec"]}};

@@ -29,31 +29,67 @@ std::string HumanBytes(int64_t b) {
 }
 
 // The PersistentVolume for `claim`, backed by the local volume `pv_name`.
+Json HostnameAffinity(const std::string& node) {
+  Json expr = {{"key", kHostnameLabel}, {"operator", "In"}, {"values", Json::array({node})}};
+  Json term = {{"matchExpressions", Json::array({expr})}};
+  Json affinity;
+  affinity["required"]["nodeSelectorTerms"] = Json::array({term});
+  return affinity;
+}
+
+// The claims pod `pod` mounts (spec.volumes[].persistentVolumeClaim.claimName).
+std::vector<std::string> PodClaims(const Json& pod) {
+  std::vector<std::string> out;
+  if (const Json* vs = Find(pod, "spec.volumes"); vs && vs->is_array())
+    for (const Json& v : *vs)
+      if (std::string c = GetString(v, "persistentVolumeClaim.claimName"); !c.empty())
+        out.push_back(std::move(c));
+  return out;
+}
+
+// `node_name`: the node the volume lives on ("": none recorded, one node).
 Json BuildVolume(const Json& claim, const Json& storage_class, const std::string& pv_name,
-                 const std::string& path) {
+                 const std::string& path, const std::string& node_name) {
   const Json* storage = Find(claim, "spec.resources.requests.storage");
   const Json* modes = Find(claim, "spec.accessModes");
-  return {{"apiVersion", "v1"},
-          {"kind", "PersistentVolume"},
-          {"metadata",
-           {{"name", pv_name},
-            {"annotations", {{"pv.kubernetes.io/provisioned-by", kLocalProvisioner}}}}},
-          {"spec",
-           {{"capacity", {{"storage", storage ? *storage : Json("0")}}},
-            {"accessModes", modes ? *modes : Json::array({"ReadWriteOnce"})},
-            {"persistentVolumeReclaimPolicy", GetString(storage_class, "reclaimPolicy", "Delete")},
-            {"storageClassName", Name(storage_class)},
-            {"volumeMode", "Filesystem"},
-            {"local", {{"path", path}, {"fsType", "ext4"}}},
-            {"claimRef",
-             {{"apiVersion", "v1"},
-              {"kind", "PersistentVolumeClaim"},
-              {"namespace", Namespace(claim)},
-              {"name", Name(claim)},
-              {"uid", Uid(claim)}}}}}};
+  Json pv = {
+      {"apiVersion", "v1"},
+      {"kind", "PersistentVolume"},
+      {"metadata",
+       {{"name", pv_name},
+        {"annotations", {{"pv.kubernetes.io/provisioned-by", kLocalProvisioner}}}}},
+      {"spec",
+       {{"capacity", {{"storage", storage ? *storage : Json("0")}}},
+        {"accessModes", modes ? *modes : Json::array({"ReadWriteOnce"})},
+        {"persistentVolumeReclaimPolicy", GetString(storage_class, "reclaimPolicy", "Delete")},
+        {"storageClassName", Name(storage_class)},
+        {"volumeMode", "Filesystem"},
+        {"local", {{"path", path}, {"fsType", "ext4"}}},
+        {"claimRef",
+         {{"apiVersion", "v1"},
+          {"kind", "PersistentVolumeClaim"},
+          {"namespace", Namespace(claim)},
+          {"name", Name(claim)},
+          {"uid", Uid(claim)}}}}}};
+  if (!node_name.empty()) pv["spec"]["nodeAffinity"] = HostnameAffinity(node_name);
+  return pv;
 }
 
 }  // namespace
+
+std::string VolumeNodeAffinity(const Json& pv) {
+  const Json* terms = Find(pv, "spec.nodeAffinity.required.nodeSelectorTerms");
+  if (!terms || !terms->is_array() || terms->size() != 1) return "";
+  const Json* exprs = Find((*terms)[0], "matchExpressions");
+  if (!exprs || !exprs->is_array()) return "";
+  for (const Json& e : *exprs) {
+    const Json* values = Find(e, "values");
+    if (GetString(e, "key") == kHostnameLabel && GetString(e, "operator") == "In" && values &&
+        values->is_array() && values->size() == 1 && (*values)[0].is_string())
+      return (*values)[0].get<std::string>();
+  }
+  return "";
+}
 
 struct LocalProvisioner::WatchLoop {
   const api::ResourceInfo* res = nullptr;
@@ -76,9 +112,12 @@ LocalProvisioner::~LocalProvisioner() { Stop(); }
 Status LocalProvisioner::Start() {
   ASB_RETURN_IF_ERROR(EnsureDefaultClass());
   SweepOrphans();
-  for (const api::ResourceInfo* res :
-       {&api::PersistentVolumeClaimResource(), &api::PersistentVolumeResource(),
-        &api::StorageClassResource()}) {
+  std::vector<const api::ResourceInfo*> watched = {&api::PersistentVolumeClaimResource(),
+                                                   &api::PersistentVolumeResource(),
+                                                   &api::StorageClassResource()};
+  // The pods bound to this node are the first consumers it provisions for.
+  if (options_.wait_for_first_consumer) watched.push_back(&api::PodResource());
+  for (const api::ResourceInfo* res : watched) {
     auto loop = std::make_unique<WatchLoop>();
     loop->res = res;
     auto w = store_.Watch(*res, "", store::WatchOptions{});
@@ -134,6 +173,10 @@ void LocalProvisioner::OnEvent(const api::ResourceInfo& res, const store::Object
     if (!pv.empty()) queue_->Add(kPvPrefix + pv);
   } else if (res.kind == "PersistentVolume") {
     queue_->Add(kPvPrefix + Name(obj));
+  } else if (res.kind == "Pod") {
+    if (GetString(obj, "spec.nodeName") != options_.node_name) return;
+    for (const std::string& c : PodClaims(obj))
+      queue_->Add(kPvcPrefix + controller::MakeKey(Namespace(obj), c));
   } else {
     // A class appeared or changed: the claims still waiting for one get another look.
     auto claims = store_.List(api::PersistentVolumeClaimResource(), "", store::ListOptions{});
@@ -213,6 +256,10 @@ Result<Requeue> LocalProvisioner::ReconcileClaim(const std::string& ns, const st
 
   const std::string pv_name = "pvc-" + Uid(*claim);
   std::string volume_name = GetString(*claim, "spec.volumeName");
+  if (volume_name.empty() && options_.wait_for_first_consumer) {
+    ASB_ASSIGN_OR_RETURN(bool here, SelectedHere(*claim));
+    if (!here) return Requeue::None();  // a pod bound here, or the node selected, re-queues it
+  }
   if (volume_name.empty()) {
     const int64_t bytes = api::RequestedStorageBytes(claim->at("spec"));
     if (bytes > options_.max_volume_bytes) {
@@ -226,7 +273,8 @@ Result<Requeue> LocalProvisioner::ReconcileClaim(const std::string& ns, const st
       Warn(*claim, "ProvisioningFailed", "making the volume: " + s.error().message);
       return tl::unexpected(s.error());
     }
-    Json pv = BuildVolume(*claim, *storage_class, pv_name, volumes_.MountPath(pv_name));
+    Json pv = BuildVolume(*claim, *storage_class, pv_name, volumes_.MountPath(pv_name),
+                          options_.wait_for_first_consumer ? options_.node_name : "");
     auto created = store_.Create(api::PersistentVolumeResource(), pv);
     if (!created && created.error().code != Code::kAlreadyExists)
       return tl::unexpected(created.error().Wrap("create PersistentVolume " + pv_name));
@@ -250,6 +298,8 @@ Result<Requeue> LocalProvisioner::ReconcileClaim(const std::string& ns, const st
 
   ASB_ASSIGN_OR_RETURN(std::optional<store::Object> pv,
                        GetIfExists(store_, api::PersistentVolumeResource(), "", volume_name));
+  if (pv && options_.wait_for_first_consumer && VolumeNodeAffinity(*pv) != options_.node_name)
+    return Requeue::None();  // another node's volume: that node keeps both statuses
   if (pv && GetString(*pv, "spec.claimRef.uid") != Uid(*claim)) {
     // spec.volumeName naming a volume made for another claim (any namespace): never bound to
     // it, or that claim's data would be mounted here.
@@ -273,6 +323,32 @@ Result<Requeue> LocalProvisioner::ReconcileClaim(const std::string& ns, const st
   return Requeue::None();
 }
 
+Result<bool> LocalProvisioner::SelectedHere(store::Object& claim) {
+  const std::string selected = controller::Annotation(claim, kSelectedNodeAnnotation).value_or("");
+  if (!selected.empty()) return selected == options_.node_name;
+  // Not selected yet: this node's, once a pod bound here mounts it.
+  auto pods = store_.List(api::PodResource(), Namespace(claim), store::ListOptions{});
+  if (!pods) return tl::unexpected(pods.error());
+  bool consumer_here = false;
+  for (const auto& p : pods->items) {
+    if (GetString(p, "spec.nodeName") != options_.node_name || controller::IsDeleting(p)) continue;
+    for (const std::string& c : PodClaims(p)) consumer_here |= c == Name(claim);
+  }
+  if (!consumer_here) return false;
+  Json updated = claim;
+  controller::SetAnnotation(updated, kSelectedNodeAnnotation, options_.node_name);
+  auto r = store_.Update(api::PersistentVolumeClaimResource(), updated);
+  if (!r) {
+    // Another node's provisioner annotated it first: the watch brings that, and it is not ours.
+    if (r.error().code == Code::kAborted) return false;
+    return tl::unexpected(r.error().Wrap("select node for claim"));
+  }
+  ASB_LOG(INFO, "provisioner: claim selected for this node", "claim",
+          Namespace(claim) + "/" + Name(claim), "node", options_.node_name);
+  claim = std::move(*r);
+  return true;
+}
+
 Result<Requeue> LocalProvisioner::ReconcileVolume(const std::string& name) {
   ASB_ASSIGN_OR_RETURN(std::optional<store::Object> pv,
                        GetIfExists(store_, api::PersistentVolumeResource(), "", name));
@@ -284,6 +360,8 @@ Result<Requeue> LocalProvisioner::ReconcileVolume(const std::string& name) {
   // Only volumes this provisioner made are its to release.
   if (controller::Annotation(*pv, "pv.kubernetes.io/provisioned-by").value_or("") !=
       kLocalProvisioner)
+    return Requeue::None();
+  if (options_.wait_for_first_consumer && VolumeNodeAffinity(*pv) != options_.node_name)
     return Requeue::None();
   const Json* ref = Find(*pv, "spec.claimRef");
   std::optional<store::Object> claim;
@@ -317,7 +395,8 @@ Status LocalProvisioner::EnsureDefaultClass() {
        {{"name", kDefaultClassName}, {"annotations", {{api::kDefaultClassAnnotation, "true"}}}}},
       {"provisioner", kLocalProvisioner},
       {"reclaimPolicy", "Delete"},
-      {"volumeBindingMode", "Immediate"},
+      {"volumeBindingMode",
+       options_.wait_for_first_consumer ? "WaitForFirstConsumer" : "Immediate"},
       {"allowVolumeExpansion", false}};
   auto r = store_.Create(api::StorageClassResource(), sc);
   if (!r && r.error().code != Code::kAlreadyExists)

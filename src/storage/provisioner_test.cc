@@ -10,6 +10,7 @@
 
 #include "api/storage.h"
 #include "base/file_util.h"
+#include "controller/object_util.h"
 #include "runtime/runtime.h"
 #include "storage/volume_binds.h"
 #include "sys/disk.h"
@@ -211,6 +212,79 @@ TEST_F(ProvisionerTest, StartSweepsVolumesNoPersistentVolumeNames) {
   EXPECT_EQ(MountsOf(mnt), 0);
   EXPECT_FALSE(PathExists(volumes_->root() + "/pvc-orphan"));
   EXPECT_TRUE(testing::WaitFor([&] { return sys::FindLoopDevice(image).empty(); }, 5s));
+}
+
+Json PodUsing(const std::string& name, const std::string& claim, const std::string& node) {
+  Json pod = {{"metadata", {{"name", name}, {"namespace", "default"}}},
+              {"spec",
+               {{"volumes",
+                 Json::array({{{"name", "v"}, {"persistentVolumeClaim", {{"claimName", claim}}}}})},
+                {"containers", Json::array({{{"name", "c"}}})}}}};
+  if (!node.empty()) pod["spec"]["nodeName"] = node;
+  return pod;
+}
+
+// Two nodes over one store (the split topology): a claim is made by the node its first
+// consumer is bound to, once, and pinned there.
+TEST_F(ProvisionerTest, WaitForFirstConsumerProvisionsOnTheConsumersNodeOnly) {
+  testing::TempDir dir_b;
+  LocalVolumes volumes_b(dir_b.path());
+  LocalProvisioner a(*store_, *volumes_, RealClock::Get(),
+                     {.node_name = "node-a", .wait_for_first_consumer = true});
+  LocalProvisioner b(*store_, volumes_b, RealClock::Get(),
+                     {.node_name = "node-b", .wait_for_first_consumer = true});
+  ASSERT_OK(a.Start());
+  ASSERT_OK(b.Start());
+  EXPECT_EQ(GetString(Get(api::StorageClassResource(), "", kDefaultClassName), "volumeBindingMode"),
+            "WaitForFirstConsumer");
+
+  // An unbound consumer is not enough; binding it to node-b is.
+  ASSERT_OK(store_->Create(api::PodResource(), PodUsing("p", "data", "")));
+  ASSERT_OK(store_->Create(api::PersistentVolumeClaimResource(), Claim("data", "16Mi")));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return GetString(Get(api::PersistentVolumeClaimResource(), "default", "data"),
+                         "status.phase") == "Pending";
+      },
+      5s));
+  EXPECT_TRUE(Get(api::PersistentVolumeClaimResource(), "default", "data")["spec"]
+                  .value("volumeName", "")
+                  .empty());
+  Json pod = Get(api::PodResource(), "default", "p");
+  pod["spec"]["nodeName"] = "node-b";
+  ASSERT_OK(store_->Update(api::PodResource(), pod));
+  Json pvc = WaitBound("data");
+  EXPECT_EQ(controller::Annotation(pvc, kSelectedNodeAnnotation).value_or(""), "node-b");
+  const std::string pv_name = GetString(pvc, "spec.volumeName");
+  Json pv = Get(api::PersistentVolumeResource(), "", pv_name);
+  EXPECT_EQ(VolumeNodeAffinity(pv), "node-b") << pv;
+  EXPECT_TRUE(PathExists(volumes_b.ImagePath(pv_name)));
+  EXPECT_FALSE(PathExists(volumes_->root() + "/" + pv_name));
+  auto pvs = store_->List(api::PersistentVolumeResource(), "", store::ListOptions{});
+  ASSERT_TRUE(pvs);
+  EXPECT_EQ(pvs->items.size(), 1u);
+
+  // A claim selected for node-a is node-a's even when a pod on node-b uses it.
+  Json other = Claim("other", "16Mi");
+  other["metadata"]["annotations"][kSelectedNodeAnnotation] = "node-a";
+  ASSERT_OK(store_->Create(api::PersistentVolumeClaimResource(), other));
+  ASSERT_OK(store_->Create(api::PodResource(), PodUsing("q", "other", "node-b")));
+  Json bound = WaitBound("other");
+  EXPECT_EQ(VolumeNodeAffinity(
+                Get(api::PersistentVolumeResource(), "", GetString(bound, "spec.volumeName"))),
+            "node-a");
+  EXPECT_TRUE(PathExists(volumes_->ImagePath(GetString(bound, "spec.volumeName"))));
+
+  // Deleting the claim deletes the volume on its node.
+  ASSERT_OK(store_->Delete(api::PersistentVolumeClaimResource(), "default", "data", {}));
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        return !store_->Get(api::PersistentVolumeResource(), "", pv_name) &&
+               !PathExists(volumes_b.root() + "/" + pv_name);
+      },
+      10s));
+  b.Stop();
+  a.Stop();
 }
 
 }  // namespace

@@ -32,6 +32,9 @@ import pytest
 from conftest import BIN_DIR, REPO, _refers_to, _sandbox_veths
 from waiting import wait_for
 
+from oci_images import BUSYBOX_LINKS, Registry, build_image
+from test_kubectl_exec import base_cmd, wait_line
+
 from agentic_sandbox import SandboxClient  # noqa: E402
 
 SEED_DIR = os.path.join(REPO, "examples", "seed")
@@ -246,6 +249,14 @@ def _pod_nodes(asbd):
             if not p["metadata"].get("deletionTimestamp")} if status == 200 else {}
 
 
+def _wait_nodes_ready(asbd):
+    def nodes_ready():
+        status, body = asbd.request("GET", "/api/v1/nodes")
+        ready = sorted(n["metadata"]["name"] for n in body.get("items", []) if _ready(n))
+        return ready == ["node-a", "node-b"], ready
+    wait_for(nodes_ready, "both nodes Ready", timeout=60)
+
+
 @TOPOLOGY
 def test_split_topology(asbd, kubectl, topology):
     topo = topology
@@ -262,11 +273,7 @@ def _run(asbd, kubectl, topo):
     assert "controllers started" not in text and "scheduler started" in text
 
     # Both nodes register, Ready, with heartbeat Leases in kube-node-lease.
-    def nodes_ready():
-        status, body = asbd.request("GET", "/api/v1/nodes")
-        ready = sorted(n["metadata"]["name"] for n in body.get("items", []) if _ready(n))
-        return ready == ["node-a", "node-b"], ready
-    wait_for(nodes_ready, "both nodes Ready", timeout=60)
+    _wait_nodes_ready(asbd)
     for n in NODES:
         status, lease = asbd.request(
             "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/" + n["name"])
@@ -373,3 +380,256 @@ def _run(asbd, kubectl, topo):
         for i in range(5):
             assert sb.run("echo after-%d" % i).stdout.strip() == "after-%d" % i
     assert router_b.alive()
+
+
+def _asbctl(asbd, *args, check=True):
+    r = subprocess.run([os.path.join(BIN_DIR, "asbctl"), "--kubeconfig", asbd.kubeconfig]
+                       + list(args), capture_output=True, text=True, timeout=300)
+    if check:
+        assert r.returncode == 0, "asbctl %s: %d\n%s%s" % (args, r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def _image_names(asbd, node):
+    out = _asbctl(asbd, "image", "ls", "-o", "json", "--node", node).stdout
+    return {n for i in json.loads(out)["items"] for n in i["names"]}
+
+
+def _pod_on(node, name, **container):
+    c = {"name": "main", "image": "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0"}
+    c.update(container)
+    return json.dumps({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": name, "namespace": "default"},
+                       "spec": {"nodeName": node, "containers": [c]}})
+
+
+@TOPOLOGY
+def test_logs_and_images_of_node_processes(asbd, kubectl, topology, tmp_path):
+    """kubectl logs of pods on `asbd node` processes (the API server proxies pods/log to the
+    node's /containerLogs) and `asbctl image --node` (nodes/proxy to the node's image API)."""
+    try:
+        _wait_nodes_ready(asbd)
+        _logs(asbd, kubectl)
+        _images(asbd, kubectl, topology, tmp_path)
+    except AssertionError as e:
+        raise AssertionError("%s\n%s" % (e, topology.logs())) from None
+
+
+def _logs(asbd, kubectl):
+    pod = "logs-b"
+    kubectl("apply", "-f", "-", input=_pod_on(
+        "node-b", pod, readinessProbe={"httpGet": {"path": "/", "port": 8888}, "periodSeconds": 1}))
+
+    def ready():
+        status, body = asbd.request("GET", PODS + "/" + pod)
+        return status == 200 and _ready(body), body.get("status")
+    wait_for(ready, "the pod bound to node-b to be Ready", timeout=60)
+    # The API server process has no node: every line below came from node-b's state dir.
+    assert "asb-agent listening" in kubectl("logs", pod).stdout
+    assert len(kubectl("logs", pod, "--tail=1").stdout.splitlines()) == 1
+    stamp = kubectl("logs", pod, "--tail=1", "--timestamps").stdout.split(" ", 1)[0]
+    assert stamp[:2] == "20" and stamp.endswith("Z"), stamp
+    assert "asb-agent listening" in kubectl("logs", pod, "--since=1h").stdout
+    assert kubectl("logs", pod, "--since-time=2200-01-01T00:00:00Z").stdout == ""
+    assert len(kubectl("logs", pod, "--limit-bytes=10").stdout) == 10
+    # Errors as a kube-apiserver gives them: the API server's own checks, then the node's.
+    r = kubectl("logs", "no-such-pod", check=False)
+    assert r.returncode != 0 and 'pods "no-such-pod" not found' in r.stderr, r.stderr
+    r = kubectl("logs", pod, "-c", "nope", check=False)
+    assert "container nope is not valid for pod " + pod in r.stderr, r.stderr
+    r = kubectl("logs", pod, "--previous", check=False)
+    assert 'previous terminated container "main" in pod "%s" not found' % pod in r.stderr, r.stderr
+    status, body = asbd.request("GET", PODS + "/" + pod + "/log?tailLines=-1")
+    assert status == 400 and "tailLines" in body["message"], body
+
+    # -f through the proxy: the readiness probe logs a line a second; an exec adds one.
+    follow = subprocess.Popen(base_cmd(asbd, kubectl) + ["logs", "-f", "--tail=0", pod],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_line(follow, "path=/ status=200")
+        kubectl("exec", pod, "--", "true")
+        wait_line(follow, "path=/v1/remotecommand")
+    finally:
+        follow.kill()
+        follow.wait()
+
+    # --previous after a restart: the node keeps the exited container's output.
+    kubectl("exec", pod, "--", "python3", "-c",
+            "import urllib.request as u\ntry: u.urlopen('http://127.0.0.1:8888/marker-before')"
+            "\nexcept Exception: pass")
+    wait_for(lambda: "marker-before" in kubectl("logs", pod).stdout, "the marker in the output")
+    kubectl("exec", pod, "--", "kill", "1", check=False)
+
+    def restarted():
+        status, body = asbd.request("GET", PODS + "/" + pod)
+        cs = ((body.get("status") or {}).get("containerStatuses") or [{}])[0]
+        return cs.get("restartCount", 0) >= 1 and _ready(body), cs
+    wait_for(restarted, "the container restarted and Ready", timeout=40)
+    assert "marker-before" in kubectl("logs", pod, "--previous").stdout
+    assert "marker-before" not in kubectl("logs", pod).stdout
+    kubectl("delete", "pod", pod, "--wait=true", timeout=60)
+
+    # A pod bound to a node that does not answer: 503 naming the node.
+    dead_port = _free_port()
+    gone = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-gone"},
+            "spec": {"unschedulable": True},
+            "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": dead_port}}}}
+    status, body = asbd.request("POST", "/api/v1/nodes", gone)
+    assert status == 201, body
+    if "daemonEndpoints" not in (body.get("status") or {}):  # status is set by its subresource
+        status, body = asbd.request("PUT", "/api/v1/nodes/node-gone/status",
+                                    dict(gone, metadata=body["metadata"]))
+        assert status == 200 and "daemonEndpoints" in body["status"], body
+    kubectl("apply", "-f", "-", input=_pod_on("node-gone", "stranded"))
+    try:
+        r = kubectl("logs", "stranded", check=False)
+        assert r.returncode != 0, r.stdout
+        assert "ServiceUnavailable" in r.stderr and "node node-gone" in r.stderr, r.stderr
+        assert "unreachable" in r.stderr, r.stderr
+        r = _asbctl(asbd, "image", "ls", "--node", "node-gone", check=False)
+        assert r.returncode != 0 and "node node-gone" in r.stderr, r.stderr
+    finally:
+        kubectl("delete", "pod", "stranded", "--grace-period=0", "--force", check=False)
+        asbd.request("DELETE", "/api/v1/nodes/node-gone")
+
+
+def _images(asbd, kubectl, topo, tmp_path):
+    layout = str(tmp_path / "layout")
+    build_image(layout, "1", dict(BUSYBOX_LINKS, **{"/etc/passwd": "root:x:0:0::/:/bin/sh\n",
+                                                     "/marker": "imported-on-node-b\n"}),
+                ["--config.cmd", "sh"])
+    # import (chunked uploads through the proxy) into node-b's cache only.
+    out = _asbctl(asbd, "image", "import", layout, "--name", "registry.test/split/b:1",
+                  "--node", "node-b").stdout
+    assert "imported registry.test/split/b:1: sha256:" in out, out
+    # pull from a registry into node-a's cache only.
+    (tmp_path / "registry").mkdir()
+    reg = Registry(str(tmp_path / "registry"))
+    try:
+        ref = reg.push(layout, "1", "split/a:1")
+        out = _asbctl(asbd, "image", "pull", ref, "--node", "node-a").stdout
+        assert ref in out, out
+    finally:
+        reg.stop()
+    assert _image_names(asbd, "node-b") == {"registry.test/split/b:1"}
+    assert _image_names(asbd, "node-a") == {ref}
+    table = _asbctl(asbd, "image", "ls", "--node", "node-b").stdout
+    assert table.splitlines()[0].split()[:2] == ["NAME", "DIGEST"], table
+    for n in topo.nodes:  # each in its own node's state dir
+        index = os.path.join(n["state"], "images", "oci")
+        assert os.path.isdir(index), index
+
+    # A pod of the imported image on node-b (air-gapped: Never pull); its output through the
+    # logs proxy; while it runs node-b refuses to remove the image.
+    kubectl("apply", "-f", "-", input=_pod_on(
+        "node-b", "user-b", image="registry.test/split/b:1", imagePullPolicy="Never",
+        command=["/bin/sh", "-c", "cat /marker; sleep 600"]))
+    wait_for(lambda: "imported-on-node-b" in kubectl("logs", "user-b", check=False).stdout,
+             "the imported image's pod on node-b", timeout=60)
+    r = _asbctl(asbd, "image", "rm", "registry.test/split/b:1", "--node", "node-b", check=False)
+    assert r.returncode == 1 and "in use" in r.stderr, r.stderr
+    kubectl("delete", "pod", "user-b", "--wait=true", timeout=60)
+    _asbctl(asbd, "image", "rm", "registry.test/split/b:1", "--node", "node-b")
+    assert _image_names(asbd, "node-b") == set()
+    out = _asbctl(asbd, "image", "prune", "--node", "node-a").stdout
+    assert "removed" in out and _image_names(asbd, "node-a") == set(), out
+    r = _asbctl(asbd, "image", "ls", "--node", "no-such-node", check=False)
+    assert r.returncode == 1 and 'nodes "no-such-node" not found' in r.stderr, r.stderr
+    # Without --node: the API server process has no image cache of its own.
+    r = _asbctl(asbd, "image", "ls", check=False)
+    assert r.returncode == 1, r.stdout
+
+
+VOLUME_SANDBOX = """apiVersion: agents.x-k8s.io/v1beta1
+kind: Sandbox
+metadata: {name: vol-split, namespace: default}
+spec:
+  operatingMode: %s
+  podTemplate:
+    spec:
+      restartPolicy: Always
+      containers:
+      - name: main
+        image: registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0
+        readinessProbe:
+          httpGet: {path: "/", port: 8888}
+          periodSeconds: 1
+        volumeMounts:
+        - {name: data, mountPath: /data}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 64Mi}}
+"""
+
+
+@TOPOLOGY
+def test_volumes_wait_for_their_first_consumer(asbd, kubectl, topology):
+    """Node-local PersistentVolumes in the split topology: WaitForFirstConsumer."""
+    try:
+        _wait_nodes_ready(asbd)
+        _volumes(asbd, kubectl, topology)
+    except (AssertionError, subprocess.TimeoutExpired) as e:
+        objects = kubectl("get", "pvc,pv,pods,sandboxes", "-o", "yaml", check=False).stdout
+        raise AssertionError("%s\n%s\n%s" % (e, objects[-6000:], topology.logs())) from None
+
+
+def _volumes(asbd, kubectl, topo):
+    def get(*args):
+        return json.loads(kubectl("get", "-o", "json", *args).stdout)
+
+    kubectl("apply", "-f", "-", input=VOLUME_SANDBOX % "Running")
+    kubectl("wait", "--for=condition=Ready", "sandbox/vol-split", "--timeout=90s", timeout=100)
+    node = get("pod", "vol-split")["spec"]["nodeName"]
+    other = next(n for n in topo.nodes if n["name"] != node)
+    here = next(n for n in topo.nodes if n["name"] == node)
+    assert "WaitForFirstConsumer" in kubectl("get", "storageclass").stdout
+
+    # Provisioned once, by the node the pod was bound to, and pinned there.
+    pvc = get("pvc", "data-vol-split")
+    assert pvc["status"]["phase"] == "Bound", pvc["status"]
+    assert pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == node, pvc
+    pvs = get("pv")["items"]
+    assert [p["metadata"]["name"] for p in pvs] == [pvc["spec"]["volumeName"]], pvs
+    pv = pvs[0]
+    term = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]
+    assert term == {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}, pv
+    assert pv["spec"]["local"]["path"].startswith(here["state"] + "/"), pv
+    image = os.path.join(here["state"], "volumes", pv["metadata"]["name"], "image")
+    assert os.path.isfile(image), image
+    assert not os.path.exists(os.path.join(other["state"], "volumes", pv["metadata"]["name"]))
+
+    kubectl("exec", "vol-split", "--", "sh", "-c", "echo kept-on-" + node + " > /data/note && sync")
+
+    # A new pod (suspend, resume) goes where its volume is, although the scheduler would
+    # otherwise prefer the other node: a pod requesting a cpu now runs on this one.
+    kubectl("apply", "-f", "-", input=VOLUME_SANDBOX % "Suspended")
+    wait_for(lambda: "vol-split" not in _pod_nodes(asbd), "the suspended sandbox's pod gone",
+             timeout=60)
+    kubectl("apply", "-f", "-", input=_pod_on(node, "weight", resources={
+        "requests": {"cpu": "1"}}))
+    kubectl("wait", "--for=condition=Ready", "pod/weight", "--timeout=60s")
+    kubectl("apply", "-f", "-", input=VOLUME_SANDBOX % "Running")
+    kubectl("wait", "--for=condition=Ready", "sandbox/vol-split", "--timeout=90s", timeout=100)
+    assert get("pod", "vol-split")["spec"]["nodeName"] == node
+    assert kubectl("exec", "vol-split", "--", "cat", "/data/note").stdout == "kept-on-%s\n" % node
+    assert [p["metadata"]["name"] for p in get("pv")["items"]] == [pv["metadata"]["name"]]
+
+    # Without the volume the same pod goes to the other node (the preference is real).
+    kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "free", "namespace": "default"},
+        "spec": {"containers": [{"name": "main", "image":
+                                 "registry.k8s.io/agent-sandbox/python-runtime-sandbox:v0.1.0"}]}}))
+    wait_for(lambda: _pod_nodes(asbd).get("free"), "the free pod scheduled", timeout=30)
+    assert _pod_nodes(asbd)["free"] == other["name"]
+    kubectl("delete", "pod", "free", "weight", "--wait=true", timeout=60)
+
+    # Deleting the Sandbox deletes the claim, the volume and its image on its node.
+    kubectl("delete", "sandbox", "vol-split", "--wait=true", "--timeout=60s")
+
+    def gone():
+        left = [i["metadata"]["name"] for i in get("pvc")["items"] + get("pv")["items"]]
+        return not left and not os.path.exists(image), left
+    wait_for(gone, "the claim, volume and image deleted", timeout=60)

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "base/file_util.h"
+#include "base/strings.h"
 
 namespace asb::asbd {
 
@@ -51,6 +52,26 @@ Result<apiserver::PodLogFiles> NodePodStreams::LogFiles(const std::string& ns,
   if (files.current.empty() && files.previous.empty())
     return MakeError(Code::kNotFound, "pod " + ns + "/" + pod + " has no container output yet");
   return files;
+}
+
+void NodePodStreams::AttachRemote(NodeProxy* proxy, std::string local_node) {
+  std::unique_lock l(mu_);
+  proxy_ = proxy;
+  local_node_ = std::move(local_node);
+}
+
+std::optional<http::Response> NodePodStreams::RemoteLog(const Json& pod,
+                                                        const std::string& container,
+                                                        const http::Request& req) {
+  const std::string node_name = GetString(pod, "spec.nodeName");
+  const std::string ns = GetString(pod, "metadata.namespace");
+  const std::string name = GetString(pod, "metadata.name");
+  std::shared_lock l(mu_);
+  if (proxy_ == nullptr || node_name.empty() || node_name == local_node_) return std::nullopt;
+  std::string target =
+      "/containerLogs/" + UrlEncode(ns) + "/" + UrlEncode(name) + "/" + UrlEncode(container);
+  if (!req.raw_query.empty()) target += "?" + req.raw_query;
+  return proxy_->Forward(node_name, req, target);
 }
 
 void NodePodStreams::SavePrevious(const std::string& uid, const std::string& sandbox_id,

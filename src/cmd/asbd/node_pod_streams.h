@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "apiserver/pod_streams.h"
+#include "cmd/asbd/node_proxy.h"
 #include "cmd/asbd/pod_dialer.h"
 #include "node/node_agent.h"
 #include "runtime/native/native_runtime.h"
@@ -33,6 +34,13 @@ class NodePodStreams final : public apiserver::PodStreams {
 
   Result<UniqueFd> DialPod(const std::string& ns, const std::string& pod, uint16_t port) override;
   Result<apiserver::PodLogFiles> LogFiles(const std::string& ns, const std::string& pod) override;
+  // A pod bound to a node other than the attached one: forwarded to that node's /containerLogs
+  // through `proxy` (AttachRemote). The local node's pods are read here, without a hop.
+  std::optional<http::Response> RemoteLog(const Json& pod, const std::string& container,
+                                          const http::Request& req) override;
+  // Pods on `asbd node` processes (the split topology); nullptr detaches. `local_node`: the
+  // name of this process's node ("" without one), whose pods never take the hop.
+  void AttachRemote(NodeProxy* proxy, std::string local_node);
 
   // The node's hooks (NodeOptions::on_container_exited / on_pod_forgotten).
   void SavePrevious(const std::string& uid, const std::string& sandbox_id,
@@ -49,6 +57,8 @@ class NodePodStreams final : public apiserver::PodStreams {
   node::NodeAgent* node_ = nullptr;                   // guarded by mu_
   runtime::native::NativeRuntime* native_ = nullptr;  // guarded by mu_
   runtime::runsc::RunscRuntime* gvisor_ = nullptr;    // guarded by mu_
+  NodeProxy* proxy_ = nullptr;                        // guarded by mu_
+  std::string local_node_;                            // guarded by mu_
 };
 
 }  // namespace asb::asbd

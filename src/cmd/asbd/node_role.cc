@@ -55,7 +55,7 @@ int RunNode(const NodeRoleConfig& config) {
   if (!streams) return Fail(2, "--listen " + config.listen + ": " + streams.error().message);
   auto daemon = Daemon::StartNodeOnly(config.daemon, **store);
   if (!daemon) return Fail(1, daemon.error().message);
-  (*streams)->Attach(&(*daemon)->node());
+  (*streams)->Attach(&(*daemon)->node(), &(*daemon)->pod_streams(), (*daemon)->image_api());
 
   NodeHeartbeatOptions ho;
   ho.node_name = config.daemon.node_name;
@@ -64,7 +64,7 @@ int RunNode(const NodeRoleConfig& config) {
   if (config.daemon.pod_network == "bridge") ho.pod_cidr = config.daemon.pod_cidr;
   NodeHeartbeat heartbeat(**store, ho);
   if (auto s = heartbeat.Start(); !s) {
-    (*streams)->Attach(nullptr);
+    (*streams)->Attach(nullptr, nullptr, nullptr);
     (*daemon)->Stop();
     return Fail(1, s.error().message);
   }
@@ -75,7 +75,7 @@ int RunNode(const NodeRoleConfig& config) {
   const int sig = WaitForStopSignal(set);
   ASB_LOG(INFO, "asbd node stopping", "signal", sig);
   heartbeat.Stop();
-  (*streams)->Attach(nullptr);
+  (*streams)->Attach(nullptr, nullptr, nullptr);
   (*streams)->Stop();
   (*daemon)->Stop();
   return 0;

@@ -7,6 +7,7 @@
 #include "api/resource.h"
 #include "base/log.h"
 #include "cmd/asbd/scheduler_fit.h"
+#include "cmd/asbd/scheduler_volumes.h"
 
 namespace asb::asbd {
 
@@ -38,6 +39,8 @@ Scheduler::Scheduler(store::Store& store, SchedulerOptions options)
 Scheduler::~Scheduler() { Stop(); }
 
 Status Scheduler::Start() {
+  // Before the cache lists, so its first list reaches the index as ADDED events.
+  pod_events_ = pods_.Subscribe();
   pods_.Start();
   nodes_.Start();
   leases_.Start();
@@ -78,25 +81,80 @@ void Scheduler::Loop() {
   }
 }
 
-void Scheduler::ScheduleAll() {
-  const SystemTime now = RealClock::Get().Now();
-  std::vector<Json> pods = pods_.Snapshot();
-  std::vector<Json> pending;
-  std::map<std::string, std::string> still_bound;  // the cache has not seen these bindings yet
-  for (Json& p : pods) {
-    if (!Pending(p)) continue;
-    const std::string key =
-        GetString(p, "metadata.namespace") + "/" + GetString(p, "metadata.name");
-    auto b = bound_.find(key);
-    if (b != bound_.end() && b->second.first == GetString(p, "metadata.resourceVersion")) {
-      still_bound.emplace(key, b->second.second);
-      p["spec"]["nodeName"] = b->second.second;  // counts on its node below
+void Scheduler::ApplyPod(store::EventType type, const Json& pod) {
+  const std::string key =
+      GetString(pod, "metadata.namespace") + "/" + GetString(pod, "metadata.name");
+  if (auto it = index_.find(key); it != index_.end()) {
+    if (!it->second.node.empty()) {
+      Usage& u = usage_[it->second.node];
+      u.requested.cpu_milli -= it->second.requested.cpu_milli;
+      u.requested.memory_bytes -= it->second.requested.memory_bytes;
+      u.scoring.cpu_milli -= it->second.scoring.cpu_milli;
+      u.scoring.memory_bytes -= it->second.scoring.memory_bytes;
+      if (--u.pods == 0) usage_.erase(it->second.node);
+    }
+    index_.erase(it);
+  }
+  if (type == store::EventType::kDeleted) return;
+  if (Pending(pod)) {
+    index_[key] = IndexedPod{.pending = true, .pod = pod};
+  } else if (HoldsResources(pod)) {
+    IndexedPod entry;
+    entry.node = GetString(pod, "spec.nodeName");
+    entry.requested = PodRequests(pod);
+    entry.scoring = ScoringRequests(entry.requested);
+    Usage& u = usage_[entry.node];
+    u.requested.cpu_milli += entry.requested.cpu_milli;
+    u.requested.memory_bytes += entry.requested.memory_bytes;
+    u.scoring.cpu_milli += entry.scoring.cpu_milli;
+    u.scoring.memory_bytes += entry.scoring.memory_bytes;
+    ++u.pods;
+    index_.emplace(key, std::move(entry));
+  }
+}
+
+void Scheduler::DrainPodEvents() {
+  while (true) {
+    auto ev = pod_events_->Next(std::chrono::milliseconds(0));
+    if (!ev) {
+      if (ev.error().code == Code::kAborted) return;  // stopping
+      // Fell behind the cache (kGone): start over from its current view.
+      ASB_LOG(WARN, "scheduler: pod events ended, rebuilding the index", "error",
+              ev.error().message);
+      index_.clear();
+      usage_.clear();
+      pod_events_ = pods_.Subscribe();
       continue;
     }
-    pending.push_back(p);
+    if (!*ev) return;
+    if ((*ev)->type != store::EventType::kBookmark) ApplyPod((*ev)->type, (*ev)->object);
+  }
+}
+
+void Scheduler::ScheduleAll() {
+  const SystemTime now = RealClock::Get().Now();
+  DrainPodEvents();
+  std::vector<Json> pending;
+  std::map<std::string, Usage> still_bound;  // per node: bindings the cache has not shown yet
+  std::set<std::string> still_bound_keys;
+  for (const auto& [key, entry] : index_) {
+    if (!entry.pending) continue;
+    auto b = bound_.find(key);
+    if (b != bound_.end() && b->second.first == GetString(entry.pod, "metadata.resourceVersion")) {
+      Resources r = PodRequests(entry.pod), sc = ScoringRequests(r);
+      Usage& u = still_bound[b->second.second];
+      u.requested.cpu_milli += r.cpu_milli;
+      u.requested.memory_bytes += r.memory_bytes;
+      u.scoring.cpu_milli += sc.cpu_milli;
+      u.scoring.memory_bytes += sc.memory_bytes;
+      ++u.pods;
+      still_bound_keys.insert(key);
+      continue;
+    }
+    pending.push_back(entry.pod);
   }
   for (auto it = bound_.begin(); it != bound_.end();)
-    it = still_bound.count(it->first) ? std::next(it) : bound_.erase(it);
+    it = still_bound_keys.count(it->first) ? std::next(it) : bound_.erase(it);
   std::set<std::string> pending_keys;
   for (const Json& p : pending)
     pending_keys.insert(GetString(p, "metadata.namespace") + "/" + GetString(p, "metadata.name"));
@@ -119,17 +177,16 @@ void Scheduler::ScheduleAll() {
     }
     usable.emplace(name, CapacityOf(node));
   }
-  for (const Json& p : pods) {
-    if (!HoldsResources(p)) continue;
-    auto it = usable.find(GetString(p, "spec.nodeName"));
-    if (it == usable.end()) continue;
-    Resources r = PodRequests(p);
-    Resources s = ScoringRequests(r);
-    it->second.requested.cpu_milli += r.cpu_milli;
-    it->second.requested.memory_bytes += r.memory_bytes;
-    it->second.scoring.cpu_milli += s.cpu_milli;
-    it->second.scoring.memory_bytes += s.memory_bytes;
-    ++it->second.pods;
+  for (const std::map<std::string, Usage>* m : {&usage_, &still_bound}) {
+    for (const auto& [node, u] : *m) {
+      auto it = usable.find(node);
+      if (it == usable.end()) continue;
+      it->second.requested.cpu_milli += u.requested.cpu_milli;
+      it->second.requested.memory_bytes += u.requested.memory_bytes;
+      it->second.scoring.cpu_milli += u.scoring.cpu_milli;
+      it->second.scoring.memory_bytes += u.scoring.memory_bytes;
+      it->second.pods += u.pods;
+    }
   }
   // Oldest first, as kube-scheduler's default queue sort (priority aside).
   std::sort(pending.begin(), pending.end(), [](const Json& a, const Json& b) {
@@ -147,7 +204,9 @@ void Scheduler::ScheduleAll() {
         GetString(pod, "metadata.namespace") + "/" + GetString(pod, "metadata.name");
     Resources req = PodRequests(pod);
     std::map<std::string, int> reasons = unusable;
-    std::optional<std::string> node = PickNode(candidates, req, &reasons);
+    std::vector<NodeCapacity> pinned;  // a node-local volume's node (scheduler_volumes.h)
+    std::optional<std::string> node =
+        PickNode(VolumeCandidates(store_, pod, candidates, &pinned, &reasons), req, &reasons);
     if (!node) {
       const std::string why = UnschedulableMessage(node_count, reasons);
       if (!unschedulable_.insert(key + ": " + why).second) continue;  // already said

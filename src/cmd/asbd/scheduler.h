@@ -10,6 +10,9 @@
 // and no scheduler runs: the in-process claim path keeps its speed.
 //
 // One thread decides, from watch caches of pods, nodes and node Leases; writes go to `store`.
+// It keeps its own index of the pods cache, updated from the cache's events (pending pods, and
+// what each node's bound pods request), so a pass costs O(pending pods + nodes), not a copy of
+// every pod in the cluster.
 // Thread-safe.
 #pragma once
 
@@ -23,6 +26,7 @@
 #include <thread>
 
 #include "base/result.h"
+#include "cmd/asbd/scheduler_fit.h"
 #include "kube/watch_cache.h"
 #include "store/store.h"
 
@@ -50,6 +54,20 @@ class Scheduler {
   void Wake();
   // One pass: every pending pod, in creation order, bound or marked unschedulable.
   void ScheduleAll();
+  // Loop thread: applies the pod cache's events queued since the last pass to the index.
+  void DrainPodEvents();
+  void ApplyPod(store::EventType type, const Json& pod);
+
+  struct Usage {
+    Resources requested, scoring;
+    int64_t pods = 0;
+  };
+  struct IndexedPod {
+    bool pending = false;
+    Json pod;          // pending pods only: what a binding writes
+    std::string node;  // pods holding resources on a node
+    Resources requested, scoring;
+  };
 
   store::Store& store_;
   const SchedulerOptions options_;
@@ -63,6 +81,10 @@ class Scheduler {
   // cache still shows unbound ("ns/name" -> {resourceVersion seen at binding, node}).
   std::set<std::string> unschedulable_;
   std::map<std::string, std::pair<std::string, std::string>> bound_;
+  // Loop thread only: the index (pending pods and node usage) and the events that feed it.
+  std::unique_ptr<store::Watcher> pod_events_;
+  std::map<std::string, IndexedPod> index_;  // "ns/name" -> pending or holding pod
+  std::map<std::string, Usage> usage_;       // node -> what its holding pods request
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> bindings_{0};
   std::thread thread_;
