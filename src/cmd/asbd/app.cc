@@ -12,6 +12,8 @@
 #include "base/strings.h"
 #include "client/kubeconfig.h"
 #include "cmd/asbd/api_backend.h"
+#include "cmd/asbd/host_limits_setup.h"
+#include "cmd/asbd/node_streams.h"
 #include "cmd/asbd/stop_signals.h"
 #include "runtime/native/native_runtime.h"
 #include "runtime/runsc/runsc_runtime.h"
@@ -117,6 +119,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Roles 
   api_opts.advertise_address = config.api_listen;
   d->dialer_ = std::make_unique<PodDialer>(*d->store_);
   d->pod_streams_ = std::make_unique<NodePodStreams>(config.state_dir, *d->dialer_);
+  // Pods bound to `asbd node` processes: their logs and image caches are behind those nodes.
+  if (roles.node) d->local_node_ = config.node_name;
+  d->node_proxy_ = std::make_unique<NodeProxy>(*d->store_, d->token_);
+  d->pod_streams_->AttachRemote(d->node_proxy_.get(), d->local_node_);
   api_opts.pod_streams = d->pod_streams_.get();
   d->api_ = std::make_unique<apiserver::ApiServer>(*d->store_, api_opts);
   // The HTTP server listens on an internal loopback port; the public port is the TlsFront,
@@ -129,7 +135,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Roles 
   http_opts.render_error = apiserver::StatusResponse;  // a 413 here is a Kubernetes Status too
   // asbd's own image API (cmd/asbd/image_api.h) beside the Kubernetes API.
   http::Handler handler = [d = d.get(), api = d->api_->AsHandler()](http::Request& r) {
-    if (r.path.rfind(kImageApiPrefix, 0) != 0) return api(r);
+    if (r.path.rfind(kImageApiPrefix, 0) != 0) {
+      if (r.path.rfind(kNodesPrefix, 0) == 0)
+        if (std::string node = NodeProxy::ImageProxyNode(r.path); !node.empty())
+          return d->ServeNodeImages(r, node);
+      return api(r);
+    }
     ImageApi* images = d->image_api_ready_.load();
     if (images == nullptr)
       return apiserver::StatusResponse(Error{Code::kUnavailable, "the image cache is not ready"});
@@ -154,6 +165,21 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const DaemonConfig& config, Roles 
   ASB_RETURN_IF_ERROR(d->StartMirrorPods(config));
   ASB_RETURN_IF_ERROR(d->Announce(cert, router_addr));
   return d;
+}
+
+http::Response Daemon::ServeNodeImages(http::Request& r, const std::string& node) {
+  if (!BearerTokenMatches(r, token_))
+    return apiserver::StatusResponse(Error{Code::kUnauthenticated, "Unauthorized"});
+  if (node != local_node_) return node_proxy_->ForwardImages(r);
+  // This process's own node: its image API without the hop.
+  ImageApi* images = image_api_ready_.load();
+  if (images == nullptr)
+    return apiserver::StatusResponse(Error{Code::kUnavailable, "the image cache is not ready"});
+  const size_t cut =
+      r.target.find(kNodeProxyImages) + kNodeProxyImages.size() - kImageApiPrefix.size();
+  r.target.erase(0, cut);
+  r.path.erase(0, r.path.find(kNodeProxyImages) + kNodeProxyImages.size() - kImageApiPrefix.size());
+  return images->Handle(r);
 }
 
 Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool self_bind) {
@@ -186,6 +212,7 @@ Status Daemon::StartNode(const DaemonConfig& config, store::Store& store, bool s
     simulated_ = std::make_unique<runtime::SimulatedRuntime>();
     runtimes = {{"native", simulated_.get()}, {"gvisor", simulated_.get()}};
   }
+  if (config.host_limits && !config.simulate) RaiseHostLimitsForSandboxes();
   if (config.enable_native && !config.simulate) {
     runtime::native::NativeRuntimeOptions native_opts;
     native_opts.state_dir = config.state_dir;
@@ -260,7 +287,9 @@ Status Daemon::StartVolumes(const DaemonConfig& config, store::Store& store,
   volumes_ = std::make_unique<storage::LocalVolumes>(config.state_dir);
   provisioner_ = std::make_unique<storage::LocalProvisioner>(
       store, *volumes_, RealClock::Get(),
-      storage::ProvisionerOptions{.max_volume_bytes = config.max_volume_bytes});
+      storage::ProvisionerOptions{.max_volume_bytes = config.max_volume_bytes,
+                                  .node_name = config.node_name,
+                                  .wait_for_first_consumer = node_only_});
   ASB_RETURN_IF_ERROR(provisioner_->Start());
   node_opts->pod_volumes = [store = &store, volumes = volumes_.get()](const Json& pod) {
     return storage::PodVolumeBinds(*store, *volumes, pod);
@@ -277,6 +306,7 @@ Result<std::unique_ptr<Daemon>> Daemon::StartNodeOnly(const DaemonConfig& config
   ::chmod(config.state_dir.c_str(), 0700);  // Security: sandboxes' state inside
   d->dialer_ = std::make_unique<PodDialer>(store);
   d->pod_streams_ = std::make_unique<NodePodStreams>(config.state_dir, *d->dialer_);
+  d->node_only_ = true;  // one of several nodes: volumes wait for their first consumer
   ASB_RETURN_IF_ERROR(d->StartNode(config, store, /*self_bind=*/false));
   d->dialer_->Attach(d->node_.get(), nullptr);
   return d;
@@ -363,7 +393,10 @@ void Daemon::Stop() {
   if (dialer_) dialer_->Detach();  // port-forward dials end before the node and router go
   // Reverse start order: no new traffic, no new reconciles, then the node (sandboxes keep
   // running; a restarted asbd re-adopts or cleans them).
-  if (pod_streams_) pod_streams_->Attach(nullptr, nullptr, nullptr);
+  if (pod_streams_) {
+    pod_streams_->Attach(nullptr, nullptr, nullptr);
+    pod_streams_->AttachRemote(nullptr, "");
+  }
   if (router_) router_->Stop();
   if (controllers_) controllers_->Stop();
   if (scheduler_) scheduler_->Stop();

@@ -18,6 +18,7 @@
 #include "cmd/asbd/image_api.h"
 #include "cmd/asbd/mirror_pods.h"
 #include "cmd/asbd/node_pod_streams.h"
+#include "cmd/asbd/node_proxy.h"
 #include "cmd/asbd/pod_dialer.h"
 #include "cmd/asbd/pod_network_setup.h"
 #include "cmd/asbd/sandbox_backend.h"
@@ -81,6 +82,9 @@ class Daemon {
   store::Store& store() { return *store_; }
   // The node agent (benchmarks dial pods directly to compare with the router).
   node::NodeAgent& node() { return *node_; }
+  // Where the node's pods' output is, and its image API (`asbd node`'s stream port serves them).
+  NodePodStreams& pod_streams() { return *pod_streams_; }
+  ImageApi* image_api() { return image_api_.get(); }
 
  private:
   Daemon() = default;
@@ -95,6 +99,8 @@ class Daemon {
   [[nodiscard]] Status StartScheduler();
   [[nodiscard]] Status StartRouter(const DaemonConfig& config, const client::HostPort& router_addr);
   [[nodiscard]] Status StartMirrorPods(const DaemonConfig& config);
+  // /api/v1/nodes/NODE/proxy/asb/v1/images...: the image API of `node` (node_proxy.h).
+  http::Response ServeNodeImages(http::Request& r, const std::string& node);
   // Writes DIR/kubeconfig and DIR/netrc and logs the addresses.
   [[nodiscard]] Status Announce(const apiserver::CertificatePair& cert,
                                 const client::HostPort& router_addr);
@@ -105,8 +111,10 @@ class Daemon {
   std::string router_url_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<RemoteNodeDialer> remote_dialer_;  // before dialer_, which dials through it
-  std::unique_ptr<PodDialer> dialer_;                // before pod_streams_, which dials through it
-  std::unique_ptr<NodePodStreams> pod_streams_;      // exec/attach/log: attached once the node runs
+  std::unique_ptr<NodeProxy> node_proxy_;        // before pod_streams_: other nodes' logs, images
+  std::string local_node_;                       // this process's node ("" without the node role)
+  std::unique_ptr<PodDialer> dialer_;            // before pod_streams_, which dials through it
+  std::unique_ptr<NodePodStreams> pod_streams_;  // exec/attach/log: attached once the node runs
   std::unique_ptr<apiserver::ApiServer> api_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<apiserver::TlsFront> front_;
@@ -129,6 +137,7 @@ class Daemon {
   std::unique_ptr<router::RouterServer> router_;
   std::unique_ptr<MirrorPods> mirror_pods_;
   std::unique_ptr<controller::StateMetrics> state_metrics_;  // /metrics gauges over store_
+  bool node_only_ = false;  // StartNodeOnly: `asbd node`, one node of several
   bool stopped_ = false;
 };
 

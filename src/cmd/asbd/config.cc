@@ -1,9 +1,11 @@
 #include "cmd/asbd/config.h"
 
 #include <set>
+#include <tuple>
 
 #include "api/quantity.h"
 #include "base/file_util.h"
+#include "base/strings.h"
 #include "image/image_store.h"
 #include "net/ip.h"
 
@@ -71,8 +73,11 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("cgroupParent", &c->cgroup_parent));
   ASB_RETURN_IF_ERROR(take("podEgress", &c->pod_egress));
   ASB_RETURN_IF_ERROR(take("podNetnsPool", &c->pod_netns_pool));
+  ASB_RETURN_IF_ERROR(take("podDNSNameservers", &c->pod_dns_nameservers));
+  ASB_RETURN_IF_ERROR(take("podDNSResolver", &c->pod_dns_resolver));
   ASB_RETURN_IF_ERROR(take("maxVolumeBytes", &c->max_volume_bytes));
   ASB_RETURN_IF_ERROR(take("simulate", &c->simulate));
+  ASB_RETURN_IF_ERROR(take("hostLimits", &c->host_limits));
   ASB_RETURN_IF_ERROR(take("defaultRegistry", &c->default_registry));
   if (auto it = file.find("insecureRegistries"); it != file.end()) {
     if (!it->is_array()) return Bad("/insecureRegistries", "must be a list of host[:port]");
@@ -169,6 +174,16 @@ Status Validate(const DaemonConfig& c) {
     return Bad("/podEgress", "unknown value \"" + c.pod_egress + "\" (managed, deny-all)");
   if (c.pod_netns_pool < 0 || c.pod_netns_pool > 256)
     return Bad("/podNetnsPool", "must be between 0 and 256");
+  for (const auto& [key, list, may_be_empty] :
+       {std::tuple{"/podDNSNameservers", &c.pod_dns_nameservers, false},
+        std::tuple{"/podDNSResolver", &c.pod_dns_resolver, true}}) {
+    if (list->empty() && may_be_empty) continue;
+    for (const std::string& a : Split(*list, ',')) {
+      if (!net::ParseIpv4(a)) {
+        return Bad(key, "\"" + *list + "\" must be a comma list of IPv4 addresses");
+      }
+    }
+  }
   if (auto cidr = net::ParseCidr(c.pod_cidr); !cidr) {
     return Bad("/podCIDR", cidr.error().message);
   } else if (cidr->prefix > 30) {
@@ -220,8 +235,11 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"cgroupParent", c.cgroup_parent},
           {"podEgress", c.pod_egress},
           {"podNetnsPool", c.pod_netns_pool},
+          {"podDNSNameservers", c.pod_dns_nameservers},
+          {"podDNSResolver", c.pod_dns_resolver},
           {"maxVolumeBytes", c.max_volume_bytes},
-          {"simulate", c.simulate}};
+          {"simulate", c.simulate},
+          {"hostLimits", c.host_limits}};
 }
 
 }  // namespace asb::asbd

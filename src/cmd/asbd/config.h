@@ -63,12 +63,22 @@ struct DaemonConfig {
   std::string pod_egress = "managed";
   // Network namespaces kept wired ahead of need (net/netns_pool.h); 0: wire each on start.
   int pod_netns_pool = 8;
+  // DNS (docs/network.md): the nameservers of upstream's secure default (a Managed template
+  // without a networkPolicy), and where the host has none a sandbox can reach; comma list.
+  std::string pod_dns_nameservers = "8.8.8.8,1.1.1.1";
+  // The servers the node resolves templates' egress dnsName peers with (comma list of IPv4
+  // addresses); "" = the host's /etc/resolv.conf.
+  std::string pod_dns_resolver;
   // Largest PersistentVolumeClaim the node-local provisioner makes (larger ones stay Pending).
   int64_t max_volume_bytes = int64_t{64} << 30;
   // Scale tests only (docs/scale.md): the node role runs simulated sandboxes (runtime/simulated:
   // records, Ready at once, nothing runs) instead of native/gVisor ones, without a pod network,
   // volumes or cgroups. Never where a test checks isolation or behaviour.
   bool simulate = false;
+  // A real node raises at start the host settings thousands of sandboxes need (kernel.pid_max,
+  // the neighbour table, conntrack, its open files limit), never lowering one the admin set
+  // higher (docs/density.md). false: leaves the host as it is.
+  bool host_limits = true;
 };
 
 // Overlays a JSON config file onto `config`. kInvalidArgument with "/path: problem".

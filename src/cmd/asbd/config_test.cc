@@ -147,6 +147,17 @@ TEST(RolesTest, SchedulerIsOptInAndTheOthersRunBesideTheApiServer) {
   EXPECT_EQ(ParseRoles("apiserver,kubelet").error().code, Code::kInvalidArgument);
 }
 
+TEST(ConfigTest, HostLimitsIsOnByDefaultAndAFileCanTurnItOff) {
+  DaemonConfig c;
+  EXPECT_TRUE(c.host_limits);
+  ASSERT_TRUE(ApplyConfigJson(Json{{"hostLimits", false}}, &c));
+  EXPECT_FALSE(c.host_limits);
+  EXPECT_EQ(ConfigToJson(c)["hostLimits"], false);
+  auto wrong = ApplyConfigJson(Json{{"hostLimits", "no"}}, &c);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().message.rfind("/hostLimits: ", 0), 0u) << wrong.error().message;
+}
+
 TEST(ConfigTest, SimulateIsAKeyAndRefusesRequiredRealRuntimes) {
   DaemonConfig c;
   c.state_dir = "/tmp/x";

@@ -60,6 +60,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--pod-egress", config.pod_egress, "sandbox egress: managed or deny-all")
       ->capture_default_str();
+  serve
+      ->add_option("--pod-dns-nameservers", config.pod_dns_nameservers,
+                   "nameservers of upstream's secure DNS default (comma list of IPv4)")
+      ->capture_default_str();
+  serve->add_option("--pod-dns-resolver", config.pod_dns_resolver,
+                    "servers the node resolves egress dnsName peers with (\"\": the host's)");
   serve->add_flag("--simulate", config.simulate,
                   "scale tests only: sandboxes are records that are Ready at once and run nothing "
                   "(docs/scale.md); never beside real sandboxes");
@@ -133,6 +139,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   node->add_option("--pod-egress", node_cfg.daemon.pod_egress, "managed or deny-all")
       ->capture_default_str();
+  node->add_option("--pod-dns-nameservers", node_cfg.daemon.pod_dns_nameservers,
+                   "nameservers of upstream's secure DNS default (comma list of IPv4)")
+      ->capture_default_str();
+  node->add_option("--pod-dns-resolver", node_cfg.daemon.pod_dns_resolver,
+                   "servers the node resolves egress dnsName peers with");
   node->add_option("--cgroup-parent", node_cfg.daemon.cgroup_parent,
                    "cgroup below which sandboxes get theirs")
       ->capture_default_str();
