@@ -11,6 +11,10 @@
 //                its own, asbbench0, 10.252.0.0/24; dials go to the pod IP instead of into the
 //                namespace), interleaved with the plain runs so both see the same machine;
 //                and PodNetwork::Attach / Detach alone
+//   + resolv.conf  the pod network with the per-sandbox /etc/resolv.conf asbd writes and binds
+//                (net/dns_config.h); then also a template networkPolicy allowing an ipBlock, and
+//                one allowing a dnsName instead (the name resolved off the start path: the
+//                bench's resolver is a closed loopback port, so it never answers)
 //
 // Usage: runtime_bench [iterations=30] [netns_pool=8]   (needs root)
 #include <sys/stat.h>
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "base/file_util.h"
+#include "base/json_util.h"
 #include "base/strings.h"
 #include "image/image_store.h"
 #include "net/networked_runtime.h"
@@ -116,21 +121,43 @@ int main(int argc, char** argv) {
   net_opts.bridge = "asbbench0";
   net_opts.nft_table = "asbbench";
   net_opts.netns_pool = static_cast<size_t>(netns_pool);
+  net_opts.dns_resolver = {*asb::net::ParseIpv4("127.0.0.1")};  // nothing answers: no traffic
   auto network = asb::net::PodNetwork::Create(net_opts);
   if (!network) {
     std::fprintf(stderr, "pod network: %s\n", network.error().message.c_str());
     return 1;
   }
   asb::net::NetworkedRuntime networked(**rt, **network);
+  auto with_dns = [](std::string key) {
+    return [key](const SandboxSpec&) -> asb::Result<asb::net::NetworkedRuntime::PodInfo> {
+      return asb::net::NetworkedRuntime::PodInfo{
+          key, "# written by asbd for this sandbox (dnsPolicy None)\nnameserver 198.51.100.53\n"};
+    };
+  };
+  asb::net::NetworkedRuntime resolv(**rt, **network, with_dns(""));
+  asb::net::NetworkedRuntime cidr_policy(**rt, **network, with_dns("bench/cidr"));
+  asb::net::NetworkedRuntime name_policy(**rt, **network, with_dns("bench/name"));
+  for (const auto& [key, text] :
+       {std::pair{"bench/cidr", R"({"egress": [{"to": [{"ipBlock": {"cidr": "198.51.100.0/24"}}],
+           "ports": [{"port": 443}]}]})"},
+        std::pair{"bench/name", R"({"egress": [{"to": [{"dnsName": "pypi.org"}],
+           "ports": [{"port": 443}]}]})"}}) {
+    auto policy = asb::net::ParseNetworkPolicy(*asb::ParseJson(text));
+    if (!policy || !(*network)->SetPolicy(key, *policy)) {
+      std::fprintf(stderr, "policy %s not applied\n", key);
+      return 1;
+    }
+  }
 
   struct Figures {
     std::vector<double> cold, start_only, dial, stop;
-  } plain, net;
+  } plain, net, dns, cidr, name;
   std::vector<double> spawn;
-  for (int i = 0; i < 2 * iterations; ++i) {
-    const bool with_net = i % 2 == 1;
-    asb::runtime::Runtime& r = with_net ? static_cast<asb::runtime::Runtime&>(networked) : **rt;
-    Figures& f = with_net ? net : plain;
+  asb::runtime::Runtime* runtimes[] = {rt->get(), &networked, &resolv, &cidr_policy, &name_policy};
+  Figures* figures[] = {&plain, &net, &dns, &cidr, &name};
+  for (int i = 0; i < 5 * iterations; ++i) {
+    asb::runtime::Runtime& r = *runtimes[i % 5];
+    Figures& f = *figures[i % 5];
     SandboxSpec s = base;
     s.id = "bench-" + std::to_string(i);
     auto t0 = Clock::now();
@@ -192,6 +219,9 @@ int main(int argc, char** argv) {
   }
   Report("cold start -> port 8888 accepting", plain.cold);
   Report("  + pod network", net.cold);
+  Report("  + pod network, resolv.conf", dns.cold);
+  Report("  + pod network, resolv.conf, ipBlock policy", cidr.cold);
+  Report("  + pod network, resolv.conf, dnsName policy", name.cold);
   Report("Start() returns", plain.start_only);
   Report("  + pod network", net.start_only);
   Report("DialPort + GET / (netns dial)", plain.dial);

@@ -49,7 +49,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "python", "src"))
 
-from agentic_sandbox import SandboxClient  # noqa: E402
+from agentic_sandbox import SandboxClient, wait_for_cleanup  # noqa: E402
 from agentic_sandbox import _http  # noqa: E402
 from agentic_sandbox.kubeconfig import load_config  # noqa: E402
 
@@ -74,14 +74,16 @@ class SimulatedClaim(SandboxClient):
 class Asbd:
     """asbd serve --simulate (and with --controller separate, an asbd controller beside it)."""
 
-    def __init__(self, bin_dir, separate):
+    def __init__(self, bin_dir, separate, simulate=True):
         self.tmp = tempfile.mkdtemp(prefix="asb-scale-")
         self.state = os.path.join(self.tmp, "state")
         self.kubeconfig = os.path.join(self.state, "kubeconfig")
         self.log = open(os.path.join(self.tmp, "asbd.log"), "wb")
+        self.simulate = simulate
         asbd = os.path.join(bin_dir, "asbd")
-        argv = [asbd, "serve", "--simulate", "--state-dir", self.state,
-                "--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"]
+        argv = [asbd, "serve"] + (["--simulate"] if simulate else []) + [
+            "--state-dir", self.state,
+            "--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"]
         if separate:
             argv += ["--roles", "apiserver,node,router"]
         self.daemon = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
@@ -128,6 +130,24 @@ class Asbd:
                 raise SystemExit("controller /metrics: HTTP %d" % status)
             text += "\n" + out.decode()
         return parse_metrics(text)
+
+    def delete_everything(self, timeout):
+        """Real sandboxes outlive asbd (a restarted node adopts them): the pools go first, and
+        asbd stops only once its node has torn every pod down. Returns the seconds it took."""
+        t0 = time.monotonic()
+        for kind in ("sandboxwarmpools", "sandboxclaims", "sandboxtemplates"):
+            for item in self.request("GET", EXT + "/" + kind)["items"]:
+                self.request("DELETE", EXT + "/%s/%s" % (kind, item["metadata"]["name"]),
+                             {"propagationPolicy": "Background"})
+        while time.monotonic() - t0 < timeout:
+            pods = [p for p in self.request("GET", "/api/v1/pods")["items"]
+                    if "kubernetes.io/config.mirror" not in
+                    (p["metadata"].get("annotations") or {})]
+            if not pods:
+                return time.monotonic() - t0
+            time.sleep(0.5)
+        raise SystemExit("%d pods still present %ds after deleting the pools; see %s"
+                         % (len(pods), timeout, self.log.name))
 
     def close(self):
         for p in (self.controller, self.daemon):
@@ -181,9 +201,10 @@ METRIC = re.compile(r'^(\w+)\{(.*)\} ([0-9.e+-]+)$')
 
 
 def parse_metrics(text):
-    """The two series the bench reads, summed:
-    ("api", verb, resource) -> apiserver_request_total (WATCH counts the watches opened), and
-    ("claims", launch_type) -> agent_sandbox_claim_startup_latency_ms_count (warm or cold)."""
+    """The series the bench reads, summed:
+    ("api", verb, resource) -> apiserver_request_total (WATCH counts the watches opened),
+    ("claims", launch_type) -> agent_sandbox_claim_startup_latency_ms_count (warm or cold), and
+    ("reads", source) -> asb_kube_client_reads (a separate controller's reads: cache, live, ...)."""
     out = {}
     for line in text.splitlines():
         m = METRIC.match(line)
@@ -195,6 +216,8 @@ def parse_metrics(text):
                    ("/" + labels["subresource"] if labels.get("subresource") else ""))
         elif m.group(1) == "agent_sandbox_claim_startup_latency_ms_count":
             key = ("claims", labels.get("launch_type", ""))
+        elif m.group(1) == "asb_kube_client_reads":
+            key = ("reads", labels.get("source", ""))
         else:
             continue
         out[key] = out.get(key, 0) + float(m.group(3))
@@ -203,9 +226,10 @@ def parse_metrics(text):
 
 # ---- setup --------------------------------------------------------------------------------------
 
-def template_body():
-    # The seed's template (examples/seed/sandbox-template-and-pool.yaml) as a user applies it.
-    return {
+def template_body(runtime="gvisor"):
+    # The seed's template (examples/seed/sandbox-template-and-pool.yaml) as a user applies it
+    # (native: without its runtimeClassName, as the seed guide's native variant).
+    body = {
         "apiVersion": "extensions.agents.x-k8s.io/v1alpha1", "kind": "SandboxTemplate",
         "metadata": {"name": TEMPLATE, "namespace": NS},
         "spec": {"podTemplate": {
@@ -218,11 +242,15 @@ def template_body():
                                    "initialDelaySeconds": 0, "periodSeconds": 1},
                 "resources": {"requests": {"cpu": "250m", "memory": "512Mi",
                                            "ephemeral-storage": "512Mi"}}}]}}}}
+    if runtime == "native":
+        del body["spec"]["podTemplate"]["spec"]["runtimeClassName"]
+    return body
 
 
-def fill(asbd, pools, members, timeout):
-    """Creates the template and the pools; returns seconds until every member is Ready."""
-    asbd.request("POST", EXT + "/sandboxtemplates", template_body())
+def fill(asbd, pools, members, timeout, runtime="gvisor", progress=None):
+    """Creates the template and the pools; returns seconds until every member is Ready.
+    progress: called with (seconds, ready) about once a second while filling."""
+    asbd.request("POST", EXT + "/sandboxtemplates", template_body(runtime))
     t0 = time.monotonic()
     for i in range(pools):
         asbd.request("POST", EXT + "/sandboxwarmpools", {
@@ -230,14 +258,35 @@ def fill(asbd, pools, members, timeout):
             "metadata": {"name": "pool-%d" % i, "namespace": NS},
             "spec": {"replicas": members, "sandboxTemplateRef": {"name": TEMPLATE}}})
     want = pools * members
+    last = 0.0
     while True:
         ready = pool_ready(asbd)
         if ready >= want:
             return time.monotonic() - t0
+        if progress and time.monotonic() - last >= 1:
+            last = time.monotonic()
+            progress(last - t0, ready)
         if time.monotonic() - t0 > timeout:
-            raise SystemExit("fill: %d of %d pool members Ready after %ds; see %s"
-                             % (ready, want, timeout, asbd.log.name))
+            raise SystemExit("fill: %d of %d pool members Ready after %ds (%s); see %s"
+                             % (ready, want, timeout, unready_pods(asbd), asbd.log.name))
         time.sleep(0.2)
+
+
+def unready_pods(asbd, limit=5):
+    """A few pods that are not Ready, with what their status says, for a fill that timed out."""
+    out = []
+    for pod in asbd.request("GET", "/api/v1/pods")["items"]:
+        st = pod.get("status") or {}
+        cond = {c["type"]: c for c in st.get("conditions") or []}
+        if (cond.get("Ready") or {}).get("status") == "True":
+            continue
+        cs = (st.get("containerStatuses") or [{}])[0]
+        out.append("%s: phase %s, ready %s, state %s" % (
+            pod["metadata"]["name"], st.get("phase"), cs.get("ready"),
+            json.dumps(cs.get("state"))[:160]))
+        if len(out) >= limit:
+            break
+    return "; ".join(out) or "every pod Ready"
 
 
 def pool_ready(asbd):
@@ -267,6 +316,11 @@ def claim_worker(args):
             samples.append((took, late))
         except Exception as e:  # reported, never hidden: any error fails the CI check
             errors.append("%s: %s" % (type(e).__name__, e))
+    # The end of a with-block sends its DELETE and reads the answer in the background; the
+    # pool's processes are terminated once map() returns, which would cut the last ones off
+    # (and the phase's metrics would miss them: CI saw 0.99 DELETEs per claim under load).
+    if not wait_for_cleanup(60):
+        errors.append("claim deletions still unanswered after 60 s")
     return samples, errors, os.times()
 
 
@@ -308,6 +362,10 @@ def run_phase(asbd, clients, claims, pools, rate):
         "client_cpu_s": client_cpu, "wall_s": wall,
         "api_requests_per_claim": sum(api.values()) / n,
         "api_requests_by_kind": {"%s %s" % k: round(v / n, 2) for k, v in sorted(api.items())},
+        # Where the separate controller's reads were answered, per claim (empty: embedded, or a
+        # controller without read caches).
+        "controller_reads_per_claim": {k[1]: round(v / n, 2) for k, v in sorted(delta.items())
+                                       if k[0] == "reads"},
     }
     return out
 
@@ -316,6 +374,287 @@ def pct(sorted_values, p):
     if not sorted_values:
         return float("nan")
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))]
+
+
+
+# ---- a real node: what each idle sandbox costs the host ---------------------------------------
+
+MEMINFO = ("MemAvailable", "MemFree", "AnonPages", "Shmem", "Slab", "SReclaimable", "SUnreclaim",
+           "KernelStack", "PageTables", "Percpu", "Cached")
+SANDBOX_COMMS = ("asb-init", "asb-agent", "runsc", "runsc-gofer", "runsc-sandbox", "exe")
+
+
+def meminfo():
+    """/proc/meminfo's fields in KiB."""
+    out = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            out[k] = int(v.split()[0])
+    out["Used"] = out["MemTotal"] - out["MemAvailable"]
+    return out
+
+
+def slabinfo():
+    """Slab cache -> KiB (num_objs x objsize); {} when /proc/slabinfo is not readable."""
+    out = {}
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f.readlines()[2:]:
+                fields = line.split()
+                out[fields[0]] = int(fields[2]) * int(fields[3]) / 1024.0
+    except OSError:
+        pass
+    return out
+
+
+def sandbox_processes(skip_pid):
+    """Per command name of every sandbox process (asb-init, asb-agent, runsc's): processes,
+    tasks, and KiB of smaps_rollup's Rss/Pss/Pss_Anon/Pss_File/Pss_Shmem and status's VmPTE."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == skip_pid:
+            continue
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                comm = f.read().strip()
+            if comm not in SANDBOX_COMMS:
+                continue
+            row = out.setdefault(comm, {"processes": 0, "tasks": 0, "Rss": 0, "Pss": 0,
+                                        "Pss_Anon": 0, "Pss_File": 0, "Pss_Shmem": 0, "VmPTE": 0})
+            with open("/proc/%s/status" % pid) as f:
+                for line in f:
+                    if line.startswith("Threads:"):
+                        row["tasks"] += int(line.split()[1])
+                    elif line.startswith("VmPTE:"):
+                        row["VmPTE"] += int(line.split()[1])
+            with open("/proc/%s/smaps_rollup" % pid) as f:
+                for line in f:
+                    k = line.split(":", 1)[0]
+                    if k in row:
+                        row[k] += int(line.split()[1])
+            row["processes"] += 1
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return out
+
+
+def sandbox_cgroups_kib():
+    """The memory charged to every sandbox cgroup (v1 memory.usage_in_bytes below asb and
+    asb-besteffort, asb-burstable-*), in KiB, and how many cgroups."""
+    total, n = 0, 0
+    root = "/sys/fs/cgroup/memory"
+    parents = [os.path.join(root, "asb"), os.path.join(root, "asb-besteffort")]
+    dirs = []
+    for parent in parents:
+        if os.path.isdir(parent):
+            dirs += [os.path.join(parent, d) for d in os.listdir(parent)]
+    if os.path.isdir(root):
+        dirs += [os.path.join(root, d) for d in os.listdir(root) if d.startswith("asb-burstable-")]
+    for d in dirs:
+        try:
+            with open(os.path.join(d, "memory.usage_in_bytes")) as f:
+                total += int(f.read()) // 1024
+            n += 1
+        except OSError:
+            pass
+    return total, n
+
+
+def host_cpu_s():
+    """Every core's busy seconds so far (user+nice+system+irq+softirq) from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / os.sysconf("SC_CLK_TCK")
+
+
+def read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+POD_PREFIX = "10.244."  # asbd's default podCIDR 10.244.0.0/16
+POD_HEX_SUFFIX = "F40A"
+
+
+def host_counters():
+    """The host-wide counts a node of many sandboxes runs into (docs/density.md): tasks against
+    kernel.pid_max, neighbour entries against gc_thresh3, conntrack entries against its max, and
+    TCP sockets in TIME_WAIT."""
+    with open("/proc/loadavg") as f:
+        tasks = int(f.read().split()[3].split("/")[1])
+    with open("/proc/net/arp") as f:
+        neigh = sum(1 for _ in f) - 1
+    tw = pod_tw = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    fields = line.split()
+                    if fields[3:4] == ["06"]:
+                        tw += 1
+                        # rem_address, little-endian hex: 10.244.x.y ends in "F40A".
+                        pod_tw += fields[2].split(":")[0].endswith(POD_HEX_SUFFIX)
+        except OSError:
+            pass
+    # The pod network's share of conntrack (other work on the host has entries too): entries
+    # whose original destination is a pod address, by state.
+    pod_ct = {}
+    try:
+        with open("/proc/net/nf_conntrack") as f:
+            for line in f:
+                m = re.search(r" dst=(\S+)", line)  # the first: the original direction
+                if m and m.group(1).startswith(POD_PREFIX):
+                    fields = line.split()
+                    state = fields[5] if fields[2] == "tcp" else fields[2]
+                    pod_ct[state] = pod_ct.get(state, 0) + 1
+    except (OSError, IndexError):
+        pass
+    return {"tasks": tasks, "pid_max": read_int("/proc/sys/kernel/pid_max"),
+            "pod_conntrack": pod_ct, "pod_time_wait": pod_tw,
+            "neighbours": neigh,
+            "gc_thresh3": read_int("/proc/sys/net/ipv4/neigh/default/gc_thresh3"),
+            "conntrack": read_int("/proc/sys/net/netfilter/nf_conntrack_count"),
+            "conntrack_max": read_int("/proc/sys/net/netfilter/nf_conntrack_max"),
+            "time_wait": tw}
+
+
+def fd_kinds(pid):
+    """asbd's open fds by what they are: "socket", "anon_inode:[pidfd]", a file's directory."""
+    kinds = {}
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        kind = (target.split(":", 1)[0] if target.startswith(("socket:", "pipe:")) else
+                target if target.startswith("anon_inode:") else
+                re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", os.path.dirname(target)))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:8])
+
+
+def measure_idle(asbd, n, idle_s):
+    """What n idle Ready sandboxes cost: meminfo and slab deltas against the snapshot taken
+    before the fill (asbd.before), the sandbox processes, their cgroups, and the CPU the node
+    burns over idle_s seconds of nothing happening."""
+    mem, slab = meminfo(), slabinfo()
+    b_mem, b_slab = asbd.before
+    per = {k: (mem[k] - b_mem[k]) / n for k in MEMINFO + ("Used",)}
+    per["MemAvailable"] = -per["MemAvailable"]  # what became unavailable
+    per["MemFree"] = -per["MemFree"]
+    slabs = sorted(((k, (v - b_slab.get(k, 0)) / n) for k, v in slab.items()),
+                   key=lambda kv: -kv[1])[:10]
+    procs = sandbox_processes(asbd.daemon.pid)
+    cg_kib, cg_n = sandbox_cgroups_kib()
+    cpu0, host0, t0 = cpu_seconds(asbd.daemon.pid), host_cpu_s(), time.monotonic()
+    time.sleep(idle_s)
+    wall = time.monotonic() - t0
+    return {
+        "per_sandbox_kib": {k: round(v, 1) for k, v in per.items()},
+        "slab_per_sandbox_kib": [(k, round(v, 2)) for k, v in slabs if v > 0.05],
+        "processes": {c: dict(r, per_sandbox_pss_kib=round(r["Pss"] / n, 1),
+                              per_sandbox_tasks=round(r["tasks"] / n, 2))
+                      for c, r in procs.items()},
+        "tasks_per_sandbox": sum(r["tasks"] for r in procs.values()) / n,
+        "cgroups": cg_n, "cgroup_kib_per_sandbox": cg_kib / max(1, cg_n),
+        "asbd_rss_mib": rss_mib(asbd.daemon.pid),
+        "asbd_rss_kib_per_sandbox": (rss_mib(asbd.daemon.pid) - asbd.before_rss) * 1024 / n,
+        "asbd_threads": len(os.listdir("/proc/%d/task" % asbd.daemon.pid)),
+        "asbd_fds": len(os.listdir("/proc/%d/fd" % asbd.daemon.pid)),
+        "asbd_fds_by_kind": fd_kinds(asbd.daemon.pid),
+        "asbd_maps": sum(1 for _ in open("/proc/%d/maps" % asbd.daemon.pid)),
+        "host": host_counters(),
+        "idle_s": wall,
+        "idle_asbd_cpu_pct": (cpu_seconds(asbd.daemon.pid) - cpu0) / wall * 100,
+        "idle_host_cpu_pct": (host_cpu_s() - host0) / wall * 100,
+    }
+
+
+def run_real(bin_dir, runtime, pools, members, claims, clients, fill_timeout, idle_s,
+             perf_out=None):
+    """A real node: `asbd serve` (root) fills POOLS x MEMBERS native or gVisor members of the
+    seed's template, measures what the idle members cost, claims CLAIMS back to back, and
+    deletes everything before asbd stops."""
+    asbd = Asbd(bin_dir, separate=False, simulate=False)
+    n = pools * members
+    try:
+        asbd.before = (meminfo(), slabinfo())
+        asbd.before_rss = rss_mib(asbd.daemon.pid)
+        t_start = time.monotonic()
+
+        def progress(t, ready):
+            if int(t) % 10 == 0:
+                print("  filling: %d/%d Ready after %.0f s" % (ready, n, t))
+        fill_s = fill(asbd, pools, members, fill_timeout, runtime, progress)
+        res = {"runtime": runtime, "pools": pools, "members": members, "sandboxes": n,
+               "fill_s": fill_s, "fill_per_s": n / fill_s}
+        res["idle"] = measure_idle(asbd, n, idle_s)
+        if perf_out:  # where the idle node's CPU goes: `perf report -i FILE`
+            subprocess.run(["perf", "record", "-q", "-g", "-o", perf_out, "-p",
+                            str(asbd.daemon.pid), "--", "sleep", "5"], check=False)
+        res["max"] = run_phase(asbd, clients, claims, pools, None)
+        t0 = time.monotonic()
+        while pool_ready(asbd) < n and time.monotonic() - t0 < 300:
+            time.sleep(0.5)
+        res["refill_s"] = time.monotonic() - t0
+        res["pool_ready_after"] = pool_ready(asbd)
+        res["teardown_s"] = asbd.delete_everything(max(300, n // 5))
+        res["total_s"] = time.monotonic() - t_start
+        return res
+    finally:
+        try:
+            if asbd.daemon.poll() is None:
+                asbd.delete_everything(max(300, n // 5))
+        except BaseException as e:  # still stop asbd; the leftovers are reported
+            print("teardown: %s" % e)
+        asbd.close()
+
+
+def show_real(res):
+    i = res["idle"]
+    print("%d %s sandboxes (%d pools x %d): Ready in %.1f s (%.0f/s)" % (
+        res["sandboxes"], res["runtime"], res["pools"], res["members"], res["fill_s"],
+        res["fill_per_s"]))
+    p = i["per_sandbox_kib"]
+    print("  per sandbox (meminfo deltas / N, KiB): used %.0f  anon %.0f  shmem %.0f  slab %.0f "
+          "(unreclaimable %.0f)  kernel stack %.0f  page tables %.0f  percpu %.0f  cached %.0f" % (
+              p["Used"], p["AnonPages"], p["Shmem"], p["Slab"], p["SUnreclaim"],
+              p["KernelStack"], p["PageTables"], p["Percpu"], p["Cached"]))
+    print("  tasks per sandbox %.1f; cgroup charge %.0f KiB each (%d cgroups); asbd RSS %.0f MiB "
+          "(+%.1f KiB per sandbox), %d threads" % (
+              i["tasks_per_sandbox"], i["cgroup_kib_per_sandbox"], i["cgroups"],
+              i["asbd_rss_mib"], i["asbd_rss_kib_per_sandbox"], i["asbd_threads"]))
+    for comm, r in sorted(i["processes"].items()):
+        n = max(1, r["processes"])
+        print("  %-14s %6d processes  %.1f tasks each  per process KiB: Rss %.0f Pss %.0f "
+              "(anon %.0f file %.0f shmem %.0f) page tables %.0f" % (
+                  comm, r["processes"], r["tasks"] / n, r["Rss"] / n, r["Pss"] / n,
+                  r["Pss_Anon"] / n, r["Pss_File"] / n, r["Pss_Shmem"] / n, r["VmPTE"] / n))
+    h = i["host"]
+    print("  asbd fds %d, maps %d; host: tasks %d (pid_max %s), neighbours %d (gc_thresh3 %s), "
+          "conntrack %s (max %s), TIME_WAIT sockets %d" % (
+              i["asbd_fds"], i["asbd_maps"], h["tasks"], h["pid_max"], h["neighbours"],
+              h["gc_thresh3"], h["conntrack"], h["conntrack_max"], h["time_wait"]))
+    print("  toward pod addresses: conntrack %s, TIME_WAIT sockets %d" % (
+        ", ".join("%s %d" % kv for kv in sorted(h["pod_conntrack"].items())) or "0",
+        h["pod_time_wait"]))
+    print("  asbd fds by kind: " + ", ".join("%s %d" % kv for kv in i["asbd_fds_by_kind"].items()))
+    print("  slab per sandbox (KiB): " + ", ".join("%s %.1f" % kv
+                                                   for kv in i["slab_per_sandbox_kib"]))
+    print("  idle %.0f s: asbd %.1f%% of a core, host %.1f%% (of %d cores)" % (
+        i["idle_s"], i["idle_asbd_cpu_pct"], i["idle_host_cpu_pct"], os.cpu_count()))
+    m = res["max"]
+    print("  %5d claims back to back: %.1f claims/s  p50 %.1f ms  p99 %.1f ms  warm %d  errors %d"
+          % (m["claims"], m["claims_per_s"], m["p50_ms"], m["p99_ms"], m["warm"], m["errors"]))
+    for e in m["error_examples"]:
+        print("  error: %s" % e)
+    print("  refilled to %d in %.1f s; deleted in %.1f s; %.0f s in all" % (
+        res["pool_ready_after"], res["refill_s"], res["teardown_s"], res["total_s"]))
 
 
 def run(bin_dir, pools, members, claims, rate, clients, separate, fill_timeout):
@@ -366,6 +705,9 @@ def show(res):
                          " controller %.0f MiB" % p["controller_rss_mib"]))
         print("  %-20s %s" % ("", ", ".join("%s %.2f" % kv
                                             for kv in p["api_requests_by_kind"].items())))
+        if p["controller_reads_per_claim"]:
+            print("  %-20s controller reads/claim: %s" % ("", ", ".join(
+                "%s %.2f" % kv for kv in p["controller_reads_per_claim"].items())))
         for e in p["error_examples"]:
             print("  error: %s" % e)
     print("  pools back to %d Ready members %.1f s after the last claim" % (
@@ -385,6 +727,12 @@ def main():
     ap.add_argument("--ci", action="store_true",
                     help="short: 10 pools x 100, 300 claims per phase, 4 clients")
     ap.add_argument("--fill-timeout", type=int, default=900)
+    ap.add_argument("--runtime", choices=("simulated", "native", "gvisor"), default="simulated",
+                    help="native/gvisor: a real node (root) and what each idle member costs")
+    ap.add_argument("--idle", type=float, default=10,
+                    help="real node: seconds of idle CPU measured after the fill")
+    ap.add_argument("--perf-idle", metavar="FILE",
+                    help="real node: perf record asbd for 5 s after the idle measurement")
     ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each run's figures as soon as they exist
@@ -394,6 +742,16 @@ def main():
         ap.error("pools, members, claims, clients and rate must be positive")
     separate = a.controller == "separate"
     out = {}
+    if a.runtime != "simulated":
+        if os.geteuid() != 0:
+            ap.error("--runtime %s runs real sandboxes: run it as root" % a.runtime)
+        out["real"] = run_real(a.bin, a.runtime, a.pools, a.members, a.claims, a.clients,
+                               a.fill_timeout, a.idle, a.perf_idle)
+        show_real(out["real"])
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(out, f, indent=2)
+        return 1 if out["real"]["max"]["errors"] else 0
     if a.baseline:
         out["baseline"] = run(a.bin, 10, 10, a.claims, a.rate, a.clients, separate, 120)
         show(out["baseline"])
