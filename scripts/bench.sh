@@ -7,7 +7,7 @@
 #   --quick     small sample counts (a smoke run of a minute or two)
 #   --no-build  use the binaries as they are
 #   bench ...   only these (api_bench claim_bench runtime_bench runsc_bench router_bench e2e_bench store_bench
-#               kubectl_exec_bench.py portforward_bench.py python_client_bench.py image_bench.py)
+#               kubectl_exec_bench.py portforward_bench.py python_client_bench.py image_bench.py egress_bench.py cpu_floor.py)
 # Environment: ASB_BUILD_DIR (default build).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,10 @@ benches=(
   "python_client_bench.py|--runs 20|--runs 5|yes"
   # OCI images: cold pull vs skopeo copy, cached pulled image vs built-in image start
   "image_bench.py|--runs 3|--runs 1|yes"
+  # egress: a sandbox downloading from a test host in a netns, beside the host doing the same
+  "egress_bench.py|--runs 3|--runs 1 --mib 64|yes"
+  # where a sustained claim's CPU goes (perf), and the claims/s that CPU allows on this machine
+  "cpu_floor.py|--seconds 15|--seconds 5|yes"
 )
 
 status=0

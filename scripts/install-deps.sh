@@ -15,6 +15,8 @@ PACKAGES=(
   libarchive-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # bench/cpu_floor.py: where a claim's CPU goes (perf record -a)
+  linux-perf
   # Python client tests (pytest from Debian; the client itself needs only the stdlib)
   python3 python3-venv python3-pytest
   # the e2e suite parses /metrics with the Prometheus client's own parser (test_metrics.py)
@@ -23,6 +25,8 @@ PACKAGES=(
   runsc iproute2 procps file
   # the pod network's firewall (net/nft_ruleset.h: nft -f)
   nftables
+  # the pod DNS tests' name server on a test host (tests/e2e/test_network_dns.py)
+  dnsmasq-base
   # the writable layer: mkfs.ext4 makes its template images (runtime/scratch_disk.h)
   e2fsprogs
   # OCI image tests: a real registry, images built with umoci from busybox-static, pushed by skopeo

@@ -99,14 +99,20 @@ size_t JsonNodeCount(const Json& j) {
 }
 
 const Json* Find(const Json& j, std::string_view dotted_path) {
+  // Walks the path in place (no Split into strings): this runs many times per reconcile, and
+  // the objects' maps look keys up by string_view (nlohmann's std::less<>).
   const Json* cur = &j;
-  for (const std::string& part : Split(dotted_path, '.')) {
+  for (size_t start = 0;;) {
+    size_t dot = dotted_path.find('.', start);
+    std::string_view part = dotted_path.substr(
+        start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (!cur->is_object()) return nullptr;
     auto it = cur->find(part);
     if (it == cur->end()) return nullptr;
     cur = &*it;
+    if (dot == std::string_view::npos) return cur;
+    start = dot + 1;
   }
-  return cur;
 }
 
 std::string GetString(const Json& j, std::string_view dotted_path, std::string fallback) {

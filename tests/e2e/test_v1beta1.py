@@ -263,7 +263,7 @@ def test_our_client_current_sdk_shape_and_kubeconfig_env(asbd, kubectl, monkeypa
     """agentic_sandbox's create_sandbox(warmpool=...) handle against real asbd, with the
     kubeconfig found through kubectl's $KUBECONFIG: a v1beta1 claim, commands, files,
     terminate leaving no claim."""
-    from agentic_sandbox import SandboxClient
+    from agentic_sandbox import SandboxClient, wait_for_cleanup
 
     _seed(asbd, kubectl)
     for var in ("ASB_KUBECONFIG", "ASB_STATE_DIR", "ASB_ROUTER_URL"):
@@ -287,5 +287,8 @@ def test_our_client_current_sdk_shape_and_kubeconfig_env(asbd, kubectl, monkeypa
     finally:
         sandbox.terminate()
     sandbox.terminate()  # idempotent
+    # terminate() sends the DELETE and reads its answer in the background (the with-block's
+    # end costs the user no round trip); wait_for_cleanup() is how a caller knows it is done.
+    assert wait_for_cleanup(30), "the claim's DELETE did not finish"
     status, _ = asbd.request("GET", BETA + "/sandboxclaims/" + sandbox.claim_name)
     assert status == 404
