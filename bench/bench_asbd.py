@@ -47,7 +47,10 @@ class BenchAsbd:
         self._log = open(os.path.join(self.tmp, "asbd.log"), "wb")
         self.daemon = subprocess.Popen(
             [os.path.join(bin_dir, "asbd"), "serve", "--state-dir", self.state,
-             "--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"],
+             "--api-listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"]
+            # For an A/B of one daemon setting in the same command, e.g.
+            # ASB_BENCH_SERVE_ARGS="--config /tmp/refill0.json".
+            + os.environ.get("ASB_BENCH_SERVE_ARGS", "").split(),
             stdout=self._log, stderr=self._log)
 
     def __enter__(self):

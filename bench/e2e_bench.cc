@@ -8,6 +8,8 @@
 //             [--daemon-gvisor auto|off]   (off: asbd without the gVisor runtime)
 //             [--pod-network bridge|none]  (none: sandboxes without pod IPs, dialled in their
 //             netns)
+//             [--refill-after-claim-ms N]  (DaemonConfig::refill_after_claim_ms; 0: the
+//             pool refills at once)
 //             [--trace]   (print each cold start's pod/sandbox watch events with times, and each
 //             warm
 //                         claim's spans from its status.startup)
@@ -465,6 +467,7 @@ struct Options {
   std::string seed;
   std::string daemon_gvisor = "auto";  // DaemonConfig::gvisor
   std::string pod_network = "bridge";  // DaemonConfig::pod_network
+  int64_t refill_after_claim_ms = asb::asbd::DaemonConfig{}.refill_after_claim_ms;
 };
 
 int Scaled(const Options& o, int n) {
@@ -809,6 +812,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "e2e_bench: --daemon-gvisor: want auto, on or off\n");
         return 2;
       }
+    } else if (a == "--refill-after-claim-ms") {
+      o.refill_after_claim_ms = static_cast<int64_t>(number(0));
     } else if (a == "--trace") {
       g_trace = true;
     } else if (a == "--verbose") {
@@ -819,7 +824,7 @@ int main(int argc, char** argv) {
           "usage: e2e_bench [--runtime native|gvisor|all] [--samples SCALE] "
           "[--sustain-seconds S] [--sustain-threads T] [--exec-runs N] [--quick] "
           "[--seed FILE] [--daemon-gvisor auto|off] [--pod-network bridge|none] [--verbose] "
-          "[--trace]\n");
+          "[--refill-after-claim-ms N] [--trace]\n");
       return 2;
     }
   }
@@ -880,6 +885,7 @@ int main(int argc, char** argv) {
   cfg.router_listen = "127.0.0.1:0";
   cfg.gvisor = o.daemon_gvisor;
   cfg.pod_network = o.pod_network;
+  cfg.refill_after_claim_ms = o.refill_after_claim_ms;
   Progress("starting asbd in %s", cfg.state_dir.c_str());
   auto daemon = asb::asbd::Daemon::Start(cfg);
   if (!daemon) {

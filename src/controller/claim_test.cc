@@ -260,6 +260,51 @@ TEST_F(ManagerTest, ClaimAdoptsReadyMemberAndPoolRefills) {
       seconds(5)));
 }
 
+// The daemon's refill_after_claim: the member a claim took is replaced only after the delay (its
+// start would share the CPU with the claim's Ready and first exec), and then it is.
+TEST(ManagerRefillTest, APoolReplacesAClaimedMemberAfterTheDelay) {
+  auto store = OpenStore(nullptr);
+  ASSERT_TRUE(store);
+  FakeNode node(*store);
+  ManagerOptions o;
+  o.refill_after_claim = std::chrono::seconds(2);
+  ControllerManager mgr(*store, RealClock::Get(), o);
+  ASSERT_OK(mgr.Start());
+  ASSERT_OK(store->Create(api::SandboxTemplateResource(), TemplateObj("python-runtime-template")));
+  ASSERT_OK(store->Create(api::SandboxWarmPoolResource(),
+                          PoolObj("python-sandbox-warmpool", "python-runtime-template", 2)));
+  auto members = [&] {
+    store::ListOptions lo;
+    lo.label_selector = PoolSelector("python-sandbox-warmpool");
+    auto l = store->List(api::SandboxResource(), "default", lo);
+    return l ? l->items.size() : size_t{0};
+  };
+  auto ready = [&](const char* kind_name, const api::ResourceInfo& res) {
+    auto obj = store->Get(res, "default", kind_name);
+    return obj && ConditionTrue(*obj, kCondReady);
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = store->Get(api::SandboxWarmPoolResource(), "default", "python-sandbox-warmpool");
+        const Json* r = p ? Find(*p, "status.readyReplicas") : nullptr;
+        return r && r->is_number_integer() && r->get<int64_t>() == 2;
+      },
+      seconds(20)));
+
+  ASSERT_OK(store->Create(api::SandboxClaimResource(),
+                          ClaimObj("sandbox-claim-1", "python-runtime-template")));
+  ASSERT_TRUE(
+      WaitFor([&] { return ready("sandbox-claim-1", api::SandboxClaimResource()); }, seconds(5)));
+  const auto claimed_at = std::chrono::steady_clock::now();
+  // Without the delay the replacement is created within milliseconds; with it, not for 2 s.
+  while (std::chrono::steady_clock::now() - claimed_at < std::chrono::milliseconds(500)) {
+    ASSERT_EQ(members(), 1u) << "the pool replaced the claimed member before the delay";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(WaitFor([&] { return members() == 2; }, seconds(10)))
+      << "the pool never replaced the claimed member";
+}
+
 TEST_F(ManagerTest, ParallelClaimsNeverShareASandbox) {
   constexpr int kN = 20;
   SetUpPool(kN);

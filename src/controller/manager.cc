@@ -23,7 +23,7 @@ ControllerManager::ControllerManager(store::Store& store, Clock& clock, ManagerO
       pool_(store, clock, options_.pool),
       claim_(store, clock, options_.claim,
              [this](const std::string& pool_key) {
-               if (pool_q_) pool_q_->Add(pool_key);
+               if (pool_q_) pool_q_->AddAfter(pool_key, options_.refill_after_claim);
              }),
       template_(store) {
   auto make = [&](const char* name, int workers, auto* reconciler) {
@@ -169,7 +169,15 @@ void ControllerManager::OnSandbox(store::EventType type, const store::Object& ob
   auto enqueue = [&](const std::string& o) {
     size_t slash = o.find('/');
     std::string kind = o.substr(0, slash), okey = o.substr(slash + 1);
-    (kind == "SandboxClaim" ? claim_q_ : pool_q_)->Add(okey);
+    if (kind == "SandboxClaim") {
+      claim_q_->Add(okey);
+    } else if (type == store::EventType::kDeleted) {
+      // A member gone, most often because a claim took it (the adoption deletes it): its
+      // replacement waits refill_after_claim, as the claim's own poke does.
+      pool_q_->AddAfter(okey, options_.refill_after_claim);
+    } else {
+      pool_q_->Add(okey);
+    }
   };
   if (!owner.empty()) enqueue(owner);
   if (!previous.empty() && previous != owner) enqueue(previous);

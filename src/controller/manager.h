@@ -45,6 +45,11 @@ struct ManagerOptions {
   Duration base_backoff{100};
   Duration max_backoff{30000};
   Duration resync_period{std::chrono::seconds(60)};  // real time
+  // How long a pool waits to replace a member a claim just took (0: at once). The replacement's
+  // start (a Sandbox, its pod, the node starting a sandbox) is the heaviest work asbd does, and
+  // started at once it runs on the same two cores as the claim's Ready reaching its client and
+  // the client's first exec. The daemon sets it (docs/cpu.md, "The refill after a claim").
+  Duration refill_after_claim{0};
   SandboxOptions sandbox;
   PoolPlanOptions pool;
   ClaimOptions claim;

@@ -322,6 +322,7 @@ Status Daemon::StartControllers(const DaemonConfig& config) {
   ctl_opts.sandbox_workers = config.controller_workers;
   ctl_opts.claim_workers = config.controller_workers;
   ctl_opts.pool_workers = std::max(1, config.controller_workers / 2);
+  ctl_opts.refill_after_claim = std::chrono::milliseconds(config.refill_after_claim_ms);
   controllers_ =
       std::make_unique<controller::ControllerManager>(*store_, RealClock::Get(), ctl_opts);
   ASB_RETURN_IF_ERROR(controllers_->Start());

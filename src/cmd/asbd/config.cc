@@ -78,6 +78,10 @@ Status ApplyConfigJson(const Json& file, DaemonConfig* config) {
   ASB_RETURN_IF_ERROR(take("maxVolumeBytes", &c->max_volume_bytes));
   ASB_RETURN_IF_ERROR(take("simulate", &c->simulate));
   ASB_RETURN_IF_ERROR(take("hostLimits", &c->host_limits));
+  ASB_RETURN_IF_ERROR(take("refillAfterClaimMillis", &c->refill_after_claim_ms));
+  if (c->refill_after_claim_ms < 0 || c->refill_after_claim_ms > 10000)
+    return Bad("/refillAfterClaimMillis", "must be 0 to 10000 (milliseconds), got " +
+                                              std::to_string(c->refill_after_claim_ms));
   ASB_RETURN_IF_ERROR(take("defaultRegistry", &c->default_registry));
   if (auto it = file.find("insecureRegistries"); it != file.end()) {
     if (!it->is_array()) return Bad("/insecureRegistries", "must be a list of host[:port]");
@@ -239,7 +243,8 @@ Json ConfigToJson(const DaemonConfig& c) {
           {"podDNSResolver", c.pod_dns_resolver},
           {"maxVolumeBytes", c.max_volume_bytes},
           {"simulate", c.simulate},
-          {"hostLimits", c.host_limits}};
+          {"hostLimits", c.host_limits},
+          {"refillAfterClaimMillis", c.refill_after_claim_ms}};
 }
 
 }  // namespace asb::asbd

@@ -79,6 +79,9 @@ struct DaemonConfig {
   // the neighbour table, conntrack, its open files limit), never lowering one the admin set
   // higher (docs/density.md). false: leaves the host as it is.
   bool host_limits = true;
+  // How long a warm pool waits to replace a member a claim took, so the claim's Ready and its
+  // first exec do not share the CPU with the replacement's start (docs/cpu.md); 0: at once.
+  int64_t refill_after_claim_ms = 10;
 };
 
 // Overlays a JSON config file onto `config`. kInvalidArgument with "/path: problem".

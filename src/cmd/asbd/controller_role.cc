@@ -9,6 +9,7 @@
 #include "api/storage.h"
 #include "base/log.h"
 #include "client/kubeconfig.h"
+#include "cmd/asbd/config.h"
 #include "cmd/asbd/stop_signals.h"
 #include "controller/manager.h"
 #include "controller/object_util.h"
@@ -171,6 +172,7 @@ int RunController(const ControllerConfig& config) {
     mo.sandbox_workers = config.workers;
     mo.claim_workers = config.workers;
     mo.pool_workers = std::max(1, config.workers / 2);
+    mo.refill_after_claim = std::chrono::milliseconds(DaemonConfig{}.refill_after_claim_ms);
     controller::ControllerManager mgr(**store, RealClock::Get(), mo);
     if (auto s = mgr.Start(); !s) {
       ASB_LOG(ERROR, "asbd controller: controllers failed to start", "error", s.error().message);
