@@ -42,6 +42,16 @@ int ExitCodeOf(int status) {
   return 1;
 }
 
+std::optional<int> ReapExited(const std::function<std::optional<int>(pid_t, int)>& on_exit) {
+  while (true) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid <= 0) return std::nullopt;
+    if (auto code = on_exit(pid, status)) return code;
+  }
+}
+
 std::optional<int> RunInitIfPid1() {
   if (::getpid() != 1) return std::nullopt;
   // Caught and blocked before fork, so no SIGCHLD or SIGTERM can slip in before sigwaitinfo.
@@ -73,21 +83,16 @@ std::optional<int> RunInitIfPid1() {
       ::kill(child, sig);
       continue;
     }
-    // One SIGCHLD can stand for many exits: reap everything that is ready.
-    while (true) {
-      int status = 0;
-      pid_t pid = ::waitpid(-1, &status, WNOHANG);
-      if (pid < 0 && errno == EINTR) continue;
-      if (pid <= 0) break;
-      if (pid == child) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && killed_from_inside) {
-          ASB_LOG(WARN, "pid 1: runtime server stopped by a signal from inside the sandbox",
-                  "signal", killed_from_inside);
-          return 128 + killed_from_inside;
-        }
-        return ExitCodeOf(status);
+    auto exited = ReapExited([&](pid_t pid, int status) -> std::optional<int> {
+      if (pid != child) return std::nullopt;  // an orphan: reaped, nothing else to do
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && killed_from_inside) {
+        ASB_LOG(WARN, "pid 1: runtime server stopped by a signal from inside the sandbox", "signal",
+                killed_from_inside);
+        return 128 + killed_from_inside;
       }
-    }
+      return ExitCodeOf(status);
+    });
+    if (exited) return *exited;
   }
 }
 

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/types.h>
 
+#include <functional>
 #include <optional>
 
 namespace asb::agent {
@@ -26,6 +28,11 @@ class ForwardedSignals {
 
 // A waitpid status as a process exit code: the code, or 128+signal (shell convention).
 int ExitCodeOf(int status);
+
+// Reaps every child that has exited (one SIGCHLD can stand for many), calling on_exit(pid,
+// status) for each. Stops at the first exit on_exit answers with a value and returns it;
+// nullopt once no exited child is left. The two pid 1 loops (this init, the supervisor) share it.
+std::optional<int> ReapExited(const std::function<std::optional<int>(pid_t, int)>& on_exit);
 
 // If the calling process is pid 1, forks. The child returns nullopt and goes on to run the
 // server. The parent becomes a minimal init and returns only when the child has exited, with

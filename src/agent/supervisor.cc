@@ -85,11 +85,7 @@ std::optional<int> RunSupervisor(const std::vector<std::string>& workload) {
       ::kill(work, sig);
       continue;
     }
-    while (true) {
-      int status = 0;
-      pid_t pid = ::waitpid(-1, &status, WNOHANG);
-      if (pid < 0 && errno == EINTR) continue;
-      if (pid <= 0) break;
+    auto exited = ReapExited([&](pid_t pid, int status) -> std::optional<int> {
       if (pid == work) {
         if (server > 0) ::kill(server, SIGKILL);
         return ExitCodeOf(status);
@@ -102,7 +98,9 @@ std::optional<int> RunSupervisor(const std::vector<std::string>& workload) {
                      ExitCodeOf(status));
         server = -1;
       }
-    }
+      return std::nullopt;
+    });
+    if (exited) return *exited;
   }
 }
 
