@@ -5,10 +5,13 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tarfile
 import threading
+
+import pytest
 
 from waiting import wait_for
 
@@ -23,6 +26,13 @@ def run(*argv, **kw):
     r = subprocess.run(list(argv), capture_output=True, text=True, timeout=300, **kw)
     assert r.returncode == 0, "%s failed (%d):\n%s\n%s" % (argv, r.returncode, r.stdout, r.stderr)
     return r
+
+
+def require_tools(*extra):
+    """Fails (never skips) when a tool the registry tests drive is missing: CI installs them."""
+    for tool in ("docker-registry", "umoci", "skopeo") + extra:
+        if not shutil.which(tool):
+            pytest.fail("%s is not installed (scripts/install-deps.sh)" % tool)
 
 
 class Registry:

@@ -10,23 +10,20 @@ number of keys, never a value.
 
 import json
 import os
-import shutil
 
 import pytest
 from waiting import wait_for
 
 from agentic_sandbox import SandboxClient
-from oci_images import (BUSYBOX_LINKS, Registry, apply, build_image, explained, get, pod,
-                        template, waiting)
+from oci_images import (require_tools, BUSYBOX_LINKS, Registry, apply, build_image, explained, get,
+                        pod, template, waiting)
 
 USER, PASSWORD = "agent", "s3cret-pull-password"
 
 
 @pytest.fixture(scope="module")
 def auth_registry(tmp_path_factory):
-    for tool in ("docker-registry", "umoci", "skopeo", "htpasswd"):
-        if not shutil.which(tool):
-            pytest.fail("%s is not installed (scripts/install-deps.sh)" % tool)
+    require_tools("htpasswd")
     root = str(tmp_path_factory.mktemp("auth-registry"))
     reg = Registry(root, user=USER, password=PASSWORD)
     layout = os.path.join(root, "layout")

@@ -23,8 +23,8 @@ import shutil
 import pytest
 from waiting import wait_for
 
-from oci_images import (BUSYBOX_LINKS, Forwarder, Registry, apply, build_image, cache_dir,
-                        explained, get, pod, run, waiting)
+from oci_images import (require_tools, BUSYBOX_LINKS, Forwarder, Registry, apply, build_image,
+                        cache_dir, explained, get, pod, run, waiting)
 
 DATA_BYTES = 24 << 20
 CUT_AFTER = 5 << 20  # body bytes a cut connection carries (by default)
@@ -32,9 +32,7 @@ CUT_AFTER = 5 << 20  # body bytes a cut connection carries (by default)
 
 @pytest.fixture(scope="module")
 def big_image(tmp_path_factory):
-    for tool in ("docker-registry", "umoci", "skopeo"):
-        if not shutil.which(tool):
-            pytest.fail("%s is not installed (scripts/install-deps.sh)" % tool)
+    require_tools()
     root = str(tmp_path_factory.mktemp("resume-registry"))
     reg = Registry(root)
     layout = os.path.join(root, "layout")

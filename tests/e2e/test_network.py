@@ -372,7 +372,7 @@ spec:
   podTemplate:
     spec:
       runtimeClassName: {runtime}
-      containers:
+{dns}      containers:
       - name: main
         image: %s
         ports:
@@ -380,8 +380,15 @@ spec:
         readinessProbe:
           httpGet: {{path: "/", port: 8888}}
           periodSeconds: 1
-  networkPolicy: {policy}
-""" % IMAGE
+{policy}""" % IMAGE
+
+
+def template(name, runtime, policy=None, dns=""):
+    """A SandboxTemplate of IMAGE: `policy` (JSON text) as its networkPolicy, none when None;
+    `dns` pod-spec lines (dnsPolicy, dnsConfig) indented under `spec:`."""
+    return TEMPLATE.format(name=name, runtime=runtime, dns=dns,
+                           policy="" if policy is None else "  networkPolicy: %s\n" % policy)
+
 
 CLAIM = """apiVersion: extensions.agents.x-k8s.io/v1alpha1
 kind: SandboxClaim
@@ -421,8 +428,8 @@ def test_template_policy_is_enforced_exactly_and_updates_running_sandboxes(
     priv = "%s:%d" % (private.addr, HTTP_PORT)
     host = "%s:%d" % (GATEWAY, host_service)
     # An allowlist naming only the private test host, which the default would refuse.
-    kubectl("apply", "-f", "-", input=TEMPLATE.format(
-        name="allow-" + runtime, runtime=runtime, policy=allow_to(private.addr + "/32")))
+    kubectl("apply", "-f", "-", input=template(
+        "allow-" + runtime, runtime, policy=allow_to(private.addr + "/32")))
     claim_sandbox(kubectl, "c-" + runtime, "allow-" + runtime)
     got = reach(asbd, "c-" + runtime, [pub, priv, host])
     assert got[priv] == "ok" and got[pub] != "ok", got
@@ -455,8 +462,8 @@ def test_template_deny_all_and_nothing_left(asbd, kubectl, runtime, remote_hosts
     pub = "%s:%d" % (public.addr, HTTP_PORT)
     priv = "%s:%d" % (private.addr, HTTP_PORT)
     # Upstream: an empty egress list is "Default Deny".
-    kubectl("apply", "-f", "-", input=TEMPLATE.format(
-        name="deny-" + runtime, runtime=runtime, policy='{"egress": [], "ingress": []}'))
+    kubectl("apply", "-f", "-", input=template(
+        "deny-" + runtime, runtime, policy='{"egress": [], "ingress": []}'))
     claim_sandbox(kubectl, "d-" + runtime, "deny-" + runtime)
     seen = len(public.requests_from())
     got = reach(asbd, "d-" + runtime, [pub, priv])

@@ -15,32 +15,12 @@ import tempfile
 import pytest
 from waiting import wait_for
 
-from test_network import (HTTP_PORT, IMAGE, PUBLIC, PRIVATE, RUNTIMES, blocked_metric,
-                          claim_sandbox, netcheck, reach, remote_hosts, router_execute, runtime)
+from test_network import (HTTP_PORT, blocked_metric, claim_sandbox, netcheck, reach, remote_hosts,
+                          router_execute, runtime, template)
 
 __all__ = ["netcheck", "remote_hosts", "runtime"]  # fixtures used below
 
 NAME_A, NAME_B = "a.dns-test.example", "b.dns-test.example"
-
-TEMPLATE = """apiVersion: extensions.agents.x-k8s.io/v1alpha1
-kind: SandboxTemplate
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  podTemplate:
-    spec:
-      runtimeClassName: {runtime}
-{dns}      containers:
-      - name: main
-        image: %s
-        ports:
-        - containerPort: 8888
-        readinessProbe:
-          httpGet: {{path: "/", port: 8888}}
-          periodSeconds: 1
-{policy}""" % IMAGE
-
 
 class DnsServer:
     """dnsmasq in a test host's network namespace, answering from a hosts file with a 1 s TTL
@@ -150,12 +130,12 @@ def test_dns_name_allowlist_follows_the_record(asbd, kubectl, runtime, dns, netc
          "ports": [{"protocol": "UDP", "port": 53}]},
         {"to": [{"dnsName": NAME_A}], "ports": [{"port": HTTP_PORT}]}]}
     name = "fqdn-" + runtime
-    kubectl("apply", "-f", "-", input=TEMPLATE.format(
-        name=name, runtime=runtime,
+    kubectl("apply", "-f", "-", input=template(
+        name, runtime,
         dns="      dnsPolicy: None\n      dnsConfig:\n        nameservers: [%s]\n"
             "        searches: [dns-test.example]\n        options: [{name: ndots, value: \"1\"}]\n"
             % public.addr,
-        policy="  networkPolicy: " + json.dumps(policy) + "\n"))
+        policy=json.dumps(policy)))
     wait_for(lambda: (list(dns_sets().values()) == [[public.addr]], dns_sets()),
              "the node resolved %s into the policy's set" % NAME_A, timeout=20)
     claim_sandbox(kubectl, "c-" + name, name)
@@ -211,16 +191,15 @@ def test_secure_default_resolv_conf_and_default_policy(asbd, kubectl, runtime, n
     public resolvers; a pod asking for dnsPolicy Default gets the node's minus loopback servers.
     Nothing is resolved: no traffic leaves."""
     name = "sd-" + runtime
-    kubectl("apply", "-f", "-", input=TEMPLATE.format(name=name, runtime=runtime, dns="",
-                                                       policy=""))
+    kubectl("apply", "-f", "-", input=template(name, runtime))
     claim_sandbox(kubectl, "c-" + name, name)
     conf = resolv_conf(asbd, "c-" + name)
     assert [l for l in conf.splitlines() if not l.startswith("#")] == [
         "nameserver 8.8.8.8", "nameserver 1.1.1.1"], conf
 
     default = "def-" + runtime
-    kubectl("apply", "-f", "-", input=TEMPLATE.format(
-        name=default, runtime=runtime, dns="      dnsPolicy: Default\n", policy=""))
+    kubectl("apply", "-f", "-", input=template(
+        default, runtime, dns="      dnsPolicy: Default\n"))
     claim_sandbox(kubectl, "c-" + default, default)
     conf = resolv_conf(asbd, "c-" + default)
     with open("/etc/resolv.conf") as f:

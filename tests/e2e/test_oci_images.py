@@ -25,18 +25,16 @@ import pytest
 from waiting import wait_for
 
 from agentic_sandbox import SandboxClient
-from oci_images import (BUSYBOX_LINKS, UID_CGI, Owned, Registry, Symlink, apply, build_image,
-                        cache_dir, events, explained, free_port, get, pod, ready, run, template,
-                        waiting)
+from oci_images import (require_tools, BUSYBOX_LINKS, UID_CGI, Owned, Registry, Symlink, apply,
+                        build_image, cache_dir, events, explained, free_port, get, pod, ready, run,
+                        template, waiting)
 
 RUNTIMES = ["native", "gvisor"]
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    for tool in ("docker-registry", "umoci", "skopeo"):
-        if not shutil.which(tool):
-            pytest.fail("%s is not installed (scripts/install-deps.sh)" % tool)
+    require_tools()
     root = str(tmp_path_factory.mktemp("registry"))
     reg = Registry(root)
     layout = os.path.join(root, "layout")

@@ -10,22 +10,19 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tarfile
 
 import pytest
 from waiting import wait_for
 
 from agentic_sandbox import SandboxClient
-from oci_images import (BUSYBOX_LINKS, Registry, apply, build_image, cache_dir, explained, pod,
-                        run, template, waiting)
+from oci_images import (require_tools, BUSYBOX_LINKS, Registry, apply, build_image, cache_dir,
+                        explained, pod, run, template, waiting)
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    for tool in ("docker-registry", "umoci", "skopeo"):
-        if not shutil.which(tool):
-            pytest.fail("%s is not installed (scripts/install-deps.sh)" % tool)
+    require_tools()
     reg = Registry(str(tmp_path_factory.mktemp("registry")))
     yield reg
     reg.stop()

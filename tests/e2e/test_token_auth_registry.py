@@ -14,14 +14,13 @@ anything (the fixture's skopeo pushes), "agent" may pull team/private and team/s
 """
 
 import os
-import shutil
 import time
 
 import pytest
 from waiting import wait_for
 
-from oci_images import (BUSYBOX_LINKS, Forwarder, Registry, apply, build_image, explained, get,
-                        pod, waiting)
+from oci_images import (require_tools, BUSYBOX_LINKS, Forwarder, Registry, apply, build_image,
+                        explained, get, pod, waiting)
 from token_server import REGISTRY_LEEWAY, TokenServer
 
 AGENT, PASSWORD = "agent", "token-pull-password"
@@ -49,9 +48,7 @@ class HoldingForwarder(Forwarder):
 
 @pytest.fixture(scope="module")
 def token_registry(tmp_path_factory):
-    for tool in ("docker-registry", "umoci", "skopeo"):
-        if not shutil.which(tool):
-            pytest.fail("%s is not installed (scripts/install-deps.sh)" % tool)
+    require_tools()
     root = str(tmp_path_factory.mktemp("token-registry"))
     tokens = TokenServer(root, "asb-test-registry",
                          {"pusher": "push-password", AGENT: PASSWORD},
